@@ -1,0 +1,1 @@
+"""Meta-prompts for the LLM implementations of passes, shipped as package data."""

@@ -1,0 +1,1 @@
+"""Z3-backed synthesis, repair and symbolic checks (imported as ``xpiler.synth``)."""
