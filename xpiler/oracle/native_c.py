@@ -1,0 +1,58 @@
+"""Backend ``vnni``: C and C++ programs compiled natively with the VNNI flags (conventions.md).
+
+``prepare(src, lang=..., entry=..., launch=..., check=...)`` returns the :class:`BuildSpec`:
+
+- C++ (the text has ``extern "C"`` or any C++ construct, or ``lang`` is ``"cpp"``/``"c++"``) is
+  compiled with ``g++``. An entry defined without ``extern "C"`` gets it prepended to its definition
+  (the rest of the text is untouched), so its symbol is not mangled.
+- Plain C (``lang="c"``, or no C++ construct in the text) is compiled as C with ``gcc``, so C-only
+  code (``restrict``, implicit ``void *`` conversions) works and symbols are never mangled.
+
+Flags: ``-O2 -mavx512f -mavx512bw -mavx512vl -mavx512vnni -fopenmp`` (+ ``-lm``). ``launch`` does
+not apply to CPU programs and is ignored; ``check`` has no extra effect (the oracle's guard bytes
+catch out-of-bounds writes for every native run).
+"""
+
+from __future__ import annotations
+
+import re
+
+from . import EntryError, default_entry, functions, mask
+from .build import VNNI_FLAGS, BuildSpec
+
+_CPP_SIGNS = re.compile(
+    r"\bextern\s*\"C\"|::|\b(static_cast|reinterpret_cast|const_cast|dynamic_cast|template|namespace|class|"
+    r"nullptr|constexpr|typename|operator|virtual|using\s+namespace)\b|\bnew\s+[A-Za-z_][\w:]*\s*[\[(;]|"
+    r"\bdelete\s*(\[\s*\])?\s*[A-Za-z_]")
+_INCLUDE = re.compile(r"^[ \t]*#[ \t]*include[ \t]*<([^>]+)>", re.M)
+
+
+def is_cpp(src: str) -> bool:
+    """True when ``src`` needs a C++ compiler (see the module docstring)."""
+    if _CPP_SIGNS.search(mask(src)):
+        return True
+    # C headers end in .h; <cmath>, <vector>, <algorithm> ... are C++ only.
+    return any(not h.strip().endswith(".h") for h in _INCLUDE.findall(src))
+
+
+def prepare(src: str, *, lang: str = "vnni", entry: str | None = None, launch=None, check: bool = False) -> BuildSpec:
+    lang = (lang or "vnni").lower()
+    if lang == "c":
+        cpp = False
+    elif lang in ("cpp", "c++"):
+        cpp = True
+    else:
+        cpp = is_cpp(src)
+    if entry is None:
+        entry = default_entry(src, "vnni")
+    text = src
+    if cpp:
+        defs = [f for f in functions(src) if f.name == entry]
+        if defs and not any(f.extern_c for f in defs):
+            f = defs[-1]
+            if "static" in f.qualifiers:
+                raise EntryError(f"entry {entry!r} is declared static, so the compiled program does not export it")
+            text = src[:f.head_start] + 'extern "C" ' + src[f.head_start:]
+    name = "input.cpp" if cpp else "input.c"
+    return BuildSpec(sources=((name, text),), compiler="g++" if cpp else "gcc", flags=(*VNNI_FLAGS, "-lm"),
+                     entry=entry, display_names=((name, "<input>"),))
