@@ -1,0 +1,226 @@
+"""The direct CUDA <-> HIP mapping, where it is exact.
+
+CUDA and HIP share the SIMT model, so most of a translation is re-spelling: the runtime API
+(``cudaMalloc`` <-> ``hipMalloc``), headers, launch syntax (``hipLaunchKernelGGL``), built-ins
+(``hipThreadIdx_x``) and warp primitives (``__shfl_down_sync(mask, v, d)`` <-> ``__shfl_down(v, d)``).
+
+What is *not* a re-spelling is the warp size: CUDA warps have 32 lanes, AMD CDNA wavefronts 64.
+
+* CUDA -> HIP (64-lane target, the default): every shuffle gets an explicit ``width`` of 32 and
+  ``warpSize`` becomes 32, which gives exactly CUDA's 32-lane semantics inside 64-lane wavefronts.
+  Warp votes (``__ballot_sync``, ``__any_sync``, ``__all_sync``, ``__activemask``) have no such exact
+  spelling and are refused with an error naming the missing pass. With ``wavefront=32`` (RDNA)
+  everything maps one to one.
+* HIP -> CUDA: code that assumes 64 lanes (a shuffle offset or lane of 32 or more, a loop feeding
+  one that starts at 32 or more, warp votes over a 64-bit mask) is refused; code written against
+  ``warpSize`` maps directly.
+
+Tensor-core code (WMMA <-> MFMA) is not a re-spelling either: it needs the detensorize and
+tensorize passes and is refused with an error saying so.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+from xpiler import ir
+from xpiler.errors import UnsupportedError
+from xpiler.intrinsics import REGISTRY
+from xpiler.ir.analysis import canonical_loop, strip_parens
+
+# Runtime API names that differ only by prefix (cuda<X> <-> hip<X>).
+_SAME_SUFFIX = """
+Malloc MallocManaged MallocHost HostAlloc HostFree Free FreeHost Memcpy MemcpyAsync Memcpy2D Memcpy2DAsync
+MemcpyToSymbol MemcpyFromSymbol MemcpyToSymbolAsync Memset MemsetAsync Memset2D DeviceSynchronize DeviceReset
+GetLastError PeekAtLastError GetErrorString GetErrorName SetDevice GetDevice GetDeviceCount GetDeviceProperties
+DeviceGetAttribute StreamCreate StreamCreateWithFlags StreamDestroy StreamSynchronize StreamWaitEvent
+StreamQuery EventCreate EventCreateWithFlags EventRecord EventSynchronize EventElapsedTime EventDestroy
+EventQuery FuncSetAttribute FuncGetAttributes OccupancyMaxActiveBlocksPerMultiprocessor
+OccupancyMaxPotentialBlockSize LaunchKernel Stream_t Event_t Error_t Success ErrorInvalidValue
+ErrorMemoryAllocation MemcpyHostToDevice MemcpyDeviceToHost MemcpyDeviceToDevice MemcpyHostToHost
+MemcpyDefault MemcpyKind StreamDefault StreamNonBlocking EventDefault EventDisableTiming
+FuncAttributeMaxDynamicSharedMemorySize HostAllocDefault HostAllocMapped MemAttachGlobal
+DevAttrMultiProcessorCount DevAttrMaxSharedMemoryPerBlock
+""".split()
+CUDA_TO_HIP = {f"cuda{s}": f"hip{s}" for s in _SAME_SUFFIX}
+CUDA_TO_HIP.update({"cudaDeviceProp": "hipDeviceProp_t"})
+HIP_TO_CUDA = {v: k for k, v in CUDA_TO_HIP.items()}
+
+CUDA_TO_HIP_INCLUDES = {"cuda_runtime.h": "hip/hip_runtime.h", "cuda.h": "hip/hip_runtime.h",
+                        "cuda_runtime_api.h": "hip/hip_runtime.h", "cuda_fp16.h": "hip/hip_fp16.h",
+                        "cooperative_groups.h": "hip/hip_cooperative_groups.h", "device_launch_parameters.h": None}
+HIP_TO_CUDA_INCLUDES = {"hip/hip_runtime.h": "cuda_runtime.h", "hip/hip_runtime_api.h": "cuda_runtime.h",
+                        "hip/hip_fp16.h": "cuda_fp16.h", "hip/hip_cooperative_groups.h": "cooperative_groups.h"}
+
+_VOTES = {"ballot", "any", "all", "activemask"}
+_SHUFFLES = {"shfl", "shfl_down", "shfl_up", "shfl_xor"}
+_WORD = re.compile(r"\b(cuda|hip)[A-Z]\w*\b")
+
+
+class _Mapper:
+    def __init__(self, source: str, target: str, wavefront: int):
+        self.source, self.target, self.wavefront = source, target, wavefront
+        self.names = CUDA_TO_HIP if source == "cuda" else HIP_TO_CUDA
+        self.prefix = source  # the API prefix that must not survive
+
+    def fail(self, message: str, where=None) -> UnsupportedError:
+        line, column = (where.line, where.column) if where is not None else (None, None)
+        return UnsupportedError(f"{self.source} -> {self.target}: {message}", line=line, column=column)
+
+    # -- names ---------------------------------------------------------------------------------
+    def rename(self, name: str) -> str:
+        if name in self.names:
+            return self.names[name]
+        if re.fullmatch(rf"{self.prefix}[A-Z]\w*", name):
+            raise self.fail(f"no known {self.target} equivalent of the runtime API name {name!r}")
+        return name
+
+    def rename_text(self, text: str) -> str:
+        return _WORD.sub(lambda m: self.rename(m.group(0)) if m.group(1) == self.prefix else m.group(0), text)
+
+    # -- the rewrite ------------------------------------------------------------------------------
+    def __call__(self, node):
+        if isinstance(node, ir.Name):
+            if node.id == "warpSize" and self.source == "cuda" and self.wavefront == 64:
+                return ir.Const("32", 32)
+            new = self.rename(node.id)
+            return node if new == node.id else ir.Name(new)
+        if isinstance(node, ir.Type):
+            new = self.rename_text(node.base)
+            return node if new == node.base else replace(node, base=new)
+        if isinstance(node, ir.Builtin):
+            return replace(node, spelling="cuda") if self.target == "cuda" and node.spelling == "hip" else node
+        if isinstance(node, ir.Launch):
+            return replace(node, style="chevron") if self.target == "cuda" else node
+        if isinstance(node, ir.Call) and node.intrinsic is not None:
+            return self.call(node)
+        if isinstance(node, ir.Call) and isinstance(node.func, ir.Name) and node.func.id.startswith(("wmma::", "nvcuda::wmma::")):
+            raise self.fail("WMMA tensor-core code needs the detensorize and tensorize (MFMA) passes, "
+                            "which are not available yet")
+        if isinstance(node, ir.Verbatim):
+            return replace(node, text=self.rename_text(node.text))
+        if isinstance(node, ir.RawExpr):
+            return replace(node, text=self.rename_text(node.text))
+        return node
+
+    def call(self, node: ir.Call):
+        intrinsic = REGISTRY[node.intrinsic]
+        if intrinsic.name.startswith("mfma."):
+            raise self.fail("MFMA matrix-core code needs the detensorize and tensorize (WMMA) passes, "
+                            "which are not available yet")
+        if intrinsic.name.startswith("wmma."):
+            raise self.fail("WMMA tensor-core code needs the detensorize and tensorize (MFMA) passes, "
+                            "which are not available yet")
+        if intrinsic.kind != "warp":
+            target = intrinsic.spelling(self.target)
+            if target is None:
+                raise self.fail(f"{intrinsic.name} has no {self.target} spelling")
+            return node if target.function == node.func.id else replace(node, func=ir.Name(target.function))
+        name = intrinsic.name
+        if name in _VOTES and (self.wavefront == 64 or self.source == "hip"):
+            raise self.fail(f"the warp vote {node.func.id} depends on the warp size (32 lanes in CUDA, 64 in a "
+                            "CDNA wavefront) and needs the warp-size adaptation pass, which is not available yet")
+        source = REGISTRY.lookup(self.source, node.func.id, len(node.args))[1]
+        bound = dict(zip(source.order, node.args))
+        if name in _SHUFFLES and self.source == "hip":
+            try:
+                self.check_hip_lanes(bound)
+            except UnsupportedError as error:
+                from xpiler.emit import Printer
+                error.snippet = Printer(self.source).expr(node)
+                error.args = (error._format(),)
+                raise
+        if name in _SHUFFLES and self.source == "cuda" and self.wavefront == 64 and "width" not in bound:
+            bound["width"] = ir.Const("32", 32)
+        target = max((s for s in intrinsic.spellings if s.dialect == self.target and set(s.order) <= set(bound) | set(intrinsic.defaults)),
+                     key=lambda s: (sum(p in bound for p in s.order), -len(s.order)))
+        args = tuple(bound[p] if p in bound else _default(intrinsic.defaults[p]) for p in target.order)
+        return replace(node, func=ir.Name(target.function), args=args)
+
+    def check_hip_lanes(self, bound):
+        width = strip_parens(bound["width"]) if "width" in bound else None
+        if isinstance(width, ir.Const) and isinstance(width.value, int) and width.value <= 32:
+            return  # an explicit segment of at most 32 lanes means the same on a 32-lane warp
+        for key in ("delta", "src_lane", "lane_mask", "width"):
+            value = bound.get(key)
+            if value is None:
+                continue
+            value = strip_parens(value)
+            if isinstance(value, ir.Const) and isinstance(value.value, int) and value.value >= 32:
+                raise self.fail(f"a shuffle with {key} {value.value} assumes 64-lane wavefronts; CUDA warps have 32 "
+                                "lanes (needs the warp-size adaptation pass)")
+            if isinstance(value, ir.Name) and value.id in self.loop_starts and self.loop_starts[value.id] >= 32:
+                raise self.fail(f"a shuffle whose {key} {value.id!r} starts at {self.loop_starts[value.id]} assumes "
+                                "64-lane wavefronts (needs the warp-size adaptation pass)")
+
+
+def _default(text: str) -> ir.Expr:
+    return ir.Const(text, int(text, 0)) if re.fullmatch(r"0x[0-9a-fA-F]+|\d+", text) else ir.Name(text)
+
+
+def _loop_starts(module: ir.Module) -> dict[str, int]:
+    """Constant start values of canonical and down-counting loops (``for (o = 32; o > 0; o /= 2)``)."""
+    starts = {}
+    for node in ir.walk(module):
+        if isinstance(node, ir.For):
+            c = canonical_loop(node)
+            init = node.init
+            if c is not None:
+                var, start = c[0], strip_parens(c[1])
+            elif isinstance(init, ir.Decl) and len(init.vars) == 1 and init.vars[0].init is not None:
+                var, start = init.vars[0].name, strip_parens(init.vars[0].init)
+            else:
+                continue
+            if isinstance(start, ir.Const) and isinstance(start.value, int):
+                starts[var] = max(starts.get(var, 0), start.value)
+    return starts
+
+
+def _map_includes(items, table, required: str):
+    out, seen = [], False
+    for item in items:
+        if isinstance(item, ir.Include) and item.path in table:
+            new = table[item.path]
+            if new is None or (new == required and seen):
+                continue
+            seen |= new == required
+            out.append(replace(item, path=new))
+        else:
+            seen |= isinstance(item, ir.Include) and item.path == required
+            out.append(item)
+    return out, seen
+
+
+def _uses_device_code(module: ir.Module) -> bool:
+    return any(f.kind in ("kernel", "device") for f in module.functions()) or any(
+        isinstance(n, ir.Launch) for n in ir.walk(module))
+
+
+def port(module: ir.Module, target: str, *, wavefront: int = 64) -> ir.Module:
+    """Map a CUDA module to HIP or a HIP module to CUDA (see the module docstring)."""
+    source = module.dialect
+    if {source, target} != {"cuda", "hip"}:
+        raise ValueError(f"simt_port maps between cuda and hip, not {source} -> {target}")
+    if wavefront not in (32, 64):
+        raise ValueError(f"wavefront must be 32 or 64, got {wavefront}")
+    mapper = _Mapper(source, target, wavefront if target == "hip" else 64)
+    mapper.loop_starts = _loop_starts(module) if source == "hip" else {}
+    table, runtime = (CUDA_TO_HIP_INCLUDES, "hip/hip_runtime.h") if target == "hip" else (HIP_TO_CUDA_INCLUDES, "cuda_runtime.h")
+    items, has_runtime = _map_includes(module.items, table, runtime)
+    if target == "cuda" or not has_runtime:
+        items = [i for i in items if not (isinstance(i, ir.Include) and i.path == "mma.h" and target == "hip")]
+    if not has_runtime and _uses_device_code(module) and target == "hip":
+        items.insert(_first_code_index(items), ir.Include(runtime))
+    mapped = replace(module, dialect=target, items=tuple(items))
+    return ir.rewrite(mapped, mapper)
+
+
+def _first_code_index(items) -> int:
+    index = 0
+    for i, item in enumerate(items):
+        if isinstance(item, (ir.Include, ir.Comment)):
+            index = i + 1 if isinstance(item, ir.Include) else index
+        else:
+            break
+    return index

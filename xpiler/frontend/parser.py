@@ -1,0 +1,135 @@
+"""Parsing with tree-sitter (the CUDA grammar covers CUDA, HIP and C/C++).
+
+BANG's qualifiers (``__mlu_global__``, ``__nram__``, ...) are unknown to the grammar. They are
+replaced by spaces of the same length before parsing (byte-preserving normalisation), so every
+position in the syntax tree still points into the user's text, and recorded in a side table the
+lifter consults. BANG's ``<<<dim, ktype, queue>>>`` launch parses as the CUDA launch syntax.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from ..errors import ParseError
+
+# Qualifiers blanked before parsing; the lifter reads them back from `Source.qualifiers`.
+BANG_QUALIFIERS = ("__mlu_global__", "__mlu_entry__", "__mlu_func__", "__mlu_device__", "__mlu_host__",
+                   "__mlu_shared__", "__mlu_const__", "__nram__", "__wram__", "__ldram__")
+# CUDA spellings the grammar does not know, blanked the same way.
+CUDA_QUALIFIERS = ("__noinline__", "__managed__", "__grid_constant__")
+_BLANKED = re.compile(rb"\b(" + "|".join(BANG_QUALIFIERS + CUDA_QUALIFIERS).encode() + rb")\b")
+
+MAX_BYTES = 16 * 1024 * 1024
+
+
+@lru_cache(maxsize=1)
+def _parser():
+    # Imported here so `import xpiler` does not load tree-sitter.
+    import tree_sitter_cuda
+    from tree_sitter import Language, Parser
+    return Parser(Language(tree_sitter_cuda.language()))
+
+
+@dataclass
+class Source:
+    """A program's text with what parsing needs to point back into it."""
+
+    text: str
+    filename: str = "<input>"
+    data: bytes = b""                      # the original text, UTF-8
+    normalized: bytes = b""                # what tree-sitter parsed
+    qualifiers: dict[int, str] = field(default_factory=dict)  # byte offset -> blanked qualifier
+    _line_starts: list[int] = field(default_factory=list)
+
+    def slice(self, node) -> str:
+        """The user's text of a syntax node (from the original bytes, qualifiers included)."""
+        return self.data[node.start_byte:node.end_byte].decode("utf-8", "replace")
+
+    def qualifiers_between(self, start: int, end: int) -> list[str]:
+        return [q for offset, q in sorted(self.qualifiers.items()) if start <= offset < end]
+
+    def position(self, byte_offset: int) -> tuple[int, int]:
+        """1-based (line, column in characters) of a byte offset."""
+        import bisect
+        if not self._line_starts:
+            self._line_starts = [0] + [m.end() for m in re.finditer(rb"\n", self.data)]
+        line = bisect.bisect_right(self._line_starts, byte_offset) - 1
+        start = self._line_starts[line]
+        column = len(self.data[start:byte_offset].decode("utf-8", "replace")) + 1
+        return line + 1, column
+
+    def line_text(self, line: int) -> str:
+        lines = self.text.splitlines()
+        return lines[line - 1] if 0 < line <= len(lines) else ""
+
+
+def check_text(text, filename: str = "<input>") -> str:
+    """Reject what is not program text (bytes that are not UTF-8, NUL bytes, empty input)."""
+    if isinstance(text, (bytes, bytearray)):
+        try:
+            text = bytes(text).decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise ParseError(f"not a text file: byte {e.start} is not valid UTF-8", filename=filename) from None
+    if not isinstance(text, str):
+        raise ParseError(f"expected program text (str), got {type(text).__name__}", filename=filename)
+    nul = text.find("\0")
+    if nul >= 0:
+        line = text.count("\n", 0, nul) + 1
+        raise ParseError("not a text file: NUL byte (binary data)", filename=filename, line=line,
+                         column=nul - (text.rfind("\n", 0, nul) + 1) + 1)
+    if not text.strip():
+        raise ParseError("empty program", filename=filename)
+    if len(text.encode("utf-8")) > MAX_BYTES:
+        raise ParseError(f"program larger than {MAX_BYTES // (1024 * 1024)} MiB", filename=filename)
+    return text
+
+
+def parse(text, filename: str = "<input>"):
+    """Parse program text; return ``(tree, source)``. Raises :class:`ParseError` at the first syntax
+    error, with file, line, column and the offending text."""
+    text = check_text(text, filename)
+    data = text.encode("utf-8")
+    qualifiers: dict[int, str] = {}
+
+    def blank(match: re.Match) -> bytes:
+        qualifiers[match.start()] = match.group(0).decode()
+        return b" " * len(match.group(0))
+
+    normalized = _BLANKED.sub(blank, data)
+    source = Source(text=text, filename=filename, data=data, normalized=normalized, qualifiers=qualifiers)
+    tree = _parser().parse(normalized)
+    error = first_error(tree.root_node)
+    if error is not None:
+        raise syntax_error(source, error)
+    return tree, source
+
+
+def first_error(root):
+    """The first ERROR or MISSING node in document order, or None (iterative: no recursion limit)."""
+    if not root.has_error:
+        return None
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node.is_missing or node.type == "ERROR":
+            return node
+        if node.has_error:
+            stack.extend(reversed(node.children))
+    return root
+
+
+def syntax_error(source: Source, node) -> ParseError:
+    line, column = source.position(node.start_byte)
+    if node.is_missing:
+        message = f"syntax error: expected {node.type!r}"
+        snippet = source.line_text(line).strip()[:60] or None
+    else:
+        message = "syntax error"
+        text = source.slice(node).strip()
+        first_line = text.splitlines()[0] if text else ""
+        snippet = first_line[:60] if first_line else (source.line_text(line).strip()[:60] or None)
+        if node.start_byte >= len(source.data):
+            message = "syntax error: unexpected end of file"
+    return ParseError(message, filename=source.filename, line=line, column=column, snippet=snippet)

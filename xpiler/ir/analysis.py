@@ -1,0 +1,46 @@
+"""Small analyses on the IR used by several parts."""
+
+from __future__ import annotations
+
+from .nodes import Assign, BinOp, Builtin, Const, Decl, ExprStmt, For, Name, Paren, UnOp, walk
+
+
+def strip_parens(expr):
+    while isinstance(expr, Paren):
+        expr = expr.inner
+    return expr
+
+
+def canonical_loop(loop: For):
+    """``(var, start, stop, step)`` of ``for (T v = a; v < b; v += s)`` style loops, else None."""
+    init = loop.init
+    if isinstance(init, Decl) and len(init.vars) == 1 and init.vars[0].init is not None:
+        var, start = init.vars[0].name, init.vars[0].init
+    elif isinstance(init, ExprStmt) and isinstance(init.expr, Assign) and init.expr.op == "=" \
+            and isinstance(init.expr.target, Name):
+        var, start = init.expr.target.id, init.expr.value
+    else:
+        return None
+    cond = strip_parens(loop.cond) if loop.cond is not None else None
+    if not (isinstance(cond, BinOp) and cond.op == "<" and strip_parens(cond.left) == Name(var)):
+        return None
+    step = strip_parens(loop.step) if loop.step is not None else None
+    if isinstance(step, UnOp) and step.op == "++" and strip_parens(step.operand) == Name(var):
+        inc = Const("1", 1)
+    elif isinstance(step, Assign) and step.target == Name(var) and step.op == "+=":
+        inc = step.value
+    elif isinstance(step, Assign) and step.target == Name(var) and step.op == "=" \
+            and isinstance(step.value, BinOp) and step.value.op == "+" and strip_parens(step.value.left) == Name(var):
+        inc = step.value.right
+    else:
+        return None
+    return var, start, cond.right, inc
+
+
+def builtins_used(node) -> set[str]:
+    """Names of parallel built-ins read anywhere under ``node`` (``threadIdx.x``, ``taskId``...)."""
+    used = set()
+    for n in walk(node):
+        if isinstance(n, Builtin):
+            used.add(n.name + (f".{n.axis}" if n.axis else ""))
+    return used
