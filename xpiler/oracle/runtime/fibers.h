@@ -34,6 +34,10 @@
 //     probes the guard page instead of jumping over it into the neighbouring fiber's stack;
 //   - barrier() outside a group, or over a range that does not contain the caller.
 //
+// A runtime with its own SIGSEGV handler (installed before the first run(), with SA_ONSTACK) calls
+// xpf::detail::check_stack_guard(addr) from it; otherwise run() installs one.  run() gives every OS
+// thread that runs groups an alternate signal stack.
+//
 // Context switch: hand-written x86-64 (callee-saved registers, MXCSR and x87 control word; no
 // syscall), else ucontext (define XPILER_FIBERS_UCONTEXT to force it).  Stacks come from mmap with a
 // PROT_NONE guard page each, and are kept per OS thread and reused across groups.
@@ -192,8 +196,9 @@ inline GuardRange *guard_ranges() {
     return r;
 }
 
-inline void segv_handler(int sig, siginfo_t *info, void *) {
-    uintptr_t a = (uintptr_t)info->si_addr;
+// If `addr` lies in the guard page of a fiber stack, report a stack overflow (does not return).
+// Runtimes that install their own SIGSEGV handler call this from it.
+inline void check_stack_guard(uintptr_t a) {
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
     GuardRange *r = guard_ranges();
     for (int i = 0; i < kMaxPools; ++i) {
@@ -202,6 +207,10 @@ inline void segv_handler(int sig, siginfo_t *info, void *) {
             xpiler_fault("stack overflow in a fiber (a thread's local arrays need more than %zu bytes of "
                          "stack; set XPILER_FIBER_STACK to a larger size in bytes)", (size_t)(s - page));
     }
+}
+
+inline void segv_handler(int sig, siginfo_t *info, void *) {
+    check_stack_guard((uintptr_t)info->si_addr);
     signal(sig, SIG_DFL);  // not ours: let the access fault again and crash as usual
 }
 
@@ -225,7 +234,7 @@ inline void install_segv_handler() {
         installed = true;
         struct sigaction old;
         sigaction(SIGSEGV, nullptr, &old);
-        if (old.sa_handler == SIG_DFL) {
+        if (!(old.sa_flags & SA_SIGINFO) && old.sa_handler == SIG_DFL) {  // else: the runtime's own
             struct sigaction sa;
             memset(&sa, 0, sizeof sa);
             sa.sa_sigaction = segv_handler;
