@@ -127,7 +127,7 @@ class _Mapper:
             try:
                 self.check_hip_lanes(bound)
             except UnsupportedError as error:
-                from xpiler.emit import Printer
+                from xpiler.emitters import Printer
                 error.snippet = Printer(self.source).expr(node)
                 error.args = (error._format(),)
                 raise

@@ -50,7 +50,7 @@ def lift(src, *, source: str | None = None, filename: str = "<input>"):
 
 def emit(module, to: str | None = None) -> str:
     """Print an IR module in ``to`` (default: its own dialect)."""
-    from .emit import emit as _emit
+    from .emitters import emit as _emit
     return _emit(module, to)
 
 

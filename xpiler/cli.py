@@ -107,7 +107,7 @@ def cmd_translate(args) -> int:
 def describe(program) -> dict:
     """What `xpiler parse` reports, as plain data."""
     from . import ir
-    from .emit import type_name, type_prefix
+    from .emitters import type_name, type_prefix
 
     def buffers(function):
         found = []
@@ -140,7 +140,7 @@ def describe(program) -> dict:
 
 
 def _expr_text(dialect: str, expr) -> str:
-    from .emit import Printer
+    from .emitters import Printer
     return Printer(dialect).expr(expr)
 
 

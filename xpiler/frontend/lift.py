@@ -67,6 +67,8 @@ class Lifter:
         self.notes: list[VerbatimNote] = []
         self.unknown_calls: list[tuple[int, int, str]] = []
         self.depth = 0
+        self.consumed: set[int] = set()  # offsets of blanked qualifiers attached to a node
+        self.verbatim_spans: list[tuple[int, int]] = []
 
     # ---- helpers ---------------------------------------------------------------------------------
     def text(self, node) -> str:
@@ -75,12 +77,18 @@ class Lifter:
     def loc(self, node) -> ir.Loc:
         return ir.Loc(*self.src.position(node.start_byte))
 
+    def _in_verbatim(self, offset: int) -> bool:
+        """Qualifiers inside comments or verbatim text are kept with that text."""
+        return any(start <= offset < end for start, end in self.verbatim_spans)
+
     def keep(self, node, reason: str) -> ir.Verbatim:
+        self.verbatim_spans.append((node.start_byte, node.end_byte))
         line, column = self.src.position(node.start_byte)
         self.notes.append(VerbatimNote(line, column, node.type, reason))
         return ir.Verbatim(self.text(node), reason, ir.Loc(line, column))
 
     def raw(self, node, reason: str) -> ir.RawExpr:
+        self.verbatim_spans.append((node.start_byte, node.end_byte))
         line, column = self.src.position(node.start_byte)
         self.notes.append(VerbatimNote(line, column, node.type, reason))
         return ir.RawExpr(self.text(node), reason)
@@ -96,12 +104,29 @@ class Lifter:
             raise self.unsupported(node, f"nesting deeper than {MAX_DEPTH} levels")
 
     def qualifiers(self, node, end_byte: int | None = None) -> list[str]:
-        """Blanked (BANG) qualifiers between the node's start and ``end_byte``."""
-        return self.src.qualifiers_between(node.start_byte, node.end_byte if end_byte is None else end_byte)
+        """Blanked (BANG) qualifiers that belong to ``node``: those in the whitespace just before it
+        (blanking turned them into whitespace, so the syntax node starts after them) and those
+        between its start and ``end_byte``. Each is marked consumed."""
+        start = node.start_byte
+        data = self.src.normalized
+        while start > 0 and data[start - 1:start].isspace():
+            start -= 1
+        end = node.end_byte if end_byte is None else end_byte
+        found = []
+        for offset, q in sorted(self.src.qualifiers.items()):
+            if start <= offset < end and offset not in self.consumed:
+                self.consumed.add(offset)
+                found.append(q)
+        return found
 
     # ---- top level -----------------------------------------------------------------------------
     def module(self, root) -> LiftResult:
         items = self.items(root.named_children)
+        for offset, q in sorted(self.src.qualifiers.items()):
+            if offset not in self.consumed and not self._in_verbatim(offset):
+                line, column = self.src.position(offset)
+                raise UnsupportedError(f"qualifier {q} in a position the IR does not model",
+                                       filename=self.src.filename, line=line, column=column, snippet=q)
         module = ir.Module(self.dialect, tuple(items), self.src.filename)
         return LiftResult(module, self.notes, self.unknown_calls)
 
@@ -114,6 +139,7 @@ class Lifter:
     def item(self, node) -> list[ir.Stmt]:
         t = node.type
         if t == "comment":
+            self.verbatim_spans.append((node.start_byte, node.end_byte))
             return [ir.Comment(self.text(node))]
         if t == "preproc_include":
             path = node.child_by_field_name("path")
@@ -135,7 +161,7 @@ class Lifter:
         if t == "declaration":
             return [self.declaration(node, top_level=True)]
         if t == "using_declaration" or t == "alias_declaration" or t == "type_definition":
-            return [ir.Verbatim(self.text(node), "declaration printed as written", self.loc(node))]
+            return [self.keep(node, "type or using declaration printed as written")]
         if t == "expression_statement" and not node.named_children:
             return []  # a stray `;` at file scope
         return [self.keep(node, "top-level construct the IR does not model")]
@@ -148,6 +174,7 @@ class Lifter:
         return item
 
     def define(self, node) -> ir.Define:
+        self.verbatim_spans.append((node.start_byte, node.end_byte))
         text = self.text(node).rstrip()
         body = re.sub(r"^#\s*define\s+", "", text)
         return ir.Define(self.text(node.child_by_field_name("name")), body)
@@ -280,7 +307,7 @@ class Lifter:
                 return self.keep(node, "declaration with a declarator the IR does not model")
             decls.append(ir.Declarator(name, typ, tuple(dims), init, ctor))
         if not decls:
-            return ir.Verbatim(self.text(node), "type declaration printed as written", self.loc(node))
+            return self.keep(node, "type declaration printed as written")
         return ir.Decl(tuple(decls), scope, tuple(storage))
 
     def prototype(self, node) -> ir.Stmt:
@@ -325,6 +352,7 @@ class Lifter:
         if t == "compound_statement":
             return self.block(node)
         if t == "comment":
+            self.verbatim_spans.append((node.start_byte, node.end_byte))
             return ir.Comment(self.text(node))
         if t == "declaration":
             return self.declaration(node)

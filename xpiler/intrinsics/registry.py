@@ -124,11 +124,12 @@ def params_of(signature: str) -> tuple[str, ...]:
 def intrinsic(name: str, kind: str, signature: str, *, scalar: str | None = None, writes=(),
               defaults=None, doc: str = "", **spellings) -> Intrinsic:
     """Register an intrinsic. Each keyword ``cuda=``, ``hip=``, ``bang=``, ``vnni=`` gives the
-    function name (arguments in the signature's order) or ``(function, "p1, p2, ...")``."""
+    function name (arguments in the signature's order), ``(function, "p1, p2, ...")``, or a list of
+    those."""
     params = params_of(signature)
     built = []
     for dialect, spelled in spellings.items():
-        names = spelled if isinstance(spelled, (list, tuple)) else [spelled]
+        names = spelled if isinstance(spelled, list) else [spelled]  # a tuple is one (function, order)
         for entry in names:
             if isinstance(entry, tuple):
                 function, order = entry[0], params_of(entry[1]) if entry[1] else ()

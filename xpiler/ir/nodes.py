@@ -5,7 +5,7 @@ than mutating. The IR models what passes reason about (kernels, parameters, buff
 scopes, loops, conditionals, assignments, intrinsic calls, barriers, launches) and keeps everything
 else as :class:`Verbatim` text with the reason it was not modelled, so nothing is ever lost.
 
-Expressions print back to C-family source (see :mod:`xpiler.emit`); a node carries the source
+Expressions print back to C-family source (see :mod:`xpiler.emitters`); a node carries the source
 location it was lifted from (``loc``) so errors can point into the user's text.
 """
 
@@ -59,7 +59,7 @@ class Type:
         return replace(self, pointer=self.pointer - 1, ptr_quals=())
 
     def __str__(self) -> str:  # a readable C spelling without a declarator name
-        from ..emit.c_printer import type_prefix
+        from ..emitters.c_printer import type_prefix
         return type_prefix(self).rstrip()
 
 

@@ -243,7 +243,7 @@ class Printer:
         if isinstance(e, ir.Launch):
             return self.launch(e), _PREC_POSTFIX
         if isinstance(e, ir.RawExpr):
-            return e.text, 0 if e.text.strip() else 20
+            return e.text, 20
         raise TypeError(f"cannot print expression {type(e).__name__}")
 
     def args(self, args) -> str:
