@@ -87,8 +87,7 @@ class Printer:
         bounds = ""
         if f.launch_bounds is not None:
             bounds = "__launch_bounds__(" + ", ".join(self.expr(e) for e in f.launch_bounds) + ") "
-        params = ", ".join(self.param(p) for p in f.params)
-        signature = f"{prefix}{ret}{bounds}{f.name}({params})"
+        signature = wrap_call(f"{prefix}{ret}{bounds}{f.name}(", [self.param(p) for p in f.params], ")")
         if f.body is None:
             return head + [signature + ";"]
         return head + [signature + " {"] + self.block_body(f.body, 1) + ["}"]
@@ -274,6 +273,28 @@ class Printer:
             return f"hipLaunchKernelGGL({kernel}, {self.args(l.config)}" + \
                 (f", {self.args(l.args)})" if l.args else ")")
         return f"{kernel}<<<{self.args(l.config)}>>>({self.args(l.args)})"
+
+
+COLUMN_LIMIT = 100
+
+
+def wrap_call(head: str, items: list[str], tail: str, limit: int = COLUMN_LIMIT) -> str:
+    """``head + ", ".join(items) + tail``, broken clang-format style when longer than ``limit``:
+    items packed greedily, continuation lines aligned after the opening parenthesis (or indented by
+    4 when that column is far right)."""
+    one_line = head + ", ".join(items) + tail
+    if len(one_line) + 2 <= limit or not items:
+        return one_line
+    indent = " " * (len(head) if len(head) <= limit // 2 else 4)
+    lines, current = [], head
+    for i, item in enumerate(items):
+        piece = item + (", " if i < len(items) - 1 else tail)
+        if current.strip() and current not in (head,) and len(current.rstrip()) + len(piece) > limit - 2:
+            lines.append(current.rstrip())
+            current = indent
+        current += piece
+    lines.append(current)
+    return "\n".join(lines)
 
 
 def _is_big(item) -> bool:

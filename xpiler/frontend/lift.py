@@ -280,14 +280,18 @@ class Lifter:
         type_node = node.child_by_field_name("type")
         if type_node is None:
             return self.keep(node, "declaration without a type")
+        # Specifiers in source order: cv-qualifiers go with the type, memory-scope qualifiers set
+        # the scope, everything else (static, extern, alignas(64), attributes) is kept as written.
         quals, storage = [], []
+        declarators = {d.id for d in node.children_by_field_name("declarator")}
         for child in node.children:
-            if child.type == "type_qualifier":
-                quals.append(self.text(child))
-            elif child.type == "storage_class_specifier":
-                storage.append(self.text(child))
-            elif child.type in ("__device__", "__shared__", "__constant__", "__managed__"):
-                quals.append(child.type)
+            if child.id == type_node.id or child.id in declarators or child.type in (";", ",", "comment"):
+                continue
+            text = self.text(child)
+            if text in SCOPE_QUALIFIERS or text in ("const", "volatile", "__restrict__", "restrict"):
+                quals.append(text)
+            else:
+                storage.append(text)
         blanked = self.qualifiers(node, type_node.start_byte)
         scope = "local"
         type_quals = []

@@ -85,6 +85,13 @@ class Registry:
                 return intrinsic, s
         return None
 
+    def spelling_of(self, intrinsic: Intrinsic, function: str, nargs: int) -> Spelling | None:
+        """The spelling of ``intrinsic`` a call ``function(<nargs args>)`` used, in any dialect."""
+        for s in intrinsic.spellings:
+            if s.function == function and len(s.order) == nargs:
+                return s
+        return None
+
     def is_known_function(self, dialect: str, function: str) -> bool:
         return (dialect, function) in self._by_spelling
 
