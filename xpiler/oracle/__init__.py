@@ -117,11 +117,11 @@ def _import_backend(name: str, dialect: str):
         module = importlib.import_module(full)
     except ModuleNotFoundError as exc:
         if exc.name == full:
-            raise ToolMissing(f"the {_DESCRIPTION[name]} backend ({full}) is not available yet, "
+            raise ToolMissing(f"the {_DESCRIPTION.get(name, name)} backend ({full}) is not available yet, "
                               f"so {dialect} programs cannot run") from None
         raise
     if not hasattr(module, "prepare"):
-        raise ToolMissing(f"the {_DESCRIPTION[name]} backend ({full}) does not define prepare() yet")
+        raise ToolMissing(f"the {_DESCRIPTION.get(name, name)} backend ({full}) does not define prepare() yet")
     return module
 
 

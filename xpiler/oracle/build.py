@@ -211,7 +211,7 @@ def _compile_into(spec: BuildSpec, root: Path, final: Path) -> None:
         cmd = _command(spec, compiler_path, "lib.so")
         try:
             proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=COMPILE_TIMEOUT,
-                                  errors="replace")
+                                  errors="replace", env=dict(os.environ, LC_ALL="C", LANG="C"))
         except subprocess.TimeoutExpired:
             raise CompileError(f"{spec.compiler} did not finish compiling within {COMPILE_TIMEOUT:.0f} s") from None
         if proc.returncode != 0 or not os.path.exists(os.path.join(workdir, "lib.so")):

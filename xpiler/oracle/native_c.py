@@ -3,8 +3,9 @@
 ``prepare(src, lang=..., entry=..., launch=..., check=...)`` returns the :class:`BuildSpec`:
 
 - C++ (the text has ``extern "C"`` or any C++ construct, or ``lang`` is ``"cpp"``/``"c++"``) is
-  compiled with ``g++``. An entry defined without ``extern "C"`` gets it prepended to its definition
-  (the rest of the text is untouched), so its symbol is not mangled.
+  compiled with ``g++``. An entry defined without ``extern "C"`` gets an ``extern "C"`` declaration
+  inserted before its definition (followed by ``#line``, so compiler messages show the user's lines),
+  so its symbol is not mangled.
 - Plain C (``lang="c"``, or no C++ construct in the text) is compiled as C with ``gcc``, so C-only
   code (``restrict``, implicit ``void *`` conversions) works and symbols are never mangled.
 
@@ -52,7 +53,12 @@ def prepare(src: str, *, lang: str = "vnni", entry: str | None = None, launch=No
             f = defs[-1]
             if "static" in f.qualifiers:
                 raise EntryError(f"entry {entry!r} is declared static, so the compiled program does not export it")
-            text = src[:f.head_start] + 'extern "C" ' + src[f.head_start:]
+            # Declare the entry extern "C" just before its definition (the definition inherits the
+            # linkage); `#line` keeps the user's line numbers and text in compiler messages.
+            line_start = src.rfind("\n", 0, f.head_start) + 1
+            line_no = src.count("\n", 0, line_start) + 1
+            head = src[f.head_start:f.body_start].rstrip()
+            text = (src[:line_start] + f'extern "C" {head};\n#line {line_no}\n' + src[line_start:])
     name = "input.cpp" if cpp else "input.c"
     return BuildSpec(sources=((name, text),), compiler="g++" if cpp else "gcc", flags=(*VNNI_FLAGS, "-lm"),
                      entry=entry, display_names=((name, "<input>"),))

@@ -129,14 +129,14 @@ def compile_check(src: str, lang: str, *, timeout: float = CHECK_TIMEOUT) -> Che
 
 
 def _compile_check(src: str, dialect: str, flavor: str | None, timeout: float) -> CheckResult:
-    env = None
+    env = dict(os.environ, LC_ALL="C", LANG="C")   # ASCII quotes in messages, whatever the locale
     if dialect == "cuda":
         tool, name = "nvcc", "input.cu"
         argv = ["-arch=" + CUDA_ARCH, "-c", name, "-o", "input.o"]
     elif dialect == "hip":
         tool, name = "hipcc", "input.hip"
         argv = ["--offload-arch=" + HIP_ARCH, "-c", name, "-o", "input.o"]
-        env = dict(os.environ, HIP_PLATFORM="amd")
+        env["HIP_PLATFORM"] = "amd"
     elif dialect == "bang":
         tool, name = "cncc", "input.mlu"
         argv = ["-c", name, "-o", "input.o", "--bang-mlu-arch=mtp_372", "-O2"]

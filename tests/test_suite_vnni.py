@@ -1,0 +1,128 @@
+"""The VNNI corpus (examples/suite/vnni) through xpiler.run, and the suite machinery itself."""
+
+import collections
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from xpiler import suite
+from xpiler.oracle import functions
+from xpiler.suite import ManifestError
+
+MANIFEST = suite.load_manifest("vnni")
+
+
+@pytest.mark.parametrize("entry", MANIFEST.programs, ids=[p.id for p in MANIFEST.programs])
+def test_vnni_program_matches_reference(entry):
+    result = suite.check_program(entry, "vnni")
+    result.assert_ok()
+    assert result.passed, result.summary()
+
+
+def test_corpus_coverage():
+    kinds = collections.Counter(p.kind for p in MANIFEST)
+    assert all(kinds[k] >= 5 for k in suite.KINDS), kinds
+    assert len(MANIFEST) >= 20
+    files = {p.file: p.source for p in MANIFEST}
+    plain_c = [f for f, text in files.items()
+               if f.endswith(".c") and not any(fn.extern_c for fn in functions(text))]
+    assert len(plain_c) >= 1
+    everything = "\n".join(files.values())
+    for idiom in ("_mm512_mask_loadu_ps", "_mm512_reduce_add_ps", "#pragma omp", "static_cast",
+                  "_mm512_dpbusd_epi32", "_mm512_set1_epi32", "_mm512_storeu_si512", "_mm512_reduce_add_epi32"):
+        assert idiom in everything, idiom
+    # ragged sizes (not multiples of 16) are covered
+    assert any(any(a.shape and a.shape[-1] % 16 for a in p.args if a.role == "output") for p in MANIFEST)
+    ops = {p.op for p in MANIFEST}
+    assert len(ops) >= 18, sorted(ops)
+
+
+def test_make_args_is_deterministic_random_and_prefilled():
+    entry = MANIFEST.get("deformable_attn.cpp")
+    a1, a2 = suite.make_args(entry), suite.make_args(entry)
+    for x, y in zip(a1, a2):
+        np.testing.assert_array_equal(x, y)
+    value, shapes, starts, loc, att, out = a1
+    np.testing.assert_array_equal(shapes, [[16, 16], [8, 8], [4, 4], [2, 2]])   # fixed contents
+    assert shapes.dtype == np.int32 and starts.tolist() == [0, 256, 320, 336]
+    assert -0.1 <= loc.min() < 0 and 1 < loc.max() <= 1.1                          # the declared range
+    assert -1 <= value.min() and value.max() <= 1 and np.unique(value).size > 1000
+    assert np.abs(out).max() > 1 and np.unique(out).size > 1000                    # random prefill
+    other = suite.make_args(entry, seed=7)
+    assert not np.array_equal(other[0], value)
+    ints = suite.make_args(MANIFEST.get("gemm_u8s8_dpbusd_packed.cpp"))
+    assert ints[0].dtype == np.uint8 and ints[0].min() == 0 and ints[0].max() == 255
+    assert ints[1].dtype == np.int8 and ints[1].min() == -128 and ints[1].max() == 127
+    scalars = suite.make_args(MANIFEST.get("add_avx512_tail.cpp"))
+    assert scalars[3] == 1000 and type(scalars[3]) is int
+
+
+def test_unwritten_output_element_is_caught():
+    entry = MANIFEST.get("add_avx512_tail.cpp")
+    lazy = entry.source.replace("if (r > 0) {", "if (r > 100) {")       # forgets the masked tail
+    result = suite.check_program(entry, src=lazy)
+    assert not result.passed and result.outputs[0].mismatches == 1000 % 16
+    bad = result.outputs[0].first_mismatches()
+    assert [i for i, _, _ in bad] == [(0, 1000 - 8 + k) for k in range(5)]
+    with pytest.raises(AssertionError, match="Mismatched elements: 8 / 1000"):
+        result.assert_ok()
+
+
+def write_manifest(tmp_path, programs, dialect="vnni"):
+    shutil.copy(MANIFEST.get("add_fused.cpp").path, tmp_path / "add_fused.cpp")
+    (tmp_path / "manifest.json").write_text(json.dumps({"dialect": dialect, "programs": programs}))
+    return tmp_path / "manifest.json"
+
+
+def good_program(**changes):
+    prog = {"file": "add_fused.cpp", "op": "add", "kind": "elementwise", "style": "compiler-generated",
+            "entry": "add", "args": [
+                {"name": "A", "role": "input", "shape": [12, 3, 128], "dtype": "float32"},
+                {"name": "B", "role": "input", "shape": [12, 3, 128], "dtype": "float32"},
+                {"name": "T_add", "role": "output", "shape": [12, 3, 128], "dtype": "float32"}],
+            "params": {}, "tolerance": {"rtol": 1e-3, "atol": 1e-3}, "launch": None}
+    prog.update(changes)
+    return prog
+
+
+@pytest.mark.parametrize("changes,message", [
+    ({"op": "nope"}, "program 0 (add_fused.cpp): 'op' 'nope' is not a reference in xpiler.reference"),
+    ({"kind": "fancy"}, "'kind' must be one of elementwise, reduction, gemm, tensor, got 'fancy'"),
+    ({"style": "mixed"}, "'style' must be one of compiler-generated, hand-written"),
+    ({"file": "missing.cpp"}, "program 0 (missing.cpp): the file 'missing.cpp' does not exist next to the manifest"),
+    ({"entry": "1bad"}, "'entry' must be a C identifier"),
+    ({"extra": 1}, "unknown keys ['extra']"),
+    ({"params": {"axis": 0}}, "reference.add cannot take the 2 inputs and params ['axis']"),
+    ({"tolerance": {"rtol": -1}}, "'tolerance' must be"),
+    ({"launch": {"grid": [1]}}, "'launch': launch: give both grid and block, or neither"),
+    ({"args": [{"name": "A", "role": "input", "shape": [4], "dtype": "float32"}]}, "no arg has role 'output'"),
+    ({"args": [{"name": "A", "role": "input", "shape": [4], "dtype": "float32", "range": [1, 1]},
+               {"name": "o", "role": "output", "shape": [4], "dtype": "float32"}]},
+     "arg 0 (A): 'range' must be [low, high] with low < high (a constant input would hide bugs)"),
+    ({"args": [{"name": "A", "role": "input", "shape": [4], "dtype": "bfloat16"}]}, "arg 0 (A): 'dtype' must be one of"),
+    ({"args": [{"name": "n", "role": "scalar", "dtype": "int32"}]}, "arg 0 (n): a scalar needs a numeric 'value'"),
+    ({"args": [{"name": "A", "role": "input", "shape": [2], "dtype": "int32", "value": [1, 2, 3]}]},
+     "arg 0 (A): 'value' has shape (3,), expected (2,)"),
+    ({"args": [{"name": "A", "role": "input", "shape": [0], "dtype": "float32"}]}, "'shape' must be a non-empty list"),
+])
+def test_manifest_validation_errors(tmp_path, changes, message):
+    path = write_manifest(tmp_path, [good_program(**changes)])
+    with pytest.raises(ManifestError) as info:
+        suite.load_manifest(path)
+    assert str(info.value).startswith(str(path)) and message in str(info.value), str(info.value)
+
+
+def test_manifest_level_errors(tmp_path):
+    path = write_manifest(tmp_path, [good_program(), good_program()])
+    with pytest.raises(ManifestError, match="duplicate program 'add_fused.cpp' with entry 'add'"):
+        suite.load_manifest(path)
+    path = write_manifest(tmp_path, [good_program()], dialect="cuda")
+    with pytest.raises(ManifestError, match=r"a cuda program should have one of the suffixes \.cu, \.cuh"):
+        suite.load_manifest(path)
+    (tmp_path / "manifest.json").write_text("{not json")
+    with pytest.raises(ManifestError, match="not valid JSON"):
+        suite.load_manifest(tmp_path)
+    ok = write_manifest(tmp_path, [good_program()])
+    assert len(suite.load_manifest(ok)) == 1 and suite.load_manifest(tmp_path).programs[0].entry == "add"
