@@ -22,12 +22,16 @@ tensorize passes and is refused with an error saying so.
 from __future__ import annotations
 
 import re
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from typing import ClassVar
 
 from xpiler import ir
 from xpiler.errors import UnsupportedError
 from xpiler.intrinsics import REGISTRY
 from xpiler.ir.analysis import canonical_loop, strip_parens
+
+from .base import ModulePass, PassError
+from .registry import register
 
 # Runtime API names that differ only by prefix (cuda<X> <-> hip<X>).
 _SAME_SUFFIX = """
@@ -224,3 +228,25 @@ def _first_code_index(items) -> int:
         else:
             break
     return index
+
+
+@register
+@dataclass(frozen=True)
+class SimtPort(ModulePass):
+    """The direct CUDA <-> HIP mapping as a pass: ``simt-port{target=hip wavefront=64}``."""
+
+    name: ClassVar[str] = "simt-port"
+    summary: ClassVar[str] = "re-spell CUDA as HIP or HIP as CUDA (exact, warp-size aware)"
+    target: str = "hip"
+    wavefront: int = 64
+
+    def __post_init__(self):
+        if self.target not in ("cuda", "hip"):
+            raise PassError(f"simt-port: target must be cuda or hip, got {self.target!r}")
+        if self.wavefront not in (32, 64):
+            raise PassError(f"simt-port: wavefront must be 32 or 64, got {self.wavefront!r}")
+
+    def apply(self, module: ir.Module) -> ir.Module:
+        if module.dialect == self.target or module.dialect not in ("cuda", "hip"):
+            raise PassError(f"simt-port{{target={self.target}}} cannot apply to a {module.dialect} program")
+        return port(module, self.target, wavefront=self.wavefront)

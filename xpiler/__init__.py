@@ -20,13 +20,14 @@ from .launch import Launch
 # name -> module that defines it; resolved lazily by __getattr__.
 _LAZY = {
     "translate": "xpiler.api",
+    "translate_with_trace": "xpiler.api",
     "parse": "xpiler.api",
     "lift": "xpiler.api",
     "emit": "xpiler.api",
     "run": "xpiler.oracle",
 }
 
-__all__ = ["__version__", "translate", "parse", "lift", "emit", "run", "Launch", "XpilerError",
+__all__ = ["__version__", "translate", "translate_with_trace", "parse", "lift", "emit", "run", "Launch", "XpilerError",
            "ParseError", "SourceError", "UnsupportedError", "DialectError", "TranslationError",
            "NotImplementedDirection", "RunError", "CompileError", "ProgramCrash", "ProgramTimeout",
            "EmulationFault", "ToolMissing"]
@@ -42,5 +43,5 @@ def __getattr__(name: str):
 
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .api import emit, lift, parse, translate
+    from .api import emit, lift, parse, translate, translate_with_trace
     from .oracle import run

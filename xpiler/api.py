@@ -15,11 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import dialects
-from .errors import NotImplementedDirection, SourceError, XpilerError
+from .errors import NotImplementedDirection, SourceError, TranslationError, XpilerError
 from .launch import Launch
 
 # Options translate() accepts; anything else is an error, never silently ignored.
-KNOWN_OPTIONS = {"launch", "wavefront", "filename"}
+KNOWN_OPTIONS = {"launch", "wavefront", "filename", "pipeline", "dump_dir"}
 
 
 @dataclass
@@ -54,8 +54,42 @@ def emit(module, to: str | None = None) -> str:
     return _emit(module, to)
 
 
-def translate(src, to: str, *, source: str | None = None, **options) -> str:
-    """Translate program text ``src`` to dialect ``to``; returns the translated program text."""
+@dataclass
+class Translation:
+    """What :func:`translate_with_trace` returns: the code and its evidence."""
+
+    code: str
+    source: str                 # source dialect
+    target: str                 # target dialect
+    pipeline: str               # the pipeline spec that ran (replayable)
+    records: list = field(default_factory=list)  # one PassRecord per pass application
+
+    @property
+    def verified(self) -> bool:
+        """True only when every pass was verified by the oracle."""
+        return bool(self.records) and all(r.verified for r in self.records)
+
+
+def default_pipeline(source: str, target: str, *, wavefront: int = 64) -> str:
+    """The pipeline spec that translates ``source`` to ``target`` (raises when none exists yet)."""
+    if source == target:
+        return ""
+    if {source, target} == {"cuda", "hip"}:
+        return f"simt-port{{target={target}}}" if wavefront == 64 or target == "cuda" else \
+            f"simt-port{{target={target} wavefront={wavefront}}}"
+    raise NotImplementedDirection(
+        f"translating {source} to {target} is not implemented yet: it needs the lowering passes "
+        f"(loop recovery, detensorize) to sequential C and the raising passes (split, bind, cache, tensorize) "
+        f"to {target}; available now: the identity and cuda <-> hip")
+
+
+def translate_with_trace(src, to: str, *, source: str | None = None, **options) -> Translation:
+    """Like :func:`translate`, returning the code with the pipeline that ran and one record per pass
+    (which implementation, how long, whether it was verified). Options: those of :func:`translate`,
+    plus ``pipeline=`` (a spec string replacing the default pipeline) and ``dump_dir=`` (write the
+    program after every pass there, numbered, each in the dialect of its stage)."""
+    from .passes.manager import DumpInstrument, run_pipeline
+    from .passes.registry import pipeline as make_pipeline
     target = dialects.canonical(to)
     unknown = set(options) - KNOWN_OPTIONS
     if unknown:
@@ -64,19 +98,34 @@ def translate(src, to: str, *, source: str | None = None, **options) -> str:
     Launch.coerce(options.get("launch"))  # validated now so a bad launch= fails early and clearly
     filename = options.get("filename", "<input>")
     program = parse(src, source=source, filename=filename)
-    module = program.module
+    spec = options.get("pipeline")
+    if spec is None:
+        spec = default_pipeline(program.dialect, target, wavefront=options.get("wavefront", 64))
+    passes = make_pipeline(spec) if spec else []
+    instruments = [DumpInstrument(options["dump_dir"])] if options.get("dump_dir") else []
     try:
-        if program.dialect == target:
-            return emit(module, target)
-        if {program.dialect, target} == {"cuda", "hip"}:
-            from .passes.simt_port import port
-            return emit(port(module, target, wavefront=options.get("wavefront", 64)), target)
+        if passes:
+            result = run_pipeline(program.module, passes, instruments=instruments)
+            module, records = result.module, result.records
+        else:
+            module, records = program.module, []
+            for instrument in instruments:
+                instrument.before(0, None, module)
+        if module.dialect != target:
+            raise TranslationError(f"pipeline {spec!r} ends in {module.dialect}, not {target}")
+        code = emit(module, target)
     except SourceError as error:
         if error.filename == "<input>" and filename != "<input>":
             error.filename = filename
             error.args = (error._format(),)
         raise
-    raise NotImplementedDirection(
-        f"translating {program.dialect} to {target} is not implemented yet: it needs the lowering passes "
-        f"(loop recovery, detensorize) to sequential C and the raising passes (split, bind, cache, tensorize) "
-        f"to {target}; available now: the identity and cuda <-> hip")
+    return Translation(code, program.dialect, target, spec, records)
+
+
+def translate(src, to: str, *, source: str | None = None, **options) -> str:
+    """Translate program text ``src`` to dialect ``to``; returns the translated program text.
+
+    Options: ``launch=`` (bare kernels), ``wavefront=`` (HIP target: 64 or 32), ``filename=`` (for
+    error messages), ``pipeline=`` (a pass pipeline spec replacing the default), ``dump_dir=``.
+    """
+    return translate_with_trace(src, to, source=source, **options).code

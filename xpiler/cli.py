@@ -2,6 +2,7 @@
 
     xpiler translate FILE --to DIALECT [--from DIALECT] [-o OUT]
     xpiler parse FILE [--from DIALECT] [--json]
+    xpiler passes
     xpiler --version
 
 FILE may be ``-`` for standard input. Errors are one line on stderr and a non-zero exit status
@@ -55,6 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("-o", "--output", metavar="OUT", help="write the result here instead of standard output")
     t.add_argument("--wavefront", type=int, choices=(32, 64), default=64,
                    help="HIP target wavefront size (64: CDNA, the default; 32: RDNA)")
+    t.add_argument("--pipeline", metavar="SPEC", help="pass pipeline replacing the default (see `xpiler passes`)")
+    t.add_argument("--dump-dir", metavar="DIR", help="write the program after every pass into DIR (numbered files)")
+    t.add_argument("--trace", action="store_true", help="print the pipeline and one line per pass on stderr")
+
+    sub.add_parser("passes", help="list the available passes (built-in and from plug-ins)")
 
     p = sub.add_parser("parse", help="show what xpiler understands of a program")
     p.add_argument("file", metavar="FILE", help="program to parse ('-' for standard input)")
@@ -89,18 +95,38 @@ def _write(path: str, text: str) -> None:
 
 
 def cmd_translate(args) -> int:
-    from .api import translate
+    from .api import translate_with_trace
     data, name = _read(args.file)
     source = args.source
     if source is None and name != "<stdin>":
         from .dialects import from_suffix
         by_suffix = from_suffix(name)
         source = by_suffix if by_suffix in ("bang", "hip") else None
-    text = translate(data, to=args.to, source=source, filename=name, wavefront=args.wavefront)
+    options = {"filename": name, "wavefront": args.wavefront}
+    if args.pipeline is not None:
+        options["pipeline"] = args.pipeline
+    if args.dump_dir:
+        options["dump_dir"] = args.dump_dir
+    result = translate_with_trace(data, to=args.to, source=source, **options)
     if args.output:
-        _write(args.output, text)
+        _write(args.output, result.code)
     else:
-        sys.stdout.write(text)
+        sys.stdout.write(result.code)
+    if args.trace:
+        print(f"pipeline: {result.pipeline or '(none: identity)'}", file=sys.stderr)
+        for record in result.records:
+            print(f"  {record}", file=sys.stderr)
+    return 0
+
+
+def cmd_passes(args) -> int:
+    from .passes.registry import available
+    for name, cls in sorted(available().items()):
+        import dataclasses
+        params = " ".join(f"{f.name}={f.default!r}" for f in dataclasses.fields(cls))
+        origin = "built-in" if cls.__module__.startswith("xpiler.") else cls.__module__
+        print(f"{name:<20} {cls.summary or cls.__doc__.splitlines()[0] if cls.__doc__ else ''}")
+        print(f"{'':<20} parameters: {params or 'none'}; from {origin}")
     return 0
 
 
@@ -187,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command is None:
             parser.print_help(sys.stderr)
             return EXIT_USAGE
-        return {"translate": cmd_translate, "parse": cmd_parse}[args.command](args)
+        return {"translate": cmd_translate, "parse": cmd_parse, "passes": cmd_passes}[args.command](args)
     except _UsageError as e:
         print(f"xpiler: error: {e}", file=sys.stderr)
         return EXIT_USAGE
