@@ -53,6 +53,20 @@ def test_cache_hit_does_not_recompile(tmp_cache):
     assert not list(tmp_cache.glob("build/.tmp-*"))                         # no temp dirs left
 
 
+def test_concurrent_builds_compile_once(tmp_cache):
+    import threading
+    spec = spec_of("#include <immintrin.h>\n" + ADD + f"// concurrent {time.time_ns()}\n", entry="add")
+    before = build_mod.stats["compiles"]
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(build(spec))) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 4 and len(set(results)) == 1 and results[0].exists()
+    assert build_mod.stats["compiles"] == before + 1
+
+
 def test_runtime_header_change_rebuilds(tmp_cache, tmp_path):
     inc = tmp_path / "inc"
     inc.mkdir()

@@ -27,6 +27,7 @@ This module imports nothing heavy: numpy loads with :mod:`xpiler.oracle.child` o
 
 from __future__ import annotations
 
+import functools
 import importlib
 import re
 from dataclasses import dataclass
@@ -178,6 +179,11 @@ def mask(text: str) -> str:
 
 def functions(src: str) -> list[FunctionDef]:
     """The function definitions of ``src`` at file scope, in order."""
+    return list(_functions(src))
+
+
+@functools.lru_cache(maxsize=64)
+def _functions(src: str) -> tuple[FunctionDef, ...]:
     text = mask(src)
     out: list[FunctionDef] = []
     stack: list[str] = []            # "externC", "namespace", "body", "other"
@@ -219,11 +225,11 @@ def functions(src: str) -> list[FunctionDef]:
                     stack.append("other")
         elif c == "}":
             if stack:
-                kind = stack.pop()
+                stack.pop()
                 if all(k in ("externC", "namespace") for k in stack):
                     stmt = i + 1
         i += 1
-    return out
+    return tuple(out)
 
 
 def _matching_brace(text: str, i: int) -> int:

@@ -38,6 +38,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 import weakref
 
 import numpy as np
@@ -340,7 +341,9 @@ def _run_child(library, entry, argtypes, argv, buffers, timeout):
     except (OSError, ValueError):
         pass
     _libc.fflush(None)
-    pid = os.fork()
+    with warnings.catch_warnings():   # Python >= 3.12 warns about fork() with threads; the child
+        warnings.simplefilter("ignore", DeprecationWarning)   # only calls C code and _exits.
+        pid = os.fork()
     if pid == 0:  # pragma: no cover - child
         os.close(r)
         _child_main(library, entry, argtypes, argv, buffers, w)
