@@ -1,0 +1,3 @@
+// Fake HIP header of the xpiler SIMT CPU emulation (see ../../simt_emu.h).
+#pragma once
+#include "../../simt_emu.h"
