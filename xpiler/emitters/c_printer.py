@@ -236,6 +236,8 @@ class Printer:
         if isinstance(e, ir.SizeOf):
             if e.type is not None:
                 return f"sizeof({type_name(e.type)})", _PREC_UNARY
+            if isinstance(e.operand, ir.Paren):  # `sizeof(half)`: a type name the grammar does not know
+                return f"sizeof{self.expr(e.operand)}", _PREC_UNARY
             return f"sizeof({self.expr(e.operand)})", _PREC_UNARY
         if isinstance(e, ir.InitList):
             return "{" + ", ".join(self.expr(i, _PREC_ASSIGN) for i in e.items) + "}", 20
