@@ -366,6 +366,11 @@ inline T *vec(const char *fn, const char *what, const T *p, long n, bool size_ru
 }
 
 // ---- the SIGSEGV handler for scalar WRAM access ---------------------------------------------------
+inline struct sigaction &old_segv() {
+    static struct sigaction old;
+    return old;
+}
+
 inline void segv(int sig, siginfo_t *info, void *uc) {
     State &s = st();
     Arena &W = s.a[S_WRAM];
@@ -381,7 +386,9 @@ inline void segv(int sig, siginfo_t *info, void *uc) {
         xpiler_fault("scalar access to WRAM at offset %zu (%s); WRAM has no scalar loads/stores on the MLU", off,
                      task_desc());
     }
-    xpf::detail::segv_handler(sig, info, uc);
+    xpf::detail::check_stack_guard(a);
+    (void)uc;
+    sigaction(sig, &old_segv(), nullptr);  // not ours: the access faults again under the previous handler
 }
 
 inline void install_segv() {
@@ -393,7 +400,8 @@ inline void install_segv() {
     sa.sa_sigaction = segv;
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGSEGV, &sa, nullptr);
+    sigaction(SIGSEGV, &sa, &old_segv());
+    if (old_segv().sa_handler == SIG_IGN) old_segv().sa_handler = SIG_DFL;
 }
 
 // ---- launch ------------------------------------------------------------------------------------
