@@ -299,6 +299,8 @@ def test_c_and_cpp_flavours():
     xpiler.run(c_only, [x])                      # implicit void* conversion: valid C only
     assert x[0] == 5.0
     xpiler.run(c_only, [x], lang="c")
+    xpiler.run(ADD, [x, x, x, 1], lang="c")       # "c" is an alias: extern "C" text still builds as C++
+    assert x[0] == 10.0
     with pytest.raises(CompileError, match="invalid conversion from 'void\\*' to 'float\\*'"):
         xpiler.run(c_only.replace("5", "6"), [x], lang="cpp")
 

@@ -6,8 +6,9 @@
   compiled with ``g++``. An entry defined without ``extern "C"`` gets an ``extern "C"`` declaration
   inserted before its definition (followed by ``#line``, so compiler messages show the user's lines),
   so its symbol is not mangled.
-- Plain C (``lang="c"``, or no C++ construct in the text) is compiled as C with ``gcc``, so C-only
-  code (``restrict``, implicit ``void *`` conversions) works and symbols are never mangled.
+- Plain C (no C++ construct in the text; ``lang="c"`` changes nothing, it is an alias of vnni) is
+  compiled as C with ``gcc``, so C-only code (``restrict``, implicit ``void *`` conversions) works and
+  symbols are never mangled.
 
 Flags: ``-O2 -mavx512f -mavx512bw -mavx512vl -mavx512vnni -fopenmp`` (+ ``-lm``). ``launch`` does
 not apply to CPU programs and is ignored; ``check`` has no extra effect (the oracle's guard bytes
@@ -38,12 +39,9 @@ def is_cpp(src: str) -> bool:
 
 def prepare(src: str, *, lang: str = "vnni", entry: str | None = None, launch=None, check: bool = False) -> BuildSpec:
     lang = (lang or "vnni").lower()
-    if lang == "c":
-        cpp = False
-    elif lang in ("cpp", "c++"):
-        cpp = True
-    else:
-        cpp = is_cpp(src)
+    # "c" is an alias of the vnni dialect (conventions.md): a text that is unmistakably C++ (extern "C",
+    # casts, templates ...) still compiles as C++; "cpp"/"c++" force C++.
+    cpp = True if lang in ("cpp", "c++") else is_cpp(src)
     if entry is None:
         entry = default_entry(src, "vnni")
     text = src

@@ -143,7 +143,7 @@ def _compile_check(src: str, dialect: str, flavor: str | None, timeout: float) -
     else:
         from .build import VNNI_FLAGS
         from .native_c import is_cpp
-        cpp = flavor in ("cpp", "c++") or (flavor is None and is_cpp(src))
+        cpp = flavor in ("cpp", "c++") or is_cpp(src)
         tool, name = ("g++", "input.cpp") if cpp else ("gcc", "input.c")
         argv = [*VNNI_FLAGS, "-c", name, "-o", "input.o"]
     path = find(tool)
