@@ -121,18 +121,26 @@ def _include_dirs(flags: tuple[str, ...]) -> list[str]:
     return dirs
 
 
+_MAX_HEADERS = 2000   # per -I directory; beyond that (a huge include root) only names and mtimes count
+
+
 def _header_fingerprint(flags: tuple[str, ...]) -> list[str]:
     parts = []
     for d in _include_dirs(flags):
         real = os.path.realpath(d)
         if real.startswith(_SYSTEM_INCLUDE_PREFIXES) or not os.path.isdir(real):
             continue
+        seen = 0
         for root, subdirs, files in os.walk(real):
             subdirs[:] = sorted(s for s in subdirs if not s.startswith((".", "__")))
             for name in sorted(files):
                 if name.endswith(_HEADER_SUFFIXES):
                     path = os.path.join(root, name)
-                    parts.append(f"{os.path.relpath(path, real)}={_file_digest(path)}")
+                    seen += 1
+                    if seen <= _MAX_HEADERS:
+                        parts.append(f"{os.path.relpath(path, real)}={_file_digest(path)}")
+                    else:
+                        parts.append(f"{os.path.relpath(path, real)}@{os.stat(path).st_mtime_ns}")
     return parts
 
 
