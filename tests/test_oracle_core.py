@@ -1,6 +1,5 @@
 """The oracle's core: build cache, child process calls, failures, arguments, entries, toolchains."""
 
-import os
 import re
 import time
 
