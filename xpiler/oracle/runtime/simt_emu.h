@@ -16,7 +16,8 @@
 //     __syncthreads() is exposed: thread 0 reads what the others have not written yet.
 //   - __syncthreads(): barrier over the block.  Warp primitives (__shfl*_sync, __ballot_sync,
 //     __any/__all_sync, __syncwarp, __reduce_*_sync, WMMA mma_sync, MFMA builtins): barrier over the
-//     warp's fibers (or over the contiguous lanes of a partial mask), values exchanged through
+//     warp's fibers (or over the contiguous lanes of a partial mask; lanes outside the mask that call
+//     it anyway form their own group), values exchanged through
 //     per-warp slots, so a shuffle sees the values all lanes hold at that point.  A barrier not
 //     reached by all threads it covers (divergent __syncthreads, early return) is a fault.
 //   - __shared__ variables are `static thread_local` (per OS thread = per running block; they keep
@@ -658,9 +659,11 @@ inline WarpRange warp_range(unsigned long long mask, const char *what) {
     if ((mask & 0xffffffffull) == 0xffffffffull && (mask >> 32) == 0) m = exist;  // CUDA-style full mask in HIP code
 #endif
     if (m == exist) return WarpRange{w0, nl, w0, true};
-    if (!((m >> lane) & 1))
-        xpiler_fault("%s: lane %d of warp %d (block (%u,%u,%u)) calls it with mask 0x%llx, which excludes it", what, lane,
-                     w0 / XSIMT_WARP, blockIdx.x, blockIdx.y, blockIdx.z, mask);
+    // A lane outside the mask (UB in CUDA, but TVM's reductions do it: all lanes run
+    // __shfl_down_sync(__activemask() & 0xffff, ...)): the lanes outside the mask exchange among
+    // themselves, so the lanes of the mask see each other's values as on a GPU.
+    if (!((m >> lane) & 1)) m = exist & ~m;
+    if (m == exist) return WarpRange{w0, nl, w0, true};
     int lo = __builtin_ctzll(m), cnt = __builtin_popcountll(m);
     if ((m >> lo) != (cnt >= 64 ? ~0ull : ((1ull << cnt) - 1)))
         xpiler_fault("%s: mask 0x%llx names non-contiguous lanes (not emulated)", what, mask);
