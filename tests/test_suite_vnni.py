@@ -126,3 +126,38 @@ def test_manifest_level_errors(tmp_path):
         suite.load_manifest(tmp_path)
     ok = write_manifest(tmp_path, [good_program()])
     assert len(suite.load_manifest(ok)) == 1 and suite.load_manifest(tmp_path).programs[0].entry == "add"
+
+
+def test_parametric_program_with_several_entries(tmp_path):
+    shutil.copy(MANIFEST.get("add_avx512_tail.cpp").path, tmp_path / "add_avx512_tail.cpp")
+
+    def prog(n, rows=1, **changes):
+        p = {"file": "add_avx512_tail.cpp", "op": "add", "kind": "elementwise", "style": "hand-written",
+             "entry": "add_kernel", "args": [
+                 {"name": "A", "role": "input", "shape": [rows, n // rows], "dtype": "float32"},
+                 {"name": "B", "role": "input", "shape": [rows, n // rows], "dtype": "float32"},
+                 {"name": "out", "role": "output", "shape": [rows, n // rows], "dtype": "float32"},
+                 {"name": "n", "role": "scalar", "dtype": "int32", "value": n}]}
+        p.update(changes)
+        return p
+
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps({"dialect": "vnni", "programs": [prog(1000), prog(37), prog(1000, rows=10)]}))
+    loaded = suite.load_manifest(path)
+    assert [p.variant for p in loaded] == ["1x1000", "1x37", "10x100"]
+    assert [p.id for p in loaded] == [f"vnni/add_avx512_tail.cpp:add_kernel@{v}" for v in ("1x1000", "1x37", "10x100")]
+    assert loaded.get("add_avx512_tail.cpp", variant="1x37").args[3].value == 37
+    first, _, third = (suite.make_args(p) for p in loaded)
+    assert not np.array_equal(first[0].reshape(-1), third[0].reshape(-1))      # own seed per variant
+    for p in loaded:
+        suite.check_program(p).assert_ok()
+    # same output shape, different scalar: told apart by a running index
+    path.write_text(json.dumps({"dialect": "vnni", "programs": [prog(1000), prog(1000, notes="x", args=[
+        *prog(1000)["args"][:3], {"name": "n", "role": "scalar", "dtype": "int32", "value": 999}])]}))
+    assert [p.variant for p in suite.load_manifest(path)] == ["1x1000#0", "1x1000#1"]
+    # the same args and params twice is still a duplicate
+    path.write_text(json.dumps({"dialect": "vnni", "programs": [prog(37), prog(37)]}))
+    with pytest.raises(ManifestError, match="duplicate program 'add_avx512_tail.cpp' with entry 'add_kernel'"):
+        suite.load_manifest(path)
+    # a single program keeps its plain id and its seed
+    assert MANIFEST.get("add_fused.cpp").variant == "" and MANIFEST.get("add_fused.cpp").id == "vnni/add_fused.cpp"

@@ -8,7 +8,8 @@ Manifests follow docs/suite-manifest.md (``examples/suite/<dialect>/manifest.jso
         result.assert_ok()                                # assert_allclose on every output, in full
 
 - :func:`load_manifest` validates a manifest and raises :class:`ManifestError` naming the manifest,
-  the program and the field at fault.
+  the program and the field at fault. A parametric program (sizes as scalar arguments) may have
+  several entries with different args; they get distinct ``variant`` names (ids, seeds).
 - :func:`make_args` builds the argument list: inputs random from a fixed seed (per program, so
   programs do not all see the same data) in the arg's ``range`` (default [-1, 1] for floats, the full
   range for int8/uint8, [-100, 100] for wider integers), never constant; inputs with a ``value`` use
@@ -22,6 +23,7 @@ Manifests follow docs/suite-manifest.md (``examples/suite/<dialect>/manifest.jso
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import json
 import os
@@ -89,10 +91,13 @@ class ProgramEntry:
     tolerance: tuple[float, float] | None = None    # (rtol, atol); None: by output dtype
     launch: dict | None = field(default=None, hash=False, compare=False)
     path: Path | None = None
+    variant: str = ""       # set when several programs share (file, entry): a parametric program run at
+                            # several sizes; tells them apart in ids and seeds (e.g. "1x1000")
 
     @property
     def id(self) -> str:
-        return f"{self.dialect}/{self.file}" + ("" if self.entry in self.file else f":{self.entry}")
+        return (f"{self.dialect}/{self.file}" + ("" if self.entry in self.file else f":{self.entry}")
+                + (f"@{self.variant}" if self.variant else ""))
 
     @property
     def inputs(self) -> tuple[ArgSpec, ...]:
@@ -124,11 +129,13 @@ class Manifest:
     def __len__(self) -> int:
         return len(self.programs)
 
-    def get(self, file: str, entry: str | None = None) -> ProgramEntry:
+    def get(self, file: str, entry: str | None = None, variant: str | None = None) -> ProgramEntry:
+        """The first program of ``file`` (with ``entry`` / ``variant`` if given)."""
         for p in self.programs:
-            if p.file == file and (entry is None or p.entry == entry):
+            if p.file == file and (entry is None or p.entry == entry) and (variant is None or p.variant == variant):
                 return p
-        raise KeyError(f"{self.path}: no program {file!r}" + (f" with entry {entry!r}" if entry else ""))
+        raise KeyError(f"{self.path}: no program {file!r}" + (f" with entry {entry!r}" if entry else "")
+                       + (f" and variant {variant!r}" if variant is not None else ""))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -181,12 +188,42 @@ def _validate(data, path: Path, expected_dialect: str | None) -> Manifest:
     for index, prog in enumerate(programs):
         where = f"program {index}" + (f" ({prog.get('file')})" if isinstance(prog, dict) and prog.get("file") else "")
         entry = _validate_program(prog, path, dialect, reference, lambda m, w=where: fail(m, w))
-        key = (entry.file, entry.entry)
+        # A parametric program (sizes as scalar arguments) may appear several times with different args
+        # or params; the same (file, entry) with the same args and params is a duplicate.
+        key = (entry.file, entry.entry, json.dumps(prog["args"], sort_keys=True),
+               json.dumps(entry.params, sort_keys=True))
         if key in seen:
-            fail(f"duplicate program {entry.file!r} with entry {entry.entry!r}", where)
+            fail(f"duplicate program {entry.file!r} with entry {entry.entry!r} (same args and params)", where)
         seen.add(key)
         out.append(entry)
-    return Manifest(dialect, path, tuple(out))
+    return Manifest(dialect, path, tuple(_name_variants(out)))
+
+
+def _name_variants(programs: list[ProgramEntry]) -> list[ProgramEntry]:
+    """Give the programs that share (file, entry) distinct variant names: the first output's shape,
+    else the shapes of all arrays, else a running index."""
+    groups: dict[tuple[str, str], list[int]] = {}
+    for i, p in enumerate(programs):
+        groups.setdefault((p.file, p.entry), []).append(i)
+    def shapes(p: ProgramEntry, which: str) -> str:
+        arrays = [a for a in p.args if a.shape is not None and (which == "all" or a.role == "output")]
+        return "_".join("x".join(str(d) for d in a.shape) for a in (arrays if which == "all" else arrays[:1]))
+
+    out = list(programs)
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        names = None
+        for which in ("output", "all"):
+            cand = [shapes(programs[i], which) for i in members]
+            if len(set(cand)) == len(cand):
+                names = cand
+                break
+        if names is None:
+            names = [f"{shapes(programs[i], 'output')}#{k}" for k, i in enumerate(members)]
+        for i, name in zip(members, names):
+            out[i] = dataclasses.replace(programs[i], variant=name)
+    return out
 
 
 def _number(v) -> bool:
@@ -316,7 +353,8 @@ def _validate_arg(arg, fail) -> ArgSpec:
 
 def _rng(entry: ProgramEntry, seed: int | None) -> np.random.Generator:
     base = _SEED if seed is None else int(seed)
-    return np.random.default_rng([base, zlib.crc32(f"{entry.dialect}/{entry.file}/{entry.entry}".encode())])
+    key = f"{entry.dialect}/{entry.file}/{entry.entry}" + (f"/{entry.variant}" if entry.variant else "")
+    return np.random.default_rng([base, zlib.crc32(key.encode())])
 
 
 def _random(rng: np.random.Generator, shape, dtype: str, lo, hi) -> np.ndarray:
