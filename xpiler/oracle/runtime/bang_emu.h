@@ -142,6 +142,7 @@ struct State {
     bool segv_installed = false;
     std::vector<Region> gdram;
     int next_region_id = 0;
+    std::vector<unsigned char> waits;  // per task: 1 waiting at __sync_cluster, 2 at __sync_all
     State() {
         const char *names[5] = {"GDRAM", "NRAM", "WRAM", "SRAM", "LDRAM"};
         size_t strides[5] = {0, kNramBytes, kWramBytes, kSramBytes, kLdramBytes};
@@ -437,14 +438,14 @@ inline void on_switch(int index, void *) { set_task(index); }
 
 [[noreturn]] inline void on_deadlock(const xpf::DeadlockInfo &d, void *) {
     State &s = st();
-    const char *what = d.count == s.ntask ? "__sync_all()" : "__sync_cluster()";
-    if (d.count == 4 && d.count != s.ntask)
-        xpiler_fault("deadlock: task %d waits at __sync_cluster() of cluster %d, which only %d of its 4 cores "
+    bool cluster = d.fiber >= 0 && d.fiber < (int)s.waits.size() && s.waits[(size_t)d.fiber] == 1;
+    if (cluster)
+        xpiler_fault("deadlock: task %d waits at __sync_cluster() of cluster %d, which only %d of its %d cores "
                      "reached (%d of %d tasks finished): a barrier in divergent code (e.g. after an early return "
-                     "of some tasks) hangs a real MLU", d.fiber, d.first / 4, d.arrived, d.finished, d.n);
-    xpiler_fault("deadlock: task %d waits at %s, which only %d of the %d tasks reached (%d finished): a barrier "
-                 "in divergent code (e.g. after an early return of some tasks) hangs a real MLU",
-                 d.fiber, what, d.arrived, d.count, d.finished);
+                     "of some tasks) hangs a real MLU", d.fiber, d.first / 4, d.arrived, d.count, d.finished, d.n);
+    xpiler_fault("deadlock: task %d waits at __sync_all(), which only %d of the %d tasks reached (%d finished): a "
+                 "barrier in divergent code (e.g. after an early return of some tasks) hangs a real MLU",
+                 d.fiber, d.arrived, d.count, d.finished);
 }
 
 inline void fiber_main(int, void *) {
@@ -498,6 +499,7 @@ inline void run_job(unsigned x, unsigned y, unsigned z, int func, void (*body)(v
     s.gen++;
     s.body = body;
     s.ctx = ctx;
+    s.waits.assign((size_t)owners, 0);
     s.in_launch = true;
     xpf::Options opt;
     opt.stack_size = kFiberStack;
@@ -545,12 +547,14 @@ inline void __sync_cluster() {
     if (s.block) return;
     int c = ::xpiler_bang::tv.cluster_id;
     int count = std::min(4, s.ntask - 4 * c);
+    s.waits[(size_t)::xpiler_bang::tv.task_id] = 1;
     xpf::barrier(4 * c, count);
 }
 inline void __sync_all() {
     ::xpiler_bang::State &s = ::xpiler_bang::st();
     if (!s.in_launch) xpiler_fault("__sync_all() called outside a kernel launch");
     if (s.block) return;
+    s.waits[(size_t)::xpiler_bang::tv.task_id] = 2;
     xpf::barrier();
 }
 inline void __sync_all_ipu() { __sync_all(); }
