@@ -39,7 +39,7 @@ from pathlib import Path
 from ..errors import RunError, XpilerError
 
 RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
-FLAGS = ("-std=c++17", "-O2", "-fno-strict-aliasing", "-fstack-clash-protection", "-Wno-unused-result")
+FLAGS = ("-std=c++17", "-O1", "-fno-strict-aliasing", "-fstack-clash-protection", "-Wno-unused-result")
 SOURCE_NAME = "input.cpp"
 USER_FILE = "input.mlu"        # the name #line directives give the user's text
 GENERATED_FILE = "xpiler_bang_wrappers"
@@ -100,6 +100,24 @@ class _Prepared:
     slots: list[str] = field(default_factory=list)                         # names of on-chip arrays
 
 
+def _attributes(masked: bytes) -> list[tuple[int, int]]:
+    """Byte ranges of the ``__attribute__((...))`` specifiers (balanced parentheses)."""
+    out = []
+    for m in re.finditer(rb"(?<![\w])__attribute__\s*\(", masked):
+        depth, i = 0, m.end() - 1
+        while i < len(masked):
+            c = masked[i:i + 1]
+            if c == b"(":
+                depth += 1
+            elif c == b")":
+                depth -= 1
+                if depth == 0:
+                    out.append((m.start(), i + 1))
+                    break
+            i += 1
+    return out
+
+
 def _line_of(data: bytes, offset: int) -> int:
     return data.count(b"\n", 0, offset) + 1
 
@@ -137,9 +155,15 @@ def _prepare_text(src: str, *, launch_for=None) -> _Prepared:
     normalized = bytearray(data)
     for s, e, _ in quals:
         normalized[s:e] = b" " * (e - s)
+    attrs = _attributes(masked)       # __attribute__((...)): blanked for parsing and for type texts
+    for s, e in attrs:
+        normalized[s:e] = re.sub(rb"[^\n]", b" ", bytes(normalized[s:e]))
     tree = _parser().parse(bytes(normalized))
     root = tree.root_node
-    norm_masked = bytes(_QUAL_RE.sub(lambda m: b" " * len(m.group(0)), masked))
+    norm_masked = bytearray(_QUAL_RE.sub(lambda m: b" " * len(m.group(0)), masked))
+    for s, e in attrs:
+        norm_masked[s:e] = re.sub(rb"[^\n]", b" ", bytes(norm_masked[s:e]))
+    norm_masked = bytes(norm_masked)
     pp_masked = _PP_LINE.sub(_blank, norm_masked)
     pp_ranges = [(m.start(), m.end()) for m in _PP_LINE.finditer(masked)]
     quals = [q for q in quals if not any(a <= q[0] < b for a, b in pp_ranges)]
@@ -191,6 +215,7 @@ def _prepare_text(src: str, *, launch_for=None) -> _Prepared:
     # --- on-chip declarations -------------------------------------------------------------------
     slot_id = 0
     handled: set[int] = set()
+    file_scope: dict[str, str] = {}     # name -> its #define line (restored where a local one ends)
     for qs, qe, q in quals:
         if q not in _SPACES:
             continue
@@ -234,9 +259,11 @@ def _prepare_text(src: str, *, launch_for=None) -> _Prepared:
             nm = data[ident.start_byte:ident.end_byte].decode()
             abstract = bytes(norm_masked[d.start_byte:ident.start_byte]) + bytes(norm_masked[ident.end_byte:d.end_byte])
             tid = f"::xpiler_bang::type_id<{base_t} {_collapse(abstract)}>"
-            defines.append(
-                f"#undef {nm}\n#define {nm} (*({tid} *)XPILER_BANG_SLOT({slot_id}, sizeof({tid}), {space}, "
-                f"\"{nm}\", {_line_of(data, ident.start_byte)}))\n")
+            define = (f"#define {nm} (*({tid} *)XPILER_BANG_SLOT({slot_id}, sizeof({tid}), {space}, "
+                      f"\"{nm}\", {_line_of(data, ident.start_byte)}))\n")
+            defines.append(f"#undef {nm}\n{define}")
+            if node.parent is not None and node.parent.type in ("translation_unit", "declaration_list"):
+                file_scope[nm] = define
             prep.slots.append(nm)
             slot_id += 1
         else:
@@ -252,7 +279,7 @@ def _prepare_text(src: str, *, launch_for=None) -> _Prepared:
                 close = block.end_byte
                 cl = _line_of(data, close)
                 names = [_collapse(data[_identifier(d).start_byte:_identifier(d).end_byte]) for d in decls]
-                undefs = "".join(f"#undef {n}\n" for n in names)
+                undefs = "".join(f"#undef {n}\n" + (file_scope[n] if n in file_scope else "") for n in names)
                 edits.append((close, close, f"\n{undefs}#line {cl} \"{USER_FILE}\"\n".encode(), 2))
 
     # --- kernel launches ------------------------------------------------------------------------
