@@ -521,7 +521,7 @@ def test_builtin_variables_union_and_block():
     run_intr("builtins", [out], launch={"task_dim": [3, 1, 1], "func_type": "BLOCK"})
     i = np.arange(3)
     z = 0 * i
-    want = np.stack([i, i, z, z, z + 3, z + 3, z + 1, z + 1, z, z, z, z + 1], axis=1)   # BLOCK: clusterDim 0
+    want = np.stack([i, i, z, z, z + 3, z + 3, z + 1, z + 1, z, z, i % 4, z + 4], axis=1)   # BLOCK: clusterDim 0
     np.testing.assert_array_equal(out.reshape(3, 12), want)
 
 
@@ -687,3 +687,15 @@ def test_cnrt_faults():
         xpiler.run(host.format("cnrtMemcpy(d, x, 128, CNRT_MEM_TRANS_DIR_HOST2DEV);"), [x], lang="bang")
     with pytest.raises(EmulationFault, match="cnrtFree.*not a pointer returned by cnrtMalloc"):
         xpiler.run(host.format("cnrtFree(d); cnrtFree(d);"), [x], lang="bang")
+
+
+def test_gdram_variables_are_registered_for_check_mode():
+    src = ("#include <bang.h>\n__mlu_device__ float table[64];\n"
+           "extern \"C\" __mlu_global__ void k(float *A, float *out, int shift) {\n"
+           "  __nram__ float buf[64];\n  __memcpy(table, A, 256, GDRAM2GDRAM);\n"
+           "  __memcpy(buf, table + shift, 256, GDRAM2NRAM);\n  __memcpy(out, buf, 256, NRAM2GDRAM);\n}\n")
+    A, out = np.arange(64, dtype=F32), np.zeros(64, F32)
+    xpiler.run(src, [A, out, 0], lang="bang", check=True)
+    np.testing.assert_array_equal(out, A)
+    with pytest.raises(EmulationFault, match=r"bytes \[4, 260\) of __mlu_device__ variable 'table' \(256 bytes\)"):
+        xpiler.run(src, [A, out, 1], lang="bang", check=True)

@@ -49,6 +49,7 @@ _QUALIFIERS = ("__mlu_global__", "__mlu_entry__", "__mlu_func__", "__mlu_device_
 _QUAL_RE = re.compile(rb"(?<![\w])(" + b"|".join(q.encode() for q in _QUALIFIERS) + rb")(?![\w])")
 _SPACES = {b"__nram__": 1, b"__wram__": 2, b"__mlu_shared__": 3, b"__ldram__": 4}
 _KERNEL_QUALS = (b"__mlu_global__", b"__mlu_entry__")
+_GDRAM_VARS = (b"__mlu_device__", b"__mlu_const__")
 _CAMBRICON_INCLUDE = re.compile(
     rb"^([ \t]*#[ \t]*include[ \t]*[<\"](?:[\w/]*/)?(?:bang|cnrt|cndrv_api|cn_api|mlu|cnrt_data|bang_\w+|"
     rb"cnrt_\w+|mlu_\w+)\.h[>\"][^\n]*)$", re.M)
@@ -216,8 +217,9 @@ def _prepare_text(src: str, *, launch_for=None) -> _Prepared:
     slot_id = 0
     handled: set[int] = set()
     file_scope: dict[str, str] = {}     # name -> its #define line (restored where a local one ends)
+    gdram_id = 0
     for qs, qe, q in quals:
-        if q not in _SPACES:
+        if q not in _SPACES and q not in _GDRAM_VARS:
             continue
         # the node of the next token after the qualifier
         nxt = qe
@@ -233,6 +235,22 @@ def _prepare_text(src: str, *, launch_for=None) -> _Prepared:
         if node.start_byte > qs and norm_masked[qs:node.start_byte].strip() not in (b"",):
             continue
         decls = node.children_by_field_name("declarator")
+        if q in _GDRAM_VARS:
+            # a GDRAM variable: plain global storage, registered so that check mode knows its extent
+            handled.add(node.start_byte)
+            if node.parent is None or node.parent.type not in ("translation_unit", "declaration_list"):
+                continue
+            regs = []
+            for d in decls:
+                ident = _identifier(d)
+                if ident is None or d.type == "function_declarator":
+                    continue
+                nm = data[ident.start_byte:ident.end_byte].decode()
+                regs.append(f" static ::xpiler_bang::GdramVariable xpiler_gdram_variable_{gdram_id}"
+                            f"((const void *)&{nm}, sizeof({nm}), \"{nm}\");")
+                gdram_id += 1
+            edits.append((node.end_byte, node.end_byte, "".join(regs).encode(), 1))
+            continue
         if any(d.type == "init_declarator" for d in decls) or not decls:
             continue
         storage = [c for c in node.children if c.type == "storage_class_specifier"]

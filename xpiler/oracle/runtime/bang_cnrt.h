@@ -155,7 +155,7 @@ inline cnrtRet_t cnrtMalloc(void **p, size_t bytes) {
     if (!m) return cnrtErrorNoMem;
     memset(m, 0xFF, bytes);  // device memory starts with garbage
     ::xpiler_bang::State &s = ::xpiler_bang::st();
-    s.gdram.push_back(::xpiler_bang::Region{(uintptr_t)m, bytes, 1, s.next_region_id++});
+    s.gdram.push_back(::xpiler_bang::Region{(uintptr_t)m, bytes, 1, s.next_region_id++, nullptr});
     *p = m;
     return CNRT_RET_SUCCESS;
 }

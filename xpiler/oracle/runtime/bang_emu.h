@@ -15,7 +15,8 @@
 // (runtime/fibers.h), task i on core i % 4 of cluster i / 4; `__sync_cluster()` is a barrier of the 4
 // cores of a cluster, `__sync_all()` a barrier of every task of the launch (the union job); clusterDim
 // = taskDim / 4, coreDim = 4; dim.x must be a multiple of 4*n.  BLOCK: tasks run one after another, each
-// alone (clusterDim 0, coreDim 1, coreId 0, clusterId 0; both barriers are no-ops).  Scheduling is
+// alone (clusterDim 0, coreDim 4, coreId = taskId % 4 as if dispatched round-robin over the cores of
+// cluster 0, clusterId 0; both barriers are no-ops).  Scheduling is
 // deterministic: tasks start in taskId order and each runs until it blocks at a barrier or ends; so
 // with a missing `__sync_cluster()`, core 0 reads SRAM that cores 1..3 have not written yet.  The
 // `__sync*` pipeline waits are no-ops (DMA is synchronous here).
@@ -122,8 +123,9 @@ struct TaskVars {
 struct Region {
     uintptr_t base;
     size_t bytes;
-    int kind;  // 0: registered by the caller, 1: cnrtMalloc
+    int kind;  // 0: registered by the caller, 1: cnrtMalloc, 2: a __mlu_device__ variable
     int id;
+    const char *name;
 };
 
 struct State {
@@ -276,8 +278,17 @@ inline const Region *find_region(uintptr_t p) {
 
 inline void describe_region(char *buf, size_t n, const Region *r) {
     if (r->kind == 1) snprintf(buf, n, "cnrtMalloc block #%d (%zu bytes)", r->id, r->bytes);
+    else if (r->kind == 2) snprintf(buf, n, "__mlu_device__ variable '%s' (%zu bytes)", r->name, r->bytes);
     else snprintf(buf, n, "buffer #%d (%zu bytes)", r->id, r->bytes);
 }
+
+// A `__mlu_device__` variable (GDRAM global): bang.py registers it so that check mode knows its extent.
+struct GdramVariable {
+    GdramVariable(const void *p, size_t bytes, const char *name) {
+        State &s = st();
+        s.gdram.push_back(Region{(uintptr_t)p, bytes, 2, s.next_region_id++, name});
+    }
+};
 
 inline const char *space_list(unsigned mask) {
     static char buf[64];
@@ -418,9 +429,9 @@ inline void set_task(int index) {
     tv.task_id_x = t % s.dims[0];
     tv.task_id_y = (t / s.dims[0]) % s.dims[1];
     tv.task_id_z = t / (s.dims[0] * s.dims[1]);
-    if (s.block) {
+    if (s.block) {  // dispatched round-robin over the 4 cores of cluster 0
         tv.cluster_id = 0;
-        tv.core_id = 0;
+        tv.core_id = t % 4;
     } else {
         tv.cluster_id = t / 4;
         tv.core_id = t % 4;
@@ -484,7 +495,7 @@ inline void run_job(unsigned x, unsigned y, unsigned z, int func, void (*body)(v
     tv.task_dim_y = (int)y;
     tv.task_dim_z = (int)z;
     tv.cluster_dim = s.block ? 0 : (int)(n / 4);
-    tv.core_dim = s.block ? 1 : 4;
+    tv.core_dim = 4;
     int owners = s.block ? 1 : (int)n;
     int clusters = s.block ? 1 : (int)((n + 3) / 4);
     ensure_arena(S_NRAM, owners);
@@ -567,13 +578,13 @@ inline void __sync_all_mpu() {}
 // ---- registering GDRAM buffers (the oracle calls this for every numpy buffer with check=True) -------
 extern "C" __attribute__((weak, visibility("default"))) void xpiler_register_buffer(const void *p, size_t bytes) {
     ::xpiler_bang::State &s = ::xpiler_bang::st();
-    s.gdram.push_back(::xpiler_bang::Region{(uintptr_t)p, bytes, 0, s.next_region_id++});
+    s.gdram.push_back(::xpiler_bang::Region{(uintptr_t)p, bytes, 0, s.next_region_id++, nullptr});
 }
 extern "C" __attribute__((weak, visibility("default"))) void xpiler_clear_buffers() {
     ::xpiler_bang::State &s = ::xpiler_bang::st();
     std::vector<::xpiler_bang::Region> keep;
     for (auto &r : s.gdram)
-        if (r.kind == 1) keep.push_back(r);
+        if (r.kind != 0) keep.push_back(r);
     s.gdram.swap(keep);
 }
 
