@@ -208,8 +208,16 @@ _EXT_VECTOR_USING = re.compile(
     r"\busing\s+([A-Za-z_]\w*)\s*=\s*([A-Za-z_][\w: ]*?)\s*__attribute__\s*\(\(\s*ext_vector_type\s*\(\s*(\w+)\s*\)\s*\)\)")
 
 
+_MALLOC_CAST = re.compile(r"\b((?:cuda|hip)(?:Malloc|MallocManaged|MallocHost|HostMalloc|HostAlloc)\s*\(\s*)"
+                          r"(\(\s*void\s*\*\s*\*\s*\)|reinterpret_cast\s*<\s*void\s*\*\s*\*\s*>)\s*(?=\(?\s*&)")
+
+
 def _rewrite_misc(text: str, masked: str) -> tuple[str, str]:
     edits = []
+    # cudaMalloc((void **)&p, n) -> cudaMalloc(&p, n): the runtime learns p's element type (checking
+    # mode reports element indices)
+    for m in _MALLOC_CAST.finditer(masked):
+        edits.append((m.start(2), m.end(), " " * (m.end() - m.start(2))))
     for m in _STATIC_SHARED.finditer(masked):
         edits.append((m.start(), m.end(), " " * (m.end() - m.start())))
     for m in _EXT_VECTOR_TYPEDEF.finditer(masked):
@@ -256,12 +264,13 @@ class Kernel:
             return None
 
 
-def _split_top(s: str, sep: str = ",") -> list[str]:
+def _split_top(s: str, sep: str = ",", angle: bool = True) -> list[str]:
     parts, depth, cur = [], 0, []
+    opens, closes = ("(<[{", ")>]}") if angle else ("([{", ")]}")
     for c in s:
-        if c in "(<[{":
+        if c in opens:
             depth += 1
-        elif c in ")>]}":
+        elif c in closes:
             depth -= 1
         if c == sep and depth == 0:
             parts.append("".join(cur))
@@ -495,8 +504,14 @@ _DEF_RE = re.compile(r"(?:^|[;{}(])\s*(?:const\s+)?(?:unsigned\s+int|unsigned\s+
 def _guards(body: str) -> tuple[list[tuple[str, str]], dict]:
     """Comparisons in if/for/while conditions (lhs, rhs as '<' bounds) and simple local definitions."""
     defs: dict[str, str] = {}
+    serial = _loop_vars(body)
     for m in _DEF_RE.finditer(body):
-        defs.setdefault(m.group(1), m.group(2))
+        name, value = m.group(1), m.group(2)
+        # a serial loop counter (`for (int o = 0; ...)`) stays a variable; a grid-stride loop's
+        # counter (`for (int i = blockIdx.x * ...; ...)`) is its first value
+        if name in serial and not _BUILTIN_RE["blockIdx"].search(value) and not _BUILTIN_RE["threadIdx"].search(value):
+            continue
+        defs.setdefault(name, value)
     conds = []
     for m in re.finditer(r"\b(if|while|for)\s*\(", body):
         i = m.end() - 1
@@ -505,7 +520,7 @@ def _guards(body: str) -> tuple[list[tuple[str, str]], dict]:
             continue
         inner = body[i + 1:j]
         if m.group(1) == "for":
-            parts = _split_top(inner, ";")
+            parts = _split_top(inner, ";", angle=False)
             if len(parts) != 3:
                 continue
             inner = parts[1]
@@ -580,19 +595,18 @@ def default_launch(kernel: Kernel, params: list[Param] | None = None) -> tuple[t
         for lhs, rhs, inclusive in guards:
             try:
                 v = _linear(lhs, defs, bdims)
-                bound = _linear(rhs, defs, bdims)
             except (_NotLinear, RecursionError):
                 continue
             cb = v.terms.get(f"blockIdx.{axis}", 0)
-            if cb <= 0 or any(k.startswith(("blockIdx", "threadIdx")) for k in bound.terms):
+            if cb <= 0:
                 continue
             others = {k: c for k, c in v.terms.items() if k != f"blockIdx.{axis}"}
             if any(c < 0 for c in others.values()) or any(
                     not (k.startswith("threadIdx.") or k in loops) for k in others):
                 continue
-            if any(k not in scalars for k in bound.terms):
+            bexpr = _bound_expr(rhs, defs, bdims, scalars, inclusive - v.const)
+            if bexpr is None:
                 continue
-            bexpr = _c_expr(bound, inclusive - v.const)
             strides = [c for k, c in others.items() if k in loops and c % cb == 0 and c > 0]
             if strides:
                 found.append(str(min(strides) // cb))
@@ -603,6 +617,33 @@ def default_launch(kernel: Kernel, params: list[Param] | None = None) -> tuple[t
                                 f"'if (blockIdx.{axis} * N + threadIdx.{axis} < bound)'); {need}")
         grid.append(found[0] if len(found) == 1 else "::std::max<long long>({" + ", ".join(found) + "})")
     return tuple(grid), block
+
+
+def _bound_expr(rhs: str, defs: dict, bdims: dict, scalars: set, add: int) -> str | None:
+    """The bound of a guard as a C expression over constants and scalar parameters (None if it is not one)."""
+    try:
+        bound = _linear(rhs, defs, bdims)
+        if any(k not in scalars for k in bound.terms):
+            return None
+        return _c_expr(bound, add)
+    except (_NotLinear, RecursionError):
+        pass
+    text = rhs
+    for _ in range(3):  # substitute local definitions
+        text = re.sub(r"\b[A-Za-z_]\w*\b", lambda m: f"({defs[m.group(0)]})" if m.group(0) in defs else m.group(0), text)
+    try:
+        toks = _tokens(text)
+    except _NotLinear:
+        return None
+    for kind, val in toks:
+        if kind == "id" and val not in scalars and val not in _CAST_WORDS:
+            return None
+        if kind == "op" and val in ("<", ">", "<=", ">=", "==", "!=", "&&", "||", "!"):
+            return None
+    return f"(long long)({text}) + {add}LL"
+
+
+_CAST_WORDS = {w for t in _CAST_TYPES for w in t.split()}
 
 
 def _c_expr(v: _Lin, add: int) -> str:

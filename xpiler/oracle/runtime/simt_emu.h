@@ -214,8 +214,8 @@ struct Block {
     int cur = 0;                  // running fiber = linear thread id
     Slot *xbuf = nullptr;         // 2 * cap slots: warp exchange, double-buffered
     unsigned char *wpar = nullptr;  // per fiber: parity of the next full-warp op
-    unsigned char *bpar = nullptr;  // per fiber: parity of the next block-wide op
-    long long bacc[2] = {0, 0};   // __syncthreads_count / _and / _or
+    unsigned char *bpar = nullptr;  // per fiber: index mod 3 of the next block-wide op
+    long long bacc[3] = {0, 0, 0};  // __syncthreads_count / _and / _or
     float *mscratch = nullptr;    // per warp, 2 parities: A and B tiles of WMMA / MFMA (2 * 1024 floats)
     char *dyn = nullptr;          // dynamic shared memory
     size_t dyn_cap = 0, dyn_size = 0;
@@ -494,7 +494,7 @@ inline void run_blocks(Launch *L) {
         blockIdx.x = (unsigned)(b % gx);
         blockIdx.y = (unsigned)((b / gx) % L->grid.y);
         blockIdx.z = (unsigned)(b / gxy);
-        tb.bacc[0] = tb.bacc[1] = 0;
+        tb.bacc[0] = tb.bacc[1] = tb.bacc[2] = 0;
         tb.in_kernel = true;
         xpf::run(L->nthreads, fiber_main, L, o);
         tb.in_kernel = false;
@@ -756,12 +756,15 @@ inline void syncwarp(unsigned long long mask) {
 // Block-wide reductions for __syncthreads_count/and/or.
 inline long long block_count(int pred) {
     if (!tb.in_kernel) xpiler_fault("__syncthreads_count called outside a kernel");
-    int i = tb.cur, par = tb.bpar[i];
-    tb.bpar[i] ^= 1;
-    if (pred) tb.bacc[par]++;
+    // Three accumulators used in turn: op k adds into acc[k % 3]; after its barrier every thread
+    // clears acc[(k + 2) % 3], which op k-1's readers have finished with and op k+2's writers
+    // only touch after the next barrier.
+    int i = tb.cur, k = tb.bpar[i];
+    tb.bpar[i] = (unsigned char)((k + 1) % 3);
+    if (pred) tb.bacc[k]++;
     xpf::barrier();
-    tb.bacc[par ^ 1] = 0;  // every thread has read the previous result
-    return tb.bacc[par];
+    tb.bacc[(k + 2) % 3] = 0;
+    return tb.bacc[k];
 }
 
 // Collective matrix op over the warp: each lane scatters its operand elements into the per-warp
@@ -1194,6 +1197,7 @@ inline const char *strip_name(const char *expr, char *buf, size_t n) {
 }
 template <class T> struct elem_size { static const size_t value = sizeof(T); };
 template <> struct elem_size<void> { static const size_t value = 0; };
+template <> struct elem_size<const void> { static const size_t value = 0; };
 template <class T>
 inline cudaError_t malloc_named(T **p, size_t n, const char *expr) {
 #ifdef XSIMT_CHECK
