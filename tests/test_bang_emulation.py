@@ -237,6 +237,11 @@ extern "C" __mlu_global__ void copy3d(float *src, float *out, int d2, int d1, in
   __memcpy(out, buf2, d2 * d1 * cols * sizeof(float), NRAM2GDRAM);
 }
 
+"""
+
+# The execution model: built-in variables and private memory (a small program: launches differ).
+MODEL = r"""
+#include <bang.h>
 extern "C" __mlu_global__ void builtins(int *out) {
   int *o = out + taskId * 12;
   o[0] = taskId; o[1] = taskIdX; o[2] = taskIdY; o[3] = taskIdZ; o[4] = taskDim; o[5] = taskDimX;
@@ -391,11 +396,13 @@ def test_cycle_fill_transpose_reduce():
 
 
 def test_deprecated_div_leaves_reciprocal_in_tmp():
-    src = INTR.replace("case 4: __bang_div(z, x, y, t, n); break;",
-                       "case 4: __bang_div(x, x, y, t, n); __bang_add(z, x, t, n); break;")
+    src = ("#include <bang.h>\nextern \"C\" __mlu_global__ void k(float *a, float *b, float *out) {\n"
+           "  __nram__ float x[256], y[256], t[256];\n  __memcpy(x, a, 1024, GDRAM2NRAM);\n"
+           "  __memcpy(y, b, 1024, GDRAM2NRAM);\n  __bang_div(x, x, y, t, 256);\n  __bang_add(x, x, t, 256);\n"
+           "  __memcpy(out, x, 1024, NRAM2GDRAM);\n}\n")
     a, b = inputs(F32)
     out = np.zeros(N, F32)
-    xpiler.run(src, [a, b, out, 4, N, 0.0], entry="ew_f32", lang="bang")
+    xpiler.run(src, [a, b, out], lang="bang")
     np.testing.assert_array_equal(out, a / b + F32(1) / b)
 
 
@@ -512,13 +519,13 @@ def test_memcpy_2d_3d():
 
 def test_builtin_variables_union_and_block():
     out = np.full(16 * 12, -1, np.int32)
-    run_intr("builtins", [out], launch={"task_dim": [8, 2, 1], "func_type": "UNION2"})
+    xpiler.run(MODEL, [out], entry="builtins", launch={"task_dim": [8, 2, 1], "func_type": "UNION2"})
     i = np.arange(16)
     want = np.stack([i, i % 8, i // 8, 0 * i, 16 + 0 * i, 8 + 0 * i, 2 + 0 * i, 1 + 0 * i, i // 4, 4 + 0 * i,
                      i % 4, 4 + 0 * i], axis=1)
     np.testing.assert_array_equal(out.reshape(16, 12), want)
     out = np.full(3 * 12, -1, np.int32)
-    run_intr("builtins", [out], launch={"task_dim": [3, 1, 1], "func_type": "BLOCK"})
+    xpiler.run(MODEL, [out], entry="builtins", launch={"task_dim": [3, 1, 1], "func_type": "BLOCK"})
     i = np.arange(3)
     z = 0 * i
     want = np.stack([i, i, z, z, z + 3, z + 3, z + 1, z + 1, z, z, i % 4, z + 4], axis=1)   # BLOCK: clusterDim 0
@@ -527,12 +534,14 @@ def test_builtin_variables_union_and_block():
 
 def test_union_dim_must_match_function_type():
     with pytest.raises(EmulationFault, match="UNION4 with dim.x = 8: dim.x must be a multiple of 16"):
-        run_intr("builtins", [np.zeros(8 * 12, np.int32)], launch={"task_dim": [8, 1, 1], "func_type": "UNION4"})
+        xpiler.run(MODEL, [np.zeros(8 * 12, np.int32)], entry="builtins",
+                   launch={"task_dim": [8, 1, 1], "func_type": "UNION4"})
 
 
 def test_each_task_has_its_own_nram_and_each_cluster_its_sram():
     out = np.zeros(16 * 3, np.int32)
-    run_intr("private_memory", [out], launch={"task_dim": [16, 1, 1], "func_type": "UNION1"})
+    xpiler.run(MODEL, [out], entry="private_memory", launch={"task_dim": [16, 1, 1], "func_type": "UNION1"},
+               check=True)
     i = np.arange(16)
     np.testing.assert_array_equal(out.reshape(16, 3), np.stack([i, 100 + i, 1000 + i // 4], axis=1))
 
