@@ -36,6 +36,9 @@ __mlu_func__ void apply(int op, T *z, T *x, T *y, T *t, int n, T s) {
     case 12: __bang_lt(z, x, y, n); break;
     case 13: __bang_eq(z, x, y, n); break;
     case 14: __bang_ne(z, x, y, n); break;
+    case 15: __bang_and(z, x, y, n); break;
+    case 16: __bang_or(z, x, y, n); break;
+    case 17: __bang_xor(z, x, y, n); break;
     case 20: __bang_add_scalar(z, x, s, n); break;
     case 21: __bang_sub_scalar(z, x, s, n); break;
     case 22: __bang_mul_scalar(z, x, s, n); break;
@@ -56,6 +59,7 @@ __mlu_func__ void apply(int op, T *z, T *x, T *y, T *t, int n, T s) {
     case 45: __bang_active_relu(z, x, n); break;
     case 46: __bang_active_sign(z, x, n); break;
     case 47: __bang_active_abs(z, x, n); break;
+    case 48: __bang_not(z, x, n); break;
     case 50: __bang_active_exp(z, x, n); break;
     case 51: __bang_active_exphp(z, x, n); break;
     case 52: __bang_active_sigmoid(z, x, n); break;
@@ -104,7 +108,10 @@ extern "C" __mlu_global__ void ew_i32(int *a, int *b, int *out, int op, int n, i
   __memcpy(x, a, n * sizeof(int), GDRAM2NRAM);
   __memcpy(y, b, n * sizeof(int), GDRAM2NRAM);
   __bang_write_zero(z, NMAX);
-  apply<int>(op, z, x, y, t, n, s);
+  if (op == 100) __bang_band(z, x, y, n);
+  else if (op == 101) __bang_bor(z, x, y, n);
+  else if (op == 102) __bang_bxor(z, x, y, n);
+  else apply<int>(op, z, x, y, t, n, s);
   __memcpy(out, z, n * sizeof(int), NRAM2GDRAM);
 }
 
@@ -286,14 +293,15 @@ def ew(kernel, op, a, b, s=0.0):
 N = 256
 BINARY = {0: np.add, 1: np.subtract, 2: np.multiply, 3: np.divide, 4: np.divide, 5: np.maximum, 6: np.maximum,
           7: np.minimum, 8: np.minimum, 9: np.greater_equal, 10: np.greater, 11: np.less_equal, 12: np.less,
-          13: np.equal, 14: np.not_equal}
+          13: np.equal, 14: np.not_equal, 15: lambda a, b: (a != 0) & (b != 0),
+          16: lambda a, b: (a != 0) | (b != 0), 17: lambda a, b: (a != 0) ^ (b != 0)}
 SCALAR = {20: np.add, 21: np.subtract, 22: np.multiply, 23: np.add, 24: np.multiply, 25: np.divide,
           26: np.greater_equal, 27: np.greater, 28: np.less_equal, 29: np.less, 30: np.equal, 31: np.not_equal}
 
 
 def inputs(dtype, seed=0):
     r = rng(seed)
-    a = (r.integers(-8, 9, N) / 4).astype(dtype)          # exact small values, with repeats
+    a = (r.integers(-8, 9, N) / 4).astype(dtype)          # exact small values, with repeats and zeros
     b = (r.integers(-8, 9, N) / 4).astype(dtype)
     b[b == 0] = 0.5
     a[:8] = b[:8]                                         # some equal pairs
@@ -328,6 +336,8 @@ def test_integer_ops():
     for op, want in exact.items():
         np.testing.assert_array_equal(ew("ew_i32", op, a, b), want.astype(np.int32), err_msg=f"op {op}")
     np.testing.assert_array_equal(ew("ew_i32", 22, a, b, 3), a * 3)
+    for op, fn in {100: np.bitwise_and, 101: np.bitwise_or, 102: np.bitwise_xor}.items():
+        np.testing.assert_array_equal(ew("ew_i32", op, a, b), fn(a, b), err_msg=f"op {op}")
 
 
 def test_unary_exact():
@@ -340,6 +350,7 @@ def test_unary_exact():
     np.testing.assert_array_equal(ew("ew_f32", 44, a, b), np.maximum(a, 0))
     np.testing.assert_array_equal(ew("ew_f32", 45, a, b), np.maximum(a, 0))
     np.testing.assert_array_equal(ew("ew_f32", 47, a, b), np.abs(a))
+    np.testing.assert_array_equal(ew("ew_f32", 48, a, b), (a == 0).astype(F32))
     signed = a.copy()
     signed[0], signed[1] = 0.0, -0.0
     got = ew("ew_f32", 46, signed, b)

@@ -513,7 +513,7 @@ inline void run_job(unsigned x, unsigned y, unsigned z, int func, void (*body)(v
     s.waits.assign((size_t)owners, 0);
     s.in_launch = true;
     xpf::Options opt;
-    opt.stack_size = kFiberStack;
+    opt.stack_size = std::max(kFiberStack, xpf::detail::default_stack());  // XPILER_FIBER_STACK raises it
     opt.on_switch = on_switch;
     opt.on_deadlock = on_deadlock;
     if (s.block) {

@@ -170,6 +170,13 @@ XPILER_BANG_BIN(__bang_lt, (x < y ? 1 : 0))
 XPILER_BANG_BIN(__bang_eq, (x == y ? 1 : 0))
 XPILER_BANG_BIN(__bang_ne, (x != y ? 1 : 0))
 
+// Logical (1 / 0 in the operand type) and bitwise operations; not in bang.md, semantics of the BANG
+// built-in reference: and/or/xor of "is non-zero", not = "is zero", b* on the bit patterns (integers).
+XPILER_BANG_BIN(__bang_and, ((x != 0) && (y != 0) ? 1 : 0))
+XPILER_BANG_BIN(__bang_or, ((x != 0) || (y != 0) ? 1 : 0))
+XPILER_BANG_BIN(__bang_xor, ((x != 0) != (y != 0) ? 1 : 0))
+XPILER_BANG_UN(__bang_not, (x == 0 ? 1 : 0))
+
 XPILER_BANG_SCA(__bang_add_scalar, x + y)
 XPILER_BANG_SCA(__bang_sub_scalar, x - y)
 XPILER_BANG_SCA(__bang_mul_scalar, x * y)
@@ -231,6 +238,23 @@ XPILER_BANG_ACT(__bang_active_recip, 1.0 / x)
 XPILER_BANG_ACT(__bang_active_rsqrt, 1.0 / std::sqrt(x))
 XPILER_BANG_ACT(__bang_active_sqrthp, std::sqrt(x))
 XPILER_BANG_ACT(__bang_active_sqrt, std::sqrt(x))
+
+namespace xpiler_bang {
+template <class T, class F>
+inline void bitwise(const char *fn, T *dst, const T *a, const T *b, long n, F f) {
+    static_assert(std::is_integral<T>::value, "bitwise BANG intrinsics take integer operands");
+    binary(fn, dst, a, b, n, f);
+}
+}  // namespace xpiler_bang
+template <class T> inline void __bang_band(T *dst, const T *src0, const T *src1, int n) {
+    ::xpiler_bang::bitwise("__bang_band", dst, src0, src1, n, [](auto x, auto y) { return x & y; });
+}
+template <class T> inline void __bang_bor(T *dst, const T *src0, const T *src1, int n) {
+    ::xpiler_bang::bitwise("__bang_bor", dst, src0, src1, n, [](auto x, auto y) { return x | y; });
+}
+template <class T> inline void __bang_bxor(T *dst, const T *src0, const T *src1, int n) {
+    ::xpiler_bang::bitwise("__bang_bxor", dst, src0, src1, n, [](auto x, auto y) { return x ^ y; });
+}
 
 #undef XPILER_BANG_BIN
 #undef XPILER_BANG_SCA
