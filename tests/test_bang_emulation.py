@@ -719,3 +719,63 @@ def test_gdram_variables_are_registered_for_check_mode():
     np.testing.assert_array_equal(out, A)
     with pytest.raises(EmulationFault, match=r"bytes \[4, 260\) of __mlu_device__ variable 'table' \(256 bytes\)"):
         xpiler.run(src, [A, out, 1], lang="bang", check=True)
+
+
+MLUOPS_STYLE = r"""/*************************************************************************
+ * Copyright (C) [2022] by Cambricon, Inc.  — style sample (中文注释 ok)
+ *************************************************************************/
+#include "bang.h"
+#include "mlu.h"
+
+#define MAX_NRAM_SIZE (__MLU_NRAM_SIZE__ * 1024 - 128 * 1024)
+#define ALIGN_SIZE 64
+__nram__ char nram_buffer[MAX_NRAM_SIZE];
+
+template <typename T>
+__mlu_func__ void computeAbs(T *nram_output, T *nram_input, int deal_num) {
+  __bang_active_abs(nram_output, nram_input, deal_num);
+}
+
+template <typename T>
+__mlu_func__ void unionAbs(T *output, const T *input, int num) {
+  int span = (MAX_NRAM_SIZE / 2) / sizeof(T) / ALIGN_SIZE * ALIGN_SIZE;
+  T *nram_in = (T *)nram_buffer;
+  T *nram_out = (T *)nram_buffer + span;
+  int per_task = num / taskDim;
+  int rem = num % taskDim;
+  int offset = taskId * per_task + (taskId < rem ? taskId : rem);
+  int count = per_task + (taskId < rem ? 1 : 0);
+  for (int i = 0; i < count; i += span) {
+    int deal = count - i < span ? count - i : span;
+    __memcpy_async(nram_in, input + offset + i, deal * sizeof(T), GDRAM2NRAM);
+    __sync();
+    computeAbs(nram_out, nram_in, deal);
+    __memcpy(output + offset + i, nram_out, deal * sizeof(T), NRAM2GDRAM);
+  }
+}
+
+extern "C" {
+__mlu_global__ void MLUKernelAbs(const void *input, void *output, int num, int dtype) {
+  if (__is_mpu()) {
+    return;
+  }
+  if (dtype == 0) {
+    unionAbs((float *)output, (const float *)input, num);
+  } else {
+    unionAbs((half *)output, (const half *)input, num);
+  }
+}
+}
+"""
+
+
+def test_mlu_ops_style_program():
+    """Quoted Cambricon includes, a non-ASCII comment, a 640 KB file-scope NRAM buffer carved by casts,
+    template __mlu_func__ helpers, void * parameters, an extern "C" { } block, __is_mpu()."""
+    x = rng(7).standard_normal(1000).astype(F32)
+    y = np.zeros_like(x)
+    xpiler.run(MLUOPS_STYLE, [x, y, 1000, 0], lang="bang", check=True, launch={"task_dim": [16], "func_type": "UNION1"})
+    np.testing.assert_array_equal(y, np.abs(x))
+    xh, yh = x.astype(F16), np.zeros(1000, F16)
+    xpiler.run(MLUOPS_STYLE, [xh, yh, 1000, 1], lang="bang", check=True, launch={"task_dim": [8], "func_type": "UNION2"})
+    np.testing.assert_array_equal(yh, np.abs(xh))

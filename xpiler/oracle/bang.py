@@ -150,8 +150,9 @@ def _prepare_text(src: str, *, launch_for=None) -> _Prepared:
     masked = _mask(data)
     # Cambricon headers: commented out (the line stays).
     edits: list[tuple[int, int, bytes, int]] = []   # (start, end, replacement, order)
-    for m in _CAMBRICON_INCLUDE.finditer(masked):
-        edits.append((m.start(1), m.start(1), b"// (xpiler: provided by the emulation) ", 0))
+    for m in _CAMBRICON_INCLUDE.finditer(data):     # (string contents are blanked in `masked`)
+        if masked[m.start(1):m.end(1)].strip().startswith(b"#"):   # not inside a comment
+            edits.append((m.start(1), m.start(1), b"// (xpiler: provided by the emulation) ", 0))
     quals = [(m.start(), m.end(), m.group(1)) for m in _QUAL_RE.finditer(masked)]
     normalized = bytearray(data)
     for s, e, _ in quals:
