@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from ..errors import RunError, XpilerError
+from ..errors import RunError
 
 RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
 FLAGS = ("-std=c++17", "-O1", "-fno-strict-aliasing", "-fstack-clash-protection", "-Wno-unused-result")
@@ -372,6 +372,8 @@ def _launch_of(launch, prep, masked, kernel):
     if launch.is_simt:
         raise BangPrepareError("launch= for a BANG kernel takes task_dim and func_type, not grid/block")
     dims, ftype = launch.task_dim, launch.func_type
+    if dims is None and ftype is None:
+        return _default_launch(prep, masked, kernel)
     if ftype is None:
         n = dims[0] * dims[1] * dims[2]
         ftype = "UNION1" if n > 1 and dims[0] % 4 == 0 else "BLOCK"
@@ -432,4 +434,4 @@ def prepare(src: str, *, lang: str = "bang", entry: str | None = None, launch=No
                      display_names=((SOURCE_NAME, "<input>"), (USER_FILE, "<input>")))
 
 
-__all__ = ["prepare", "prepare_source", "default_launch", "RUNTIME_DIR", "BangPrepareError", "XpilerError"]
+__all__ = ["prepare", "prepare_source", "default_launch", "RUNTIME_DIR", "BangPrepareError"]
