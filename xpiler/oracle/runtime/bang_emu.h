@@ -16,15 +16,18 @@
 // cores of a cluster, `__sync_all()` a barrier of every task of the launch (the union job); clusterDim
 // = taskDim / 4, coreDim = 4; dim.x must be a multiple of 4*n.  BLOCK: tasks run one after another, each
 // alone (clusterDim 0, coreDim 4, coreId = taskId % 4 as if dispatched round-robin over the cores of
-// cluster 0, clusterId 0; both barriers are no-ops).  Scheduling is
-// deterministic: tasks start in taskId order and each runs until it blocks at a barrier or ends; so
+// cluster 0, clusterId 0; both barriers are no-ops).  Scheduling is deterministic: tasks start in
+// taskId order and each runs until it blocks at a barrier or ends; so
 // with a missing `__sync_cluster()`, core 0 reads SRAM that cores 1..3 have not written yet.  The
 // `__sync*` pipeline waits are no-ops (DMA is synchronous here).
 //
 // Memory.  NRAM: 768 KB per core of which 640 KB are usable by `__nram__` declarations (the compiler
 // keeps 128 KB for the stack and spills, as MAX_NRAM_SIZE in mlu-ops); WRAM 1 MB per core; SRAM 4 MB
 // per cluster; LDRAM 16 MB per core.  Declarations are allocated in the order a launch first touches
-// them, 64-byte aligned; going over capacity is a fault (a compile error on the real toolchain).  Newly
+// them, 64-byte aligned; going over capacity is a fault (a compile error on the real toolchain; here
+// it is raised when the launch first touches the array that does not fit, so a declaration that no
+// task of the launch ever reaches is not counted).  Local variables without a qualifier live on the
+// task's fiber stack (1 MB, XPILER_FIBER_STACK raises it) and are accepted as NRAM operands.  Newly
 // allocated on-chip memory is filled with 0xFF bytes (NaN for float/half, -1 for ints), so reading
 // what was never written shows.  WRAM has no scalar access on the device: the addresses kernels see for
 // `__wram__` arrays are mapped PROT_NONE, so `wbuf[i]` (or any load/store through a WRAM pointer)
@@ -37,9 +40,10 @@
 // of the running task (or cluster) — or, for GDRAM with check mode (compile with -DXPILER_CHECK=1 or
 // set XPILER_CHECK=1), inside a buffer registered with xpiler_register_buffer() or cnrtMalloc'd;
 // vector/tensor operands in the right space (vector operands in NRAM, filters in WRAM); deadlocks at
-// barriers.  Strict mode (-DXPILER_BANG_STRICT=1 or XPILER_BANG_STRICT=1 in the environment) adds the
-// MLU2xx rules: on-chip intrinsic/DMA operands 64-byte aligned, vector-intrinsic byte counts a
-// multiple of 128.
+// barriers; an on-chip pointer of another task (or cluster) used by the running one.  Strict mode
+// (-DXPILER_BANG_STRICT=1 or XPILER_BANG_STRICT=1 in the environment of the run) adds the MLU2xx
+// rules: vector/tensor intrinsic operands 64-byte aligned, vector-intrinsic byte counts a multiple of
+// 128 (DMA is not restricted).
 #ifndef XPILER_BANG_EMU_H
 #define XPILER_BANG_EMU_H
 
