@@ -729,8 +729,10 @@ def _wrapper(k: Kernel, entry: str, launch, check: bool) -> tuple[str, list[str]
     return "\n".join(lines) + "\n", [p.name for p in k.params if p.pointer]
 
 
-def prepare(src: str, *, lang: str = "cuda", entry: str | None = None, launch=None, check: bool = False):
-    """The :class:`BuildSpec` of a CUDA or HIP program (module docstring)."""
+def prepare(src: str, *, lang: str = "cuda", entry: str | None = None, launch=None, check: bool = False,
+            warp: int | None = None):
+    """The :class:`BuildSpec` of a CUDA or HIP program (module docstring). ``warp`` overrides the
+    warp size (32 for cuda, 64 for hip): e.g. 32 runs a HIP program as it would run on NVIDIA."""
     from .build import BuildSpec
     from ..dialects import canonical
     lang = canonical(lang)
@@ -742,6 +744,11 @@ def prepare(src: str, *, lang: str = "cuda", entry: str | None = None, launch=No
         flags.append("-DXSIMT_HIP=1")
     if check:
         flags.extend(CHECK_FLAGS)
+    if warp is not None:
+        if warp not in (32, 64):
+            raise SimtPrepareError(f"warp must be 32 or 64, got {warp!r}")
+        if warp != WARP[lang]:
+            flags.append(f"-DXSIMT_WARP={warp}")
     flags += ["-include", _precompiled_header(tuple(flags))]
     user = "input.hip" if lang == "hip" else "input.cu"
     return BuildSpec(sources=((SOURCE_NAME, text),), compiler="g++", flags=tuple(flags), entry=entry,
