@@ -638,3 +638,86 @@ def test_planted_barrier_in_divergent_branch_is_reported():
     bad = _mutant(hip, "float m = fmaxf(a, b);", "float m = fmaxf(a, b);\n  if (lane < 32) return;")
     with pytest.raises(EmulationFault, match="deadlock: a warp-collective operation"):
         suite.check_program(hip, "hip", src=bad)
+
+
+# ---------------------------------------------------------------------------------------------
+# the native GPU backend (no GPU here) and the GPU cross-check bundle
+
+def test_gpu_backend_without_gpu_raises_tool_missing(monkeypatch):
+    from xpiler.oracle import gpu
+    monkeypatch.setenv("XPILER_NO_GPU", "1")
+    src = "__global__ void __launch_bounds__(64) k(float* y, int n) { int i = blockIdx.x * 64 + threadIdx.x; if (i < n) y[i] = 1; }"
+    with pytest.raises(xpiler.ToolMissing, match="no NVIDIA GPU"):
+        gpu.prepare(src, lang="cuda")
+    with pytest.raises(xpiler.ToolMissing):
+        run(src, [np.zeros(100, np.float32), 100], lang="cuda", backend="native")
+    # the translation unit nvcc would compile: wrapper with device shadows, hip2cuda for HIP
+    text, entry = gpu.prepare_source(src, lang="cuda")
+    assert entry == "k_kernel" and "xgpu_shadows.dev(y" in text and "k<<<dim3(" in text
+    hip = suite.load_manifest("hip").get("sign_2d.hip")
+    text, entry = gpu.prepare_source(hip.source, lang="hip", entry=hip.entry)
+    assert "// (xpiler: hip2cuda.h) #include <hip/hip_runtime.h>" in text and entry == "sign"
+    assert text.count("\n") == hip.source.count("\n") + 1          # lines keep their numbers
+    assert "-include" in gpu.nvcc_flags("hip") and "hip2cuda.h" in gpu.nvcc_flags("hip")
+
+
+def test_gpu_crosscheck_bundle_build_run_compare(tmp_path):
+    import importlib.util
+    import json
+    import sys
+    tool = simt.RUNTIME_DIR.parents[2] / "tools" / "gpu_crosscheck.py"
+    bundle = tmp_path / "bundle"
+    only = ["cuda__gemm_wmma_tvm", "hip__sign_2d", "hip__softmax_wave64", "hip__gemm_mfma_16x16x16f16"]
+    proc = subprocess.run([sys.executable, str(tool), "build", str(bundle), "--only", *only, "--max-input-mb", "0.05"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    manifest = json.loads((bundle / "cases.json").read_text())
+    assert [c["id"] for c in manifest["cases"]] == ["cuda__gemm_wmma_tvm", "hip__sign_2d"]
+    reasons = {s["id"]: s["reason"] for s in manifest["skipped"]}
+    assert "64-lane" in reasons["hip__softmax_wave64"] and "MFMA" in reasons["hip__gemm_mfma_16x16x16f16"]
+    for f in ("gpu_crosscheck.py", "hip2cuda.h", "simt_gpu.h", "fault.h", "README.md", "programs/hip__sign_2d.cu"):
+        assert (bundle / f).exists(), f
+    # the bundle's copy runs without xpiler: big inputs are regenerated bit for bit from their sha256
+    spec = importlib.util.spec_from_file_location("bundle_tool", bundle / "gpu_crosscheck.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    gemm = manifest["cases"][0]
+    regenerated = [a for a in gemm["args"] if a["role"] != "scalar" and a["npy"] is None]
+    assert regenerated, "inputs above --max-input-mb are left out of the bundle"
+    for a in regenerated:
+        assert mod._load_arg(bundle, a).shape == tuple(a["shape"])
+    if shutil.which("nvcc"):
+        res = tmp_path / "compiled"
+        proc = subprocess.run([sys.executable, str(bundle / "gpu_crosscheck.py"), "run", "--bundle", str(bundle),
+                               "--out", str(res), "--compile-only", "--arch", "sm_90", "--jobs", "2"],
+                              capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        statuses = {c: r["status"] for c, r in json.loads((res / "results.json").read_text())["cases"].items()}
+        assert statuses == {"cuda__gemm_wmma_tvm": "compiled", "hip__sign_2d": "compiled"}
+    # compare: GPU results as the runner writes them (here: the emulation's own outputs)
+    results = tmp_path / "results"
+    samples, cases = {}, {}
+    for case in manifest["cases"]:
+        cases[case["id"]] = {"status": "ok", "times_s": [0.001]}
+        for a in case["args"]:
+            if a["role"] == "output":
+                out = np.load(bundle / "emulation" / case["id"] / f"{a['name']}.npy")
+                (results / "outputs" / case["id"]).mkdir(parents=True, exist_ok=True)
+                np.save(results / "outputs" / case["id"] / f"{a['name']}.npy", out)
+                idx = mod.sample_indices(out.size)
+                samples[f"{case['id']}/{a['name']}/idx"] = idx
+                samples[f"{case['id']}/{a['name']}/val"] = out.reshape(-1)[idx]
+    np.savez(results / "samples.npz", **samples)
+    (results / "results.json").write_text(json.dumps({"cases": cases, "gpu": "test"}))
+    compare = lambda: subprocess.run([sys.executable, str(tool), "compare", str(bundle), str(results)],
+                                     capture_output=True, text=True, timeout=120)
+    proc = compare()
+    assert proc.returncode == 0 and "2 of 2 cases agree" in proc.stdout, proc.stdout + proc.stderr
+    bad = np.load(results / "outputs" / "hip__sign_2d" / "out.npy")
+    bad.reshape(-1)[7] += 0.5
+    np.save(results / "outputs" / "hip__sign_2d" / "out.npy", bad)
+    proc = compare()
+    assert proc.returncode == 1 and "1 MISMATCHES" in proc.stdout, proc.stdout
+    shutil.rmtree(results / "outputs")                    # samples only: what a remote run returns
+    proc = compare()
+    assert proc.returncode == 0 and "full" in proc.stdout, proc.stdout
