@@ -57,6 +57,10 @@ CUDA_TO_HIP_INCLUDES = {"cuda_runtime.h": "hip/hip_runtime.h", "cuda.h": "hip/hi
 HIP_TO_CUDA_INCLUDES = {"hip/hip_runtime.h": "cuda_runtime.h", "hip/hip_runtime_api.h": "cuda_runtime.h",
                         "hip/hip_fp16.h": "cuda_fp16.h", "hip/hip_cooperative_groups.h": "cooperative_groups.h"}
 
+# CUDA half-precision functions the HIP headers (5.2) do not provide.
+CUDA_ONLY_FUNCTIONS = {"__hmax", "__hmin", "__hmax2", "__hmin2", "__hmax_nan", "__hmin_nan", "__hmax2_nan",
+                       "__hmin2_nan"}
+
 _VOTES = {"ballot", "any", "all", "activemask"}
 _SHUFFLES = {"shfl", "shfl_down", "shfl_up", "shfl_xor"}
 _WORD = re.compile(r"\b(cuda|hip)[A-Z]\w*\b")
@@ -99,6 +103,13 @@ class _Mapper:
             return replace(node, style="chevron") if self.target == "cuda" else node
         if isinstance(node, ir.Call) and node.intrinsic is not None:
             return self.call(node)
+        if isinstance(node, ir.Call) and isinstance(node.func, ir.Name):
+            if self.source == "hip" and node.func.id == "HIP_SYMBOL" and len(node.args) == 1:
+                return node.args[0]  # hipMemcpyToSymbol(HIP_SYMBOL(c), ...) -> cudaMemcpyToSymbol(c, ...)
+            if self.target == "hip" and node.func.id in CUDA_ONLY_FUNCTIONS:
+                raise self.fail(f"{node.func.id} has no equivalent in HIP 5.2 (hip_fp16.h lacks it)")
+        if isinstance(node, ir.Decl) and node.spelling is not None and self.target == "cuda":
+            return replace(node, spelling=None)
         if isinstance(node, ir.Call) and isinstance(node.func, ir.Name) and node.func.id.startswith(("wmma::", "nvcuda::wmma::")):
             raise self.fail("WMMA tensor-core code needs the detensorize and tensorize (MFMA) passes, "
                             "which are not available yet")

@@ -128,3 +128,29 @@ def test_bad_arguments():
         xpiler.translate(CUDA, to="hip", tile=4)
     with pytest.raises(xpiler.XpilerError, match="launch"):
         xpiler.translate(CUDA, to="hip", launch={"grid": (0,)})
+
+
+def test_hip_dynamic_shared_macro_round_trips_and_maps_to_extern_shared():
+    src = """#include <hip/hip_runtime.h>
+__global__ void k(float *a) {
+  HIP_DYNAMIC_SHARED(float, red)
+  red[hipThreadIdx_x] = a[hipThreadIdx_x];
+}
+"""
+    assert "  HIP_DYNAMIC_SHARED(float, red);\n" in xpiler.translate(src, to="hip")
+    cuda = xpiler.translate(src, to="cuda")
+    assert "  extern __shared__ float red[];\n  red[threadIdx.x] = a[threadIdx.x];\n" in cuda
+
+
+def test_hip_symbol_disappears_in_cuda():
+    src = """#include <hip/hip_runtime.h>
+__constant__ float c[3];
+extern "C" void f(float *w) { hipMemcpyToSymbol(HIP_SYMBOL(c), w, 3 * sizeof(float), 0, hipMemcpyHostToDevice); }
+"""
+    assert "cudaMemcpyToSymbol(c, w, 3 * sizeof(float), 0, cudaMemcpyHostToDevice);" in xpiler.translate(src, to="cuda")
+
+
+def test_cuda_half_functions_missing_from_hip_are_refused():
+    src = "#include <cuda_fp16.h>\n__global__ void k(__half2 *y) { y[0] = __hmax2(y[0], y[1]); }"
+    with pytest.raises(xpiler.UnsupportedError, match="__hmax2 has no equivalent in HIP"):
+        xpiler.translate(src, to="hip")

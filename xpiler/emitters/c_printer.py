@@ -169,6 +169,8 @@ class Printer:
         return out
 
     def decl(self, d: ir.Decl) -> str:
+        if d.spelling == "HIP_DYNAMIC_SHARED" and self.dialect == "hip" and len(d.vars) == 1:
+            return f"HIP_DYNAMIC_SHARED({d.vars[0].type.base}, {d.vars[0].name})"
         try:
             scope = self.scopes[d.scope]
         except KeyError:

@@ -293,6 +293,8 @@ class Lifter:
             else:
                 storage.append(text)
         blanked = self.qualifiers(node, type_node.start_byte)
+        # GNU attributes blanked anywhere in the declaration apply to it as a whole: print them first.
+        storage = [q for q in self.qualifiers(node) if q.startswith("__attribute__")] + storage
         scope = "local"
         type_quals = []
         for q in blanked + quals:
@@ -312,7 +314,8 @@ class Lifter:
             decls.append(ir.Declarator(name, typ, tuple(dims), init, ctor))
         if not decls:
             return self.keep(node, "type declaration printed as written")
-        return ir.Decl(tuple(decls), scope, tuple(storage))
+        spelling = "HIP_DYNAMIC_SHARED" if self.src.data.startswith(b"HIP_DYNAMIC_SHARED", node.start_byte) else None
+        return ir.Decl(tuple(decls), scope, tuple(storage), spelling)
 
     def prototype(self, node) -> ir.Stmt:
         """A function declaration without a body (forward declaration or extern prototype)."""
@@ -362,7 +365,7 @@ class Lifter:
             return self.declaration(node)
         if t == "expression_statement":
             if not node.named_children:
-                return ir.ExprStmt(ir.RawExpr("", "empty statement"))
+                return None  # a stray `;`
             e = self.expr(node.named_children[0])
             if isinstance(e, ir.Call) and isinstance(e.func, ir.Name) and not e.args and e.func.id in BARRIERS:
                 return ir.Barrier(BARRIERS[e.func.id], e.func.id)

@@ -41,11 +41,16 @@ class Source:
     data: bytes = b""                      # the original text, UTF-8
     normalized: bytes = b""                # what tree-sitter parsed
     qualifiers: dict[int, str] = field(default_factory=dict)  # byte offset -> blanked qualifier
+    rewritten: list[tuple[int, int]] = field(default_factory=list)  # byte spans rewritten (not blanked)
     _line_starts: list[int] = field(default_factory=list)
 
     def slice(self, node) -> str:
-        """The user's text of a syntax node (from the original bytes, qualifiers included)."""
-        return self.data[node.start_byte:node.end_byte].decode("utf-8", "replace")
+        """The user's text of a syntax node (from the original bytes, qualifiers included); a node
+        inside a rewritten macro (HIP_DYNAMIC_SHARED) reads the rewritten text."""
+        data = self.data
+        if any(start <= node.start_byte and node.end_byte <= end for start, end in self.rewritten):
+            data = self.normalized
+        return data[node.start_byte:node.end_byte].decode("utf-8", "replace")
 
     def qualifiers_between(self, start: int, end: int) -> list[str]:
         return [q for offset, q in sorted(self.qualifiers.items()) if start <= offset < end]
@@ -98,12 +103,61 @@ def parse(text, filename: str = "<input>"):
         return b" " * len(match.group(0))
 
     normalized = _BLANKED.sub(blank, data)
-    source = Source(text=text, filename=filename, data=data, normalized=normalized, qualifiers=qualifiers)
+    rewritten = []
+    if b"HIP_DYNAMIC_SHARED" in normalized:
+        rewritten = [m.span() for m in _HIP_DYNAMIC_SHARED.finditer(normalized)]
+        normalized = _HIP_DYNAMIC_SHARED.sub(_dynamic_shared, normalized)
     tree = _parser().parse(normalized)
     error = first_error(tree.root_node)
+    if error is not None and b"__attribute__" in data:
+        # The grammar rejects GNU attributes in some positions (`using T = __attribute__((...)) float;`,
+        # `float x __attribute__((aligned(64)));`): blank them too, recorded like the qualifiers.
+        normalized = _blank_attributes(normalized, qualifiers)
+        tree = _parser().parse(normalized)
+        error = first_error(tree.root_node)
+    source = Source(text=text, filename=filename, data=data, normalized=normalized, qualifiers=qualifiers,
+                    rewritten=rewritten)
     if error is not None:
         raise syntax_error(source, error)
     return tree, source
+
+
+# HIP's `HIP_DYNAMIC_SHARED(float, red)` declares `extern __shared__ float red[];`. It is rewritten to
+# that declaration when it fits in the same bytes; the lifter records the macro spelling.
+_HIP_DYNAMIC_SHARED = re.compile(rb"\bHIP_DYNAMIC_SHARED\s*\(\s*([\w: ]+?)\s*,\s*(\w+)\s*\)(\s*;)?")
+
+
+def _dynamic_shared(m: re.Match) -> bytes:
+    semicolon = m.group(3) or b""
+    original = m.group(0)[:len(m.group(0)) - len(semicolon)]
+    decl = b"extern __shared__ " + m.group(1) + b" " + m.group(2) + b"[]" + (b"" if semicolon else b";")
+    if len(decl) > len(original):
+        return m.group(0)  # no room: leave it, the grammar will say where
+    return decl + b" " * (len(original) - len(decl)) + semicolon
+
+
+_ATTRIBUTE = re.compile(rb"__attribute__\s*\(\(")
+
+
+def _blank_attributes(data: bytes, qualifiers: dict[int, str]) -> bytes:
+    """Replace every ``__attribute__((...))`` (balanced parentheses) by spaces, recording its text."""
+    out = bytearray(data)
+    for m in _ATTRIBUTE.finditer(data):
+        depth, i = 0, m.start() + len(b"__attribute__")
+        while i < len(data):
+            if data[i:i + 1] == b"(":
+                depth += 1
+            elif data[i:i + 1] == b")":
+                depth -= 1
+                if depth == 0:
+                    break
+            i += 1
+        if depth != 0:
+            break  # unbalanced: leave it for the syntax error
+        end = i + 1
+        qualifiers[m.start()] = data[m.start():end].decode("utf-8", "replace")
+        out[m.start():end] = b" " * (end - m.start())
+    return bytes(out)
 
 
 def first_error(root):

@@ -250,6 +250,9 @@ class Decl(Stmt):
     vars: tuple[Declarator, ...]
     scope: str = "local"
     storage: tuple[str, ...] = ()
+    # A macro spelling of the declaration the dialect printer may keep (HIP's
+    # ``HIP_DYNAMIC_SHARED(float, red)`` for ``extern __shared__ float red[];``).
+    spelling: str | None = None
 
 
 @_node
