@@ -334,5 +334,20 @@ def test_gpu_bundle_export_standalone_runner_and_import(tiny_suite, tmp_path, ca
     capsys.readouterr()
     assert bench_main(["perf", "--dialect", "cuda", "--import-gpu-results", str(tmp_path / "fake.json"), "-q"]) == 0
     text = capsys.readouterr().out
-    assert "CUDA on NVIDIA H100" in text and "2.00x" in text and "end-to-end ms" in text
+    assert "CUDA on NVIDIA H100" in text and "2.00x" in text and "end-to-end" in text and "10 us" in text
     assert math.isclose(perf._gpu_sections_from_results(fake, ["cuda"])[0]["geomean_ratio"], 2.0)
+
+
+def test_translations_that_fail_are_failures_in_the_bundle_too(tiny_suite, tmp_path):
+    programs, _ = accuracy.load_programs(["vnni"])
+    desc = perf.export_gpu_bundle(tmp_path / "b", programs, dialects=["cuda"], translate_from="vnni")
+    assert desc["options"]["translate_from"] == "vnni"
+    assert len(desc["programs"]) == 2
+    for p in desc["programs"]:                        # vnni -> cuda does not exist yet: failed, with the reason
+        assert p["skip"] is None and p["fail"].startswith("translate: NotImplementedDirection")
+    proc = subprocess.run([sys.executable, str(tmp_path / "b" / "run_bundle.py"), "--compile-only"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    results = perf.load_gpu_results(tmp_path / "b" / "results.json")
+    assert [r["status"] for r in results["programs"]] == ["failed", "failed"]
+    assert all(r["correct"] is False for r in results["programs"])

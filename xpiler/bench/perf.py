@@ -342,7 +342,7 @@ def library_description(torch, device: str) -> str:
     if torch is None:
         return f"numpy {np.__version__} (BLAS for the GEMM family, numpy code for the rest)"
     if device == "cuda":
-        return f"PyTorch {torch.__version__} on the GPU (cuBLAS / cuDNN)"
+        return f"PyTorch {torch.__version__} on the GPU (cuBLAS / cuDNN; fp32 without TF32, like the programs)"
     return (f"PyTorch {torch.__version__} CPU (oneDNN / MKL / fbgemm), {torch.get_num_threads()} threads; numpy "
             f"{np.__version__} BLAS for the GEMM family too (the faster one counts)")
 
@@ -664,8 +664,9 @@ def baseline(op: str, inputs: list, params: dict, outputs: list, expected: list 
         timed.append(entry)
     usable = [c for c in timed if c.get("median_ms") and not c.get("check", "").startswith("MISMATCH")]
     if not usable:
+        why = "; ".join(f"{c['name']}: {c.get('error') or c.get('check')}" for c in timed)
         return None if not timed else {"name": None, "median_ms": None, "min_ms": None, "n": 0,
-                                       "check": "no usable candidate", "candidates": timed}
+                                       "check": f"no usable library candidate ({why})", "candidates": timed}
     best = min(usable, key=lambda c: c["median_ms"])
     return {**{k: best[k] for k in ("name", "median_ms", "min_ms", "n", "check")}, "candidates": timed}
 
@@ -774,10 +775,16 @@ def _bundle_one(root: str, prog: dict, opts: dict) -> dict:
         rec["correct"] = all(c["ok"] for c in checks)
         rec["check"] = "ok" if rec["correct"] else "; ".join(
             f"{c['mismatches']}/{c['size']} outside tolerance (max abs err {c['max_abs_err']})" for c in checks if not c["ok"])
+        if not rec["correct"]:
+            rec.update({"status": "failed", "reason": "wrong result: " + rec["check"]})
     else:
         rec["correct"] = None
         rec["check"] = "not compared: " + rec.get("reference_error", "no reference")
     if torch is not None and torch.cuda.is_available():
+        # float32 programs compute in IEEE fp32: so does the library (PyTorch lets cuDNN use TF32 by default,
+        # which is faster and misses the 1e-3 tolerance)
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
         outs = [s for s in prog["args"] if s["role"] == "output"]
         rec["library"] = baseline(prog["op"], inputs, prog["params"], outs, expected, device="cuda",
                                   warmup=int(opts["warmup"]), repeat=repeat, max_seconds=float(opts["max_seconds"]),
@@ -835,7 +842,7 @@ def bundle_main(argv=None, root: str | None = None) -> int:
         return 2
     # compile everything first, in parallel (nvcc runs are independent); then time one program at a time
     from concurrent.futures import ThreadPoolExecutor
-    todo = [n for n in names if not progs[n].get("skip")]
+    todo = [n for n in names if not progs[n].get("skip") and not progs[n].get("fail")]
     print(f"run_bundle.py: compiling {len(todo)} programs with nvcc -arch={arch} ({a.jobs} at a time)",
           file=sys.stderr, flush=True)
     with ThreadPoolExecutor(max(1, a.jobs)) as pool:
@@ -844,6 +851,10 @@ def bundle_main(argv=None, root: str | None = None) -> int:
     for i, name in enumerate(names, 1):
         prog = progs[name]
         rec = {k: prog.get(k) for k in ("name", "dialect", "op", "file", "entry", "variant", "shape", "source_of")}
+        if prog.get("fail"):
+            rec.update({"status": "failed", "reason": prog["fail"], "correct": False})
+            results.append(rec)
+            continue
         if prog.get("skip"):
             rec.update({"status": "skipped", "reason": prog["skip"]})
             results.append(rec)
@@ -1134,11 +1145,11 @@ def export_gpu_bundle(directory, programs, *, dialects=("cuda", "hip"), translat
                              "range": list(a.range) if a.range else None, "value": a.value} for a in p.args],
                    "params": p.params,
                    "tolerance": [list(p.tolerance_for(a)) for a in p.outputs],
-                   "dir": f"programs/{name}", "sources": [], "flags": [], "skip": None}
+                   "dir": f"programs/{name}", "sources": [], "flags": [], "skip": None, "fail": None}
             try:
                 src = _translate_for(p, dialect) if translate_from else p.source
-            except Exception as exc:  # noqa: BLE001
-                rec["skip"] = f"translate: {type(exc).__name__}: {str(exc)[:500]}"
+            except Exception as exc:  # noqa: BLE001 - a failed translation is a failure, not a skip
+                rec["fail"] = f"translate: {type(exc).__name__}: {str(exc)[:500]}"
                 entries.append(rec)
                 continue
             if dialect == "hip" and "__builtin_amdgcn_" in src:
@@ -1174,7 +1185,8 @@ def export_gpu_bundle(directory, programs, *, dialects=("cuda", "hip"), translat
             rec["entry"] = entry
             entries.append(rec)
     bundle = {"schema": BUNDLE_SCHEMA, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-              "options": {"warmup": warmup, "repeat": repeat, "max_seconds": max_seconds},
+              "options": {"warmup": warmup, "repeat": repeat, "max_seconds": max_seconds,
+                          "translate_from": translate_from},
               "programs": entries}
     (root / "bundle.json").write_text(json.dumps(bundle, indent=1) + "\n")
     (root / "README.txt").write_text(
@@ -1203,7 +1215,10 @@ def _gpu_sections_from_results(data: dict, dialects) -> list[dict]:
                                      skipped=f"skipped: {data.get('skip_reason') or 'no NVIDIA GPU'} (on the bundle's machine)",
                                      library=data.get("library")))
             continue
-        sections.append(_section(d, f"{data.get('device')} (imported results, nvcc: {data.get('nvcc')})", rows,
+        origin = (data.get("options") or {}).get("translate_from")
+        label = f"{data.get('device')} (imported results, nvcc: {data.get('nvcc')})" + (
+            f"; programs translated from {origin.upper()}" if origin else "")
+        sections.append(_section(d, label, rows,
                                  library=data.get("library"),
                                  skipped=None if rows else f"no {d} programs in the imported results"))
     return sections
@@ -1224,9 +1239,14 @@ def _section(dialect: str, platform: str, rows: list, *, skipped: str | None = N
 # report
 
 def _fmt_ms(v) -> str:
+    """A time given in ms, in the unit that reads best (us, ms, s), 3 significant digits."""
     if v is None:
         return "-"
-    return f"{v:.4f}" if v < 0.1 else f"{v:.3f}" if v < 10 else f"{v:.1f}"
+    for scale, unit in ((1e3, "us"), (1.0, "ms"), (1e-3, "s")):
+        x = v * scale
+        if x < 1000 or unit == "s":
+            return (f"{x:.3g}" if x >= 1 else f"{x:.2f}") + f" {unit}"
+    return f"{v} ms"  # pragma: no cover
 
 
 def _fmt_ratio(v) -> str:
@@ -1241,10 +1261,10 @@ def format_section(section: dict) -> list[str]:
         lines.append(f"   {section['reason']}")
         return lines
     gpu = section["dialect"] in ("cuda", "hip")
-    head = ["op", "program", "inputs", "program ms" + (" (device)" if gpu else "")]
+    head = ["op", "program", "inputs", "program time" + (" (device)" if gpu else "")]
     if gpu:
-        head.append("end-to-end ms")
-    head += ["library", "library ms", "ratio", "correct"]
+        head.append("end-to-end")
+    head += ["library", "library time", "ratio", "correct"]
     rows = []
     for r in section["programs"]:
         lib = r.get("library") or {}
@@ -1252,7 +1272,7 @@ def format_section(section: dict) -> list[str]:
                _fmt_ms((r.get("program") or {}).get("median_ms"))]
         if gpu:
             row.append(_fmt_ms((r.get("program_total") or {}).get("median_ms")))
-        libname = lib.get("name") or r.get("library_reason") or "-"
+        libname = lib.get("name") or r.get("library_reason") or lib.get("check") or "-"
         row += [libname if len(libname) <= 48 else libname[:45] + "...", _fmt_ms(lib.get("median_ms")),
                 _fmt_ratio(r.get("ratio")),
                 "yes" if r.get("correct") else ("no" if r.get("correct") is False else "?")]
@@ -1386,12 +1406,13 @@ def main(args) -> int:
         bundle = export_gpu_bundle(args.export_gpu_bundle, programs, dialects=gpu_dialects,
                                    translate_from=translate_from, warmup=warmup, repeat=repeat,
                                    max_seconds=args.max_seconds)
-        ready = [p for p in bundle["programs"] if not p["skip"]]
-        print(f"wrote {args.export_gpu_bundle}: {len(ready)} programs to time, "
-              f"{len(bundle['programs']) - len(ready)} skipped")
+        ready = [p for p in bundle["programs"] if not p["skip"] and not p["fail"]]
+        failed = [p for p in bundle["programs"] if p["fail"]]
+        print(f"wrote {args.export_gpu_bundle}: {len(ready)} programs to time, {len(failed)} failed to translate, "
+              f"{len(bundle['programs']) - len(ready) - len(failed)} skipped")
         for p in bundle["programs"]:
-            if p["skip"]:
-                print(f"  skipped {p['name']}: {p['skip']}")
+            if p["fail"] or p["skip"]:
+                print(f"  {'failed' if p['fail'] else 'skipped'} {p['name']}: {p['fail'] or p['skip']}")
         print(f"on the GPU machine: python3 {os.path.join(args.export_gpu_bundle, 'run_bundle.py')}; then here: "
               f"python -m xpiler.bench perf --import-gpu-results results.json")
         return 0
