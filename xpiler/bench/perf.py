@@ -431,9 +431,12 @@ def torch_candidates(torch, op: str, inputs: list, params: dict, outputs: list, 
             c = x.shape[3]
             add("F.conv2d (depthwise, channels_last)",
                 lambda: F.conv2d(xc, wc, stride=stride, padding=pad, groups=c), nhwc)
-    elif op == "conv2d_nchw" and floats:
+    elif op == "conv2d_nchw":
         stride, pad = _pair(params.get("stride", 1)), _pair(params.get("padding", 0))
-        add("F.conv2d", lambda: F.conv2d(t[0], t[1], stride=stride, padding=pad))
+        if floats:
+            add("F.conv2d", lambda: F.conv2d(t[0], t[1], stride=stride, padding=pad))
+        elif device == "cpu" and inputs[0].dtype == np.uint8 and inputs[1].dtype == np.int8:
+            _qconv_candidate(torch, inputs, stride, pad, add, nchw=True)
     elif op in ("maxpool", "avgpool", "minpool", "sumpool") and floats:
         x = t[0] if t[0].dim() == 4 else t[0].unsqueeze(0)
         xc = x.permute(0, 3, 1, 2)
@@ -492,7 +495,7 @@ def _gemm_candidates(torch, op, inputs, t, params, out_dtype, out_shape, dev, ad
         else:
             add("torch.matmul", lambda: torch.matmul(A, Bm, out=o))
         return
-    if a_dt.kind not in "iu" or b_dt.kind not in "iu" or op == "bmm":
+    if a_dt.kind not in "iu" or b_dt.kind not in "iu":
         return
     # integer GEMM/GEMV: PyTorch has int8 x int8 -> int32 (torch._int_mm) and u8 x s8 -> requantized u8
     # (quantized linear, fbgemm/oneDNN on the CPU). Both do the same amount of VNNI work as the program.
@@ -503,10 +506,15 @@ def _gemm_candidates(torch, op, inputs, t, params, out_dtype, out_shape, dev, ad
         exact = a_dt == np.int8 and b_dt == np.int8 and out_dtype == np.int32
         to_f = out_dtype.kind == "f"
 
-        def int_mm():
-            r = torch._int_mm(A8, B8)
-            return r.float() if to_f else r
-        add("torch._int_mm (int8 x int8 -> int32)", int_mm,
+        if op == "bmm":
+            def int_mm():
+                r = torch.stack([torch._int_mm(A8[b], B8[b]) for b in range(A8.shape[0])])
+                return r.float() if to_f else r
+        else:
+            def int_mm():
+                r = torch._int_mm(A8, B8)
+                return r.float() if to_f else r
+        add("torch._int_mm (int8 x int8 -> int32)" + (", per batch" if op == "bmm" else ""), int_mm,
             note=None if exact else "not compared: PyTorch has no u8 x s8 -> s32 GEMM; the same shape runs as s8 x s8")
     if dev.type == "cpu" and a_dt == np.uint8 and b_dt == np.int8 and op == "gemm":
         try:
@@ -521,12 +529,16 @@ def _gemm_candidates(torch, op, inputs, t, params, out_dtype, out_shape, dev, ad
             pass
 
 
-def _qconv_candidate(torch, inputs, stride, pad, add):
+def _qconv_candidate(torch, inputs, stride, pad, add, nchw: bool = False):
+    """int8 convolution through PyTorch's quantized engine (fbgemm / oneDNN, VNNI on this CPU)."""
     try:
         x = torch.from_numpy(np.array(inputs[0], copy=True))
         x = x if x.dim() == 4 else x.unsqueeze(0)
-        w = torch.from_numpy(np.array(inputs[1], copy=True)).permute(0, 3, 1, 2).contiguous()
-        xq = torch._make_per_tensor_quantized_tensor(x.permute(0, 3, 1, 2), 1.0, 0)
+        w = torch.from_numpy(np.array(inputs[1], copy=True))
+        if not nchw:                                     # NHWC data, [Co][Kh][Kw][Ci] filter -> NCHW views
+            x, w = x.permute(0, 3, 1, 2), w.permute(0, 3, 1, 2)
+        w = w.contiguous()
+        xq = torch._make_per_tensor_quantized_tensor(x, 1.0, 0)
         wq = torch._make_per_tensor_quantized_tensor(w, 1.0, 0)
         packed = torch.ops.quantized.conv2d_prepack(wq, None, list(stride), list(pad), [1, 1], 1)
         add("quantized.conv2d (u8 x s8, fbgemm/oneDNN, requantized u8 out)",
