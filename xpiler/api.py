@@ -31,6 +31,7 @@ class Program:
     verbatim: list = field(default_factory=list)
     unknown_calls: list = field(default_factory=list)
     filename: str = "<input>"
+    text: str = ""
 
 
 def parse(src, *, source: str | None = None, filename: str = "<input>") -> Program:
@@ -40,7 +41,7 @@ def parse(src, *, source: str | None = None, filename: str = "<input>") -> Progr
     text = check_text(src, filename)
     dialect = dialects.resolve(text, source, filename if filename != "<input>" else None)
     result = _lift(text, dialect, filename)
-    return Program(dialect, result.module, result.verbatim, result.unknown_calls, filename)
+    return Program(dialect, result.module, result.verbatim, result.unknown_calls, filename, text)
 
 
 def lift(src, *, source: str | None = None, filename: str = "<input>"):
@@ -70,17 +71,57 @@ class Translation:
         return bool(self.records) and all(r.verified for r in self.records)
 
 
-def default_pipeline(source: str, target: str, *, wavefront: int = 64) -> str:
+LOWERING = "{host_entries}inline-device,loop-recovery,host-lower,detensorize,c-prelude"
+
+
+def default_pipeline(source: str, target: str, *, wavefront: int = 64, program: Program | None = None,
+                     launch=None) -> str:
     """The pipeline spec that translates ``source`` to ``target`` (raises when none exists yet)."""
     if source == target:
         return ""
     if {source, target} == {"cuda", "hip"}:
         return f"simt-port{{target={target}}}" if wavefront == 64 or target == "cuda" else \
             f"simt-port{{target={target} wavefront={wavefront}}}"
+    if target == "vnni" and source in ("cuda", "hip", "bang") and program is not None:
+        return LOWERING.format(host_entries="".join(s + "," for s in _host_entry_specs(program, launch)))
     raise NotImplementedDirection(
-        f"translating {source} to {target} is not implemented yet: it needs the lowering passes "
-        f"(loop recovery, detensorize) to sequential C and the raising passes (split, bind, cache, tensorize) "
-        f"to {target}; available now: the identity and cuda <-> hip")
+        f"translating {source} to {target} is not implemented yet: it needs the raising passes (split, bind, "
+        f"cache, tensorize) to {target}; available now: the identity, cuda <-> hip, and cuda/hip/bang -> vnni")
+
+
+def _host_entry_specs(program: Program, launch) -> list[str]:
+    """``host-entry{...}`` for every bare kernel of the program, with ``launch=`` when given, else the
+    launch defaults of conventions.md."""
+    launched = {n.kernel.id for n in ir_walk(program.module) if type(n).__name__ == "Launch"
+                and type(n.kernel).__name__ == "Name"}
+    bare = [k.name for k in program.module.kernels if k.name not in launched]
+    launch = Launch.coerce(launch)
+    specs = []
+    for name in bare:
+        params: dict = {"kernel": name}
+        if program.dialect == "bang":
+            if launch is not None and launch.is_bang:
+                params["task_dim"], params["func_type"] = launch.task_dim or (1, 1, 1), launch.func_type or "BLOCK"
+            else:
+                from .oracle.bang import default_launch
+                params["task_dim"], params["func_type"] = default_launch(program.text, name)
+        elif launch is not None and launch.is_simt:
+            params["grid"], params["block"] = launch.grid, launch.block
+        else:
+            from .oracle import simt
+            params["grid"], params["block"] = simt.default_launch(simt._kernels(program.text)[0][name])
+        specs.append("host-entry{" + " ".join(f"{k}={_spec_value(v)}" for k, v in params.items()) + "}")
+    return specs
+
+
+def _spec_value(value) -> str:
+    from .passes.base import _format_value
+    return _format_value(value)
+
+
+def ir_walk(node):
+    from .ir import walk
+    return walk(node)
 
 
 def translate_with_trace(src, to: str, *, source: str | None = None, **options) -> Translation:
@@ -100,7 +141,8 @@ def translate_with_trace(src, to: str, *, source: str | None = None, **options) 
     program = parse(src, source=source, filename=filename)
     spec = options.get("pipeline")
     if spec is None:
-        spec = default_pipeline(program.dialect, target, wavefront=options.get("wavefront", 64))
+        spec = default_pipeline(program.dialect, target, wavefront=options.get("wavefront", 64), program=program,
+                                launch=options.get("launch"))
     passes = make_pipeline(spec) if spec else []
     instruments = [DumpInstrument(options["dump_dir"])] if options.get("dump_dir") else []
     try:

@@ -1,0 +1,25 @@
+"""Add the C prelude a lowered program needs (xpiler/emitters/c_prelude.py): standard headers and
+the small definitions of what it keeps from its source dialect (``half``, ``dim3``, ``__expf``...)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from xpiler import ir
+from xpiler.emitters.c_prelude import with_prelude
+
+from .base import ModulePass, PassError
+from .registry import register
+
+
+@register
+@dataclass(frozen=True)
+class CPrelude(ModulePass):
+    name: ClassVar[str] = "c-prelude"
+    summary: ClassVar[str] = "add the headers and definitions a sequential C program needs"
+
+    def apply(self, module: ir.Module) -> ir.Module:
+        if module.dialect != "vnni":
+            raise PassError(f"c-prelude applies to C (vnni) programs, not {module.dialect}")
+        return with_prelude(module)

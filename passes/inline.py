@@ -1,0 +1,166 @@
+"""Inlining device functions into the kernels that call them.
+
+Loop recovery must see every barrier, warp primitive and parallel built-in of a kernel, including
+those inside ``__device__`` / ``__mlu_func__`` helpers (a warp-reduction helper is the typical case).
+This pass inlines such helpers at their call sites: arguments bind to renamed parameters in a new
+block, the helper's locals are renamed apart, and ``return v;`` becomes an assignment of the call's
+result (an early return jumps to the end of the inlined block). Helpers that use none of these stay
+functions.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, replace
+from typing import ClassVar
+
+from xpiler import ir
+from xpiler.errors import UnsupportedError
+
+from .base import ModulePass
+from .loop_recovery import _has_sync, _rewrite_top_down
+from .registry import register
+
+MAX_DEPTH = 16
+
+
+def _parallel(function: ir.Function) -> bool:
+    """Does ``function`` use anything loop recovery must see?"""
+    return _has_sync(function.body) or any(
+        isinstance(n, ir.Builtin) or isinstance(n, ir.Decl) and n.scope not in ("local",) for n in ir.walk(function.body))
+
+
+class _Inliner:
+    def __init__(self, callees: dict[str, ir.Function]):
+        self.callees = callees
+        self.counter = itertools.count()
+
+    def block(self, block: ir.Block, depth: int) -> ir.Block:
+        out: list[ir.Stmt] = []
+        for s in block.body:
+            out.extend(self.stmt(s, depth))
+        return ir.Block(tuple(out))
+
+    def stmt(self, s, depth: int) -> list[ir.Stmt]:
+        if isinstance(s, ir.Block):
+            return [self.block(s, depth)]
+        if isinstance(s, ir.If):
+            self.refuse_in(s.cond, "an if condition")
+            return [replace(s, then=self.single(s.then, depth), other=self.single(s.other, depth) if s.other else None)]
+        if isinstance(s, ir.For):
+            for part, what in ((s.cond, "a loop condition"), (s.step, "a loop step")):
+                self.refuse_in(part, what)
+            if s.init is not None and self.calls(s.init):
+                raise UnsupportedError("a call of an inlined device function in a for-loop initializer is not supported")
+            return [replace(s, body=self.single(s.body, depth))]
+        if isinstance(s, ir.While):
+            self.refuse_in(s.cond, "a loop condition")
+            return [replace(s, body=self.single(s.body, depth))]
+        calls = self.calls(s)
+        if not calls:
+            return [s]
+        if depth > MAX_DEPTH:
+            raise UnsupportedError(f"device functions nested deeper than {MAX_DEPTH} calls (recursion?)")
+        before: list[ir.Stmt] = []
+        replaced = {}
+        for call in calls:
+            result, stmts = self.expand(call, depth)
+            before.extend(stmts)
+            if result is not None:
+                replaced[id(call)] = result
+        if isinstance(s, ir.ExprStmt) and id(s.expr) in replaced and isinstance(replaced[id(s.expr)], ir.Name):
+            return before  # a call whose value is unused
+        return before + [_rewrite_top_down(s, lambda n: replaced.get(id(n), n))]
+
+    def single(self, s, depth):
+        if s is None:
+            return None
+        out = self.stmt(s, depth)
+        return out[0] if len(out) == 1 else ir.Block(tuple(out))
+
+    def calls(self, node) -> list[ir.Call]:
+        return [n for n in ir.walk(node) if isinstance(n, ir.Call) and isinstance(n.func, ir.Name)
+                and n.func.id in self.callees]
+
+    def refuse_in(self, expr, where: str):
+        if expr is not None and self.calls(expr):
+            raise UnsupportedError(f"a call of device function {self.calls(expr)[0].func.id!r} in {where} cannot be "
+                                   "inlined; assign it to a variable first")
+
+    def expand(self, call: ir.Call, depth: int) -> tuple[ir.Expr | None, list[ir.Stmt]]:
+        callee = self.callees[call.func.id]
+        if len(call.args) != len(callee.params):
+            raise UnsupportedError(f"call of {callee.name} with {len(call.args)} arguments; it takes {len(callee.params)}")
+        k = next(self.counter)
+        suffix = f"_{callee.name}{k}"
+        local = {p.name for p in callee.params} | {v.name for n in ir.walk(callee.body) if isinstance(n, ir.Decl) for v in n.vars}
+        rename = {name: name + suffix for name in local}
+        body = _rename(callee.body, rename)
+        binds = tuple(ir.Decl((ir.Declarator(rename[p.name], replace(p.type, ptr_quals=()), p.dims, arg),))
+                      for p, arg in zip(callee.params, call.args))
+        result_name = f"__ret{suffix}"
+        void = callee.ret.base == "void" and not callee.ret.pointer
+        label = f"__end{suffix}"
+        statements = list(body.body)
+        while statements and isinstance(statements[-1], ir.Comment):
+            statements.pop()
+        early = [n for s in statements[:-1] for n in ir.walk(s) if isinstance(n, ir.Return)]
+        if statements and isinstance(statements[-1], ir.Return):
+            last = statements.pop()
+            tail = [] if void or last.value is None else [ir.ExprStmt(ir.Assign(ir.Name(result_name), "=", last.value))]
+        else:
+            tail = []
+        if early:
+            if _has_sync(body):
+                raise UnsupportedError(f"device function {callee.name} returns early and synchronises; not supported")
+
+            def ret(n):
+                if isinstance(n, ir.Return):
+                    parts = [] if n.value is None else [ir.ExprStmt(ir.Assign(ir.Name(result_name), "=", n.value))]
+                    return ir.Block(tuple(parts) + (ir.Verbatim(f"goto {label};", "early return of an inlined function"),))
+                return n
+            statements = [ir.rewrite(s, ret) for s in statements]
+        inner = self.block(ir.Block(binds + tuple(statements) + tuple(tail)), depth + 1)
+        out: list[ir.Stmt] = []
+        if not void:
+            out.append(ir.Decl((ir.Declarator(result_name, replace(callee.ret, quals=(), ptr_quals=())),)))
+        out.append(inner)
+        if early:
+            out.append(ir.Verbatim(f"{label}:;", "end of an inlined function"))
+        return (None if void else ir.Name(result_name)), out
+
+
+def _rename(node, mapping: dict[str, str]):
+    def fn(n):
+        if isinstance(n, ir.Name) and n.id in mapping:
+            return ir.Name(mapping[n.id])
+        if isinstance(n, ir.Declarator) and n.name in mapping:
+            return replace(n, name=mapping[n.name])
+        return n
+    return ir.rewrite(node, fn)
+
+
+@register
+@dataclass(frozen=True)
+class InlineDevice(ModulePass):
+    """Inline device functions that synchronise, shuffle or read parallel built-ins."""
+
+    name: ClassVar[str] = "inline-device"
+    summary: ClassVar[str] = "inline device helpers that loop recovery must see into their callers"
+
+    def apply(self, module: ir.Module) -> ir.Module:
+        functions = [f for f in module.functions() if f.body is not None]
+        callees = {f.name: f for f in functions if f.kind == "device" and _parallel(f)}
+        if not callees:
+            return module
+        inliner = _Inliner(callees)
+
+        def item(i):
+            if isinstance(i, ir.Function) and i.body is not None and i.name not in callees:
+                return replace(i, body=inliner.block(i.body, 0))
+            if isinstance(i, ir.ExternC):
+                return replace(i, items=tuple(x for x in (item(y) for y in i.items) if x is not None))
+            if isinstance(i, ir.Function) and i.name in callees:
+                return None  # inlined everywhere; its parallel built-ins have no meaning on their own
+            return i
+        return replace(module, items=tuple(x for x in (item(i) for i in module.items) if x is not None))

@@ -1,0 +1,177 @@
+"""Definitions sequential C needs for what lowered programs keep from their source dialect.
+
+Lowering keeps calls such as ``__expf(x)``, ``rsqrtf(x)`` or ``__half2float(h)`` and types such as
+``half`` or ``dim3``: they have plain C meanings, given here as small inline definitions. The
+prelude of a program holds only the entries whose name it uses, so the output stays readable and
+self-contained (it compiles with ``g++`` and the VNNI flags, conventions.md).
+
+Each entry: name -> (C text, names of other entries it needs). Detensorize and the other passes add
+entries here rather than inventing their own helper mechanisms.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .. import ir
+
+ENTRIES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "half": ("typedef _Float16 half;", ()),
+    "__half": ("typedef _Float16 __half;", ()),
+    "dim3": ("struct dim3 {\n  unsigned x, y, z;\n  dim3(unsigned x = 1, unsigned y = 1, unsigned z = 1) : x(x), y(y), z(z) {}\n};", ()),
+    "__float2half": ("static inline half __float2half(float x) { return (half)x; }", ("half",)),
+    "__float2half_rn": ("static inline half __float2half_rn(float x) { return (half)x; }", ("half",)),
+    "__half2float": ("static inline float __half2float(half x) { return (float)x; }", ("half",)),
+    "__int2half_rn": ("static inline half __int2half_rn(int x) { return (half)x; }", ("half",)),
+    "__hadd": ("static inline half __hadd(half a, half b) { return (half)((float)a + (float)b); }", ("half",)),
+    "__hsub": ("static inline half __hsub(half a, half b) { return (half)((float)a - (float)b); }", ("half",)),
+    "__hmul": ("static inline half __hmul(half a, half b) { return (half)((float)a * (float)b); }", ("half",)),
+    "__hdiv": ("static inline half __hdiv(half a, half b) { return (half)((float)a / (float)b); }", ("half",)),
+    "__half2": ("struct __half2 {\n  half x, y;\n};", ("half",)),
+    "half2": ("typedef __half2 half2;", ("__half2",)),
+    "__float2half2_rn": ("static inline __half2 __float2half2_rn(float v) { return {(half)v, (half)v}; }", ("__half2",)),
+    "__floats2half2_rn": ("static inline __half2 __floats2half2_rn(float a, float b) { return {(half)a, (half)b}; }",
+                          ("__half2",)),
+    "__halves2half2": ("static inline __half2 __halves2half2(half a, half b) { return {a, b}; }", ("__half2",)),
+    "__low2half": ("static inline half __low2half(__half2 v) { return v.x; }", ("__half2",)),
+    "__high2half": ("static inline half __high2half(__half2 v) { return v.y; }", ("__half2",)),
+    "__low2float": ("static inline float __low2float(__half2 v) { return (float)v.x; }", ("__half2",)),
+    "__high2float": ("static inline float __high2float(__half2 v) { return (float)v.y; }", ("__half2",)),
+    "__hgt": ("static inline bool __hgt(half a, half b) { return (float)a > (float)b; }", ("half",)),
+    "__hge": ("static inline bool __hge(half a, half b) { return (float)a >= (float)b; }", ("half",)),
+    "__hlt": ("static inline bool __hlt(half a, half b) { return (float)a < (float)b; }", ("half",)),
+    "__hle": ("static inline bool __hle(half a, half b) { return (float)a <= (float)b; }", ("half",)),
+    "__heq": ("static inline bool __heq(half a, half b) { return (float)a == (float)b; }", ("half",)),
+    "__hneg": ("static inline half __hneg(half a) { return (half)(-(float)a); }", ("half",)),
+    "__hmax": ("static inline half __hmax(half a, half b) { return a > b ? a : b; }", ("half",)),
+    "__hmin": ("static inline half __hmin(half a, half b) { return a < b ? a : b; }", ("half",)),
+    "__hmax2": ("static inline __half2 __hmax2(__half2 a, __half2 b) { return {a.x > b.x ? a.x : b.x, a.y > b.y ? a.y : b.y}; }",
+                ("__half2",)),
+    "__hmin2": ("static inline __half2 __hmin2(__half2 a, __half2 b) { return {a.x < b.x ? a.x : b.x, a.y < b.y ? a.y : b.y}; }",
+                ("__half2",)),
+    "__hadd2": ("static inline __half2 __hadd2(__half2 a, __half2 b) { return {(half)((float)a.x + (float)b.x), "
+                "(half)((float)a.y + (float)b.y)}; }", ("__half2",)),
+    "__hmul2": ("static inline __half2 __hmul2(__half2 a, __half2 b) { return {(half)((float)a.x * (float)b.x), "
+                "(half)((float)a.y * (float)b.y)}; }", ("__half2",)),
+    "float2": ("struct float2 {\n  float x, y;\n};", ()),
+    "float4": ("struct float4 {\n  float x, y, z, w;\n};", ()),
+    "int2": ("struct int2 {\n  int x, y;\n};", ()),
+    "int4": ("struct int4 {\n  int x, y, z, w;\n};", ()),
+    "make_float2": ("static inline float2 make_float2(float x, float y) { return {x, y}; }", ("float2",)),
+    "make_float4": ("static inline float4 make_float4(float x, float y, float z, float w) { return {x, y, z, w}; }",
+                    ("float4",)),
+    "__fdividef": ("static inline float __fdividef(float x, float y) { return x / y; }", ()),
+    "__saturatef": ("static inline float __saturatef(float x) { return x < 0.0f ? 0.0f : x > 1.0f ? 1.0f : x; }", ()),
+    "rsqrtf": ("static inline float rsqrtf(float x) { return 1.0f / sqrtf(x); }", ()),
+    "__frcp_rn": ("static inline float __frcp_rn(float x) { return 1.0f / x; }", ()),
+    "cudaStream_t": ("typedef int cudaStream_t;", ()),
+    "cudaEvent_t": ("typedef int cudaEvent_t;", ()),
+    "cudaError_t": ("typedef int cudaError_t;", ()),
+    "hipStream_t": ("typedef int hipStream_t;", ()),
+    "hipEvent_t": ("typedef int hipEvent_t;", ()),
+    "hipError_t": ("typedef int hipError_t;", ()),
+    "cudaSuccess": ("static const int cudaSuccess = 0;", ()),
+    "hipSuccess": ("static const int hipSuccess = 0;", ()),
+    "cnrtQueue_t": ("typedef int cnrtQueue_t;", ()),
+    "cnrtNotifier_t": ("typedef int cnrtNotifier_t;", ()),
+    "cnrtRet_t": ("typedef int cnrtRet_t;", ()),
+    "cnrtDim3_t": ("struct cnrtDim3_t {\n  unsigned x, y, z;\n};", ()),
+    "cnrtFunctionType_t": ("typedef int cnrtFunctionType_t;", ()),
+    "__xpiler_union_job": (
+        "// BLOCK launches run tasks alone; UNIONn launches run them as one job of clusters of 4 cores.\n"
+        "enum { CNRT_FUNC_TYPE_BLOCK = 1, CNRT_FUNC_TYPE_UNION1 = 4, CNRT_FUNC_TYPE_UNION2 = 8, CNRT_FUNC_TYPE_UNION4 = 16,\n"
+        "       CNRT_FUNC_TYPE_UNION8 = 32, CNRT_FUNC_TYPE_UNION16 = 64, cnrtFuncTypeBlock = 1, cnrtFuncTypeUnion1 = 4,\n"
+        "       cnrtFuncTypeUnion2 = 8, cnrtFuncTypeUnion4 = 16, cnrtFuncTypeUnion8 = 32, cnrtFuncTypeUnion16 = 64 };\n"
+        "static inline int __xpiler_union_job(int func_type) { return func_type != 1; }", ()),
+    "__xpiler_ballot": (
+        "// Warp votes over the lanes [0, n) of one warp (votes[i] is lane i's predicate).\n"
+        "static inline unsigned long long __xpiler_ballot(const bool *votes, unsigned n) {\n"
+        "  unsigned long long mask = 0;\n  for (unsigned i = 0; i < n; ++i) mask |= (unsigned long long)votes[i] << i;\n"
+        "  return mask;\n}", ()),
+    "__xpiler_any": ("static inline int __xpiler_any(const bool *votes, unsigned n) {\n"
+                     "  for (unsigned i = 0; i < n; ++i) if (votes[i]) return 1;\n  return 0;\n}", ()),
+    "__xpiler_all": ("static inline int __xpiler_all(const bool *votes, unsigned n) {\n"
+                     "  for (unsigned i = 0; i < n; ++i) if (!votes[i]) return 0;\n  return 1;\n}", ()),
+    "__xpiler_mfma": (
+        "// AMD MFMA over one 64-lane wavefront (layouts of simt.md): a, b, c point at lane 0's operands;\n"
+        "// returns lane `lane`'s part of D = A * B + C. G = 16 or 32 rows, NA operand elements per lane.\n"
+        "template <class V> static inline float __xpiler_elem(const V &v, int i) { return (float)v[i]; }\n"
+        "static inline float __xpiler_elem(float v, int) { return v; }\n"
+        "template <int G, int NA, int ND, class VA, class VC>\n"
+        "static inline VC __xpiler_mfma(const VA *a, const VA *b, const VC *c, unsigned lane) {\n"
+        "  const int K = NA * 64 / G;\n"
+        "  float A[G][K], B[K][G];\n"
+        "  for (int l = 0; l < 64; ++l)\n"
+        "    for (int i = 0; i < NA; ++i) {\n"
+        "      A[l % G][NA * (l / G) + i] = __xpiler_elem(a[l], i);\n"
+        "      B[NA * (l / G) + i][l % G] = __xpiler_elem(b[l], i);\n"
+        "    }\n"
+        "  VC d = c[lane];\n"
+        "  for (int j = 0; j < ND; ++j) {\n"
+        "    int r = G == 16 ? 4 * (lane / 16) + j : 8 * (j / 4) + 4 * (lane / 32) + j % 4, n = lane % G;\n"
+        "    float acc = __xpiler_elem(c[lane], j);\n"
+        "    for (int k = 0; k < K; ++k) acc += A[r][k] * B[k][n];\n"
+        "    d[j] = acc;\n"
+        "  }\n"
+        "  return d;\n"
+        "}", ()),
+    "__xpiler_mfma_f32_16x16x16f16": ("#define __xpiler_mfma_f32_16x16x16f16(a, b, c, lane) __xpiler_mfma<16, 4, 4>(a, b, c, lane)",
+                                      ("__xpiler_mfma",)),
+    "__xpiler_mfma_f32_32x32x8f16": ("#define __xpiler_mfma_f32_32x32x8f16(a, b, c, lane) __xpiler_mfma<32, 4, 16>(a, b, c, lane)",
+                                     ("__xpiler_mfma",)),
+    "__xpiler_mfma_f32_16x16x4f32": ("#define __xpiler_mfma_f32_16x16x4f32(a, b, c, lane) __xpiler_mfma<16, 1, 4>(a, b, c, lane)",
+                                     ("__xpiler_mfma",)),
+    "__xpiler_mfma_f32_32x32x2f32": ("#define __xpiler_mfma_f32_32x32x2f32(a, b, c, lane) __xpiler_mfma<32, 1, 16>(a, b, c, lane)",
+                                     ("__xpiler_mfma",)),
+    "max": ("template <typename T> static inline T max(T a, T b) { return a > b ? a : b; }", ()),
+    "min": ("template <typename T> static inline T min(T a, T b) { return a < b ? a : b; }", ()),
+}
+
+for _name in ("CNRT_FUNC_TYPE_BLOCK", "CNRT_FUNC_TYPE_UNION1", "CNRT_FUNC_TYPE_UNION2", "CNRT_FUNC_TYPE_UNION4",
+              "CNRT_FUNC_TYPE_UNION8", "CNRT_FUNC_TYPE_UNION16", "cnrtFuncTypeBlock", "cnrtFuncTypeUnion1",
+              "cnrtFuncTypeUnion2", "cnrtFuncTypeUnion4", "cnrtFuncTypeUnion8", "cnrtFuncTypeUnion16"):
+    ENTRIES[_name] = ("", ("__xpiler_union_job",))
+
+# Fast-math spellings with a C library equivalent (glibc declares some of them itself).
+RENAMES = {"__expf": "expf", "__logf": "logf", "__powf": "powf", "__sinf": "sinf", "__cosf": "cosf",
+           "__tanf": "tanf", "__exp10f": "exp10f", "__log2f": "log2f", "__log10f": "log10f"}
+
+# Headers every lowered program includes (math functions, fixed-width integers, memcpy).
+HEADERS = ("math.h", "stdint.h", "string.h", "stdlib.h")
+
+
+def needed(module: ir.Module) -> list[str]:
+    """Prelude entries ``module`` uses (directly or through other entries), in table order."""
+    used = set()
+    for node in ir.walk(module):
+        if isinstance(node, ir.Name):
+            used.add(node.id)
+        elif isinstance(node, ir.Type):
+            used.update(re.findall(r"\w+", node.base))
+        elif isinstance(node, (ir.Verbatim, ir.RawExpr)):
+            used.update(re.findall(r"\w+", node.text))
+    defined = {f.name for f in module.functions()}
+    want = {name for name in ENTRIES if name in used and name not in defined}
+    changed = True
+    while changed:
+        changed = False
+        for name in list(want):
+            for dep in ENTRIES[name][1]:
+                if dep not in want:
+                    want.add(dep)
+                    changed = True
+    return [name for name in ENTRIES if name in want]
+
+
+def with_prelude(module: ir.Module) -> ir.Module:
+    """``module`` with the standard headers and the prelude entries it needs, after its includes;
+    fast-math spellings renamed to their C library equivalents."""
+    module = ir.rewrite(module, lambda n: ir.Name(RENAMES[n.id]) if isinstance(n, ir.Name) and n.id in RENAMES else n)
+    items = list(module.items)
+    have = {i.path for i in items if isinstance(i, ir.Include)}
+    headers = [ir.Include(h) for h in HEADERS if h not in have]
+    at = 0
+    while at < len(items) and isinstance(items[at], (ir.Include, ir.Comment)):
+        at += 1
+    prelude = [ir.Verbatim(ENTRIES[name][0], "prelude") for name in needed(module) if ENTRIES[name][0]]
+    return ir.Module(module.dialect, tuple(items[:at] + headers + prelude + items[at:]), module.filename)
