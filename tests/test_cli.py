@@ -61,6 +61,7 @@ def test_parse_json(capsys):
     (["translate", str(SOFTMAX), "--to", "metal"], 2, "unknown dialect 'metal'"),
     (["translate", str(SOFTMAX)], 2, "the following arguments are required: --to"),
     (["translate", str(SOFTMAX), "--to", "bang"], 1, "translating cuda to bang is not implemented yet"),
+    (["translate", str(EXAMPLES / "vnni" / "gemm_int8.cpp"), "--to", "hip"], 1, "translating vnni to hip"),
     (["frobnicate"], 2, "invalid choice"),
 ])
 def test_errors_are_one_line(capsys, argv, code, message):
