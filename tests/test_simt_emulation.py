@@ -532,6 +532,16 @@ def test_check_mode_faults_name_buffer_and_index():
     }"""
     with pytest.raises(EmulationFault, match="cudaMemcpy of 4112 bytes"):
         run(copy, [f32(1024), f32(1024), 1024], lang="cuda", check=True)
+    deref = r"""
+    extern "C" void f(float* y, int n) {
+      float *d, *pinned;
+      cudaMalloc(&d, n * sizeof(float)); cudaMallocHost(&pinned, n * sizeof(float));
+      pinned[0] = 1.0f;                           // pinned host memory: fine
+      cudaMemset(d, 0, n * sizeof(float));
+      y[0] = d[3];                                // a device pointer dereferenced by host code
+    }"""
+    with pytest.raises(EmulationFault, match="host code reads device buffer 'd' .* at byte offset 12"):
+        run(deref, [f32(16), 16], lang="cuda", check=True)
     config = r"""
     __global__ void k(float* x) { x[threadIdx.x] = 0; }
     extern "C" void f(float* x) { k<<<1, 2048>>>(x); }"""

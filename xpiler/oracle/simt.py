@@ -777,9 +777,26 @@ def _precompiled_header(flags: tuple[str, ...]) -> str:
         header = folder / "simt_emu.h"
         if (folder / "simt_emu.h.gch").exists():
             return str(header)
+        _forget_old_pchs(folder.parent)
         return _build_pch(compiler, flags, folder) or plain
     except Exception:  # noqa: BLE001 - the plain header always works
         return plain
+
+
+def _forget_old_pchs(root: Path, days: float = 2.0) -> None:
+    """Remove precompiled headers of older runtimes (about 50 MB each) unused for ``days``."""
+    import shutil
+    import time
+    if not root.is_dir():
+        return
+    limit = time.time() - days * 86400
+    for d in root.iterdir():
+        try:
+            if d.is_dir() and not d.name.startswith(".") and (d / "simt_emu.h.gch").stat().st_atime < limit \
+                    and d.stat().st_mtime < limit:
+                shutil.rmtree(d, ignore_errors=True)
+        except OSError:
+            pass
 
 
 def _build_pch(compiler: str, flags: tuple[str, ...], folder: Path) -> str | None:

@@ -38,7 +38,9 @@
 //     the element index, the access kind and the block/thread; the slack below the start (below
 //     page alignment) is filled with a canary checked after every launch (writes before the start).
 //   - a kernel argument that points into a registered host buffer (xpiler_register_buffer) is a
-//     fault (a GPU cannot dereference host memory);
+//     fault (a GPU cannot dereference host memory), and so is host code that dereferences memory
+//     from cudaMalloc/hipMalloc (PROT_NONE outside launches and cudaMemcpy/cudaMemset; pinned and
+//     managed allocations stay host-accessible);
 //   - cudaMemcpy ranges are checked against the buffers they touch;
 //   - out-of-bounds indices into arrays of known size (__shared__ tiles, local arrays) are caught by
 //     g++ -fsanitize=bounds, whose handlers below turn them into faults naming the line.
@@ -277,6 +279,8 @@ struct Region {
     size_t maplen;
     size_t elem;          // element size when known, else 0
     bool device;
+    bool host_ok;         // pinned / managed memory: host code may touch it
+    bool locked;          // PROT_NONE while no kernel or copy runs (device memory, checking mode)
     char name[64];
 };
 inline std::vector<Region> &regions() {
@@ -319,7 +323,28 @@ inline void check_all_canaries() {
     for (auto &r : regions()) check_canary(r);
 }
 
-inline void *guarded_alloc(size_t n, const char *name, size_t elem) {
+// Device memory is PROT_NONE while host code runs (checking mode): host code that dereferences a
+// device pointer faults, as on a GPU. Launches and cudaMemcpy/cudaMemset open it (Unlocked).
+inline void set_access(Region &r, bool open) {
+    if (!r.map || r.host_ok || r.locked == !open) return;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    mprotect(r.map + page, r.maplen - 2 * page, open ? PROT_READ | PROT_WRITE : PROT_NONE);
+    r.locked = !open;
+}
+struct Unlocked {
+    Unlocked() {
+        std::lock_guard<std::mutex> g(regions_mutex());
+        for (auto &r : regions()) set_access(r, true);
+    }
+    ~Unlocked() {
+        std::lock_guard<std::mutex> g(regions_mutex());
+        for (auto &r : regions()) set_access(r, false);
+    }
+};
+
+inline void install_segv();
+inline void *guarded_alloc(size_t n, const char *name, size_t elem, bool host_ok = false) {
+    install_segv();  // host code that runs past a buffer is reported too
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
     size_t data_pages = (n + page - 1) / page;
     if (data_pages == 0) data_pages = 1;
@@ -338,7 +363,10 @@ inline void *guarded_alloc(size_t n, const char *name, size_t elem) {
     r.maplen = len;
     r.elem = elem;
     r.device = true;
+    r.host_ok = host_ok;
+    r.locked = false;
     set_name(r, name);
+    set_access(r, false);
     std::lock_guard<std::mutex> g(regions_mutex());
     regions().push_back(r);
     return lo;
@@ -349,6 +377,7 @@ inline bool guarded_free(void *p) {
     auto &rs = regions();
     for (size_t i = 0; i < rs.size(); ++i)
         if (rs[i].device && rs[i].lo == (char *)p) {
+            set_access(rs[i], true);
             check_canary(rs[i]);
             munmap(rs[i].map, rs[i].maplen);
             rs.erase(rs.begin() + (long)i);
@@ -376,6 +405,12 @@ inline void segv_handler(int sig, siginfo_t *info, void *uc_) {
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
     for (auto &r : regions()) {
         if (!r.map) continue;
+        if (r.locked && a >= r.map + page && a < r.map + r.maplen - page) {
+            long off = (long)(a - r.lo);
+            xpiler_fault("host code %ss device buffer '%s' (%zu bytes) at byte offset %ld: on a GPU, memory from "
+                         "cudaMalloc/hipMalloc is only reachable from kernels and through cudaMemcpy",
+                         kind, r.name, r.bytes, off);
+        }
         bool below = a >= r.map && a < r.map + page;
         bool above = a >= r.lo + r.bytes && a < r.map + r.maplen;
         if (below || above) {
@@ -565,6 +600,9 @@ inline void launch_grid(dim3 grid, dim3 block, size_t shmem, void (*body)(void *
     L.body = body;
     L.rec = rec;
     int workers = pool_size();
+#ifdef XSIMT_CHECK
+    Unlocked open_device_memory;
+#endif
     if ((unsigned long long)workers > L.nblocks) workers = (int)L.nblocks;
     // Fibers per block are cheap to start but not free: tiny grids stay on this thread.
     if (L.nblocks * nthreads < 4096) workers = 1;
@@ -1199,12 +1237,13 @@ template <class T> struct elem_size { static const size_t value = sizeof(T); };
 template <> struct elem_size<void> { static const size_t value = 0; };
 template <> struct elem_size<const void> { static const size_t value = 0; };
 template <class T>
-inline cudaError_t malloc_named(T **p, size_t n, const char *expr) {
+inline cudaError_t malloc_named(T **p, size_t n, const char *expr, bool host_ok = false) {
 #ifdef XSIMT_CHECK
     char buf[64];
-    void *m = guarded_alloc(n, strip_name(expr, buf, sizeof buf), elem_size<T>::value);
+    void *m = guarded_alloc(n, strip_name(expr, buf, sizeof buf), elem_size<T>::value, host_ok);
 #else
     (void)expr;
+    (void)host_ok;
     void *m = aligned_alloc(256, (n + 255) / 256 * 256 + 256);
 #endif
     if (!m) {
@@ -1240,15 +1279,18 @@ inline cudaError_t memcpy_checked(void *dst, const void *src, size_t n, const ch
     if (!dst || !src) xpiler_fault("%s of %zu bytes with a null pointer", what, n);
     check_copy_range(dst, n, what, "destination");
     check_copy_range(src, n, what, "source");
+#ifdef XSIMT_CHECK
+    Unlocked open_device_memory;
+#endif
     memmove(dst, src, n);
     return cudaSuccess;
 }
 }  // namespace xsimt
 
 #define cudaMalloc(p, n) ::xsimt::malloc_named((p), (n), #p)
-#define cudaMallocManaged(p, n, ...) ::xsimt::malloc_named((p), (n), #p)
-#define cudaMallocHost(p, n) ::xsimt::malloc_named((p), (n), #p)
-#define cudaHostAlloc(p, n, f) ::xsimt::malloc_named((p), (n), #p)
+#define cudaMallocManaged(p, n, ...) ::xsimt::malloc_named((p), (n), #p, true)
+#define cudaMallocHost(p, n) ::xsimt::malloc_named((p), (n), #p, true)
+#define cudaHostAlloc(p, n, f) ::xsimt::malloc_named((p), (n), #p, true)
 inline cudaError_t cudaFree(void *p) { return xsimt::free_ptr(p); }
 inline cudaError_t cudaFreeHost(void *p) { return xsimt::free_ptr(p); }
 inline cudaError_t cudaMemcpy(void *dst, const void *src, size_t n, cudaMemcpyKind) {
@@ -1264,6 +1306,9 @@ inline cudaError_t cudaMemcpy2D(void *dst, size_t dpitch, const void *src, size_
 }
 inline cudaError_t cudaMemset(void *p, int v, size_t n) {
     xsimt::check_copy_range(p, n, "cudaMemset", "destination");
+#ifdef XSIMT_CHECK
+    xsimt::Unlocked open_device_memory;
+#endif
     memset(p, v, n);
     return cudaSuccess;
 }
@@ -1364,9 +1409,9 @@ typedef cudaDeviceProp hipDeviceProp_t;
 #define hipStreamDefault cudaStreamDefault
 #define hipStreamNonBlocking cudaStreamNonBlocking
 #define hipMalloc(p, n) ::xsimt::malloc_named((p), (n), #p)
-#define hipMallocManaged(p, n, ...) ::xsimt::malloc_named((p), (n), #p)
-#define hipHostMalloc(p, n, ...) ::xsimt::malloc_named((p), (n), #p)
-#define hipMallocHost(p, n) ::xsimt::malloc_named((p), (n), #p)
+#define hipMallocManaged(p, n, ...) ::xsimt::malloc_named((p), (n), #p, true)
+#define hipHostMalloc(p, n, ...) ::xsimt::malloc_named((p), (n), #p, true)
+#define hipMallocHost(p, n) ::xsimt::malloc_named((p), (n), #p, true)
 inline hipError_t hipFree(void *p) { return cudaFree(p); }
 inline hipError_t hipHostFree(void *p) { return cudaFree(p); }
 inline hipError_t hipFreeHost(void *p) { return cudaFree(p); }
@@ -1473,7 +1518,7 @@ struct ShadowSet {
                 return (T *)(s.dev + off);
             }
         typedef typename std::remove_cv<T>::type U;
-        char *d = (char *)guarded_alloc(bytes, name, elem_size<U>::value);
+        char *d = (char *)guarded_alloc(bytes, name, elem_size<U>::value, true);
         if (!d) xpiler_fault("cannot allocate a shadow of %zu bytes for '%s'", bytes, name);
         memcpy(d, lo, bytes);
         v.push_back(S{lo, d, bytes, writes});
