@@ -94,6 +94,8 @@ def run_pipeline(module, passes, *, verifier: Verifier | None = None, instrument
         seconds = time.perf_counter() - start
         verified, detail = None, ""
         if verifier is not None:
+            if hasattr(verifier, "final"):
+                verifier.final = index == len(passes) - 1
             verified, detail = verifier(result.module, after)
         record = PassRecord(pass_.spec(), "symbolic", seconds, verified, detail)
         result.records.append(record)

@@ -19,7 +19,7 @@ from .errors import NotImplementedDirection, SourceError, TranslationError, Xpil
 from .launch import Launch
 
 # Options translate() accepts; anything else is an error, never silently ignored.
-KNOWN_OPTIONS = {"launch", "wavefront", "filename", "pipeline", "dump_dir"}
+KNOWN_OPTIONS = {"launch", "wavefront", "filename", "pipeline", "dump_dir", "verify", "entry", "tolerance"}
 
 
 @dataclass
@@ -127,8 +127,12 @@ def ir_walk(node):
 def translate_with_trace(src, to: str, *, source: str | None = None, **options) -> Translation:
     """Like :func:`translate`, returning the code with the pipeline that ran and one record per pass
     (which implementation, how long, whether it was verified). Options: those of :func:`translate`,
-    plus ``pipeline=`` (a spec string replacing the default pipeline) and ``dump_dir=`` (write the
-    program after every pass there, numbered, each in the dialect of its stage)."""
+    plus ``pipeline=`` (a spec string replacing the default pipeline), ``dump_dir=`` (write the
+    program after every pass there, numbered, each in the dialect of its stage), and ``verify=``: the
+    arguments of the host entry (numpy arrays and scalars, as for :func:`xpiler.run`) on which the
+    source and the program after every pass are run and compared (:mod:`xpiler.verify`; ``entry=``
+    names the host entry when the program has several, ``tolerance=(rtol, atol)`` overrides the
+    per-dtype default)."""
     from .passes.manager import DumpInstrument, run_pipeline
     from .passes.registry import pipeline as make_pipeline
     target = dialects.canonical(to)
@@ -145,9 +149,15 @@ def translate_with_trace(src, to: str, *, source: str | None = None, **options) 
                                 launch=options.get("launch"))
     passes = make_pipeline(spec) if spec else []
     instruments = [DumpInstrument(options["dump_dir"])] if options.get("dump_dir") else []
+    verifier = None
+    if options.get("verify") is not None:
+        from .verify import Verifier
+        rtol, atol = options.get("tolerance") or (None, None)
+        verifier = Verifier(list(options["verify"]), entry=options.get("entry"), launch=options.get("launch"),
+                            rtol=rtol, atol=atol)
     try:
         if passes:
-            result = run_pipeline(program.module, passes, instruments=instruments)
+            result = run_pipeline(program.module, passes, instruments=instruments, verifier=verifier)
             module, records = result.module, result.records
         else:
             module, records = program.module, []
