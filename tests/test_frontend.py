@@ -177,3 +177,19 @@ def test_deep_nesting_is_an_error_not_a_crash():
 def test_misplaced_bang_qualifier_is_an_error_not_dropped():
     with pytest.raises(xpiler.UnsupportedError, match="qualifier __nram__"):
         xpiler.parse("extern \"C\" __mlu_global__ void k(float *a) { a[0] = (__nram__ float)1; }", source="bang")
+
+
+def test_comparisons_the_grammar_reads_as_templates_lift_as_comparisons():
+    src = """extern "C" void f(int *o, int i, int w) {
+  o[0] = (i < 0 || i >= w) ? 0 : 1;
+  o[1] = ((i >= 0 && i < w && w >= 0 && i < w) ? 1 : 0);
+}
+"""
+    assert xpiler.translate(src, to="vnni") == src
+    o = xpiler.lift(src).function("f").body.body[0].expr
+    assert o.value.cond == ir.Paren(ir.BinOp("||", ir.BinOp("<", ir.Name("i"), ir.Const("0", 0)),
+                                             ir.BinOp(">=", ir.Name("i"), ir.Name("w"))))
+
+
+def test_top_level_enum_keeps_its_semicolon():
+    assert xpiler.translate("enum K { A, B };\n", to="vnni") == "enum K { A, B };\n"

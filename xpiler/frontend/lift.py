@@ -164,7 +164,10 @@ class Lifter:
             return [self.keep(node, "type or using declaration printed as written")]
         if t == "expression_statement" and not node.named_children:
             return []  # a stray `;` at file scope
-        return [self.keep(node, "top-level construct the IR does not model")]
+        kept = self.keep(node, "top-level construct the IR does not model")
+        if t.endswith("_specifier") and node.next_sibling is not None and node.next_sibling.type == ";":
+            kept = ir.Verbatim(kept.text + ";", kept.reason, kept.loc)  # `enum K { A, B };` keeps its `;`
+        return [kept]
 
     def mark_extern_c(self, item):
         if isinstance(item, ir.Function):
@@ -457,6 +460,11 @@ class Lifter:
             op = self.text(node.child_by_field_name("operator"))
             arg = node.child_by_field_name("argument")
             return ir.UnOp(op, self.expr(arg), postfix=node.children[0].id == arg.id)
+        if t == "template_function" or t == "assignment_expression" and \
+                node.child_by_field_name("left").type in ("template_function", "binary_expression"):
+            # The C++ grammar reads `i < 0 || i >= w` as `i<0 || i> = w` (a template argument list).
+            # Outside a call that reading is not meant: lift the comparison instead.
+            return self.comparison(node)
         if t == "assignment_expression":
             return ir.Assign(self.expr(node.child_by_field_name("left")), self.text(node.child_by_field_name("operator")),
                              self.expr(node.child_by_field_name("right")))
@@ -491,6 +499,32 @@ class Lifter:
         if t == "call_expression":
             return self.call(node)
         return self.raw(node, f"expression kind {t!r} is not modelled")
+
+    def comparison(self, node) -> ir.Expr:
+        stack, first = [node], None
+        while stack:
+            n = stack.pop()
+            if n.type == "template_function":
+                first = n
+                break
+            stack.extend(reversed(n.children))
+        if first is None:
+            return self.raw(node, "assignment to an expression that is not an lvalue")
+        name = first.child_by_field_name("name")
+        raw = self.src.data[node.start_byte:node.end_byte]
+        head = self.text(name)
+        at, end = name.start_byte - node.start_byte, name.end_byte - node.start_byte
+        fixed = (raw[:at] + b"(" + raw[at:end] + b")" + raw[end:]).decode("utf-8", "replace")
+        from .parser import parse as ts_parse
+        try:
+            tree, source = ts_parse(f"auto __xpiler_expr = ({fixed});", self.src.filename)
+        except Exception:
+            return self.raw(node, "expression the grammar misreads as a template argument list")
+        init = tree.root_node.named_children[0].child_by_field_name("declarator").child_by_field_name("value")
+        inner = Lifter(source, self.dialect).expr(init)
+        inner = inner.inner if isinstance(inner, ir.Paren) else inner
+        # `(i) < 0` -> `i < 0`: drop the parentheses that forced the reading
+        return ir.rewrite(inner, lambda n: n.inner if isinstance(n, ir.Paren) and n.inner == ir.Name(head) else n)
 
     def name(self, text: str) -> ir.Expr:
         m = _HIP_BUILTIN.match(text)
