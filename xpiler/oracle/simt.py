@@ -7,6 +7,9 @@ emulation: ``runtime/simt_emu.h`` is force-included and ``runtime/include`` shad
 simt_emu.h). The text goes through a small preparation that keeps every line where it was (compiler
 messages point at the user's lines, ``#line`` directives name the file ``input.cu``/``input.hip``):
 
+- ``#include <cuda_runtime.h>``, ``<cuda_fp16.h>``, ``<mma.h>``, ``<hip/...>`` become comments:
+  simt_emu.h provides them (the fake headers of runtime/include remain for indirect includes);
+
 - ``k<<<g, b, sh, st>>>(args)`` becomes ``::xsimt::launcher_named("k", k, g, b, sh, st)(args)``;
 - ``extern __shared__ T s[];`` becomes ``T *s = (T *)::xsimt::dyn_shared();`` (a ``#define`` at file
   scope): the block's dynamic shared memory, of the size the launch gives;
@@ -200,6 +203,20 @@ def _rewrite_extern_shared(text: str, masked: str) -> tuple[str, str]:
 
 def _brace_depth(masked: str, pos: int) -> int:
     return masked.count("{", 0, pos) - masked.count("}", 0, pos)
+
+
+_SIMT_INCLUDE = re.compile(
+    r"^([ \t]*#[ \t]*include[ \t]*[<\"](?:cuda_runtime|cuda_runtime_api|cuda|cuda_fp16|cuda_bf16|mma|"
+    r"device_launch_parameters|device_functions|hip/[\w/]+)\.h[>\"][^\n]*)$", re.M)
+
+
+def _comment_out_includes(text: str) -> str:
+    """``#include <cuda_runtime.h>`` / ``<mma.h>`` / ``<hip/...>``: provided by simt_emu.h (the line stays)."""
+    masked = _mask(text, preprocessor=False)   # comments blanked ("..." contents too: match the raw text)
+    starts = [m.start(1) for m in _SIMT_INCLUDE.finditer(text) if masked[m.start(1):m.end(1)].lstrip().startswith("#")]
+    for start in reversed(starts):
+        text = text[:start] + "// (xpiler: provided by the emulation) " + text[start:]
+    return text
 
 
 _STATIC_SHARED = re.compile(r"\bstatic(\s+)(?=(?:volatile\s+)?__shared__\b)")
@@ -692,7 +709,8 @@ def prepare_source(src: str, *, lang: str = "cuda", entry: str | None = None, la
         known = sorted(set(others) | {k + "_kernel" for k, v in kernels.items() if not v.template})
         raise SimtPrepareError(f"entry {entry!r} is not defined in the {lang} program (functions: "
                                f"{', '.join(known) or 'none'})")
-    text, masked = src, _mask(src)
+    text = _comment_out_includes(src)
+    masked = _mask(text)
     text, masked = _rewrite_misc(text, masked)
     text, masked = _rewrite_extern_shared(text, masked)
     text, masked = _rewrite_launches(text, masked)

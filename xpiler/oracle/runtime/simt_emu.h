@@ -1564,4 +1564,6 @@ extern "C" __attribute__((weak, visibility("default"))) void __ubsan_handle_out_
     xsimt::ubsan_oob((xsimt::UbsanOOB *)d, v);
 }
 
+#include "simt_wmma.h"  // nvcuda::wmma (the program's #include <mma.h> is commented out by simt.py)
+
 #endif  // XPILER_SIMT_EMU_H
