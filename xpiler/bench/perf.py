@@ -638,6 +638,18 @@ def time_cuda(torch, fn, *, warmup: int, repeat: int, max_seconds: float) -> lis
     return times
 
 
+def call_floor(torch=None, device: str = "cpu", repeat: int = 200) -> dict:
+    """The library's per-call floor: the median time of an add of two 1-element arrays (PyTorch's dispatch
+    and, on the GPU, one kernel launch), for reading the ratios of tiny programs."""
+    if torch is None:
+        a, b, o = np.ones(1, np.float32), np.ones(1, np.float32), np.empty(1, np.float32)
+        return summarize(time_cpu(lambda: np.add(a, b, out=o), warmup=10, repeat=repeat, max_seconds=1.0))
+    a = torch.ones(1, device=device)
+    b, o = torch.ones_like(a), torch.empty_like(a)
+    timer = time_cuda if device == "cuda" else (lambda t, fn, **kw: time_cpu(fn, **kw))
+    return summarize(timer(torch, lambda: torch.add(a, b, out=o), warmup=10, repeat=repeat, max_seconds=1.0))
+
+
 def baseline(op: str, inputs: list, params: dict, outputs: list, expected: list | None, *, device: str = "cpu",
              warmup: int = DEFAULT_WARMUP, repeat: int = DEFAULT_REPEAT, max_seconds: float = DEFAULT_MAX_SECONDS,
              torch=None, reference=None, tolerance=(1e-3, 1e-3)) -> dict | None:
@@ -798,6 +810,7 @@ def _bundle_one(root: str, prog: dict, opts: dict) -> dict:
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
         outs = [s for s in prog["args"] if s["role"] == "output"]
+        rec["library_floor_ms"] = call_floor(torch, "cuda", repeat=50).get("median_ms")
         rec["library"] = baseline(prog["op"], inputs, prog["params"], outs, expected, device="cuda",
                                   warmup=int(opts["warmup"]), repeat=repeat, max_seconds=float(opts["max_seconds"]),
                                   torch=torch, tolerance=tuple(prog["tolerance"][0]))
@@ -971,6 +984,10 @@ def _worker_describe() -> str:  # pragma: no cover - in the worker
     return library_description(_WORKER.get("torch"), "cpu")
 
 
+def _worker_floor() -> dict:  # pragma: no cover - in the worker
+    return call_floor(_WORKER.get("torch"), "cpu")
+
+
 def _worker_baseline(kwargs: dict):  # pragma: no cover - in the worker
     from .. import reference
     return baseline(torch=_WORKER.get("torch"), reference=reference, **kwargs)
@@ -993,6 +1010,10 @@ class LibraryWorker:
 
     def describe(self) -> str:
         return self._pool().submit(_worker_describe).result(timeout=600)
+
+    def floor(self) -> dict:
+        """The library's per-call floor (:func:`call_floor`), measured in the worker."""
+        return self._pool().submit(_worker_floor).result(timeout=600)
 
     def baseline(self, timeout: float = 600.0, **kwargs):
         try:
@@ -1230,9 +1251,11 @@ def _gpu_sections_from_results(data: dict, dialects) -> list[dict]:
         origin = (data.get("options") or {}).get("translate_from")
         label = f"{data.get('device')} (imported results, nvcc: {data.get('nvcc')})" + (
             f"; programs translated from {origin.upper()}" if origin else "")
-        sections.append(_section(d, label, rows,
-                                 library=data.get("library"),
-                                 skipped=None if rows else f"no {d} programs in the imported results"))
+        section = _section(d, label, rows, library=data.get("library"),
+                           skipped=None if rows else f"no {d} programs in the imported results")
+        floors = [r["library_floor_ms"] for r in rows if r.get("library_floor_ms")]
+        section["library_floor_ms"] = statistics.median(floors) if floors else None
+        sections.append(section)
     return sections
 
 
@@ -1268,7 +1291,9 @@ def _fmt_ratio(v) -> str:
 def format_section(section: dict) -> list[str]:
     lines = [f"== {section['dialect'].upper()} on {section['platform']}"]
     if section.get("library"):
-        lines.append(f"   library: {section['library']}")
+        floor = section.get("library_floor_ms")
+        lines.append(f"   library: {section['library']}" + (
+            f"; per-call floor (an add of 1 element): {_fmt_ms(floor)}" if floor else ""))
     if section["status"] == "skipped":
         lines.append(f"   {section['reason']}")
         return lines
@@ -1461,9 +1486,11 @@ def main(args) -> int:
                 rows = run_cpu(programs, warmup=warmup, repeat=repeat, max_seconds=args.max_seconds,
                                translate_from=translate_from, progress=progress, library=library)
                 description = library.describe()
+                floor = library.floor()
             section = _section("vnni", f"{cpu} ({os.cpu_count()} CPUs, native, program threads: "
                                        f"{os.environ.get('OMP_NUM_THREADS') or 'OpenMP default'})", rows,
                                library=description)
+            section["library_floor_ms"] = floor.get("median_ms")
             section["load_average"] = [load_before, _load()]
             busy = max(x for x in section["load_average"] if x is not None) if any(section["load_average"]) else None
             if busy is not None and busy > (os.cpu_count() or 1):
