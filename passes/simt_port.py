@@ -28,7 +28,7 @@ from typing import ClassVar
 from xpiler import ir
 from xpiler.errors import UnsupportedError
 from xpiler.intrinsics import REGISTRY
-from xpiler.ir.analysis import canonical_loop, strip_parens
+from xpiler.ir.analysis import strip_parens
 
 from .base import ModulePass, PassError
 from .registry import register
@@ -154,17 +154,18 @@ class _Mapper:
         return replace(node, func=ir.Name(target.function), args=args)
 
     def check_hip_lanes(self, bound):
-        width = strip_parens(bound["width"]) if "width" in bound else None
-        if isinstance(width, ir.Const) and isinstance(width.value, int) and width.value <= 32:
+        width = constant_value(bound["width"], self.defines, 64) if "width" in bound else None
+        if width is not None and width <= 32:
             return  # an explicit segment of at most 32 lanes means the same on a 32-lane warp
         for key in ("delta", "src_lane", "lane_mask", "width"):
             value = bound.get(key)
             if value is None:
                 continue
-            value = strip_parens(value)
-            if isinstance(value, ir.Const) and isinstance(value.value, int) and value.value >= 32:
-                raise self.fail(f"a shuffle with {key} {value.value} assumes 64-lane wavefronts; CUDA warps have 32 "
+            number = constant_value(value, self.defines, 64)
+            if number is not None and number >= 32:
+                raise self.fail(f"a shuffle with {key} {number} assumes 64-lane wavefronts; CUDA warps have 32 "
                                 "lanes (needs the warp-size adaptation pass)")
+            value = strip_parens(value)
             if isinstance(value, ir.Name) and value.id in self.loop_starts and self.loop_starts[value.id] >= 32:
                 raise self.fail(f"a shuffle whose {key} {value.id!r} starts at {self.loop_starts[value.id]} assumes "
                                 "64-lane wavefronts (needs the warp-size adaptation pass)")
@@ -174,21 +175,64 @@ def _default(text: str) -> ir.Expr:
     return ir.Const(text, int(text, 0)) if re.fullmatch(r"0x[0-9a-fA-F]+|\d+", text) else ir.Name(text)
 
 
-def _loop_starts(module: ir.Module) -> dict[str, int]:
-    """Constant start values of canonical and down-counting loops (``for (o = 32; o > 0; o /= 2)``)."""
+def constant_value(expr, defines: dict[str, str], warp_size: int | None = None, depth: int = 0) -> int | None:
+    """The integer value of ``expr`` when it is a constant (literals, ``#define`` names, ``warpSize``
+    as the source dialect defines it, arithmetic), else None."""
+    expr = strip_parens(expr)
+    if depth > 20:
+        return None
+    if isinstance(expr, ir.Const):
+        return expr.value if isinstance(expr.value, int) and not isinstance(expr.value, bool) else None
+    if isinstance(expr, ir.Name):
+        if expr.id == "warpSize":
+            return warp_size
+        if expr.id in defines:
+            from xpiler.frontend.lift import lift
+            try:
+                value = lift(f"long long __v = {defines[expr.id]};", "vnni").module.items[0].vars[0].init
+            except Exception:
+                return None
+            return constant_value(value, defines, warp_size, depth + 1)
+        return None
+    if isinstance(expr, ir.Cast):
+        return constant_value(expr.operand, defines, warp_size, depth + 1)
+    if isinstance(expr, ir.BinOp):
+        a = constant_value(expr.left, defines, warp_size, depth + 1)
+        b = constant_value(expr.right, defines, warp_size, depth + 1)
+        if a is None or b is None:
+            return None
+        ops = {"+": lambda: a + b, "-": lambda: a - b, "*": lambda: a * b, "<<": lambda: a << b, ">>": lambda: a >> b,
+               "/": lambda: int(a / b) if b else None, "%": lambda: (abs(a) % abs(b)) * (1 if a >= 0 else -1) if b else None}
+        return ops[expr.op]() if expr.op in ops else None
+    return None
+
+
+def object_defines(module: ir.Module) -> dict[str, str]:
+    """``#define NAME value`` (object-like) of the module: name -> value text."""
+    out = {}
+    for item in module.items:
+        if isinstance(item, ir.Define):
+            m = re.match(r"(\w+)\s+(.+)$", item.text.strip(), re.S)
+            if m and "(" not in item.text.split()[0]:
+                out[m.group(1)] = m.group(2).strip()
+    return out
+
+
+def _loop_starts(module: ir.Module, defines: dict[str, str], warp_size: int) -> dict[str, int]:
+    """Constant start values of loops (``for (o = WAVE / 2; o > 0; o /= 2)``)."""
     starts = {}
     for node in ir.walk(module):
         if isinstance(node, ir.For):
-            c = canonical_loop(node)
             init = node.init
-            if c is not None:
-                var, start = c[0], strip_parens(c[1])
-            elif isinstance(init, ir.Decl) and len(init.vars) == 1 and init.vars[0].init is not None:
-                var, start = init.vars[0].name, strip_parens(init.vars[0].init)
+            if isinstance(init, ir.Decl) and len(init.vars) == 1 and init.vars[0].init is not None:
+                var, start = init.vars[0].name, init.vars[0].init
+            elif isinstance(init, ir.ExprStmt) and isinstance(init.expr, ir.Assign) and isinstance(init.expr.target, ir.Name):
+                var, start = init.expr.target.id, init.expr.value
             else:
                 continue
-            if isinstance(start, ir.Const) and isinstance(start.value, int):
-                starts[var] = max(starts.get(var, 0), start.value)
+            value = constant_value(start, defines, warp_size)
+            if value is not None:
+                starts[var] = max(starts.get(var, 0), value)
     return starts
 
 
@@ -220,7 +264,9 @@ def port(module: ir.Module, target: str, *, wavefront: int = 64) -> ir.Module:
     if wavefront not in (32, 64):
         raise ValueError(f"wavefront must be 32 or 64, got {wavefront}")
     mapper = _Mapper(source, target, wavefront if target == "hip" else 64)
-    mapper.loop_starts = _loop_starts(module) if source == "hip" else {}
+    mapper.defines = object_defines(module)
+    # In HIP source, warpSize is 64 (a CDNA wavefront): a reduction from warpSize / 2 assumes 64 lanes.
+    mapper.loop_starts = _loop_starts(module, mapper.defines, 64) if source == "hip" else {}
     table, runtime = (CUDA_TO_HIP_INCLUDES, "hip/hip_runtime.h") if target == "hip" else (HIP_TO_CUDA_INCLUDES, "cuda_runtime.h")
     items, has_runtime = _map_includes(module.items, table, runtime)
     if target == "cuda" or not has_runtime:

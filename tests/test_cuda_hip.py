@@ -90,6 +90,10 @@ extern "C" void h(float *a) { hipLaunchKernelGGL(HIP_KERNEL_NAME(k), dim3(2), di
     ("__global__ void k(float *a) { a[0] = __shfl_down(a[0], 32); }", "shuffle with delta 32 assumes 64-lane"),
     ("__global__ void k(float *a) { float v = a[0]; for (int o = 32; o > 0; o /= 2) v += __shfl_xor(v, o); a[0] = v; }",
      "starts at 32 assumes 64-lane"),
+    ("#define WAVE 64\n__global__ void k(float *a) { float v = a[0]; for (int o = WAVE / 2; o > 0; o /= 2) "
+     "v += __shfl_xor(v, o); a[0] = v; }", "starts at 32 assumes 64-lane"),
+    ("__global__ void k(float *a) { float v = a[0]; for (int o = warpSize / 2; o > 0; o /= 2) "
+     "v += __shfl_down(v, o); a[0] = v; }", "starts at 32 assumes 64-lane"),
     ("__global__ void k(float *a) { a[0] = __ballot(a[0] > 0); }", "warp vote __ballot depends on the warp size"),
 ])
 def test_hip_code_assuming_64_lanes_is_refused(src, message):
