@@ -194,6 +194,13 @@ class Sequentializer:
             raise UnsupportedError(f"cannot tell the type of the warp-primitive operand {_printed(expr)!r}")
         return typ
 
+    def fresh(self, name: str) -> str:
+        for k in itertools.count(2):
+            candidate = f"{name}_{k}"
+            if candidate not in self.types and candidate not in self.expanded and candidate not in self.remat:
+                self.types[candidate] = self.types.get(name, (INT, ()))
+                return candidate
+
     def expand(self, variables, decl: ir.Decl):
         """Per-thread variables that live across a split become arrays indexed by the thread."""
         for v in variables:
@@ -232,6 +239,13 @@ class Sequentializer:
                 if later:
                     used = {n.id for rest in stmts[later[0]:] for n in ir.walk(rest) if isinstance(n, ir.Name)}
                     crossing = [v for v in s.vars if v.name in used]
+                    taken = [v.name for v in crossing if v.name in self.expanded or v.name in self.remat]
+                    if taken:  # the same name in another phase of the kernel: give this one its own
+                        renames = {name: self.fresh(name) for name in taken}
+                        stmts[i:] = [_rename_names(x, renames) for x in stmts[i:]]
+                        s = stmts[i]
+                        crossing = [v for v in s.vars if renames.get(v.name, v.name) in
+                                    {renames.get(u, u) for u in used}]
                     if crossing and self.rematerializable(s):
                         self.remat[crossing[0].name] = s  # recomputed where used: cheaper than an array
                     else:
@@ -779,3 +793,13 @@ def _init_assigns(v: ir.Declarator) -> tuple:
                 out.append(ir.ExprStmt(ir.Assign(element, "=", item)))
     assign(_name(v.name), v.init, 0)
     return tuple(out)
+
+
+def _rename_names(node, mapping: dict[str, str]):
+    def fn(n):
+        if isinstance(n, ir.Name) and n.id in mapping:
+            return ir.Name(mapping[n.id])
+        if isinstance(n, ir.Declarator) and n.name in mapping:
+            return replace(n, name=mapping[n.name])
+        return n
+    return ir.rewrite(node, fn)

@@ -66,7 +66,8 @@ def test_mutants_give_clean_errors(tmp_path, capsys):
     for name, suffix, data in MUTANTS:
         source = tmp_path / f"m{suffix}"
         source.write_bytes(data)
-        for argv in (["parse", str(source)], ["translate", str(source), "--to", "hip", "-o", str(tmp_path / "o")]):
+        for argv in (["parse", str(source)], ["translate", str(source), "--to", "hip", "-o", str(tmp_path / "o")],
+                     ["translate", str(source), "--to", "vnni", "-o", str(tmp_path / "o")]):
             target = tmp_path / "o"
             if target.exists():
                 target.unlink()
