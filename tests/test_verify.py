@@ -55,3 +55,28 @@ def test_intermediate_stages_are_not_claimed_verified():
     assert by_pass["loop-recovery"].verified is None and "checked at a later stage" in by_pass["loop-recovery"].detail
     assert by_pass["c-prelude"].verified is True
     assert not result.verified  # some stages could not be run on their own
+
+
+def test_a_name_reused_in_two_phases_of_a_kernel_is_expanded_twice():
+    src = """__global__ void __launch_bounds__(64) k(float *a) {
+  __shared__ float t[64];
+  for (int r = 0; r < 2; ++r) {
+    float v = a[r * 64 + threadIdx.x];
+    t[threadIdx.x] = v;
+    __syncthreads();
+    a[r * 64 + threadIdx.x] = t[63 - threadIdx.x] + v;
+    __syncthreads();
+  }
+  {
+    float v = a[threadIdx.x] * 2;
+    t[threadIdx.x] = v;
+    __syncthreads();
+    a[threadIdx.x] = t[(threadIdx.x + 1) % 64] + v;
+  }
+}"""
+    a = np.random.default_rng(0).standard_normal(128).astype(np.float32)
+    result = xpiler.translate_with_trace(
+        src, to="vnni", verify=[a],
+        pipeline="host-entry{kernel=k grid=[1] block=[64]},inline-device,loop-recovery,host-lower,c-prelude")
+    assert [r.verified for r in result.records] == [True, True, None, None, True]
+    assert "float v_2[__nthreads];" in result.code
