@@ -13,6 +13,8 @@ from .base import ModulePass, PassError, parse_pipeline
 ENTRY_POINT_GROUP = "xpiler.passes"
 # Built-in pass modules, imported on first use of the registry.
 BUILTIN_MODULES = ("xpiler.passes.simt_port", "xpiler.passes.inline", "xpiler.passes.loop_recovery",
+                   "xpiler.passes.detensorize", "xpiler.passes.constant_fold", "xpiler.passes.dce",
+                   "xpiler.passes.simplify_index",
                    "xpiler.passes.host_lower", "xpiler.passes.c_prelude", "xpiler.passes.host_entry")
 
 _builtin: dict[str, type[ModulePass]] = {}

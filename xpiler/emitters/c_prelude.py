@@ -19,6 +19,50 @@ ENTRIES: dict[str, tuple[str, tuple[str, ...]]] = {
     "half": ("typedef _Float16 half;", ()),
     "__half": ("typedef _Float16 __half;", ()),
     "dim3": ("struct dim3 {\n  unsigned x, y, z;\n  dim3(unsigned x = 1, unsigned y = 1, unsigned z = 1) : x(x), y(y), z(z) {}\n};", ()),
+    # detensorize (passes/detensorize.py): exact conversions the scalar descriptions of intrinsics use
+    "__xp_from_double": ("template <typename T> static inline T __xp_from_double(double v) {\n"
+                         "  /* integers: round to nearest even, saturate, NaN -> 0 (BANG's rounding) */\n"
+                         "  if (v != v) return (T)0;\n"
+                         "  const int bits = 8 * (int)sizeof(T);\n"
+                         "  const double lo = (T)-1 < (T)0 ? -ldexp(1.0, bits - 1) : 0.0;\n"
+                         "  const double hi = (T)-1 < (T)0 ? ldexp(1.0, bits - 1) - 1 : ldexp(1.0, bits) - 1;\n"
+                         "  double r = nearbyint(v);\n"
+                         "  return (T)(long long)(r < lo ? lo : r > hi ? hi : r);\n"
+                         "}", ()),
+    "__xp_to_fix": ("template <typename T> static inline T __xp_to_fix(double v, int position, int toward_zero) {\n"
+                    "  /* round(v / 2^position), to nearest even or toward zero, saturated; NaN -> 0 */\n"
+                    "  v = ldexp(v, -position);\n"
+                    "  if (v != v) return (T)0;\n"
+                    "  const int bits = 8 * (int)sizeof(T);\n"
+                    "  const double lo = (T)-1 < (T)0 ? -ldexp(1.0, bits - 1) : 0.0;\n"
+                    "  const double hi = (T)-1 < (T)0 ? ldexp(1.0, bits - 1) - 1 : ldexp(1.0, bits) - 1;\n"
+                    "  double r = toward_zero ? trunc(v) : nearbyint(v);\n"
+                    "  return (T)(long long)(r < lo ? lo : r > hi ? hi : r);\n"
+                    "}", ()),
+    "__xp_float2half": ("static inline half __xp_float2half(float f, int mode) {\n"
+                        "  /* mode 0: nearest even, 1: toward zero, 2: down, 3: up */\n"
+                        "  half h = (half)f;\n"
+                        "  float r = (float)h;\n"
+                        "  if (mode == 0 || f != f || r == f) return h;\n"
+                        "  unsigned short b;\n"
+                        "  memcpy(&b, &h, 2);\n"
+                        "  unsigned short down = (b & 0x7fff) == 0 ? 0x8001 : (b & 0x8000) ? b + 1 : b - 1;\n"
+                        "  unsigned short up = (b & 0x7fff) == 0 ? 0x0001 : (b & 0x8000) ? b - 1 : b + 1;\n"
+                        "  if (mode == 2 && r > f) b = down;\n"
+                        "  else if (mode == 3 && r < f) b = up;\n"
+                        "  else if (mode == 1 && fabsf(r) > fabsf(f)) b = f > 0 ? down : up;\n"
+                        "  memcpy(&h, &b, 2);\n"
+                        "  return h;\n"
+                        "}", ("half",)),
+    "__xp_lane16": ("static inline short __xp_lane16(const void *v, int i) {\n"
+                    "  short x;\n"
+                    "  memcpy(&x, (const char *)v + 2 * i, 2);\n"
+                    "  return x;\n"
+                    "}", ()),
+    "__xp_set_lane16": ("static inline void __xp_set_lane16(void *v, int i, int x) {\n"
+                        "  short s = (short)x;\n"
+                        "  memcpy((char *)v + 2 * i, &s, 2);\n"
+                        "}", ()),
     "__float2half": ("static inline half __float2half(float x) { return (half)x; }", ("half",)),
     "__float2half_rn": ("static inline half __float2half_rn(float x) { return (half)x; }", ("half",)),
     "__half2float": ("static inline float __half2float(half x) { return (float)x; }", ("half",)),

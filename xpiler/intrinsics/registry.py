@@ -33,6 +33,7 @@ class Intrinsic:
     writes: tuple[str, ...] = ()    # pointer parameters it writes
     defaults: dict = field(default_factory=dict)  # param -> C expression when a spelling omits it
     doc: str = ""
+    signature: str = ""             # C parameter list of `scalar` (types of `params`; T, D, S, F element types)
 
     def spelling(self, dialect: str) -> Spelling | None:
         for s in self.spellings:
@@ -144,4 +145,4 @@ def intrinsic(name: str, kind: str, signature: str, *, scalar: str | None = None
                 function, order = entry, params
             built.append(Spelling(dialect, function, order))
     return REGISTRY.add(Intrinsic(name, kind, params, tuple(built), scalar, tuple(writes),
-                                  dict(defaults or {}), doc))
+                                  dict(defaults or {}), doc, signature))

@@ -42,24 +42,45 @@ intrinsic("all", "warp", "unsigned mask, int predicate",
 intrinsic("activemask", "warp", "", cuda="__activemask", hip="__activemask")
 
 # -- atomics -------------------------------------------------------------------------------------
-for _op, _c in [("Add", "*address + val"), ("Sub", "*address - val"), ("Max", "max(*address, val)"),
-                ("Min", "min(*address, val)"), ("Exch", "val"), ("And", "*address & val"),
-                ("Or", "*address | val"), ("Xor", "*address ^ val")]:
+# Sequential meaning (after loop recovery): a read-modify-write that returns the old value.
+for _op, _c in [("Add", "old + val"), ("Sub", "old - val"), ("Max", "val > old ? val : old"),
+                ("Min", "val < old ? val : old"), ("Exch", "val"), ("And", "old & val"),
+                ("Or", "old | val"), ("Xor", "old ^ val")]:
     intrinsic(f"atomic{_op}", "atomic", "T *address, T val", writes=("address",),
               cuda=f"atomic{_op}", hip=f"atomic{_op}",
-              scalar=f"old = *address; *address = {_c}; return old;")
+              scalar=f"T old = *address; *address = {_c}; return old;")
 intrinsic("atomicCAS", "atomic", "T *address, T compare, T val", writes=("address",),
           cuda="atomicCAS", hip="atomicCAS",
-          scalar="old = *address; if (old == compare) *address = val; return old;")
+          scalar="T old = *address; *address = old == compare ? val : old; return old;")
+intrinsic("atomicInc", "atomic", "unsigned *address, unsigned val", writes=("address",),
+          cuda="atomicInc", hip="atomicInc",
+          scalar="unsigned old = *address; *address = old >= val ? 0 : old + 1; return old;")
+intrinsic("atomicDec", "atomic", "unsigned *address, unsigned val", writes=("address",),
+          cuda="atomicDec", hip="atomicDec",
+          scalar="unsigned old = *address; *address = old == 0 || old > val ? val : old - 1; return old;")
 
 # -- half precision ------------------------------------------------------------------------------
-for _name, _scalar in [("__float2half", "(half)x"), ("__half2float", "(float)x"),
-                       ("__float2half_rn", "(half)x"), ("__int2half_rn", "(half)x"),
-                       ("__half2int_rn", "(int)rint((float)x)")]:
-    intrinsic(_name.strip("_"), "convert", "T x", cuda=_name, hip=_name, scalar=f"return {_scalar};")
+# Parameter types are CUDA's (`__float2half(float)`): an argument of another type converts first.
+for _name, _sig, _scalar in [("__float2half", "float x", "(half)x"), ("__half2float", "half x", "(float)x"),
+                             ("__float2half_rn", "float x", "(half)x"), ("__int2half_rn", "int x", "(half)x"),
+                             ("__half2int_rn", "half x", "(int)rintf((float)x)")]:
+    intrinsic(_name.strip("_"), "convert", _sig, cuda=_name, hip=_name, scalar=f"return {_scalar};")
+for _name, _sig, _scalar in [("__float2half_rz", "float x", "__xp_float2half(x, 1)"),
+                             ("__float2half_rd", "float x", "__xp_float2half(x, 2)"),
+                             ("__float2half_ru", "float x", "__xp_float2half(x, 3)"),
+                             ("__half2int_rz", "half x", "(int)(float)x"),
+                             ("__float2int_rn", "float x", "(int)rintf(x)"), ("__float2int_rz", "float x", "(int)x"),
+                             ("__int2float_rn", "int x", "(float)x")]:
+    intrinsic(_name.strip("_"), "convert", _sig, cuda=_name, hip=_name, scalar=f"return {_scalar};")
 for _name, _op in [("__hadd", "+"), ("__hsub", "-"), ("__hmul", "*"), ("__hdiv", "/")]:
     intrinsic(_name.strip("_"), "math", "half a, half b", cuda=_name, hip=_name,
               scalar=f"return (half)((float)a {_op} (float)b);")
+for _name, _sym in [("__hlt", "<"), ("__hgt", ">"), ("__hle", "<="), ("__hge", ">="), ("__heq", "=="), ("__hne", "!=")]:
+    intrinsic(_name.strip("_"), "math", "half a, half b", cuda=_name, hip=_name,
+              scalar=f"return (float)a {_sym} (float)b;")
+intrinsic("hneg", "math", "half a", cuda="__hneg", hip="__hneg", scalar="return -a;")
+intrinsic("hfma", "math", "half a, half b, half c", cuda="__hfma", hip="__hfma",
+          scalar="return (half)fmaf((float)a, (float)b, (float)c);")
 
 # -- math: same spelling in both SIMT dialects and in C (fast variants are approximations) ------
 for _name in ["expf", "__expf", "exp", "logf", "__logf", "log", "tanhf", "tanh", "powf", "__powf", "pow",
@@ -72,23 +93,37 @@ for _name in ["expf", "__expf", "exp", "logf", "__logf", "log", "tanhf", "tanh",
     intrinsic(f"math.{_name}", "math", "T x", **spellings)
 
 # -- WMMA (CUDA tensor cores) --------------------------------------------------------------------
+# After loop recovery a fragment is one array holding the whole rows x cols tile in row-major order
+# (`Frag` parameters: `f.x`, `f.rows`, `f.cols`, `f.num_elements`, `f.row_major` come from the
+# fragment's type, see detensorize). Products accumulate in float (int64 for integer accumulators:
+# ACC), as tensor cores and the emulation do.
 intrinsic("wmma.fill_fragment", "tensor", "Frag &f, T v", writes=("f",),
           cuda=["wmma::fill_fragment", "nvcuda::wmma::fill_fragment"],
           scalar="for (int i = 0; i < f.rows * f.cols; ++i) f.x[i] = v;")
-intrinsic("wmma.load_matrix_sync", "tensor", "Frag &f, const T *ptr, unsigned ldm", writes=("f",),
+intrinsic("wmma.load_matrix_sync", "tensor", "Frag &f, const T *ptr, int ldm", writes=("f",),
           cuda=["wmma::load_matrix_sync", "nvcuda::wmma::load_matrix_sync"],
           scalar="for (int r = 0; r < f.rows; ++r) for (int c = 0; c < f.cols; ++c)"
-                 " f.x[r * f.cols + c] = f.row_major ? ptr[r * ldm + c] : ptr[c * ldm + r];")
-intrinsic("wmma.store_matrix_sync", "tensor", "T *ptr, const Frag &f, unsigned ldm, layout_t layout",
+                 " f.x[r * f.cols + c] = f.row_major ? ptr[r * ldm + c] : ptr[c * ldm + r];",
+          doc="matrix_a / matrix_b fragments: the layout is part of the fragment type")
+intrinsic("wmma.load_matrix_sync_layout", "tensor", "Frag &f, const T *ptr, int ldm, int layout", writes=("f",),
+          cuda=["wmma::load_matrix_sync", "nvcuda::wmma::load_matrix_sync"],
+          scalar="for (int r = 0; r < f.rows; ++r) for (int c = 0; c < f.cols; ++c)"
+                 " f.x[r * f.cols + c] = layout == mem_row_major ? ptr[r * ldm + c] : ptr[c * ldm + r];",
+          doc="accumulator fragments: the memory layout is an argument")
+intrinsic("wmma.store_matrix_sync", "tensor", "T *ptr, const Frag &f, int ldm, int layout",
           writes=("ptr",), cuda=["wmma::store_matrix_sync", "nvcuda::wmma::store_matrix_sync"],
-          scalar="for (int r = 0; r < 16; ++r) for (int c = 0; c < 16; ++c)"
-                 " ptr[layout == mem_row_major ? r * ldm + c : c * ldm + r] = f.x[r * 16 + c];")
-intrinsic("wmma.mma_sync", "tensor", "Frag &d, const Frag &a, const Frag &b, const Frag &c", writes=("d",),
-          cuda=["wmma::mma_sync", "nvcuda::wmma::mma_sync"],
-          scalar="for (int m = 0; m < 16; ++m) for (int n = 0; n < 16; ++n) {"
-                 " float acc = c.x[m * 16 + n];"
-                 " for (int k = 0; k < 16; ++k) acc += (float)a.x[m * 16 + k] * (float)b.x[k * 16 + n];"
-                 " d.x[m * 16 + n] = acc; }")
+          scalar="for (int r = 0; r < f.rows; ++r) for (int c = 0; c < f.cols; ++c)"
+                 " ptr[layout == mem_row_major ? r * ldm + c : c * ldm + r] = f.x[r * f.cols + c];")
+intrinsic("wmma.mma_sync", "tensor", "Frag &d, const Frag &a, const Frag &b, const Frag &c, int satf",
+          writes=("d",), cuda=["wmma::mma_sync", "nvcuda::wmma::mma_sync",
+                               ("wmma::mma_sync", "d, a, b, c"), ("nvcuda::wmma::mma_sync", "d, a, b, c")],
+          defaults={"satf": "0"},
+          scalar="for (int m = 0; m < d.rows; ++m) for (int n = 0; n < d.cols; ++n) {"
+                 " ACC acc = c.x[m * c.cols + n];"
+                 " for (int k = 0; k < a.cols; ++k) acc += (ACC)a.x[m * a.cols + k] * (ACC)b.x[k * b.cols + n];"
+                 " if (satf) acc = acc != acc ? 0 : acc < -65504 ? -65504 : acc > 65504 ? 65504 : acc;"
+                 " d.x[m * d.cols + n] = acc; }",
+          doc="d = a @ b + c; satf saturates to the finite half range (NaN to 0)")
 
 # -- MFMA (AMD matrix cores), per-lane layout of simt.md ----------------------------------------
 for _shape, _m, _k in [("16x16x16f16", 16, 16), ("32x32x8f16", 32, 8), ("16x16x4f32", 16, 4),
