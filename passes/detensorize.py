@@ -97,6 +97,9 @@ for _i in REGISTRY:
         if _i.kind == "vector":
             INPLACE.add(_i.name)
 
+#: Element type of intrinsics given an untyped (void *) buffer, as the emulation defines them.
+UNTYPED_DEFAULT = {"bang.write_value": "float"}
+
 #: x86 intrinsics whose result lanes read other lanes of their inputs (the destination must not alias).
 CROSS_LANE = {"avx512.shuffle_epi8", "avx512.permutexvar_ps", "avx512.permutexvar_epi32", "avx512.broadcast_i32x4"}
 
@@ -309,8 +312,8 @@ class _Module:
                     text_names.update(re.findall(r"[\w:]+", n.base))
                 elif isinstance(n, (ir.Verbatim, ir.RawExpr)) and "using namespace" not in n.text:
                     text_names.update(re.findall(r"[\w:]+", n.text))
-        x86_left = any(t.startswith(("_mm", "__m")) for t in text_names)
-        wmma_left = any("wmma" in t or "nvcuda" in t for t in text_names)
+        x86_left = any(re.match(r"_mm\d*_|__m\d|__mmask|_MM_|_CMP_", t) for t in text_names)
+        wmma_left = any(t.startswith(("wmma::", "nvcuda::")) for t in text_names)
         out = []
         for i in items:
             if isinstance(i, ir.Include) and i.path in ("immintrin.h", "x86intrin.h", "zmmintrin.h") and not x86_left:
@@ -465,8 +468,6 @@ class _Function:
         if init is not None:
             got = self.stmt(init, inner)
             init, pre_init = got[-1], got[:-1]
-            if pre_init and any(isinstance(p, ir.Decl) and isinstance(init, ir.Decl) for p in pre_init):
-                pass
         pre, cond = self.expr(s.cond, inner) if s.cond is not None else ([], None)
         step_pre, step = self.expr(s.step, inner) if s.step is not None else ([], None)
         if step_pre:
@@ -729,9 +730,10 @@ class _Function:
 
     def zero(self, array, lanes, count) -> list:
         """``array[count][lanes] = {0}``: what a short initialiser list leaves."""
-        i = ir.Decl((ir.Declarator("k", ir.Type("int"), (), ir.Const("0", 0)),))
-        body = self.copy(ir.Index(array, ir.Name("k")), None, lanes)
-        return [ir.For(i, ir.BinOp("<", ir.Name("k"), count), ir.UnOp("++", ir.Name("k")), body[0])]
+        k = "k" if "k" not in names_in(array) | names_in(count) else self.fresh("k")
+        i = ir.Decl((ir.Declarator(k, ir.Type("int"), (), ir.Const("0", 0)),))
+        body = self.copy(ir.Index(array, ir.Name(k)), None, lanes)
+        return [ir.For(i, ir.BinOp("<", ir.Name(k), count), ir.UnOp("++", ir.Name(k)), body[0])]
 
     def via_temp(self, call, dest, info, env) -> list:
         tmp = self.fresh("v")
@@ -755,7 +757,6 @@ class _Function:
     def user_call(self, call: ir.Call, env) -> tuple[list, ir.Call]:
         """A call of a function whose vector/fragment parameters became pointers."""
         pre, args = [], []
-        callee = self.mod.env.lookup(_call_name(call))
         fn = next((f for f in self.mod.module.functions() if f.name == _call_name(call)), None)
         for k, a in enumerate(call.args):
             ptype = fn.params[k].type if fn is not None and k < len(fn.params) else None
@@ -765,7 +766,6 @@ class _Function:
                 p, arr = self.expr(a, env)
             pre.extend(p)
             args.append(arr)
-        del callee
         return pre, replace(call, args=tuple(args))
 
     def call_value(self, call: ir.Call, env) -> tuple[list, ir.Expr]:
@@ -888,6 +888,8 @@ class _Function:
     def infer_types(self, tpl: Template, args: dict, env, intr, call) -> dict[str, str]:
         types: dict[str, str] = {}
         for pass_pointers in (True, False):
+            if not pass_pointers and intr.name in UNTYPED_DEFAULT and "T" not in types:
+                types["T"] = UNTYPED_DEFAULT[intr.name]  # an untyped buffer: the value converts to the default
             for p in tpl.params:
                 var = next((w for w in p.type.base.split() if w in TYPEVARS), None)
                 if var is None or var in types or p.name not in args:
@@ -895,16 +897,14 @@ class _Function:
                 arg = args[p.name]
                 if p.type.pointer and pass_pointers:
                     t = env.element_type(arg)
-                    if t is None or t.pointer > p.type.pointer - 1 and canonical_base(t.base) == "void":
+                    if t is None or canonical_base(t.base) == "void":
                         continue
-                    if canonical_base(t.base) == "void":
-                        continue
-                    types[var] = _type_text(unqualified(t), p.type.pointer - 1)
+                    types[var] = _type_text(unqualified(t))
                 elif not p.type.pointer and not pass_pointers:
                     t = env.type_of(arg)
                     if t is None:
                         continue
-                    types[var] = _type_text(unqualified(t), 0)
+                    types[var] = _type_text(unqualified(t))
         used = set()
         for n in ir.walk(ir.Block(tpl.body)):
             if isinstance(n, ir.Type):
@@ -1036,7 +1036,7 @@ class _Function:
             free |= names_in(dest)
         local_map = {}
         for loc in tpl.locals:
-            if loc in free or loc in self.reserved_names(tpl):
+            if loc in free:
                 local_map[loc] = self.fresh_local(loc, free | set(params) | tpl.locals)
         body = _rename(body, local_map)
         if broadcasts:  # every lane of a set1/setzero argument is the same scalar
@@ -1069,6 +1069,10 @@ class _Function:
                 continue
             tname = pname if pname not in free and pname not in local_map.values() else \
                 self.fresh_local(pname, free | set(params) | tpl.locals | set(local_map.values()))
+            at = env.type_of(arg)
+            if ptype.pointer and at is not None and at.pointer and canonical_base(at.base) == "void" \
+                    and canonical_base(ptype.base) != "void":
+                arg = ir.Cast(_temp_type(ptype), arg)  # C++ converts void * only explicitly
             decls.append(ir.Decl((ir.Declarator(tname, _temp_type(ptype), (), arg),)))
             subst[pname] = ir.Name(tname)
         after = []
@@ -1098,7 +1102,7 @@ class _Function:
         stmts = cleanup_block(stmts, inner)
         if not stmts:
             return pre
-        if any(isinstance(s, ir.Decl) for s in stmts) or len(stmts) > 1 and dest is None and False:
+        if any(isinstance(s, ir.Decl) for s in stmts):  # temporaries and locals stay in their own scope
             return pre + [ir.Block(tuple(stmts))]
         return pre + stmts
 
@@ -1119,9 +1123,6 @@ class _Function:
         if t is None or canonical(t).base != canonical(ir.Type(lane)).base:
             value = ir.Cast(ir.Type(lane), value)
         return pre, value
-
-    def reserved_names(self, tpl) -> set:
-        return set()
 
     def fresh_local(self, base: str, avoid: set) -> str:
         name, k = base, 0
@@ -1301,7 +1302,7 @@ class _Function:
 # Helpers
 
 
-def _type_text(t: ir.Type, strip_pointers: int) -> str:
+def _type_text(t: ir.Type) -> str:
     """Spelling of an element type to substitute for a type variable."""
     return t.base + " " + "*" * t.pointer if t.pointer else t.base
 

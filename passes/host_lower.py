@@ -79,8 +79,19 @@ class _HostRewriter:
         if name in ("cudaMemcpyFromSymbol", "hipMemcpyFromSymbol"):
             offset = a[3] if len(a) > 3 else ir.Const("0", 0)
             return _call("memcpy", a[0], ir.BinOp("+", ir.Cast(ir.Type("char", 1), ir.UnOp("&", a[1])), offset), a[2])
-        if name in ("cudaEventElapsedTime", "hipEventElapsedTime", "cnrtNotifierDuration"):
+        if name in ("cudaGetErrorString", "hipGetErrorString", "cudaGetErrorName", "hipGetErrorName"):
+            return ir.Const('"no error"')
+        if name in ("cudaGetDeviceProperties", "hipGetDeviceProperties"):
+            return _call("__xpiler_device_properties", a[0])
+        if name in ("cudaDeviceGetAttribute", "hipDeviceGetAttribute"):
+            # the attributes programs size their grids with; any positive value is exact here
+            return ir.Assign(ir.UnOp("*", ir.Paren(a[0])), "=", ir.Const("1", 1))
+        if name in ("cudaGetDeviceCount", "hipGetDeviceCount"):
+            return ir.Assign(ir.UnOp("*", ir.Paren(a[0])), "=", ir.Const("1", 1))
+        if name in ("cudaEventElapsedTime", "hipEventElapsedTime"):
             return ir.Assign(ir.UnOp("*", ir.Paren(a[0])), "=", ir.Const("0", 0))
+        if name == "cnrtNotifierDuration":  # (start, stop, &microseconds)
+            return ir.Assign(ir.UnOp("*", ir.Paren(a[2])), "=", ir.Const("0", 0))
         if _NOOPS.match(name):
             return ir.Const("0", 0)
         if re.match(r"^(cuda|hip|cnrt)[A-Z]\w*$", name):
@@ -96,7 +107,7 @@ class _HostRewriter:
         else:
             shared = l.config[2] if len(l.config) > 2 else ir.Const("0", 0)
             extra = (_call("dim3", l.config[0]), _call("dim3", l.config[1]), shared)
-        return ir.Call(l.kernel, l.args + extra)
+        return ir.Call(l.kernel, l.args + extra, l.template_args)
 
 
 def _lower_function(f: ir.Function, dialect: str) -> ir.Function:

@@ -68,8 +68,10 @@ class _Inliner:
             before.extend(stmts)
             if result is not None:
                 replaced[id(call)] = result
-        if isinstance(s, ir.ExprStmt) and id(s.expr) in replaced and isinstance(replaced[id(s.expr)], ir.Name):
-            return before  # a call whose value is unused
+        if isinstance(s, ir.ExprStmt) and any(s.expr is c for c in calls):
+            return before  # the statement is the call (void, or its value unused)
+        if any(id(c) not in replaced for c in calls):
+            raise UnsupportedError(f"the value of void function {calls[0].func.id!r} is used")
         return before + [_rewrite_top_down(s, lambda n: replaced.get(id(n), n))]
 
     def single(self, s, depth):

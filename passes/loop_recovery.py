@@ -674,7 +674,7 @@ def recover_simt(kernel: ir.Function, warp: int) -> ir.Function:
     params = kernel.params + (ir.Param("gridDim", ir.Type("dim3")), ir.Param("blockDim", ir.Type("dim3")),
                               ir.Param("dynamic_shared_bytes", U))
     new_body = _simt_builtins(ir.Block((node,)), warp)
-    return ir.Function(kernel.name, kernel.ret, params, new_body, kind="host", quals=("static",), loc=kernel.loc)
+    return ir.Function(kernel.name, kernel.ret, params, new_body, kind="host", quals=("static",), template=kernel.template, loc=kernel.loc)
 
 
 def seq_uses(seq: Sequentializer) -> bool:
@@ -730,7 +730,7 @@ def recover_bang(kernel: ir.Function) -> ir.Function:
         new_body = _unindex_decls(new_body, sram_names)
     new_body = ir.rewrite(new_body, lambda n: _name(n.name) if isinstance(n, ir.Builtin) and n.axis is None else n)
     params = kernel.params + tuple(ir.Param(n, U) for n in ("taskDimX", "taskDimY", "taskDimZ")) + (ir.Param("union_job", INT),)
-    return ir.Function(kernel.name, kernel.ret, params, new_body, kind="host", quals=("static",), loc=kernel.loc)
+    return ir.Function(kernel.name, kernel.ret, params, new_body, kind="host", quals=("static",), template=kernel.template, loc=kernel.loc)
 
 
 def _unindex_decls(node, names):

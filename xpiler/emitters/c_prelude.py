@@ -167,6 +167,22 @@ ENTRIES: dict[str, tuple[str, tuple[str, ...]]] = {
                                      ("__xpiler_mfma",)),
     "__xpiler_mfma_f32_32x32x2f32": ("#define __xpiler_mfma_f32_32x32x2f32(a, b, c, lane) __xpiler_mfma<32, 1, 16>(a, b, c, lane)",
                                      ("__xpiler_mfma",)),
+    "__ldg": ("template <typename T> static inline T __ldg(const T *p) { return *p; }", ()),
+    "CNRT_CHECK": ("#define CNRT_CHECK(call) (call)", ()),
+    "__device__": ("#define __device__", ()),
+    "__host__": ("#define __host__", ()),
+    "__forceinline__": ("#define __forceinline__ inline", ()),
+    "__mlu_func__": ("#define __mlu_func__", ()),
+    "__restrict__": ("", ()),
+    "cudaDeviceProp": ("struct cudaDeviceProp {\n  char name[256];\n  int multiProcessorCount, warpSize, maxThreadsPerBlock;\n"
+                       "  size_t sharedMemPerBlock, totalGlobalMem;\n  int maxThreadsDim[3], maxGridSize[3], major, minor, clockRate;\n};",
+                       ()),
+    "hipDeviceProp_t": ("typedef cudaDeviceProp hipDeviceProp_t;", ("cudaDeviceProp",)),
+    "__xpiler_device_properties": (
+        "// The device a sequential C program runs on: one that any launch configuration fits.\n"
+        "static inline int __xpiler_device_properties(cudaDeviceProp *p) {\n"
+        "  *p = cudaDeviceProp{\"xpiler sequential C\", 1, 32, 1024, 1 << 16, (size_t)1 << 34, {1024, 1024, 64},\n"
+        "                      {2147483647, 65535, 65535}, 9, 0, 1000000};\n  return 0;\n}", ("cudaDeviceProp",)),
     "max": ("template <typename T> static inline T max(T a, T b) { return a > b ? a : b; }", ()),
     "min": ("template <typename T> static inline T min(T a, T b) { return a < b ? a : b; }", ()),
 }
@@ -194,7 +210,8 @@ def needed(module: ir.Module) -> list[str]:
             used.update(re.findall(r"\w+", node.base))
         elif isinstance(node, (ir.Verbatim, ir.RawExpr)):
             used.update(re.findall(r"\w+", node.text))
-    defined = {f.name for f in module.functions()}
+    defined = {f.name for f in module.functions()} | {
+        item.name for item in module.items if isinstance(item, ir.Define)}
     want = {name for name in ENTRIES if name in used and name not in defined}
     changed = True
     while changed:

@@ -274,6 +274,8 @@ class Printer:
         if l.style == "ggl":
             if self.dialect != "hip":
                 raise UnsupportedError(f"hipLaunchKernelGGL cannot be expressed in {self.dialect}")
+            if l.template_args is not None:  # the macro needs the comma-free spelling
+                kernel = f"HIP_KERNEL_NAME({kernel})"
             return f"hipLaunchKernelGGL({kernel}, {self.args(l.config)}" + \
                 (f", {self.args(l.args)})" if l.args else ")")
         return f"{kernel}<<<{self.args(l.config)}>>>({self.args(l.args)})"

@@ -151,6 +151,17 @@ class Lifter:
             return [self.pragma_or_keep(node)]
         if t == "function_definition":
             return [self.function(node)]
+        if t == "template_declaration":
+            # `template <typename T> __global__ void k(...)`: the function is lifted, its template
+            # header kept as written (a template kernel is a kernel for every instantiation).
+            inner = [c for c in node.named_children if c.type == "function_definition"]
+            params = node.child_by_field_name("parameters")
+            if len(inner) == 1 and params is not None:
+                function = self.function(inner[0], template="template " + " ".join(self.text(params).split()))
+                if isinstance(function, ir.Function):
+                    self.qualifiers(node, inner[0].start_byte)  # BANG qualifiers there belong to it
+                    return [function]
+            return [self.keep(node, "template declaration")]
         if t == "linkage_specification":
             body = node.child_by_field_name("body")
             if body is not None and body.type == "declaration_list":
@@ -353,9 +364,24 @@ class Lifter:
     def stmt(self, node) -> ir.Stmt | None:
         self.guard(node)
         try:
-            return self._stmt(node)
+            pragmas = self.pragmas_before(node)
+            s = self._stmt(node)
+            return ir.Block(tuple(pragmas) + (s,)) if pragmas and s is not None else s
         finally:
             self.depth -= 1
+
+    def pragmas_before(self, node) -> list[ir.Pragma]:
+        """Pragmas the parser blanked inside a statement (``for (...) #pragma unroll for (...)``)."""
+        start = node.start_byte
+        data = self.src.normalized
+        while start > 0 and data[start - 1:start].isspace():
+            start -= 1
+        found = []
+        for offset, text in sorted(self.src.qualifiers.items()):
+            if start <= offset < node.start_byte and text.startswith("#") and offset not in self.consumed:
+                self.consumed.add(offset)
+                found.append(ir.Pragma(re.sub(r"^#\s*pragma\s*", "", text).strip()))
+        return found
 
     def _stmt(self, node) -> ir.Stmt | None:
         t = node.type
@@ -460,6 +486,8 @@ class Lifter:
             op = self.text(node.child_by_field_name("operator"))
             arg = node.child_by_field_name("argument")
             return ir.UnOp(op, self.expr(arg), postfix=node.children[0].id == arg.id)
+        if t == "template_function" and _type_arguments(node):
+            return ir.Name(" ".join(self.text(node).split()))  # `pool<MaxOp>` naming an instantiation
         if t == "template_function" or t == "assignment_expression" and \
                 node.child_by_field_name("left").type in ("template_function", "binary_expression"):
             # The C++ grammar reads `i < 0 || i >= w` as `i<0 || i> = w` (a template argument list).
@@ -583,7 +611,16 @@ class Lifter:
                 kernel = args[0]
                 if isinstance(kernel, ir.Call) and isinstance(kernel.func, ir.Name) and kernel.func.id == "HIP_KERNEL_NAME":
                     kernel = kernel.args[0]
-                return ir.Launch(kernel, args[1:5], args[5:], "ggl")
+                template_args = None
+                named = re.fullmatch(r"(\w+)\s*<(.*)>", kernel.id) if isinstance(kernel, ir.Name) else None
+                if named:  # HIP_KERNEL_NAME(pool<MaxOp>)
+                    kernel, template_args = ir.Name(named.group(1)), (named.group(2).strip(),)
+                first = [a for a in args_node.named_children if a.type != "comment"][0]
+                if first.type == "template_function" and _type_arguments(first):
+                    kernel = ir.Name(self.text(first.child_by_field_name("name")))
+                    template_args = tuple(" ".join(self.text(c).split())
+                                          for c in first.child_by_field_name("arguments").named_children)
+                return ir.Launch(kernel, args[1:5], args[5:], "ggl", template_args)
             found = REGISTRY.lookup(self.dialect, fname, len(args))
             if found is not None:
                 return ir.Call(callee, args, template_args, found[0].name)
@@ -591,6 +628,13 @@ class Lifter:
                     and not REGISTRY.is_known_function(self.dialect, fname):
                 self.unknown_calls.append((*self.src.position(node.start_byte), fname))
         return ir.Call(callee, args, template_args)
+
+
+def _type_arguments(node) -> bool:
+    """Is ``node`` (a template_function) instantiated with types only (``k<float>``, ``pool<MaxOp>``)?"""
+    args = node.child_by_field_name("arguments")
+    items = [c for c in args.named_children if c.type != "comment"] if args is not None else []
+    return bool(items) and all(c.type == "type_descriptor" for c in items)
 
 
 def _inner(node):

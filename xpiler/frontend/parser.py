@@ -91,10 +91,66 @@ def check_text(text, filename: str = "<input>") -> str:
     return text
 
 
+# Function-like macros that hide structure the IR must see (a loop header, a parallel built-in,
+# e.g. `#define CUDA_KERNEL_LOOP(i, n) for (int i = blockIdx.x * blockDim.x + threadIdx.x; ...)`).
+_MACRO_DEF = re.compile(r"^[ \t]*#[ \t]*define[ \t]+(\w+)\(([^)]*)\)[ \t]*((?:[^\n]*\\\n)*[^\n]*)", re.M)
+_STRUCTURAL = re.compile(r"\b(for|while|do|if|threadIdx|blockIdx|blockDim|gridDim|taskId|taskIdX|clusterId|"
+                         r"coreId|__syncthreads|__sync_cluster|__sync_all|hipThreadIdx_x|hipBlockIdx_x)\b")
+
+
+def expand_structural_macros(text: str) -> str:
+    """Expand invocations of function-like macros that open a loop or read a parallel built-in.
+
+    The expansion stays on the invocation's line (continuation lines of the body are joined), so line
+    numbers after it are unchanged. Macros using ``#`` or ``##`` are left alone."""
+    macros = {}
+    for m in _MACRO_DEF.finditer(text):
+        body = re.sub(r"\\\n", " ", m.group(3)).strip()
+        body = re.sub(r"/\*.*?\*/|//.*$", "", body).strip()
+        if _STRUCTURAL.search(body) and "#" not in body:
+            macros[m.group(1)] = ([p.strip() for p in m.group(2).split(",") if p.strip()], body)
+    if not macros:
+        return text
+    defines = [m.span() for m in _MACRO_DEF.finditer(text)]
+    out, pos = [], 0
+    call = re.compile(r"\b(" + "|".join(map(re.escape, macros)) + r")\s*\(")
+    for m in call.finditer(text):
+        if m.start() < pos or any(a <= m.start() < b for a, b in defines):
+            continue
+        depth, i = 0, m.end() - 1
+        while i < len(text):
+            depth += {"(": 1, ")": -1}.get(text[i], 0)
+            if depth == 0:
+                break
+            i += 1
+        if depth:
+            continue
+        args, current, level = [], "", 0
+        for ch in text[m.end():i]:
+            if ch == "," and level == 0:
+                args.append(current.strip())
+                current = ""
+                continue
+            level += {"(": 1, "[": 1, "{": 1, ")": -1, "]": -1, "}": -1}.get(ch, 0)
+            current += ch
+        args.append(current.strip())
+        params, body = macros[m.group(1)]
+        if len(args) != len(params) and not (not params and args == [""]):
+            continue
+        mapping = dict(zip(params, args))
+        expansion = re.sub(r"\b\w+\b", lambda w: mapping.get(w.group(0), w.group(0)), body) if mapping else body
+        out.append(text[pos:m.start()] + expansion)
+        pos = i + 1
+    out.append(text[pos:])
+    return "".join(out)
+
+
 def parse(text, filename: str = "<input>"):
     """Parse program text; return ``(tree, source)``. Raises :class:`ParseError` at the first syntax
     error, with file, line, column and the offending text."""
     text = check_text(text, filename)
+    if "#" in text and "define" in text:
+        text = expand_structural_macros(text)
     data = text.encode("utf-8")
     qualifiers: dict[int, str] = {}
 
@@ -109,6 +165,12 @@ def parse(text, filename: str = "<input>"):
         normalized = _HIP_DYNAMIC_SHARED.sub(_dynamic_shared, normalized)
     tree = _parser().parse(normalized)
     error = first_error(tree.root_node)
+    if error is not None and b"#pragma" in normalized:
+        # `for (...)\n#pragma unroll\n  for (...)`: a pragma inside a statement, which the grammar only
+        # accepts between statements. Blank such pragmas; the lifter puts them back before the statement.
+        normalized = _blank_inner_pragmas(normalized, qualifiers)
+        tree = _parser().parse(normalized)
+        error = first_error(tree.root_node)
     if error is not None and b"__attribute__" in data:
         # The grammar rejects GNU attributes in some positions (`using T = __attribute__((...)) float;`,
         # `float x __attribute__((aligned(64)));`): blank them too, recorded like the qualifiers.
@@ -134,6 +196,21 @@ def _dynamic_shared(m: re.Match) -> bytes:
     if len(decl) > len(original):
         return m.group(0)  # no room: leave it, the grammar will say where
     return decl + b" " * (len(original) - len(decl)) + semicolon
+
+
+_PRAGMA_LINE = re.compile(rb"^[ \t]*#[ \t]*pragma[^\n]*", re.M)
+
+
+def _blank_inner_pragmas(data: bytes, qualifiers: dict[int, str]) -> bytes:
+    """Blank the ``#pragma`` lines that follow a line not ending a statement (`;`, `{`, `}`)."""
+    out = bytearray(data)
+    for m in _PRAGMA_LINE.finditer(data):
+        before = data[:m.start()].rstrip()
+        if before and before[-1:] not in (b";", b"{", b"}") and not before.endswith(b"*/"):
+            start = m.start() + (len(m.group(0)) - len(m.group(0).lstrip()))
+            qualifiers[start] = data[start:m.end()].decode("utf-8", "replace")
+            out[start:m.end()] = b" " * (m.end() - start)
+    return bytes(out)
 
 
 _ATTRIBUTE = re.compile(rb"__attribute__\s*\(\(")
