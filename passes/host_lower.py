@@ -19,7 +19,7 @@ from xpiler import ir
 from xpiler.errors import UnsupportedError
 from xpiler.ir.analysis import strip_parens
 
-from .base import ModulePass, PassError
+from .base import ModulePass
 from .registry import register
 
 # Runtime calls that only synchronise or manage streams/events/queues: dropped as statements,

@@ -727,15 +727,9 @@ def recover_bang(kernel: ir.Function) -> ir.Function:
     new_body = ir.Block(tuple(top))
     if sram_names:  # per-cluster storage: `s` means `s[clusterId]`
         new_body = ir.rewrite(new_body, lambda n: ir.Index(n, _name("clusterId")) if isinstance(n, ir.Name) and n.id in sram_names else n)
-        new_body = _unindex_decls(new_body, sram_names)
     new_body = ir.rewrite(new_body, lambda n: _name(n.name) if isinstance(n, ir.Builtin) and n.axis is None else n)
     params = kernel.params + tuple(ir.Param(n, U) for n in ("taskDimX", "taskDimY", "taskDimZ")) + (ir.Param("union_job", INT),)
     return ir.Function(kernel.name, kernel.ret, params, new_body, kind="host", quals=("static",), template=kernel.template, loc=kernel.loc)
-
-
-def _unindex_decls(node, names):
-    """Undo the `s[clusterId]` rewrite inside the declarations of the per-cluster arrays themselves."""
-    return node  # declarations hold Declarator names (strings), which the rewrite does not touch
 
 
 # ---- the pass -----------------------------------------------------------------------------------
