@@ -559,6 +559,8 @@ class _Function:
             intr, spelling = self.resolve(e0, env)
             if intr.kind == "sync":
                 return [ir.ExprStmt(a) for a in e0.args if not is_pure(a)]
+            if intr.kind == "warp":
+                raise self.no_scalar(e0, intr)
             if intr.scalar is not None and intr.kind != "math":
                 result = x86_result_type(_call_name(e0))
                 if vector_info(result) is not None:
@@ -790,6 +792,8 @@ class _Function:
                 args.append(n)
             return pre, replace(call, args=tuple(args))
         intr, spelling = self.resolve(call, env)
+        if intr.kind == "warp":
+            raise self.no_scalar(call, intr)
         if intr.kind == "math" and intr.scalar is None or intr.kind == "runtime":
             pre, args = [], []
             for a in call.args:
