@@ -441,6 +441,45 @@ def test_launch_forms_dynamic_shared_and_templates():
     np.testing.assert_array_equal(z, x.reshape(-1, 96)[:, ::-1].reshape(-1))
 
 
+def test_device_attributes_cuda_and_hip():
+    """cudaDeviceGetAttribute / hipDeviceGetAttribute (a grid-stride grid sized from the SM or CU count)
+    agree with the device properties; the warp size is the dialect's."""
+    cuda = r"""
+    #include <cuda_runtime.h>
+    extern "C" void attrs(int* out) {
+      int dev = 0;
+      cudaGetDevice(&dev);
+      cudaDeviceGetAttribute(&out[0], cudaDevAttrMultiProcessorCount, dev);
+      cudaDeviceGetAttribute(&out[1], cudaDevAttrWarpSize, dev);
+      cudaDeviceGetAttribute(&out[2], cudaDevAttrMaxThreadsPerBlock, dev);
+      cudaDeviceGetAttribute(&out[3], cudaDevAttrMaxSharedMemoryPerBlock, dev);
+      cudaDeviceProp prop;
+      cudaGetDeviceProperties(&prop, dev);
+      out[4] = prop.multiProcessorCount;
+      out[5] = prop.warpSize;
+    }
+    """
+    hip = r"""
+    #include <hip/hip_runtime.h>
+    extern "C" void attrs(int* out) {
+      int dev = 0;
+      hipGetDevice(&dev);
+      hipDeviceGetAttribute(&out[0], hipDeviceAttributeMultiprocessorCount, dev);
+      hipDeviceGetAttribute(&out[1], hipDeviceAttributeWarpSize, dev);
+      hipDeviceGetAttribute(&out[2], hipDeviceAttributeMaxThreadsPerBlock, dev);
+      hipDeviceGetAttribute(&out[3], hipDeviceAttributeMaxSharedMemoryPerBlock, dev);
+      hipDeviceProp_t prop;
+      hipGetDeviceProperties(&prop, dev);
+      out[4] = prop.multiProcessorCount;
+      out[5] = prop.warpSize;
+    }
+    """
+    for lang, src, warp in (("cuda", cuda, 32), ("hip", hip, 64)):
+        out = np.zeros(6, np.int32)
+        run(src, [out], lang=lang)
+        assert out[0] == out[4] > 0 and out[1] == out[5] == warp and out[2] == 1024 and out[3] >= 49152, (lang, out)
+
+
 def test_compile_errors_point_at_the_users_line():
     src = "__global__ void k(float* x) {\n  int i = threadIdx.x;\n  x[i] = undefined_name;\n}\n" \
           "extern \"C\" void f(float* x) { k<<<1, 32>>>(x); }\n"

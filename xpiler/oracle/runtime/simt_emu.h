@@ -1434,6 +1434,12 @@ inline hipError_t hipSetDevice(int) { return cudaSuccess; }
 inline hipError_t hipGetDevice(int *d) { *d = 0; return cudaSuccess; }
 inline hipError_t hipGetDeviceCount(int *n) { *n = 1; return cudaSuccess; }
 inline hipError_t hipGetDeviceProperties(hipDeviceProp_t *p, int d) { return cudaGetDeviceProperties(p, d); }
+typedef cudaDeviceAttr hipDeviceAttribute_t;
+#define hipDeviceAttributeMaxThreadsPerBlock cudaDevAttrMaxThreadsPerBlock
+#define hipDeviceAttributeMaxSharedMemoryPerBlock cudaDevAttrMaxSharedMemoryPerBlock
+#define hipDeviceAttributeWarpSize cudaDevAttrWarpSize
+#define hipDeviceAttributeMultiprocessorCount cudaDevAttrMultiProcessorCount
+inline hipError_t hipDeviceGetAttribute(int *v, hipDeviceAttribute_t a, int d) { return cudaDeviceGetAttribute(v, a, d); }
 inline hipError_t hipStreamCreate(hipStream_t *s) { return cudaStreamCreate(s); }
 inline hipError_t hipStreamCreateWithFlags(hipStream_t *s, unsigned f) { return cudaStreamCreateWithFlags(s, f); }
 inline hipError_t hipStreamDestroy(hipStream_t s) { return cudaStreamDestroy(s); }
