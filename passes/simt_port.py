@@ -45,10 +45,15 @@ OccupancyMaxPotentialBlockSize LaunchKernel Stream_t Event_t Error_t Success Err
 ErrorMemoryAllocation MemcpyHostToDevice MemcpyDeviceToHost MemcpyDeviceToDevice MemcpyHostToHost
 MemcpyDefault MemcpyKind StreamDefault StreamNonBlocking EventDefault EventDisableTiming
 FuncAttributeMaxDynamicSharedMemorySize HostAllocDefault HostAllocMapped MemAttachGlobal
-DevAttrMultiProcessorCount DevAttrMaxSharedMemoryPerBlock
 """.split()
 CUDA_TO_HIP = {f"cuda{s}": f"hip{s}" for s in _SAME_SUFFIX}
-CUDA_TO_HIP.update({"cudaDeviceProp": "hipDeviceProp_t"})
+CUDA_TO_HIP.update({
+    "cudaDeviceProp": "hipDeviceProp_t",
+    "cudaDevAttrMultiProcessorCount": "hipDeviceAttributeMultiprocessorCount",
+    "cudaDevAttrMaxSharedMemoryPerBlock": "hipDeviceAttributeMaxSharedMemoryPerBlock",
+    "cudaDevAttrMaxThreadsPerBlock": "hipDeviceAttributeMaxThreadsPerBlock",
+    "cudaDevAttrWarpSize": "hipDeviceAttributeWarpSize",
+})
 HIP_TO_CUDA = {v: k for k, v in CUDA_TO_HIP.items()}
 
 CUDA_TO_HIP_INCLUDES = {"cuda_runtime.h": "hip/hip_runtime.h", "cuda.h": "hip/hip_runtime.h",
