@@ -38,10 +38,22 @@ _PRIMITIVES = {"char", "signed char", "unsigned char", "short", "unsigned short"
                "unsigned long", "long long", "unsigned long long", "float", "double", "half", "bool"}
 
 
-def const_value(e, env: TypeEnv | None = None):
-    """``(value, type)`` of an integer constant expression the folder understands, else None."""
+def const_value(e, env: TypeEnv | None = None, macros: bool = False):
+    """``(value, type)`` of an integer constant expression the folder understands, else None. With
+    ``macros``, constant macros known to ``env`` (``#define N 2048``) count as their value (analyses use
+    that; the folder keeps the names in the program text)."""
     while isinstance(e, ir.Paren):
         e = e.inner
+    if macros and isinstance(e, ir.Name) and env is not None:
+        var = env.lookup(e.id)
+        if var is not None and var.kind == "macro" and isinstance(var.value, int):
+            return var.value, var.type
+        return None
+    if macros and isinstance(e, ir.BinOp) and env is not None:
+        a, b = const_value(e.left, env, True), const_value(e.right, env, True)
+        if a is None or b is None:
+            return None
+        return fold_binary(e.op, a, b)
     if isinstance(e, ir.Const):
         t = literal_type(e)
         if is_integer(t) and e.text not in ("true", "false") and not e.text.startswith("'"):
@@ -59,7 +71,7 @@ def const_value(e, env: TypeEnv | None = None):
                 return n, ir.Type("unsigned long")
         return None
     if isinstance(e, ir.UnOp) and not e.postfix and e.op in ("-", "+", "~"):
-        inner = const_value(e.operand, env)
+        inner = const_value(e.operand, env, macros)
         if inner is None:
             return None
         v, t = inner
@@ -70,7 +82,7 @@ def const_value(e, env: TypeEnv | None = None):
             return wrap(v, t)
         return wrap(~v, t)
     if isinstance(e, ir.Cast) and e.style in ("c", "static_cast"):
-        inner = const_value(e.operand, env)
+        inner = const_value(e.operand, env, macros)
         t = e.type
         if inner is None or t.pointer or t.reference or not is_integer(t):
             return None

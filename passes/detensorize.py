@@ -1141,7 +1141,7 @@ class _Function:
         if pname in tpl.assigned:
             return None
         a = strip_parens(arg)
-        c = const_value(a)
+        c = const_value(a, env, macros=True)
         if c is not None and not ptype.pointer:
             if is_integer(ptype):
                 rng = integer_range(canonical(ptype))
@@ -1201,6 +1201,8 @@ class _Function:
                     continue  # an enumerator or a macro constant
                 if var.dims:
                     continue
+                if var.kind == "macro":
+                    continue
                 if var.kind not in ("local", "param") or n.id in self.addressed:
                     return False
         return size <= 12
@@ -1252,7 +1254,7 @@ class _Function:
             return False
         if d <= s_:
             return True
-        n = const_value(args["n"]) if "n" in args else None
+        n = const_value(args["n"], env, macros=True) if "n" in args else None
         return n is not None and s_ + n[0] * sizeof(st) <= d
 
     def byte_offset(self, e, env, depth=0):
@@ -1261,7 +1263,7 @@ class _Function:
         if isinstance(e, ir.Cast) and e.type.pointer:
             return self.byte_offset(e.operand, env, depth)
         if isinstance(e, ir.BinOp) and e.op in ("+", "-") and is_pointer(env.type_of(e.left)):
-            base, c = self.byte_offset(e.left, env, depth), const_value(e.right)
+            base, c = self.byte_offset(e.left, env, depth), const_value(e.right, env, macros=True)
             elem = env.element_type(e.left)
             if base is None or c is None or elem is None or sizeof(elem) is None:
                 return None

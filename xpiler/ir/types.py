@@ -315,7 +315,8 @@ class Var:
 
     type: Type
     dims: tuple = ()
-    kind: str = "local"   # local | param | global | function
+    kind: str = "local"   # local | param | global | function | macro
+    value: object = None  # the integer value of a constant macro (``#define N 2048``)
 
     @property
     def value_type(self) -> Type:
@@ -338,7 +339,29 @@ class TypeEnv:
         env = cls()
         for item in module.items:
             env._top(item)
+        env._macros(module)
         return env
+
+    def _macros(self, module: Module) -> None:
+        """Object-like macros defined once at file scope (never ``#undef``-ed) whose body is an integer
+        constant expression become constants of type ``int`` (or ``long``) with their value."""
+        from .nodes import Define, Verbatim, walk
+        defines, undefined = {}, set()
+        for n in walk(module):
+            if isinstance(n, Define):
+                defines.setdefault(n.name, []).append(n)
+            elif isinstance(n, Verbatim):
+                undefined.update(re.findall(r"#\s*undef\s+(\w+)", n.text))
+        for name, found in defines.items():
+            if len(found) != 1 or name in undefined or name in self.names:
+                continue
+            body = found[0].text[len(name):]
+            if body[:1] == "(" or not body.strip():
+                continue  # a function-like macro, or an empty one
+            value = _eval_int(body.strip(), self)
+            if value is not None:
+                t = INT if -2 ** 31 <= value < 2 ** 31 else LONG
+                self.names[name] = Var(t, (), "macro", value)
 
     def _top(self, item) -> None:
         if isinstance(item, ExternC):
@@ -567,3 +590,66 @@ def int_literal_value(text: str) -> int:
     if len(t) > 1 and t.startswith("0"):
         return sign * int(t, 8)
     return sign * int(t)
+
+
+def _eval_int(text: str, env: "TypeEnv"):
+    """The value of an integer constant expression over literals and known constant macros, with C's
+    truncating ``/`` and ``%``; None when it is anything else."""
+    tokens = re.findall(r"0[xX][0-9a-fA-F]+[uUlL]*|\d+[uUlL]*|[A-Za-z_]\w*|<<|>>|[-+*/%()~&|^]|\S", text)
+    pos = 0
+
+    def peek():
+        return tokens[pos] if pos < len(tokens) else None
+
+    def take():
+        nonlocal pos
+        pos += 1
+        return tokens[pos - 1]
+
+    def atom():
+        t = take() if peek() is not None else None
+        if t is None:
+            raise ValueError
+        if t == "(":
+            v = expr(0)
+            if take() != ")":
+                raise ValueError
+            return v
+        if t in ("-", "+", "~"):
+            v = atom()
+            return -v if t == "-" else v if t == "+" else ~v
+        if re.fullmatch(r"0[xX][0-9a-fA-F]+[uUlL]*|\d+[uUlL]*", t):
+            return int_literal_value(t)
+        var = env.lookup(t)
+        if var is not None and var.kind == "macro" and isinstance(var.value, int):
+            return var.value
+        raise ValueError
+
+    prec = {"|": 1, "^": 2, "&": 3, "<<": 4, ">>": 4, "+": 5, "-": 5, "*": 6, "/": 6, "%": 6}
+
+    def expr(level):
+        left = atom()
+        while peek() in prec and prec[peek()] > level:
+            op = take()
+            right = expr(prec[op])
+            if op in ("/", "%"):
+                if right == 0:
+                    raise ValueError
+                q = abs(left) // abs(right) * (1 if (left < 0) == (right < 0) else -1)
+                left = q if op == "/" else left - q * right
+            elif op in ("<<", ">>"):
+                if right < 0 or right >= 63:
+                    raise ValueError
+                left = left << right if op == "<<" else left >> right
+            else:
+                left = {"+": left + right, "-": left - right, "*": left * right, "&": left & right,
+                        "|": left | right, "^": left ^ right}[op]
+        return left
+
+    try:
+        value = expr(0)
+    except (ValueError, IndexError):
+        return None
+    if pos != len(tokens) or not -2 ** 63 <= value < 2 ** 63:
+        return None
+    return value
