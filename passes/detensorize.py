@@ -1040,7 +1040,9 @@ class _Function:
             free |= names_in(dest)
         local_map = {}
         for loc in tpl.locals:
-            if loc in free:
+            # rename a local that would hide a name the arguments use, or (for readability) a variable
+            # declared around the call
+            if loc in free or (env.lookup(loc) is not None and env.lookup(loc).kind in ("local", "param")):
                 local_map[loc] = self.fresh_local(loc, free | set(params) | tpl.locals)
         body = _rename(body, local_map)
         if broadcasts:  # every lane of a set1/setzero argument is the same scalar

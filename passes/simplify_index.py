@@ -55,11 +55,15 @@ class Simplifier(ScopedRewriter):
             index = strip_parens(e.index)
             index = self.affine(index, env)
             base = strip_parens(e.base)
-            if isinstance(base, ir.BinOp) and base.op == "+":
+            while isinstance(base, ir.BinOp) and base.op == "+":  # (p + j)[i] is p[j + i], repeatedly
                 tp, tj, ti = env.type_of(base.left), env.type_of(base.right), env.type_of(index)
-                if tp is not None and tp.pointer and is_integer(tj) and is_integer(ti) and \
-                        canonical(tj) == canonical(ti):
-                    return ir.Index(base.left, self.affine(ir.BinOp("+", base.right, index), env))
+                if not (tp is not None and tp.pointer and is_integer(tj) and is_integer(ti) and
+                        canonical(tj) == canonical(ti)):
+                    break
+                index = self.affine(ir.BinOp("+", base.right, index), env)
+                base = strip_parens(base.left)
+            if base is not strip_parens(e.base):
+                return ir.Index(base, index)
             return replace(e, index=index) if index is not e.index else e
         if isinstance(e, ir.UnOp) and e.op == "*" and not e.postfix:
             inner = strip_parens(e.operand)
@@ -127,7 +131,7 @@ class Simplifier(ScopedRewriter):
                 consts += 1
             else:
                 others.append((sign, x))
-        if consts == 0:
+        if consts == 0 and not _right_nested(e):
             return e
         folded = wrap(total, t)
         if folded is None:
@@ -199,3 +203,12 @@ class SimplifyIndex(ModulePass):
 
     def apply(self, module: ir.Module) -> ir.Module:
         return Simplifier().module(module)
+
+
+def _right_nested(e) -> bool:
+    """A sum with a parenthesised sum on the right (``a + (b + c)``), which reads better flattened."""
+    e = strip_parens(e)
+    if isinstance(e, ir.BinOp) and e.op in ("+", "-"):
+        r = strip_parens(e.right)
+        return (isinstance(r, ir.BinOp) and r.op in ("+", "-")) or _right_nested(e.left)
+    return False
