@@ -516,3 +516,32 @@ def test_the_pass_is_registered_and_replayable():
     for p in passes:
         module = p.apply(module)
     assert "a[i] = a[i] > 0 ? a[i] : 0;" in xpiler.emit(module, "vnni")
+
+
+# ---- element types come from the program (xpiler.ir.types) -------------------------------------------------
+
+@pytest.mark.parametrize("expr, expected", [
+    ("buf", "char *"), ("(float *)buf + 128", "float *"), ("&tile[1][2]", "half *"), ("tile[3]", "half *"),
+    ("tile[3][4]", "half"), ("q + 1", "int8_t *"), ("*q", "int8_t"), ("q[0] + 1", "int"), ("n * 2u", "unsigned int"),
+    ("n + 1L", "long"), ("x * 2", "float"), ("x * 2.0", "double"), ("h + 1", "half"), ("h * x", "float"),
+    ("sizeof(float)", "unsigned long"), ("N * 4", "int"), ("v", "__m512"), ("v[3]", "float"),
+    ("_mm512_reduce_add_ps(v)", "float"), ("_mm512_add_ps(v, v)", "__m512"), ("cf.x", "float *"),
+    ("cf.num_elements", "int"), ("n > 2 ? x : h", "float"),
+])
+def test_expression_types_are_inferred_from_declarations(expr, expected):
+    from xpiler.emitters.c_printer import type_name
+    from xpiler.ir.types import TypeEnv
+    src = f"""#define N 64
+void f(int n, float x, half h, const int8_t *q) {{
+  char buf[1024];
+  half tile[8][16];
+  __m512 v;
+  wmma::fragment<wmma::accumulator, 16, 16, 16, float> cf;
+  n = {expr};
+}}"""
+    module = xpiler.lift(src, source="cuda")
+    fn = module.function("f")
+    env = TypeEnv.for_module(module).for_function(fn)
+    for stmt in fn.body.body[:-1]:
+        env.declare_decl(stmt)
+    assert type_name(env.type_of(fn.body.body[-1].expr.value)) == expected
