@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from xpiler import ir
-from xpiler.ir.types import (INT, TypeEnv, int_literal_value, arithmetic, canonical, canonical_base, integer_range, is_integer,
+from xpiler.ir.types import (TypeEnv, int_literal_value, arithmetic, canonical, canonical_base, integer_range, is_integer,
                              literal_type, promote, sizeof)
 
 from .base import ModulePass
@@ -177,7 +177,7 @@ def literal(v: int, t) -> ir.Expr:
     base = canonical(t).base
     suffix = _SUFFIX.get(base, "")
     if v < 0:
-        lo, hi = integer_range(canonical(t))
+        hi = integer_range(canonical(t))[1]
         if -v > hi:  # the minimum has no literal of its type: `-2147483647 - 1`
             return ir.BinOp("-", ir.UnOp("-", ir.Const(f"{hi}{suffix}", hi)), ir.Const(f"1{suffix}", 1))
         return ir.UnOp("-", ir.Const(f"{-v}{suffix}", -v))
