@@ -97,7 +97,7 @@ class _Inliner:
         suffix = f"_{callee.name}{k}"
         local = {p.name for p in callee.params} | {v.name for n in ir.walk(callee.body) if isinstance(n, ir.Decl) for v in n.vars}
         rename = {name: name + suffix for name in local}
-        body = _rename(callee.body, rename)
+        body = ir.rename(callee.body, rename)
         binds = tuple(ir.Decl((ir.Declarator(rename[p.name], replace(p.type, ptr_quals=()), p.dims, arg),))
                       for p, arg in zip(callee.params, call.args))
         result_name = f"__ret{suffix}"
@@ -130,16 +130,6 @@ class _Inliner:
         if early:
             out.append(ir.Verbatim(f"{label}:;", "end of an inlined function"))
         return (None if void else ir.Name(result_name)), out
-
-
-def _rename(node, mapping: dict[str, str]):
-    def fn(n):
-        if isinstance(n, ir.Name) and n.id in mapping:
-            return ir.Name(mapping[n.id])
-        if isinstance(n, ir.Declarator) and n.name in mapping:
-            return replace(n, name=mapping[n.name])
-        return n
-    return ir.rewrite(node, fn)
 
 
 @register

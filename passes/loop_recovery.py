@@ -242,7 +242,7 @@ class Sequentializer:
                     taken = [v.name for v in crossing if v.name in self.expanded or v.name in self.remat]
                     if taken:  # the same name in another phase of the kernel: give this one its own
                         renames = {name: self.fresh(name) for name in taken}
-                        stmts[i:] = [_rename_names(x, renames) for x in stmts[i:]]
+                        stmts[i:] = [ir.rename(x, renames) for x in stmts[i:]]
                         s = stmts[i]
                         crossing = [v for v in s.vars if renames.get(v.name, v.name) in
                                     {renames.get(u, u) for u in used}]
@@ -787,13 +787,3 @@ def _init_assigns(v: ir.Declarator) -> tuple:
                 out.append(ir.ExprStmt(ir.Assign(element, "=", item)))
     assign(_name(v.name), v.init, 0)
     return tuple(out)
-
-
-def _rename_names(node, mapping: dict[str, str]):
-    def fn(n):
-        if isinstance(n, ir.Name) and n.id in mapping:
-            return ir.Name(mapping[n.id])
-        if isinstance(n, ir.Declarator) and n.name in mapping:
-            return replace(n, name=mapping[n.name])
-        return n
-    return ir.rewrite(node, fn)

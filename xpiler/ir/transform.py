@@ -34,3 +34,16 @@ def rewrite(node, fn: Rewrite):
     """Rewrite bottom-up: children first, then ``fn`` on the rebuilt node. ``fn`` returns the node
     unchanged (the same object) when it has nothing to do."""
     return fn(map_children(node, lambda child: rewrite(child, fn)))
+
+
+def rename(node, mapping: dict[str, str]):
+    """Rename variables: every ``Name`` and every declared name (``Declarator``) in ``mapping``."""
+    from .nodes import Declarator, Name
+
+    def fn(n):
+        if isinstance(n, Name) and n.id in mapping:
+            return Name(mapping[n.id])
+        if isinstance(n, Declarator) and n.name in mapping:
+            return replace(n, name=mapping[n.name])
+        return n
+    return rewrite(node, fn)
