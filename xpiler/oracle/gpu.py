@@ -25,7 +25,7 @@ import os
 import re
 
 from ..errors import ToolMissing
-from .simt import (GENERATED_FILE, RUNTIME_DIR, SimtPrepareError, _kernels, _mask, _params, default_launch)
+from .simt import (GENERATED_FILE, RUNTIME_DIR, SimtPrepareError, _mask, default_launch, resolve_entry)
 
 SOURCE_NAME = "input.cu"
 FLAGS = ("-O2", "-std=c++17", "-w")
@@ -45,18 +45,7 @@ def nvcc_flags(lang: str, arch: str | None = None) -> list[str]:
 
 def prepare_source(src: str, *, lang: str = "cuda", entry: str | None = None, launch=None) -> tuple[str, str]:
     """The CUDA translation unit for ``src`` (nvcc, with :func:`nvcc_flags`) and the entry to call."""
-    if not isinstance(src, str):
-        raise SimtPrepareError(f"src must be the program text (str), got {type(src).__name__}")
-    from ..launch import Launch
-    launch = Launch.coerce(launch)
-    kernels, others = _kernels(src)
-    if entry is None:
-        from . import default_entry
-        entry = default_entry(src, lang)
-        if entry is None:
-            raise SimtPrepareError("no extern \"C\" host entry and no kernel found; pass entry=")
-    elif entry in kernels and not others.get(entry):
-        entry = entry + "_kernel"
+    launch, kernels, others, entry = resolve_entry(src, lang, entry, launch)
     wrapper = ""
     if entry not in others:
         if not (entry.endswith("_kernel") and entry[:-7] in kernels):

@@ -679,9 +679,9 @@ def _grid_text(grid) -> str:
 # ---------------------------------------------------------------------------------------------
 # prepare
 
-def prepare_source(src: str, *, lang: str = "cuda", entry: str | None = None, launch=None,
-                   check: bool = False) -> tuple[str, str]:
-    """The C++ translation unit for ``src`` and the entry symbol to call."""
+def resolve_entry(src: str, lang: str, entry: str | None, launch):
+    """``(launch, kernels, other functions, entry symbol)`` of a program: the entry given, the
+    default one, or ``K_kernel`` for a bare kernel ``K``."""
     if not isinstance(src, str):
         raise SimtPrepareError(f"src must be the program text (str), got {type(src).__name__}")
     from ..launch import Launch
@@ -694,6 +694,13 @@ def prepare_source(src: str, *, lang: str = "cuda", entry: str | None = None, la
             raise SimtPrepareError("no extern \"C\" host entry and no kernel found; pass entry=")
     elif entry in kernels and not others.get(entry):
         entry = entry + "_kernel"
+    return launch, kernels, others, entry
+
+
+def prepare_source(src: str, *, lang: str = "cuda", entry: str | None = None, launch=None,
+                   check: bool = False) -> tuple[str, str]:
+    """The C++ translation unit for ``src`` and the entry symbol to call."""
+    launch, kernels, others, entry = resolve_entry(src, lang, entry, launch)
     wrapper = ""
     names: list[str] = []
     if entry in others:
