@@ -26,9 +26,8 @@ from .registry import register
 def _extent(value) -> ir.Expr:
     if isinstance(value, int):
         return ir.Const(str(value), value)
-    from xpiler.frontend.lift import lift
-    module = lift(f"long long __extent = {value};", "vnni").module
-    return ir.Paren(module.items[0].vars[0].init)
+    from xpiler.frontend.lift import parse_expression
+    return ir.Paren(parse_expression(value))
 
 
 @register

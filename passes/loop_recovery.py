@@ -103,10 +103,9 @@ def _assigned_names(node) -> set[str]:
 @dataclass
 class Domain:
     """The parallel domain of a kernel: the thread (task) loop variables, outermost first, with
-    their extents; the linear thread id; the warp size for lane arithmetic."""
+    their extents; the number of threads; the warp size for lane arithmetic."""
 
     loops: tuple[tuple[str, ir.Expr], ...]
-    linear: ir.Expr
     count: ir.Expr            # number of threads (tasks) in the domain
     warp: int | None          # lanes per warp, None when the model has no warps (BANG)
     thread_builtins: frozenset[str]  # built-in names that vary per thread
@@ -117,7 +116,6 @@ class Sequentializer:
 
     def __init__(self, domain: Domain, kernel: ir.Function, prologue):
         self.domain = domain
-        self.kernel = kernel
         self.prologue = prologue          # statements at the top of every thread loop body (derived ids)
         self.counter = itertools.count()
         self.reassigned = _assigned_names(kernel.body)
@@ -655,7 +653,7 @@ def recover_simt(kernel: ir.Function, warp: int) -> ir.Function:
     shared, body = _hoist_scoped(kernel.body, {"shared"})
     count = ir.BinOp("*", ir.BinOp("*", _member("blockDim", "x"), _member("blockDim", "y")), _member("blockDim", "z"))
     domain = Domain(tuple((f"threadIdx_{a}", _member("blockDim", a)) for a in AXES),
-                    linear=_name("__tid"), count=_name("__nthreads"), warp=warp,
+                    count=_name("__nthreads"), warp=warp,
                     thread_builtins=SIMT_THREAD_BUILTINS)
     tid = _decl("__tid", U, ir.BinOp("+", ir.BinOp("*", ir.Paren(ir.BinOp("+", ir.BinOp("*", _name("threadIdx_z"), _member("blockDim", "y")),
                                                                            _name("threadIdx_y"))), _member("blockDim", "x")),
@@ -702,7 +700,7 @@ def recover_bang(kernel: ir.Function) -> ir.Function:
     sram, body = _hoist_scoped(kernel.body, {"sram"})
     body = ir.rewrite(body, lambda n: replace(n, scope="local") if isinstance(n, ir.Decl) and n.scope in ("nram", "wram", "ldram") else n)
     domain = Domain((("taskIdZ", _name("taskDimZ")), ("taskIdY", _name("taskDimY")), ("taskIdX", _name("taskDimX"))),
-                    linear=_name("taskId"), count=_name("taskDim"), warp=None, thread_builtins=BANG_TASK_BUILTINS)
+                    count=_name("taskDim"), warp=None, thread_builtins=BANG_TASK_BUILTINS)
     prologue = [
         _decl("taskId", U, ir.BinOp("+", ir.BinOp("*", ir.Paren(ir.BinOp("+", ir.BinOp("*", _name("taskIdZ"), _name("taskDimY")),
                                                                           _name("taskIdY"))), _name("taskDimX")), _name("taskIdX"))),

@@ -192,11 +192,12 @@ def constant_value(expr, defines: dict[str, str], warp_size: int | None = None, 
         if expr.id == "warpSize":
             return warp_size
         if expr.id in defines:
-            from xpiler.frontend.lift import lift
+            from xpiler.errors import XpilerError
+            from xpiler.frontend.lift import parse_expression
             try:
-                value = lift(f"long long __v = {defines[expr.id]};", "vnni").module.items[0].vars[0].init
-            except Exception:
-                return None
+                value = parse_expression(defines[expr.id])
+            except (XpilerError, AttributeError, IndexError):
+                return None  # a macro whose value is not an expression
             return constant_value(value, defines, warp_size, depth + 1)
         return None
     if isinstance(expr, ir.Cast):

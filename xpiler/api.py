@@ -92,36 +92,29 @@ def default_pipeline(source: str, target: str, *, wavefront: int = 64, program: 
 def _host_entry_specs(program: Program, launch) -> list[str]:
     """``host-entry{...}`` for every bare kernel of the program, with ``launch=`` when given, else the
     launch defaults of conventions.md."""
-    launched = {n.kernel.id for n in ir_walk(program.module) if type(n).__name__ == "Launch"
-                and type(n.kernel).__name__ == "Name"}
-    bare = [k.name for k in program.module.kernels if k.name not in launched]
+    from .passes.host_entry import HostEntry
+    launched = program.module.launched
     launch = Launch.coerce(launch)
     specs = []
-    for name in bare:
-        params: dict = {"kernel": name}
+    for kernel in program.module.kernels:
+        if kernel.name in launched:
+            continue
         if program.dialect == "bang":
             if launch is not None and launch.is_bang:
-                params["task_dim"], params["func_type"] = launch.task_dim or (1, 1, 1), launch.func_type or "BLOCK"
+                task_dim, func_type = launch.task_dim or (1, 1, 1), launch.func_type or "BLOCK"
             else:
                 from .oracle.bang import default_launch
-                params["task_dim"], params["func_type"] = default_launch(program.text, name)
-        elif launch is not None and launch.is_simt:
-            params["grid"], params["block"] = launch.grid, launch.block
+                task_dim, func_type = default_launch(program.text, kernel.name)
+            entry = HostEntry(kernel=kernel.name, task_dim=tuple(task_dim), func_type=func_type)
         else:
-            from .oracle import simt
-            params["grid"], params["block"] = simt.default_launch(simt._kernels(program.text)[0][name])
-        specs.append("host-entry{" + " ".join(f"{k}={_spec_value(v)}" for k, v in params.items()) + "}")
+            if launch is not None and launch.is_simt:
+                grid, block = launch.grid, launch.block
+            else:
+                from .oracle import simt
+                grid, block = simt.default_launch(simt._kernels(program.text)[0][kernel.name])
+            entry = HostEntry(kernel=kernel.name, grid=tuple(grid), block=tuple(block))
+        specs.append(entry.spec())
     return specs
-
-
-def _spec_value(value) -> str:
-    from .passes.base import _format_value
-    return _format_value(value)
-
-
-def ir_walk(node):
-    from .ir import walk
-    return walk(node)
 
 
 def translate_with_trace(src, to: str, *, source: str | None = None, **options) -> Translation:

@@ -76,6 +76,4 @@ class Verifier:
 
 def _mid_lowering(module) -> bool:
     """Kernels already turned into loops while the host code still launches them."""
-    from . import ir
-    launched = {n.kernel.id for n in ir.walk(module) if isinstance(n, ir.Launch) and isinstance(n.kernel, ir.Name)}
-    return any(f.name in launched and f.kind != "kernel" for f in module.functions())
+    return any(f.name in module.launched and f.kind != "kernel" for f in module.functions())

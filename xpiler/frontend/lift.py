@@ -54,6 +54,11 @@ class LiftResult:
     unknown_calls: list[tuple[int, int, str]] = field(default_factory=list)
 
 
+def parse_expression(text: str, dialect: str = "vnni") -> ir.Expr:
+    """The IR of one C expression given as text (a launch extent, a macro's value)."""
+    return lift(f"long long __xpiler_expr = {text};", dialect).module.items[0].vars[0].init
+
+
 def lift(text, dialect: str, filename: str = "<input>") -> LiftResult:
     """Parse and lift a program of ``dialect``."""
     tree, source = parse(text, filename)

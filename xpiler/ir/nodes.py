@@ -411,6 +411,11 @@ class Module:
         """``extern "C"`` host functions with a body: the callable entries of conventions.md."""
         return [f for f in self.functions() if f.kind == "host" and f.extern_c and f.body is not None]
 
+    @property
+    def launched(self) -> set[str]:
+        """Names of the kernels host code launches (the others are bare kernels)."""
+        return {n.kernel.id for n in walk(self) if isinstance(n, Launch) and isinstance(n.kernel, Name)}
+
     def function(self, name: str) -> Function:
         for f in self.functions():
             if f.name == name and f.body is not None:
