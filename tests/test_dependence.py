@@ -171,11 +171,25 @@ def test_pointer_loaded_from_memory_may_alias_anything():
 
 # ---- oracles -------------------------------------------------------------------------------------
 
+# OpenMP loops of the suite the analysis cannot prove parallel, and why (a pragma is no proof, and
+# these are limits of the model: parametric AVX-512 tail masks need bit-vector reasoning, C++
+# containers and user helper functions are calls it does not look into, `scores` is a per-thread
+# buffer every iteration rewrites before reading, which needs kill analysis).
+KNOWN_LIMITS = {
+    "bmm_avx512_tail.cpp": "_mm512_mask_storeu_ps", "depthwise_conv_avx512_tail.cpp": "_mm512_mask_storeu_ps",
+    "deformable_attn_avx512.cpp": "_mm512_mask_storeu_ps", "gemm_fp32_avx512_blocked.cpp": "_mm512_mask_storeu_ps",
+    "layernorm_avx512_tail.cpp": "_mm512_", "rmsnorm_avx512_tail.cpp": "_mm512_",
+    "bmm_u8s8_dpbusd.cpp": "calls unknown function Bp.data", "gemm_u8s8_dpbusd_tail.cpp": "calls unknown function",
+    "conv2d_nchw_u8s8_im2col.cpp": "calls unknown function", "deformable_attn.cpp": "calls unknown function sample",
+    "sigmoid_avx512_exp.cpp": "calls unknown function exp512_ps",
+    "softmax_avx512_omp.cpp": "calls unknown function exp512_ps",
+    "mha_blhd_avx512.cpp": "scores[j] written in one iteration",
+    "pool_nhwc_avx512.cpp": "switch_statement",
+}
+
+
 def _omp_loops():
-    for path in sorted(glob.glob(os.path.join(ROOT, "examples/suite/vnni/*_fused.cpp")) +
-                       glob.glob(os.path.join(ROOT, "examples/suite/vnni/*_omp.cpp"))):
-        if "_mm512" in open(path).read():
-            continue
+    for path in sorted(glob.glob(os.path.join(ROOT, "examples/suite/vnni/*.c*"))):
         module = xpiler.lift(open(path).read(), source="vnni")
         for fn in module.functions():
             if fn.body is None:
@@ -183,13 +197,18 @@ def _omp_loops():
             for block in ir.walk(fn.body):
                 if isinstance(block, ir.Block):
                     for before, s in zip(block.body, block.body[1:]):
-                        if isinstance(s, ir.For) and isinstance(before, ir.Pragma) and "omp parallel" in before.text:
-                            yield os.path.basename(path), module, fn, s
+                        if isinstance(s, ir.For) and isinstance(before, ir.Pragma) and "omp" in before.text:
+                            yield pytest.param(os.path.basename(path), module, fn, s,
+                                               id=f"{os.path.basename(path)}:{s.canonical()[0]}")
 
 
-@pytest.mark.parametrize("name,module,fn,omp_loop", list(_omp_loops()), ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize("name,module,fn,omp_loop", list(_omp_loops()))
 def test_openmp_loops_of_the_suite_are_parallel(name, module, fn, omp_loop):
-    assert parallel_obstacle(omp_loop, env=function_env(module, fn)) is None
+    reason = parallel_obstacle(omp_loop, env=function_env(module, fn))
+    if name in KNOWN_LIMITS:
+        assert reason is not None and KNOWN_LIMITS[name] in reason
+    else:
+        assert reason is None
 
 
 def test_lowered_softmax_blocks_threads_and_tree_steps_are_parallel():

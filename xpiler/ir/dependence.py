@@ -15,12 +15,15 @@ What the model assumes and how it stays exact otherwise:
 
 * Values. Names declared outside the loop and not assigned in it are the same symbol in both
   instances (``constants`` gives values to macros and launch dimensions such as ``ROWS`` or
-  ``gridDim.x``). Variables declared in the body are private to an iteration: an integer declared
+  ``gridDim.x``), and :func:`function_env` the initializers of the function's invariant integers
+  (``const int full = cols / 16 * 16;``). Variables declared in the body are private to an
+  iteration: an integer declared
   once with an initializer and never reassigned stands for that initializer; the variable of an inner
   canonical loop is a symbol bounded by its loop; any other private value (a reassigned counter, a
   value loaded from memory, a float) is a fresh, unconstrained symbol at every read. Integer
   arithmetic is exact over the integers (C's truncating ``/`` and ``%``; shifts and masks by
-  constants); wrap-around of fixed-width integers is ignored.
+  constants, and constants shifted by variable amounts); wrap-around of fixed-width integers is
+  ignored.
 * Memory. Addresses are a base plus a byte offset: ``a[e]``, ``*(p + e)``, ``p[e][f]`` (strides from
   the declared array extents) and pointer aliases declared in the body with an initializer
   (``const float *xc = x + off;``) resolve to their base. Distinct bases never alias: distinct
@@ -33,8 +36,11 @@ What the model assumes and how it stays exact otherwise:
   are compared in elements, and an access that views the base through another type overlaps all of
   it.
 * Calls. Math functions (``expf``, ``fmaxf``, ... and intrinsics of kind ``math`` / ``convert``) are
-  pure. ``memcpy``, ``memmove`` and ``memset`` access byte ranges. Any other call, ``return``, a
-  ``break`` out of the loop, a barrier or source the IR does not model is an obstacle.
+  pure. ``memcpy``, ``memmove`` and ``memset`` access byte ranges. Other intrinsics access what their
+  scalar description in the registry accesses (``_mm512_storeu_ps(p, v)`` writes ``p[0..15]``,
+  ``_mm512_mask_storeu_ps`` the lanes of its mask when the mask is known). Any other call (C++
+  container methods and the program's own functions included), ``return``, a ``break`` out of the
+  loop, a barrier or source the IR does not model is an obstacle.
 * Scalars. Writing a scalar declared outside the loop is an obstacle (reductions are not recognised).
 
 The same machinery answers the questions the loop passes ask (:class:`LoopAccesses`): dependences
@@ -101,13 +107,33 @@ def describe(first: "Access", second: "Access", undecided: bool = False) -> str:
            f"{second.text} in another"
 
 
-def function_env(module: ir.Module, function: ir.Function) -> TypeEnv:
+class LoopEnv(TypeEnv):
+    """A :class:`TypeEnv` that also knows the initializers of invariant integers (declared once with an
+    initializer and never assigned: ``const int full = cols / 16 * 16;``), which the analysis
+    substitutes for their names."""
+
+    def __init__(self, parent: TypeEnv | None = None):
+        super().__init__(parent)
+        self.invariants: dict[str, ir.Expr] = {}
+
+
+def function_env(module: ir.Module, function: ir.Function) -> LoopEnv:
     """The types of every name a loop of ``function`` may see: file scope, parameters, and all the
-    function's local declarations (flat: shadowed names keep the innermost declaration seen last)."""
-    env = TypeEnv.for_module(module).for_function(function)
+    function's local declarations (flat: a shadowed name keeps the declaration seen last), with the
+    initializers of its invariant integers."""
+    env = LoopEnv(TypeEnv.for_module(module))
+    env.declare_params(function.params)
+    assigned = _assigned(function.body)
+    declared: dict[str, int] = {}
     for n in ir.walk(function.body):
         if isinstance(n, ir.Decl):
             env.declare_decl(n)
+            for v in n.vars:
+                declared[v.name] = declared.get(v.name, 0) + 1
+                if not v.dims and v.init is not None and is_integer(v.type) and not v.type.reference:
+                    env.invariants[v.name] = v.init
+    for name in assigned | {name for name, count in declared.items() if count > 1}:
+        env.invariants.pop(name, None)
     return env
 
 
@@ -167,12 +193,21 @@ class _Shared:
         self.env = env
         self.assigned = assigned   # names assigned anywhere in the body (or address taken)
         self.symbols: dict[str, z3.ArithRef] = {}
+        self.invariants = _Iteration(self, "outer")   # evaluates initializers of invariant integers
 
     def symbol(self, name: str):
         if name in self.constants:
             return z3.IntVal(int(self.constants[name]))
+        var = self.outer(name)
+        if var is not None and isinstance(var.value, int) and not isinstance(var.value, bool):
+            return z3.IntVal(var.value)   # a constant macro
         if name not in self.symbols:
-            self.symbols[name] = z3.Int(name)
+            init = getattr(self.env, "invariants", {}).get(name)
+            self.symbols[name] = z3.Int(name)   # while its initializer is evaluated (no cycles)
+            if init is not None and name not in self.assigned:
+                value = self.invariants.int_term(init)
+                if value is not None:
+                    self.symbols[name] = value
         return self.symbols[name]
 
     def outer(self, name: str):
@@ -208,6 +243,7 @@ class _Iteration:
         self.stmt = 0
         self.loop_depth = 0
         self.counter = itertools.count()
+        self.display: str | None = None   # how accesses print (the intrinsic call they are part of)
 
     # ---- names -----------------------------------------------------------------------------------
     def fresh(self, hint: str = "v"):
@@ -294,6 +330,8 @@ class _Iteration:
         if isinstance(e, ir.Ternary):
             c, a, b = self.condition(e.cond, True), self.int_term(e.then), self.int_term(e.other)
             return z3.If(c, a, b) if c is not None and a is not None and b is not None else None
+        if isinstance(e, ir.Call) and isinstance(e.func, ir.Paren) and len(e.args) == 1:
+            return self.int_term(e.args[0])   # `(__mmask16)(x)`: a conversion parsed as a call
         return None
 
     def int_binop(self, e: ir.BinOp):
@@ -313,11 +351,18 @@ class _Iteration:
             return _tdiv(a, b)
         if e.op == "%":
             return a - b * _tdiv(a, b)
-        shift = _constant(b)
+        shift, value = _constant(b), _constant(a)
         if e.op == "<<" and shift is not None and 0 <= shift < 63:
             return a * (1 << shift)
         if e.op == ">>" and shift is not None and 0 <= shift < 63:
             return a / (1 << shift)   # an arithmetic shift rounds down, as z3's division by a positive
+        if e.op in ("<<", ">>") and value is not None and 0 <= value < 2 ** 32:
+            # a constant shifted by a variable amount (``1u << n``, mask bits ``(k >> i) & 1`` of a
+            # constant mask): one case per amount keeps the query linear
+            result = z3.IntVal(0)
+            for amount in reversed(range(32 if e.op == "<<" else value.bit_length())):
+                result = z3.If(b == amount, value << amount if e.op == "<<" else value >> amount, result)
+            return result
         if e.op == "&" and shift is not None and shift > 0 and shift & (shift + 1) == 0:
             return a % (shift + 1)    # two's complement: a & (2^k - 1) == a mod 2^k
         return None
@@ -445,7 +490,8 @@ class _Iteration:
     def record(self, where: Pointer, size, write: bool, node) -> None:
         lo = where.offset
         hi = None if lo is None or size is None else lo + size
-        self.accesses.append(Access(where.base, lo, hi, where.sized, write, _printed(node), tuple(self.path),
+        text = self.display or _printed(node)
+        self.accesses.append(Access(where.base, lo, hi, where.sized, write, text, tuple(self.path),
                                     dict(self.loops), self.stmt, where.private))
 
     def expr(self, e) -> None:
@@ -571,11 +617,61 @@ class _Iteration:
             if short == "memset":
                 self.expr(c.args[1])
             return
-        if not _is_pure_call(c, short):
-            self.obstacles.append(f"calls unknown function {name}" if c.intrinsic is None else
-                                  f"calls intrinsic {name}, whose accesses are not analysed (detensorize first)")
+        intrinsic = _intrinsic(c)
+        if intrinsic is not None and intrinsic.kind not in _PURE_INTRINSIC_KINDS:
+            if intrinsic.scalar is None:
+                self.obstacles.append(f"calls intrinsic {name}, which has no scalar description")
+            else:
+                self.description(c, intrinsic)
+            return
+        if intrinsic is None and not _is_pure_function(c, short):
+            self.obstacles.append(f"calls unknown function {name}")
         for arg in c.args:
             self.expr(arg)
+
+    def description(self, c: ir.Call, intrinsic) -> None:
+        """The accesses of an intrinsic call are those of its scalar description (the registry's C
+        loop nest over its parameters), with the parameters bound to the arguments: pointers to the
+        addresses they denote, vector and fragment values to private storage, scalars to their values.
+        Accesses are reported as the call."""
+        from xpiler.intrinsics import REGISTRY
+        from xpiler.passes.detensorize import template
+        from .types import fragment_info, vector_info
+
+        spelling = REGISTRY.spelling_of(intrinsic, c.func.id, len(c.args)) if isinstance(c.func, ir.Name) else None
+        bound = dict(zip(spelling.order if spelling else intrinsic.params, c.args))
+        scope: dict[str, _Local] = {"r": _Local(None, (), self.private_storage("r"))}   # a vector result
+        for param in template(intrinsic.signature, intrinsic.scalar).params:
+            arg = bound.get(param.name)
+            if arg is not None:
+                self.pointer_operand(arg) if param.type.is_pointer else self.expr(arg)
+            if param.type.is_pointer and arg is not None:
+                where = self.pointer(arg)
+                if where is not None and where.sized and sizeof(param.type.pointee()) is not None:
+                    strides, _, elem_pointer = self.strides(param.type, ())
+                    where = replace(where, strides=strides, elem_pointer=elem_pointer)
+                scope[param.name] = _Local(param.type, (), where)
+            elif param.type.reference or vector_info(param.type) or fragment_info(param.type):
+                if arg is not None and param.name in intrinsic.writes:
+                    self.store(arg, compound=True)   # a value argument the intrinsic updates in place
+                scope[param.name] = _Local(param.type, (), self.private_storage(param.name))
+            else:
+                value = self.int_term(arg) if arg is not None and _maybe_integer(param.type) else None
+                scope[param.name] = _Local(param.type, (), value)
+        saved, self.display = self.display, _printed(c)
+        self.scopes.append(scope)
+        self.loop_depth += 1   # the description's own loops and returns stay inside it
+        for statement in template(intrinsic.signature, intrinsic.scalar).body:
+            if not isinstance(statement, ir.Return):
+                self.statement(statement)
+            elif statement.value is not None:
+                self.expr(statement.value)
+        self.loop_depth -= 1
+        self.scopes.pop()
+        self.display = saved
+
+    def private_storage(self, name: str) -> Pointer:
+        return Pointer(f"{name}#{self.tag}#{next(self.counter)}", z3.IntVal(0), (z3.IntVal(1),), False, private=True)
 
     def guarded(self, condition, walk: Callable[[], None]) -> None:
         if condition is not None:
@@ -677,6 +773,7 @@ class _Iteration:
             constraints = self.bounds(symbol, start, stop, step)
             self.scopes.append({var: _Local(ir.Type("int"), (), symbol)})
             self.expr(s.cond)
+            outer_loop = self.loops.get(var)   # a description's `i` inside the program's `i`
             self.loops[var] = symbol
             self.path.extend(constraints)
         else:
@@ -689,17 +786,24 @@ class _Iteration:
         self.loop_depth -= 1
         if bounded:
             del self.path[-len(constraints):]
-            del self.loops[canonical[0]]
+            if outer_loop is None:
+                del self.loops[var]
+            else:
+                self.loops[var] = outer_loop
             self.scopes.pop()
         self.scopes.pop()
 
 
-def _is_pure_call(c: ir.Call, short: str) -> bool:
+def _intrinsic(c: ir.Call):
     from xpiler.intrinsics import REGISTRY
+    return REGISTRY[c.intrinsic] if c.intrinsic is not None and c.intrinsic in REGISTRY else None
+
+
+def _is_pure_function(c: ir.Call, short: str) -> bool:
     from xpiler.passes.cleanup import PURE_FUNCTIONS
-    if c.intrinsic is not None and c.intrinsic in REGISTRY:
-        return REGISTRY[c.intrinsic].kind in _PURE_INTRINSIC_KINDS
-    return short in PURE_FUNCTIONS
+    func = strip_parens(c.func)
+    # `(__mmask16)(x)` parses as a call of a parenthesised type name: a conversion
+    return short in PURE_FUNCTIONS or (isinstance(c.func, ir.Paren) and isinstance(func, ir.Name))
 
 
 def _maybe_integer(t: ir.Type | None) -> bool:
