@@ -91,9 +91,7 @@ def parallel_obstacle(loop: ir.For, *, constants: Mapping[str, int] = {}, env: T
         found = accesses.conflict(lambda v1, v2: v1[accesses.var] != v2[accesses.var])
     except Obstacle as reason:
         return str(reason)
-    if found is None:
-        return None
-    return describe(*found)
+    return None if found is None else describe(found.first, found.second)
 
 
 def describe(first: "Access", second: "Access", undecided: bool = False) -> str:
@@ -115,6 +113,12 @@ class LoopEnv(TypeEnv):
     def __init__(self, parent: TypeEnv | None = None):
         super().__init__(parent)
         self.invariants: dict[str, ir.Expr] = {}
+
+
+def integer_value(expr, *, constants: Mapping[str, int] = {}, env: TypeEnv | None = None) -> int | None:
+    """The value of integer expression ``expr`` when it is a constant (literals, ``constants``, constant
+    macros and invariant integers of ``env``), else None."""
+    return _constant(_Shared(constants, env, set()).invariants.int_term(expr))
 
 
 def function_env(module: ir.Module, function: ir.Function) -> LoopEnv:
@@ -866,7 +870,7 @@ class LoopAccesses:
             raise Obstacle(self.first.obstacles[0])
 
     def conflict(self, relation: Callable[[Mapping, Mapping], object],
-                 pairs: Callable[[Access, Access], bool] = lambda a, b: True) -> tuple[Access, Access] | None:
+                 pairs: Callable[[Access, Access], bool] = lambda a, b: True) -> "Conflict | None":
         """The first pair (access of iteration 1, access of iteration 2), at least one a write, that
         can touch a common location while ``relation(loops1, loops2)`` holds (a z3 Bool over the loop
         symbols of the two accesses); only pairs ``pairs`` accepts are asked. Raises
@@ -882,10 +886,26 @@ class LoopAccesses:
             solver.add(*a.path, *b.path, relation(a.loops, b.loops), overlap)
             result = solver.check()
             if result == z3.sat:
-                return a, b
+                model = solver.model()
+                return Conflict(a, b, _values(model, a.loops), _values(model, b.loops))
             if result == z3.unknown:
                 raise Obstacle(describe(a, b, undecided=True))
         return None
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """Two accesses of two iterations that touch a common location, and the values of the loop
+    variables around each in one such pair of iterations (a witness)."""
+
+    first: Access
+    second: Access
+    first_at: Mapping[str, int]
+    second_at: Mapping[str, int]
+
+
+def _values(model, loops: Mapping[str, object]) -> dict[str, int]:
+    return {var: model.eval(symbol, model_completion=True).as_long() for var, symbol in loops.items()}
 
 
 def _overlap(a: Access, b: Access):

@@ -1,0 +1,1 @@
+"""Loop contraction (loop-contraction): being written (registered ahead so the registry changes once)."""

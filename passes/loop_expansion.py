@@ -1,0 +1,1 @@
+"""Loop expansion (loop-expansion): being written (registered ahead so the registry changes once)."""
