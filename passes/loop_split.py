@@ -66,9 +66,13 @@ class LoopSite:
         init = self.loop.init
         return init.vars[0].type if isinstance(init, ir.Decl) else ir.Type("int")
 
-    def replace(self, *stmts: ir.Stmt) -> ir.Module:
-        """The module with this loop replaced by ``stmts``."""
-        return replace_loop(self.module, self.index, stmts)
+    def replace(self, *stmts: ir.Stmt, remove: ir.For | None = None) -> ir.Module:
+        """The module with this loop replaced by ``stmts`` (and the loop ``remove`` of the same
+        function removed)."""
+        removed = None
+        if remove is not None:
+            removed = next(s.index for s in loop_sites(self.module) if s.loop is remove)
+        return replace_loop(self.module, self.index, stmts, removed)
 
     def following(self) -> tuple[ir.Block, int] | None:
         """``(block, position)`` of the loop in the block that contains it directly."""
@@ -126,16 +130,19 @@ def loop_params(site: LoopSite) -> dict:
     return params
 
 
-def replace_loop(module: ir.Module, index: int, stmts) -> ir.Module:
+def replace_loop(module: ir.Module, index: int, stmts, removed: int | None = None) -> ir.Module:
     """``module`` with its ``index``-th For node (walk order) replaced by ``stmts``: spliced into the
-    enclosing block, or wrapped in a block where a single statement is expected."""
+    enclosing block, or wrapped in a block where a single statement is expected. The ``removed``-th
+    For node, if any, is dropped."""
     counter = [-1]
 
     def visit(n):
         if isinstance(n, ir.For):
             counter[0] += 1
-            if counter[0] == index:
-                return list(stmts)
+            if counter[0] in (index, removed):
+                replacement = list(stmts) if counter[0] == index else []
+                counter[0] += sum(isinstance(m, ir.For) for m in ir.walk(n)) - 1   # the loops inside it
+                return replacement
         if isinstance(n, ir.Block):
             body, changed = [], False
             for s in n.body:
@@ -164,6 +171,54 @@ def _parent_block(node, target) -> tuple[ir.Block, int] | None:
                 if s is target:
                     return n, k
     return None
+
+
+def invariant_bounds(site: LoopSite, variables: set[str], body) -> str | None:
+    """Why the bounds of ``site`` are not invariant in ``variables`` and across ``body`` (None when
+    they are): what follows "the bounds of the loop over `j`" in an error message."""
+    bounds = (site.start, site.stop, site.step)
+    used = set().union(*(names_in(e) for e in bounds))
+    if used & variables:
+        return f"depend on `{sorted(used & variables)[0]}`"
+    if used & assigned_names(body):
+        return f"use `{sorted(used & assigned_names(body))[0]}`, which the loop body assigns"
+    for e in bounds:
+        for n in ir.walk(e):
+            if isinstance(n, (ir.Index, ir.Call, ir.Assign)) or isinstance(n, ir.UnOp) and n.op in ("*", "++", "--") \
+                    or isinstance(n, ir.Member) and n.arrow:
+                return f"read memory or call functions ({printed(e)})"
+    return None
+
+
+def jumps_out(stmts) -> str | None:
+    """What in ``stmts`` leaves the current iteration early (``break``, ``continue``, ``return``,
+    ``goto``), as "contains `break`"; None when nothing does. Jumps inside inner loops stay there."""
+    for s in stmts:
+        for n in _statements_outside_loops(s):
+            if isinstance(n, ir.Jump):
+                return f"contains `{n.kind}`"
+            if isinstance(n, ir.Return):
+                return "contains `return`"
+            if isinstance(n, ir.Verbatim):
+                return f"contains source the IR does not model ({n.reason})"
+        for n in ir.walk(s):
+            if isinstance(n, ir.Return):
+                return "contains `return`"
+    return None
+
+
+def _statements_outside_loops(s):
+    yield s
+    if isinstance(s, (ir.For, ir.While)):
+        return
+    for child in ir.children(s):
+        if isinstance(child, ir.Stmt):
+            yield from _statements_outside_loops(child)
+
+
+def printed(e) -> str:
+    from xpiler.emitters.c_printer import Printer
+    return Printer("vnni").expr(e)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -206,12 +261,19 @@ def trip_count(site: LoopSite) -> ir.Expr:
 
 
 def _trips(start, stop, step) -> ir.Expr:
-    span = stop if is_const(start, 0) else ir.BinOp("-", stop, start)
-    if is_const(step, 1):
+    """``(stop - start + step - 1) / step``, with the constant parts folded."""
+    first, stride = integer_value(start), integer_value(step)
+    if first is not None and stride is not None:
+        rounded = _offset(stop, stride - 1 - first)
+        return rounded if stride == 1 else ir.BinOp("/", rounded, const(stride))
+    span = stop if first == 0 else ir.BinOp("-", stop, start)
+    if stride == 1:
         return span
-    step_value = integer_value(step)
-    less = const(step_value - 1) if step_value is not None else ir.BinOp("-", step, const(1))
-    return ir.BinOp("/", ir.BinOp("+", span, less), step)
+    return ir.BinOp("/", ir.BinOp("+", span, ir.BinOp("-", step, const(1))), step)
+
+
+def _offset(e: ir.Expr, k: int) -> ir.Expr:
+    return e if k == 0 else ir.BinOp("+", e, const(k)) if k > 0 else ir.BinOp("-", e, const(-k))
 
 
 def iteration_value(site: LoopSite, k: ir.Expr) -> ir.Expr:

@@ -51,7 +51,7 @@ vector (interchange).
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Callable, Mapping
 
 import z3
@@ -881,12 +881,13 @@ class LoopAccesses:
             if a.base is not None and b.base is not None and a.base != b.base:
                 continue
             overlap = _overlap(a, b)
+            constraints = (*a.path, *b.path, relation(a.loops, b.loops), overlap)
             solver = z3.Solver()
             solver.set("timeout", QUERY_TIMEOUT_MS)
-            solver.add(*a.path, *b.path, relation(a.loops, b.loops), overlap)
+            solver.add(*constraints)
             result = solver.check()
             if result == z3.sat:
-                model = solver.model()
+                model = _smallest(constraints, [*a.loops.values(), *b.loops.values()]) or solver.model()
                 return Conflict(a, b, _values(model, a.loops), _values(model, b.loops))
             if result == z3.unknown:
                 raise Obstacle(describe(a, b, undecided=True))
@@ -902,6 +903,17 @@ class Conflict:
     second: Access
     first_at: Mapping[str, int]
     second_at: Mapping[str, int]
+
+
+def _smallest(constraints, variables):
+    """A model with the lexicographically smallest ``variables`` (a witness that does not depend on
+    the solver's search), or None when the optimiser cannot find it in time."""
+    optimizer = z3.Optimize()
+    optimizer.set("timeout", QUERY_TIMEOUT_MS)
+    optimizer.add(*constraints)
+    for v in variables:
+        optimizer.minimize(v)
+    return optimizer.model() if optimizer.check() == z3.sat else None
 
 
 def _values(model, loops: Mapping[str, object]) -> dict[str, int]:
