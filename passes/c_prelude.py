@@ -23,3 +23,18 @@ class CPrelude(ModulePass):
         if module.dialect != "vnni":
             raise PassError(f"c-prelude applies to C (vnni) programs, not {module.dialect}")
         return with_prelude(module)
+
+
+@register
+@dataclass(frozen=True)
+class TargetPrelude(ModulePass):
+    """The headers and definitions a raised CUDA, HIP or BANG program needs."""
+
+    name: ClassVar[str] = "target-prelude"
+    summary: ClassVar[str] = "add the runtime headers and device-callable definitions a raised program needs"
+
+    def apply(self, module: ir.Module) -> ir.Module:
+        if module.dialect not in ("cuda", "hip", "bang"):
+            raise PassError(f"target-prelude applies to cuda, hip or bang programs, not {module.dialect}")
+        from xpiler.emitters.c_prelude import with_target_prelude
+        return with_target_prelude(module, module.dialect)

@@ -16,6 +16,7 @@ BUILTIN_MODULES = ("xpiler.passes.simt_port", "xpiler.passes.inline", "xpiler.pa
                    "xpiler.passes.detensorize", "xpiler.passes.constant_fold", "xpiler.passes.dce",
                    "xpiler.passes.simplify_index",
                    "xpiler.passes.host_lower", "xpiler.passes.c_prelude", "xpiler.passes.host_entry",
+                   "xpiler.passes.outline", "xpiler.passes.bind",
                    "xpiler.passes.loop_split", "xpiler.passes.loop_fuse", "xpiler.passes.loop_reorder",
                    "xpiler.passes.loop_expansion", "xpiler.passes.loop_contraction")
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import dialects
-from .errors import NotImplementedDirection, SourceError, TranslationError, XpilerError
+from .errors import NotImplementedDirection, SourceError, TranslationError, UnsupportedError, XpilerError
 from .launch import Launch
 
 # Options translate() accepts; anything else is an error, never silently ignored.
@@ -64,6 +64,7 @@ class Translation:
     target: str                 # target dialect
     pipeline: str               # the pipeline spec that ran (replayable)
     records: list = field(default_factory=list)  # one PassRecord per pass application
+    notes: list = field(default_factory=list)    # why the pipeline differs from the default, if it does
 
     @property
     def verified(self) -> bool:
@@ -71,7 +72,14 @@ class Translation:
         return bool(self.records) and all(r.verified for r in self.records)
 
 
-LOWERING = "{host_entries}inline-device,loop-recovery,host-lower,detensorize,c-prelude"
+LOWERING = "{host_entries}inline-device,loop-recovery,host-lower,detensorize"
+# Raising sequential C to a target (pass docstrings say what each does).
+RAISING = {
+    "vnni": "outline,bind{{target=vnni}},c-prelude",
+    "cuda": "outline,bind{{target=cuda}},target-prelude",
+    "hip": "outline,bind{{target=hip}},target-prelude",
+    "bang": "outline,bind{{target=bang}},target-prelude",
+}
 
 
 def default_pipeline(source: str, target: str, *, wavefront: int = 64, program: Program | None = None,
@@ -82,11 +90,20 @@ def default_pipeline(source: str, target: str, *, wavefront: int = 64, program: 
     if {source, target} == {"cuda", "hip"}:
         return f"simt-port{{target={target}}}" if wavefront == 64 or target == "cuda" else \
             f"simt-port{{target={target} wavefront={wavefront}}}"
-    if target == "vnni" and source in ("cuda", "hip", "bang") and program is not None:
-        return LOWERING.format(host_entries="".join(s + "," for s in _host_entry_specs(program, launch)))
-    raise NotImplementedDirection(
-        f"translating {source} to {target} is not implemented yet: it needs the raising passes (split, bind, "
-        f"cache, tensorize) to {target}; available now: the identity, cuda <-> hip, and cuda/hip/bang -> vnni")
+    return lower_and_raise(source, target, program=program, launch=launch)
+
+
+def lower_and_raise(source: str, target: str, *, program: Program | None = None, launch=None) -> str:
+    """The general route: lower the source to sequential C, raise that to the target."""
+    if target not in RAISING:
+        raise NotImplementedDirection(f"no raising passes to {target}")
+    if source == "vnni":
+        lowering = "detensorize"
+    elif program is None:
+        raise NotImplementedDirection(f"translating {source} to {target} needs the program (for its host entries)")
+    else:
+        lowering = LOWERING.format(host_entries="".join(s + "," for s in _host_entry_specs(program, launch)))
+    return lowering + "," + RAISING[target].format()
 
 
 def _host_entry_specs(program: Program, launch) -> list[str]:
@@ -148,9 +165,19 @@ def translate_with_trace(src, to: str, *, source: str | None = None, **options) 
         rtol, atol = options.get("tolerance") or (None, None)
         verifier = Verifier(list(options["verify"]), entry=options.get("entry"), launch=options.get("launch"),
                             rtol=rtol, atol=atol)
+    fallback = None
     try:
         if passes:
-            result = run_pipeline(program.module, passes, instruments=instruments, verifier=verifier)
+            try:
+                result = run_pipeline(program.module, passes, instruments=instruments, verifier=verifier)
+            except UnsupportedError as error:
+                # The direct CUDA <-> HIP port refuses what it cannot map exactly (warp-size
+                # dependent code, tensor cores); the general route lowers to C and raises again.
+                if options.get("pipeline") is not None or not spec.startswith("simt-port"):
+                    raise
+                fallback = f"simt-port refused ({error}); lowered to C and raised instead"
+                spec = lower_and_raise(program.dialect, target, program=program, launch=options.get("launch"))
+                result = run_pipeline(program.module, make_pipeline(spec), instruments=instruments, verifier=verifier)
             module, records = result.module, result.records
         else:
             module, records = program.module, []
@@ -164,7 +191,7 @@ def translate_with_trace(src, to: str, *, source: str | None = None, **options) 
             error.filename = filename
             error.args = (error._format(),)
         raise
-    return Translation(code, program.dialect, target, spec, records)
+    return Translation(code, program.dialect, target, spec, records, notes=[fallback] if fallback else [])
 
 
 def translate(src, to: str, *, source: str | None = None, **options) -> str:

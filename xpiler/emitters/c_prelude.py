@@ -236,3 +236,48 @@ def with_prelude(module: ir.Module) -> ir.Module:
         at += 1
     prelude = [ir.Verbatim(ENTRIES[name][0], "prelude") for name in needed(module) if ENTRIES[name][0]]
     return ir.Module(module.dialect, tuple(items[:at] + headers + prelude + items[at:]), module.filename)
+
+
+# What the device dialects' own headers already define (their prelude leaves these out).
+_TARGET_DEFINES = {
+    "cuda": {"half", "__half", "__half2", "half2", "__float2half", "__float2half_rn", "__half2float", "__int2half_rn",
+             "__hadd", "__hsub", "__hmul", "__hdiv", "__float2half2_rn", "__floats2half2_rn", "__halves2half2",
+             "__low2half", "__high2half", "__low2float", "__high2float", "__hadd2", "__hmul2", "dim3", "float2",
+             "float4", "int2", "int4", "make_float2", "make_float4", "__fdividef", "__saturatef", "rsqrtf",
+             "__frcp_rn", "cudaStream_t", "cudaEvent_t", "cudaError_t", "cudaSuccess", "__ldg", "max", "min",
+             "__device__", "__forceinline__", "__restrict__", "cudaDeviceProp"},
+    "bang": {"half", "cnrtQueue_t", *(n for n in ENTRIES if n.startswith(("CNRT_FUNC_TYPE_", "cnrtFuncType"))), "cnrtNotifier_t", "cnrtRet_t", "cnrtDim3_t", "cnrtFunctionType_t",
+             "CNRT_CHECK", "__mlu_func__", "__restrict__", "__device__"},
+}
+_TARGET_DEFINES["hip"] = _TARGET_DEFINES["cuda"] | {"hipStream_t", "hipEvent_t", "hipError_t", "hipSuccess",
+                                                    "hipDeviceProp_t"}
+_TARGET_HEADERS = {"cuda": ("cuda_runtime.h", "cuda_fp16.h"), "hip": ("hip/hip_runtime.h", "hip/hip_fp16.h"),
+                   "bang": ("bang.h",)}
+_DEVICE_CALLABLE = {"cuda": "__host__ __device__ ", "hip": "__host__ __device__ ", "bang": "__mlu_func__ "}
+
+
+def with_target_prelude(module: ir.Module, target: str) -> ir.Module:
+    """The prelude of a program raised to a device dialect: the dialect's runtime headers, the C
+    headers, and the entries its own headers lack, callable from device code."""
+    if target == "bang":  # SIMT fast-math spellings have no BANG counterpart
+        module = ir.rewrite(module, lambda n: ir.Name(RENAMES[n.id]) if isinstance(n, ir.Name) and n.id in RENAMES else n)
+    items = [i for i in module.items if not (isinstance(i, ir.Include) and i.path in HEADERS)]
+    module = ir.Module(module.dialect, tuple(items), module.filename)
+    have = {i.path for i in items if isinstance(i, ir.Include)}
+    headers = [ir.Include(h) for h in _TARGET_HEADERS[target] + ("math.h", "stdint.h", "string.h", "stdlib.h")
+               if h not in have]
+    at = 0
+    while at < len(items) and isinstance(items[at], (ir.Include, ir.Comment)):
+        at += 1
+    skip = _TARGET_DEFINES[target]
+    callable_ = _DEVICE_CALLABLE[target]
+    prelude = []
+    for name in needed(module):
+        text = ENTRIES[name][0]
+        if name in skip or not text or (target in ("cuda", "hip") and ("half" in text or name.startswith("__h"))):
+            continue  # the SIMT headers (and the emulation's) have their own half precision
+        if target == "bang" and name == "__xpiler_union_job":  # the enum is bang.h's own
+            text = text[text.index("static inline"):]
+        text = re.sub(r"\bstatic inline\b", "static inline " + callable_.strip(), text)
+        prelude.append(ir.Verbatim(text, "prelude"))
+    return ir.Module(module.dialect, tuple(items[:at] + headers + prelude + items[at:]), module.filename)

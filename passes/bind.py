@@ -1,0 +1,801 @@
+"""Bind: map the loops of sequential device functions onto a target's parallelism.
+
+Input: sequential C after ``outline`` (device functions have ``kind="kernel"``; their block or task
+loops carry ``For.kind == "blocks"``, thread loops ``"threads"``). Each device function becomes a
+target kernel and each call of it from host code a launch.
+
+**The parallel nest.** A device function whose body is scalar declarations followed by one loop has
+a *parallel nest*: the longest perfect chain of loops, from the outermost, whose iterations are
+independent (recovered block/task loops by provenance, other loops proved by
+:mod:`xpiler.ir.dependence`) and whose bounds do not depend on the outer loops of the chain. The
+chain is collapsed into one index ``f`` in ``[0, N)`` (``N`` the product of the trip counts) and
+``f`` is distributed over the target's workers by a stride loop, which covers every iteration exactly
+once for any number of workers (proved in :mod:`xpiler.synth.binding`):
+
+* ``cuda`` / ``hip``, *flat*: one thread per iteration, ``f = blockIdx.x * blockDim.x + threadIdx.x``
+  striding by the grid; the body runs sequentially in its thread.
+* ``cuda`` / ``hip``, *block*: one block per iteration, when the body keeps buffers (NRAM tiles,
+  per-thread arrays of a recovered SIMT block) or has thread loops of its own. The body is raised at
+  block level: its buffers become ``__shared__`` (or per-block global scratch beyond 48 KB), its
+  parallel loops are distributed over the block's threads and followed by ``__syncthreads()``,
+  statements that only compute scalars run redundantly in every thread, and the remaining
+  statements run in thread 0 followed by a barrier (the scalars they write become ``__shared__``).
+* ``bang``: iterations over tasks, ``for (f = taskId; f < N; f += taskDim)``, the body sequential in
+  its task (buffers up to the NRAM capacity in ``__nram__``); UNION1 over 4 clusters x 4 cores.
+* ``vnni``: ``#pragma omp parallel for collapse(k)`` on the chain, in place.
+
+A device function without a parallel nest runs in one block (cuda/hip, raised at block level) or
+one task (bang). Host calls become launches whose grid is computed from the call's arguments;
+scratch buffers are allocated around the launch (``malloc``/``free`` here, mapped to the target's
+runtime by ``host-raise``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import ClassVar
+
+from xpiler import ir
+from xpiler.errors import UnsupportedError
+from xpiler.ir.analysis import strip_parens
+from xpiler.ir.effects import (assigned_scalars, call_name, declared_names, is_array_decl, touches_memory,
+                               used_names, writes_memory)
+
+from .base import ModulePass, PassError
+from .host_raise import EntryRaiser
+from .registry import register
+
+SIMT_TARGETS = ("cuda", "hip")
+SHARED_LIMIT = 48 * 1024          # static shared memory per block without opt-in (conventions)
+NRAM_LIMIT = 512 * 1024 - 8 * 1024  # reference/bang.md, minus room for the compiler's own use
+FLAT_ARRAY_LIMIT = 1024           # bytes of arrays a thread may keep in local memory in flat mode
+
+# Names the recovered sequential code uses that are built-ins of a target (renamed in kernels).
+TARGET_BUILTINS = {
+    "cuda": {"gridDim", "blockDim", "threadIdx", "blockIdx", "warpSize"},
+    "hip": {"gridDim", "blockDim", "threadIdx", "blockIdx", "warpSize"},
+    "bang": {"taskId", "taskIdX", "taskIdY", "taskIdZ", "taskDim", "taskDimX", "taskDimY", "taskDimZ",
+             "clusterId", "clusterDim", "coreId", "coreDim"},
+    "vnni": set(),
+}
+
+_SIZES = {"char": 1, "signed char": 1, "unsigned char": 1, "int8_t": 1, "uint8_t": 1, "bool": 1,
+          "short": 2, "unsigned short": 2, "int16_t": 2, "uint16_t": 2, "half": 2, "__half": 2, "_Float16": 2,
+          "int": 4, "unsigned": 4, "unsigned int": 4, "float": 4, "int32_t": 4, "uint32_t": 4,
+          "long": 8, "unsigned long": 8, "long long": 8, "size_t": 8, "double": 8, "int64_t": 8, "uint64_t": 8}
+
+
+# ---- small IR builders -------------------------------------------------------------------------------
+def _n(id_: str) -> ir.Name:
+    return ir.Name(id_)
+
+
+def _c(value: int) -> ir.Const:
+    return ir.Const(str(value), value)
+
+
+def _bin(op, a, b) -> ir.BinOp:
+    return ir.BinOp(op, _p(a), _p(b))
+
+
+def _p(e):
+    return ir.Paren(e) if isinstance(e, (ir.BinOp, ir.Ternary, ir.Assign)) else e
+
+
+def _decl(name, typ, init=None, scope="local", dims=()) -> ir.Decl:
+    return ir.Decl((ir.Declarator(name, typ, dims, init),), scope=scope)
+
+
+def _sync(target: str) -> ir.Stmt:
+    return ir.Barrier("block", "__syncthreads") if target in SIMT_TARGETS else ir.Barrier("all", "__sync_all")
+
+
+LL = ir.Type("long long")
+
+
+def _builtin(name, axis=None) -> ir.Builtin:
+    return ir.Builtin(name, axis)
+
+
+def const_value(e, env: dict) -> int | None:
+    """The integer value of ``e`` when it is built from literals and names bound in ``env``."""
+    e = strip_parens(e)
+    if isinstance(e, ir.Const):
+        return e.value if isinstance(e.value, int) and not isinstance(e.value, bool) else None
+    if isinstance(e, ir.Name):
+        v = env.get(e.id)
+        return v if isinstance(v, int) else None
+    if isinstance(e, ir.Member) and isinstance(strip_parens(e.base), ir.Name):
+        v = env.get(f"{strip_parens(e.base).id}.{e.field_name}")
+        return v if isinstance(v, int) else None
+    if isinstance(e, ir.Cast):
+        return const_value(e.operand, env)
+    if isinstance(e, ir.SizeOf) and e.type is not None and not e.type.pointer:
+        return _SIZES.get(" ".join(e.type.quals[:0] + (e.type.base,)))
+    if isinstance(e, ir.UnOp) and e.op == "-" and not e.postfix:
+        v = const_value(e.operand, env)
+        return -v if v is not None else None
+    if isinstance(e, ir.BinOp):
+        a, b = const_value(e.left, env), const_value(e.right, env)
+        if a is None or b is None:
+            return None
+        if e.op == "+":
+            return a + b
+        if e.op == "-":
+            return a - b
+        if e.op == "*":
+            return a * b
+        if e.op == "/" and b:
+            return int(a / b)
+        if e.op == "%" and b:
+            return a - int(a / b) * b
+        if e.op == "<<":
+            return a << b
+        if e.op == ">>":
+            return a >> b
+        if e.op in ("<", "<=", ">", ">=", "==", "!="):
+            return int({"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b, "==": a == b, "!=": a != b}[e.op])
+    if isinstance(e, ir.Ternary):
+        c = const_value(e.cond, env)
+        if c is not None:
+            return const_value(e.then if c else e.other, env)
+    if isinstance(e, ir.Call) and call_name(e) == "__xpiler_union_job" and len(e.args) == 1:
+        v = const_value(e.args[0], env)
+        return int(v != 1) if v is not None else None
+    return None
+
+
+def substitute(node, mapping: dict[str, ir.Expr]):
+    """``node`` with every ``Name`` in ``mapping`` replaced by its (parenthesised) expression."""
+    def fn(n):
+        if isinstance(n, ir.Name) and n.id in mapping:
+            return _p(mapping[n.id])
+        return n
+    return ir.rewrite(node, fn)
+
+
+def type_bytes(t: ir.Type) -> int | None:
+    if t.pointer:
+        return 8
+    return _SIZES.get(t.base)
+
+
+def module_constants(module: ir.Module) -> dict:
+    """Integer ``#define`` values and CNRT function-type names (for sizes and trip counts)."""
+    from xpiler.frontend.lift import parse_expression
+    env: dict = {"CNRT_FUNC_TYPE_BLOCK": 1, "CNRT_FUNC_TYPE_UNION1": 4, "CNRT_FUNC_TYPE_UNION2": 8,
+                 "CNRT_FUNC_TYPE_UNION4": 16, "CNRT_FUNC_TYPE_UNION8": 32, "cnrtFuncTypeBlock": 1,
+                 "cnrtFuncTypeUnion1": 4, "cnrtFuncTypeUnion2": 8, "cnrtFuncTypeUnion4": 16}
+    for item in module.items:
+        if isinstance(item, ir.Define):
+            parts = item.text.split(None, 1)
+            if len(parts) == 2 and "(" not in parts[0]:
+                try:
+                    v = const_value(parse_expression(parts[1]), env)
+                except Exception:  # a macro that is not an expression
+                    v = None
+                if v is not None:
+                    env[parts[0]] = v
+        elif isinstance(item, ir.Decl):
+            for var in item.vars:
+                if var.init is not None and not var.dims and "const" in var.type.quals + item.storage:
+                    v = const_value(var.init, env)
+                    if v is not None:
+                        env[var.name] = v
+    return env
+
+
+# ---- the parallel nest ------------------------------------------------------------------------------
+@dataclass
+class Nest:
+    pre: list                      # scalar statements before the nest (every worker runs them)
+    loops: list                    # the chain, outermost first
+    body: ir.Block                 # the body of the innermost loop of the chain
+    trips: list                    # trip count of each loop (expressions over the function's names)
+
+    @property
+    def count(self) -> ir.Expr:
+        total = None
+        for t in self.trips:
+            total = t if total is None else _bin("*", total, t)
+        return total
+
+
+def _is_parallel(loop: ir.For, constants: dict) -> bool:
+    if loop.kind in ("blocks", "threads", "parallel"):
+        return True
+    try:
+        from xpiler.ir.dependence import is_parallel
+    except ImportError:  # pragma: no cover - the analysis ships with the package
+        return False
+    return is_parallel(loop, constants=constants)
+
+
+def trip_count(start, stop, step) -> ir.Expr:
+    if const_value(start, {}) == 0 and const_value(step, {}) == 1:
+        return _p(stop)
+    span = _bin("-", stop, start)
+    if const_value(step, {}) == 1:
+        return _p(span)
+    return _bin("/", _bin("+", span, _bin("-", step, _c(1))), step)
+
+
+def find_nest(f: ir.Function, constants: dict) -> Nest | None:
+    stmts = list(f.body.body)
+    pre = []
+    while stmts and not touches_memory(stmts[0]) and not isinstance(stmts[0], ir.For) and \
+            isinstance(stmts[0], (ir.Decl, ir.Comment)):
+        pre.append(stmts.pop(0))
+    if len(stmts) != 1 or not isinstance(stmts[0], ir.For):
+        return None
+    loops, trips = [], []
+    node = stmts[0]
+    outer_vars: set[str] = set()
+    while isinstance(node, ir.For):
+        canon = node.canonical()
+        if canon is None or not isinstance(node.init, ir.Decl):
+            break
+        var, start, stop, step = canon
+        if used_names(ir.Block((ir.ExprStmt(start), ir.ExprStmt(stop), ir.ExprStmt(step)))) & (
+                outer_vars | assigned_scalars(node.body)):
+            break
+        if var in assigned_scalars(node.body) or not _is_parallel(node, constants):
+            break
+        loops.append(node)
+        trips.append(trip_count(start, stop, step))
+        outer_vars.add(var)
+        body = node.body if isinstance(node.body, ir.Block) else ir.Block((node.body,))
+        inner = [s for s in body.body if not isinstance(s, ir.Comment)]
+        if len(inner) == 1 and isinstance(inner[0], ir.For) and inner[0].canonical() is not None:
+            node = inner[0]
+            continue
+        break
+    if not loops:
+        return None
+    last = loops[-1]
+    return Nest(pre, loops, last.body if isinstance(last.body, ir.Block) else ir.Block((last.body,)), trips)
+
+
+def decode(nest: Nest, index: ir.Expr) -> list:
+    """Declarations of the chain's loop variables from the collapsed index."""
+    out = []
+    inner_product = None
+    for loop, trip in reversed(list(zip(nest.loops, nest.trips))):
+        var, start, _, step = loop.canonical()
+        q = index if inner_product is None else _bin("/", index, inner_product)
+        k = _bin("%", q, trip) if loop is not nest.loops[0] else q
+        value = k if const_value(step, {}) == 1 else _bin("*", k, step)
+        if const_value(start, {}) != 0:
+            value = _bin("+", start, value)
+        typ = loop.init.vars[0].type
+        out.append(_decl(var, typ, ir.Cast(typ, _p(value))))
+        inner_product = trip if inner_product is None else _bin("*", inner_product, trip)
+    return list(reversed(out))
+
+
+# ---- arrays -----------------------------------------------------------------------------------------
+def array_bytes(decl_var: ir.Declarator, env: dict) -> int | None:
+    size = type_bytes(decl_var.type)
+    if size is None:
+        return None
+    for d in decl_var.dims:
+        v = const_value(d, env) if d is not None else None
+        if v is None:
+            return None
+        size *= v
+    return size
+
+
+def body_arrays(node) -> list[ir.Declarator]:
+    return [v for n in ir.walk(node) if isinstance(n, ir.Decl) for v in n.vars if v.dims]
+
+
+def has_thread_loops(node) -> bool:
+    return any(isinstance(n, ir.For) and n.kind == "threads" for n in ir.walk(node))
+
+
+# ---- block-level raising (cuda/hip) -----------------------------------------------------------------
+class BlockRaiser:
+    """Raise a sequential body to the threads of one block (see the module docstring)."""
+
+    def __init__(self, target: str, constants: dict, names: set[str]):
+        self.target = target
+        self.constants = constants
+        self.shared_arrays: list[ir.Declarator] = []
+        self.shared_scalars: dict[str, ir.Type] = {}
+        self.taken = set(names)
+        self.renames: dict[str, str] = {}
+
+    def fresh(self, name: str) -> str:
+        new, i = name, 0
+        while new in self.taken:
+            i += 1
+            new = f"{name}_{i}"
+        self.taken.add(new)
+        return new
+
+    def tid(self):
+        return _builtin("threadIdx", "x")
+
+    def run(self, stmts, outer: dict[str, ir.Type]) -> list:
+        """Raise ``stmts`` (``outer``: the scalars visible from outside, e.g. the function's
+        parameters). Which scalars must be shared is only known once nested statements are seen, so
+        the raising repeats until that set is stable."""
+        while True:
+            before = dict(self.shared_scalars)
+            self.shared_arrays = []
+            out = self.raise_block(stmts, outer)
+            if self.shared_scalars == before:
+                return out
+
+    def raise_block(self, stmts, outer: dict[str, ir.Type]) -> list:
+        stmts = list(stmts)
+        scalars = {**outer, **self.block_scalars(stmts)}
+        modes = [self.mode(s, scalars) for s in stmts]
+        # Scalars written by thread 0 must be visible to all threads: shared, and then written by
+        # thread 0 only everywhere.
+        changed = True
+        while changed:
+            changed = False
+            for i, s in enumerate(stmts):
+                if modes[i] == "single":
+                    for v in (assigned_scalars(s) | self.decl_names(s)) & set(scalars):
+                        if v not in self.shared_scalars:
+                            self.shared_scalars[v] = scalars[v]
+                            changed = True
+            for i, s in enumerate(stmts):
+                if modes[i] in ("redundant", "distribute") and (assigned_scalars(s) | self.decl_names(s)) & set(self.shared_scalars):
+                    modes[i] = "single"
+                    changed = True
+        out = []
+        for s, mode in zip(stmts, modes):
+            out.extend(self.emit(s, mode, scalars))
+        return out
+
+    @staticmethod
+    def decl_names(s) -> set[str]:
+        return {v.name for v in s.vars} if isinstance(s, ir.Decl) else set()
+
+    @staticmethod
+    def block_scalars(stmts) -> dict[str, ir.Type]:
+        return {v.name: v.type for s in stmts if isinstance(s, ir.Decl) for v in s.vars if not v.dims}
+
+    def mode(self, s, scalars) -> str:
+        if isinstance(s, ir.Decl):
+            if is_array_decl(s):
+                return "array"
+            return "redundant" if not writes_memory(s) else "single"
+        if isinstance(s, (ir.Comment, ir.Pragma)):
+            return "redundant"
+        if isinstance(s, ir.For) and s.canonical() is not None and s.kind != "blocks" and \
+                s.canonical()[0] not in assigned_scalars(s.body) and _is_parallel(s, self.constants) and \
+                not any(isinstance(n, ir.Jump) for n in ir.walk(s.body)) and not self.reads_private(s, scalars):
+            return "distribute"
+        if not writes_memory(s) and not any(isinstance(n, ir.Decl) and is_array_decl(n) for n in ir.walk(s)):
+            return "redundant"
+        if isinstance(s, (ir.For, ir.If, ir.Block, ir.While)) and self.nested_work(s):
+            return "recurse"
+        return "single"
+
+    def reads_private(self, loop, scalars) -> bool:
+        """A distributed loop may read block-level scalars only when every thread holds them: they
+        are (redundant scalars are); nothing to check beyond writes, which dependence refuses."""
+        return False
+
+    def nested_work(self, s) -> bool:
+        """Worth recursing: a uniform construct with parallel loops inside."""
+        for n in ir.walk(s):
+            if n is not s and isinstance(n, ir.For) and n.canonical() is not None and (
+                    n.kind == "threads" or _is_parallel(n, self.constants)):
+                return isinstance(s, (ir.Block, ir.If)) or (
+                    isinstance(s, ir.For) and s.canonical() is not None and
+                    s.canonical()[0] not in assigned_scalars(s.body))
+        return False
+
+    def emit(self, s, mode, scalars) -> list:
+        sync = _sync(self.target)
+        if mode == "array":
+            out = []
+            for v in s.vars:
+                self.shared_arrays.append(v)
+                if v.init is not None:
+                    raise UnsupportedError(f"bind: initialised block-level array {v.name} is not supported")
+            return out
+        if mode == "redundant":
+            return [s]
+        if mode == "distribute":
+            return [self.distribute(s), sync]
+        if mode == "recurse":
+            if isinstance(s, ir.Block):
+                return [ir.Block(tuple(self.raise_block(s.body, scalars)))]
+            if isinstance(s, ir.If):
+                then = ir.Block(tuple(self.raise_block(_stmts(s.then), scalars)))
+                other = ir.Block(tuple(self.raise_block(_stmts(s.other), scalars))) if s.other is not None else None
+                return [replace(s, then=then, other=other)]
+            if isinstance(s, ir.For):
+                inner = dict(scalars)
+                if isinstance(s.init, ir.Decl):
+                    inner.update({v.name: v.type for v in s.init.vars})
+                return [replace(s, body=ir.Block(tuple(self.raise_block(_stmts(s.body), inner))), kind="serial")]
+        # single: thread 0, then a barrier; declarations of shared scalars become assignments
+        if isinstance(s, ir.Decl):
+            assigns = [ir.ExprStmt(ir.Assign(_n(v.name), "=", v.init)) for v in s.vars if v.init is not None]
+            body = ir.Block(tuple(assigns))
+        else:
+            body = s if isinstance(s, ir.Block) else ir.Block((s,))
+        return [ir.If(_bin("==", self.tid(), _c(0)), body), sync]
+
+    def distribute(self, loop: ir.For) -> ir.For:
+        """``for (v = a; v < b; v += s)`` over the block's threads (thread loops of a recovered block are
+        collapsed first so that every thread of the block gets work)."""
+        chain = [loop]
+        node = loop
+        while True:
+            body = [t for t in _stmts(node.body) if not isinstance(t, ir.Comment)]
+            if len(body) == 1 and isinstance(body[0], ir.For) and body[0].kind == "threads" and \
+                    body[0].canonical() is not None and loop.kind == "threads":
+                node = body[0]
+                chain.append(node)
+                continue
+            break
+        if len(chain) == 1:
+            var, start, stop, step = loop.canonical()
+            typ = loop.init.vars[0].type
+            first = ir.Cast(typ, _bin("+", start, _bin("*", self.tid(), step))) \
+                if const_value(start, {}) != 0 or const_value(step, {}) != 1 else ir.Cast(typ, self.tid())
+            stride = _bin("*", _builtin("blockDim", "x"), step) if const_value(step, {}) != 1 else _builtin("blockDim", "x")
+            return ir.For(_decl(var, typ, first), loop.cond, ir.Assign(_n(var), "+=", stride), loop.body, "serial")
+        trips = [trip_count(*c.canonical()[1:]) for c in chain]
+        nest = Nest([], chain, chain[-1].body if isinstance(chain[-1].body, ir.Block) else ir.Block((chain[-1].body,)),
+                    trips)
+        index = self.fresh("__xp_t")
+        body = ir.Block(tuple(decode(nest, _n(index))) + nest.body.body)
+        return ir.For(_decl(index, LL, ir.Cast(LL, self.tid())), _bin("<", _n(index), nest.count),
+                      ir.Assign(_n(index), "+=", _builtin("blockDim", "x")), body, "serial")
+
+
+def flatten_arrays(node, arrays: dict[str, tuple]):
+    """``a[i][j]`` -> ``a[i * d1 + j]`` for the arrays of ``arrays`` (name -> extents), now pointers;
+    a partial index ``a[i]`` (a row) becomes the address ``a + i * d1``."""
+    def chain(e):
+        indices = []
+        while isinstance(e, ir.Index):
+            indices.append(e.index)
+            e = strip_parens(e.base)
+        return e, list(reversed(indices))
+
+    def fn(n):
+        if isinstance(n, ir.Index):
+            base, indices = chain(n)
+            if isinstance(base, ir.Name) and base.id in arrays:
+                dims = arrays[base.id]
+                flat = None
+                for k, idx in enumerate(indices):
+                    stride = None
+                    for d in dims[k + 1:]:
+                        stride = d if stride is None else _bin("*", stride, d)
+                    term = idx if stride is None else _bin("*", idx, stride)
+                    flat = term if flat is None else _bin("+", flat, term)
+                if len(indices) == len(dims):
+                    return ir.Index(base, flat)
+                return ir.Paren(_bin("+", base, flat))
+        return n
+
+    def outer(n):
+        # rewrite only maximal index chains: an Index whose base chain is handled as a whole
+        if isinstance(n, ir.Index):
+            base, _ = chain(n)
+            if isinstance(base, ir.Name) and base.id in arrays:
+                return fn(ir.Index(*_rebuild(n, outer)))
+        return ir.map_children(n, outer) if hasattr(n, "__dataclass_fields__") else n
+    return outer(node)
+
+
+def _rebuild(n: ir.Index, outer):
+    """The chain's base and indices with the index expressions themselves rewritten."""
+    return (ir.map_children(n.base, lambda c: c) if not isinstance(n.base, ir.Index) else ir.Index(*_rebuild(n.base, outer)),
+            outer(n.index))
+
+
+def _stmts(s) -> list:
+    if s is None:
+        return []
+    return list(s.body) if isinstance(s, ir.Block) else [s]
+
+
+# ---- the pass ---------------------------------------------------------------------------------------
+@dataclass
+class Plan:
+    """How host code launches a raised kernel: expressions over the kernel's own parameters."""
+
+    grid: ir.Expr | None           # SIMT grid (x); None for bang
+    block: int
+    scratch: list = field(default_factory=list)   # (param name, element type, elements per block)
+    task_dim: int = 16
+    func_type: str = "UNION1"
+
+
+class Binder:
+    def __init__(self, module: ir.Module, target: str, threads: int):
+        self.module = module
+        self.target = target
+        self.threads = threads
+        self.constants = module_constants(module)
+        self.plans: dict[str, Plan] = {}
+
+    def kernel(self, f: ir.Function) -> ir.Function:
+        clashes = TARGET_BUILTINS[self.target] & (used_names(f) | declared_names(f) | {p.name for p in f.params})
+        if clashes:
+            f = ir.rename(f, {c: f"src_{c}" for c in clashes})
+            f = replace(f, params=tuple(replace(p, name=f"src_{p.name}") if p.name in clashes else p for p in f.params))
+        if self.target == "vnni":
+            return self.openmp(f)
+        nest = find_nest(f, self.constants)
+        if self.target == "bang":
+            return self.bang(f, nest)
+        return self.simt(f, nest)
+
+    # -- vnni ------------------------------------------------------------------------------------------
+    def openmp(self, f: ir.Function) -> ir.Function:
+        nest = find_nest(f, self.constants)
+        if nest is None:
+            return replace(f, kind="host")
+        first = nest.loops[0]
+        pragma = ir.Pragma("omp parallel for" + (f" collapse({len(nest.loops)})" if len(nest.loops) > 1 else ""))
+        body = tuple(nest.pre) + (pragma, first)
+        return replace(f, body=replace(f.body, body=body), kind="host")
+
+    # -- bang ------------------------------------------------------------------------------------------
+    def bang(self, f: ir.Function, nest: Nest | None) -> ir.Function:
+        quals = ("__mlu_global__",)
+        if nest is None:
+            self.plans[f.name] = Plan(None, 1, task_dim=1, func_type="BLOCK")
+            return replace(f, quals=quals, kind="kernel", body=self.nram(f.body))
+        index = "__xp_f"
+        body = ir.Block(tuple(decode(nest, _n(index))) + nest.body.body)
+        loop = ir.For(_decl(index, LL, ir.Cast(LL, _builtin("taskId"))), _bin("<", _n(index), nest.count),
+                      ir.Assign(_n(index), "+=", _builtin("taskDim")), self.nram(body), "parallel:taskId")
+        self.plans[f.name] = Plan(None, 1)
+        return replace(f, quals=quals, kind="kernel", body=ir.Block(tuple(nest.pre) + (loop,)))
+
+    def nram(self, body):
+        """Arrays of a task go to NRAM while they fit (they are the task's private buffers)."""
+        total = 0
+
+        def fn(n):
+            nonlocal total
+            if isinstance(n, ir.Decl) and is_array_decl(n) and n.scope == "local" and not n.storage:
+                sizes = [array_bytes(v, self.constants) for v in n.vars]
+                if all(s is not None for s in sizes) and total + sum(sizes) <= NRAM_LIMIT and \
+                        all(v.init is None for v in n.vars):
+                    total += sum(sizes)
+                    return replace(n, scope="nram")
+            return n
+        return ir.rewrite(body, fn)
+
+    # -- cuda / hip ------------------------------------------------------------------------------------
+    def simt(self, f: ir.Function, nest: Nest | None) -> ir.Function:
+        quals = ("__global__",)
+        threads = self.threads
+        if nest is not None and not self.block_mode(nest):
+            index = "__xp_f"
+            gid = _bin("+", _bin("*", ir.Cast(LL, _builtin("blockIdx", "x")), _builtin("blockDim", "x")),
+                       _builtin("threadIdx", "x"))
+            stride = _bin("*", ir.Cast(LL, _builtin("gridDim", "x")), _builtin("blockDim", "x"))
+            body = ir.Block(tuple(decode(nest, _n(index))) + nest.body.body)
+            loop = ir.For(_decl(index, LL, gid), _bin("<", _n(index), nest.count),
+                          ir.Assign(_n(index), "+=", stride), body, "parallel:thread")
+            grid = _bin("/", _bin("+", nest.count, _c(threads - 1)), _c(threads))
+            self.plans[f.name] = Plan(self.inline_pre(grid, nest.pre), threads)
+            return replace(f, quals=quals, kind="kernel", body=ir.Block(tuple(nest.pre) + (loop,)))
+        raiser = BlockRaiser(self.target, self.constants, used_names(f) | declared_names(f))
+        scalar_params = {p.name: p.type for p in f.params if not p.type.is_pointer and not p.dims}
+        if nest is None:
+            body = raiser.run(f.body.body, scalar_params)
+            grid = _c(1)
+            pre = []
+        else:
+            index = "__xp_b"
+            inner = raiser.run(nest.body.body, {**scalar_params, **BlockRaiser.block_scalars(nest.pre)})
+            # buffer extents may name scalars of the block (``float m[__nthreads]``): their values
+            reassigned = assigned_scalars(nest.body)
+            values = {v.name: v.init for s in nest.body.body if isinstance(s, ir.Decl) for v in s.vars
+                      if v.init is not None and not v.dims and v.name not in reassigned}
+            raiser.shared_arrays = [replace(v, dims=tuple(substitute(d, values) if d is not None else d
+                                                          for d in v.dims)) for v in raiser.shared_arrays]
+            body_block = ir.Block(tuple(decode(nest, _n(index))) + tuple(inner) + (_sync(self.target),))
+            loop = ir.For(_decl(index, LL, ir.Cast(LL, _builtin("blockIdx", "x"))), _bin("<", _n(index), nest.count),
+                          ir.Assign(_n(index), "+=", _builtin("gridDim", "x")), body_block, "parallel:block")
+            body = list(nest.pre) + [loop]
+            grid = nest.count
+            pre = nest.pre
+        decls, scratch = self.shared_storage(raiser, f)
+        if raiser.flatten:
+            body = [flatten_arrays(s, raiser.flatten) for s in body]
+        shared_params = [p for p in f.params if p.name in raiser.shared_scalars]
+        if shared_params:  # a parameter thread 0 updates: a shared copy of it, under its name
+            f = replace(f, params=tuple(replace(p, name=f"{p.name}__arg") if p in shared_params else p for p in f.params))
+            copy = ir.Block(tuple(ir.ExprStmt(ir.Assign(_n(p.name), "=", _n(f"{p.name}__arg"))) for p in shared_params))
+            decls += [ir.If(_bin("==", _builtin("threadIdx", "x"), _c(0)), copy), _sync(self.target)]
+        params = f.params + tuple(ir.Param(name, ir.Type(typ.base, 1, typ.quals)) for name, typ, _ in scratch)
+        self.plans[f.name] = Plan(self.inline_pre(grid, pre), threads, scratch=[
+            (name, typ, self.inline_pre(count, pre)) for name, typ, count in scratch])
+        return replace(f, quals=quals, kind="kernel", params=params, body=ir.Block(tuple(decls) + tuple(body)))
+
+    def block_mode(self, nest: Nest) -> bool:
+        if has_thread_loops(nest.body):
+            return True
+        total = 0
+        for v in body_arrays(nest.body):
+            size = array_bytes(v, self.constants)
+            if size is None:
+                return True
+            total += size
+        return total > FLAT_ARRAY_LIMIT
+
+    def shared_storage(self, raiser: BlockRaiser, f: ir.Function):
+        """``__shared__`` declarations for the block's buffers and scalars; per-block global scratch
+        for buffers whose size is not constant or that do not fit in static shared memory."""
+        decls, scratch = [], []
+        flatten: dict[str, tuple] = {}
+        total = 0
+        for v in raiser.shared_arrays:
+            size = array_bytes(v, self.constants)
+            if size is not None and total + size <= SHARED_LIMIT:
+                total += size
+                decls.append(ir.Decl((replace(v, init=None),), scope="shared"))
+                continue
+            count = None
+            for d in v.dims:
+                count = d if count is None else _bin("*", count, d)
+            name = f"__xp_scratch_{v.name}"
+            scratch.append((name, v.type, count))
+            pointer = ir.Type(v.type.base, v.type.pointer + 1, v.type.quals)
+            offset = _bin("*", ir.Cast(LL, _builtin("blockIdx", "x")), count)
+            if len(v.dims) > 1:
+                flatten[v.name] = v.dims
+            decls.append(_decl(v.name, pointer, _bin("+", _n(name), offset)))
+        raiser.flatten = flatten
+        for name, typ in raiser.shared_scalars.items():
+            decls.append(ir.Decl((ir.Declarator(name, ir.Type(typ.base, typ.pointer, tuple(
+                q for q in typ.quals if q != "const"))),), scope="shared"))
+        return decls, scratch
+
+    @staticmethod
+    def inline_pre(expr, pre) -> ir.Expr:
+        """``expr`` with the scalars the prologue declares replaced by their initialisers (so that the
+        host can compute it from the call's arguments)."""
+        mapping = {}
+        for s in pre:
+            if isinstance(s, ir.Decl):
+                for v in s.vars:
+                    if v.init is not None and not v.dims:
+                        mapping[v.name] = substitute(v.init, mapping)
+        return substitute(expr, mapping)
+
+    # -- launches --------------------------------------------------------------------------------------
+    def host(self, f: ir.Function, kernels: dict[str, ir.Function]) -> ir.Function:
+        def fn(n):
+            if isinstance(n, ir.Block):
+                out = []
+                for s in n.body:
+                    out.extend(self.launch(s, kernels) if self.is_call_stmt(s, kernels) else [s])
+                return replace(n, body=tuple(out)) if len(out) != len(n.body) or any(
+                    a is not b for a, b in zip(out, n.body)) else n
+            return n
+        return ir.rewrite(f, fn)
+
+    @staticmethod
+    def is_call_stmt(s, kernels) -> bool:
+        return isinstance(s, ir.ExprStmt) and isinstance(s.expr, ir.Call) and call_name(s.expr) in kernels
+
+    def launch(self, s: ir.ExprStmt, kernels) -> list:
+        call = s.expr
+        kernel = kernels[call_name(call)]
+        plan = self.plans[kernel.name]
+        if self.target == "vnni":
+            return [s]
+        params = kernel.params[:len(call.args)]
+        mapping = {p.name: a for p, a in zip(params, call.args)}
+        if self.target == "bang":
+            dim = f"__xp_dim_{kernel.name}"
+            return [
+                ir.Decl((ir.Declarator(dim, ir.Type("cnrtDim3_t"), init=ir.InitList((_c(plan.task_dim), _c(1), _c(1)))),)),
+                ir.ExprStmt(ir.Launch(_n(kernel.name), (_n(dim), _n(f"CNRT_FUNC_TYPE_{plan.func_type}"), _n("__xp_queue")),
+                                      call.args, template_args=call.template_args)),
+                ir.ExprStmt(ir.Call(_n("cnrtQueueSync"), (_n("__xp_queue"),))),
+            ]
+        out, frees = [], []
+        args = list(call.args)
+        grid = self.grid_expr(substitute(plan.grid, mapping))
+        grid_name = f"__xp_grid_{kernel.name}"
+        out.append(_decl(grid_name, LL, grid))
+        for name, typ, count in plan.scratch:
+            buf = f"{name}_{kernel.name}"
+            elems = _bin("*", _n(grid_name), substitute(count, mapping))
+            pointer = ir.Type(typ.base, typ.pointer + 1, tuple(q for q in typ.quals if q != "const"))
+            out.append(_decl(buf, pointer, ir.Cast(pointer, ir.Call(_n("malloc"), (
+                _bin("*", elems, ir.SizeOf(type=ir.Type(typ.base, typ.pointer))),)))))
+            args.append(_n(buf))
+            frees.append(ir.ExprStmt(ir.Call(_n("free"), (_n(buf),))))
+        out.append(ir.ExprStmt(ir.Launch(_n(kernel.name), (ir.Call(_n("dim3"), (ir.Cast(ir.Type("unsigned"), _n(grid_name)),)),
+                                                             ir.Call(_n("dim3"), (_c(plan.block),))), tuple(args),
+                                  template_args=call.template_args)))
+        return [ir.Block(tuple(out + frees))]
+
+    @staticmethod
+    def grid_expr(count) -> ir.Expr:
+        """Blocks to launch: the iteration count clamped to [1, 65535 * 32]: the stride loop covers the
+        rest, and an empty launch is not allowed."""
+        clamped = ir.Ternary(_bin("<", count, _c(1)), _c(1), ir.Ternary(_bin(">", count, _c(2097120)), _c(2097120), count))
+        return clamped
+
+
+def bind_module(module: ir.Module, target: str, threads: int = 256) -> ir.Module:
+    binder = Binder(module, target, threads)
+    kernels = {f.name: f for f in module.functions() if f.kind == "kernel" and f.body is not None}
+    device_helpers = _device_helpers(module, kernels)
+    items = []
+    raised = {}
+    for item in module.items:
+        if isinstance(item, ir.Function) and item.name in kernels and item.body is not None:
+            new = binder.kernel(item)
+            raised[item.name] = new
+            items.append(new)
+        elif isinstance(item, ir.Function) and item.name in device_helpers and target != "vnni":
+            qual = ("__host__", "__device__") if target in SIMT_TARGETS else ("__mlu_func__",)
+            items.append(replace(item, quals=tuple(q for q in item.quals if q != "static") + qual, kind="device"))
+        else:
+            items.append(item)
+    out = []
+    for item in items:
+        if isinstance(item, ir.Function) and item.kind == "host" and item.body is not None and item.name not in raised \
+                and target != "vnni":
+            item = binder.host(item, raised)
+            if item.extern_c:
+                item = EntryRaiser(item, target, kernels, module, binder.constants).rewrite()
+        out.append(item)
+    return replace(module, items=tuple(out), dialect=target)
+
+
+def _device_helpers(module: ir.Module, kernels: dict) -> set[str]:
+    """Functions of the program that device code calls (transitively)."""
+    functions = {f.name: f for f in module.functions() if f.body is not None}
+    found: set[str] = set()
+    todo = list(kernels.values())
+    while todo:
+        f = todo.pop()
+        for n in ir.walk(f.body):
+            if isinstance(n, ir.Call):
+                name = call_name(n)
+                if name in functions and name not in kernels and name not in found:
+                    found.add(name)
+                    todo.append(functions[name])
+    return found
+
+
+@register
+@dataclass(frozen=True)
+class Bind(ModulePass):
+    """Device functions become target kernels (loops bound to threads, blocks or tasks), their calls
+    launches; for vnni, OpenMP on the parallel nest."""
+
+    name: ClassVar[str] = "bind"
+    summary: ClassVar[str] = "map parallel loops of device functions onto threads/blocks, tasks or OpenMP"
+    target: str = "cuda"
+    threads: int = 256
+
+    def apply(self, module: ir.Module) -> ir.Module:
+        if module.dialect != "vnni":
+            raise PassError(f"bind applies to sequential C (after outline), not {module.dialect}")
+        if self.target not in ("cuda", "hip", "bang", "vnni"):
+            raise PassError(f"bind: unknown target {self.target!r}")
+        if self.threads < 32 or self.threads > 1024 or self.threads % 32:
+            raise PassError(f"bind: threads must be a multiple of 32 in [32, 1024], got {self.threads}")
+        return bind_module(module, self.target, self.threads)
+
+    @classmethod
+    def schedule_space(cls, module):
+        for threads in (64, 128, 256, 512):
+            yield cls(threads=threads)

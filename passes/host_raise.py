@@ -1,0 +1,384 @@
+"""Host raising: the device memory management of a raised program's host entries.
+
+After :mod:`bind` the host entry of a program still speaks C: ``malloc`` / ``memcpy`` / ``free``
+for the buffers the source allocated (for a lowered CUDA program: its ``cudaMalloc``s), host pointer
+parameters passed straight to launches (a lowered bare BANG kernel, a VNNI function), and
+``malloc``-ed scratch. This module rewrites it for the target runtime:
+
+* ``malloc`` -> ``cudaMalloc`` / ``hipMalloc`` / ``cnrtMalloc``, ``free`` -> ``*Free``, ``memset`` of a
+  device buffer -> ``*Memset``;
+* ``memcpy`` -> ``*Memcpy`` with the direction given by where each side lives;
+* every pointer parameter that device code uses directly gets a *mirror*: a device buffer of the
+  size the kernels access (:func:`xpiler.synth.footprint.footprint`, exact, or an error), filled at
+  entry and copied back at exit when a kernel may write it;
+* BANG: a queue is created for the launches and synchronised before results are read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from xpiler import ir
+from xpiler.errors import TranslationError, UnsupportedError
+from xpiler.ir.analysis import strip_parens
+from xpiler.ir.effects import call_name, used_names
+
+API = {"cuda": "cuda", "hip": "hip", "bang": "cnrt"}
+H2D = {"cuda": "cudaMemcpyHostToDevice", "hip": "hipMemcpyHostToDevice", "bang": "CNRT_MEM_TRANS_DIR_HOST2DEV"}
+D2H = {"cuda": "cudaMemcpyDeviceToHost", "hip": "hipMemcpyDeviceToHost", "bang": "CNRT_MEM_TRANS_DIR_DEV2HOST"}
+D2D = {"cuda": "cudaMemcpyDeviceToDevice", "hip": "hipMemcpyDeviceToDevice", "bang": "CNRT_MEM_TRANS_DIR_DEV2DEV"}
+H2H = {"cuda": "cudaMemcpyHostToHost", "hip": "hipMemcpyHostToHost", "bang": "CNRT_MEM_TRANS_DIR_HOST2HOST"}
+
+
+def _n(id_):
+    return ir.Name(id_)
+
+
+def _call(name, *args) -> ir.ExprStmt:
+    return ir.ExprStmt(ir.Call(_n(name), tuple(args)))
+
+
+def root(expr) -> str | None:
+    """The variable an address expression is based on (``A + i``, ``&A[i]``, ``(float *)A``)."""
+    while True:
+        expr = strip_parens(expr)
+        if isinstance(expr, ir.Name):
+            return expr.id
+        if isinstance(expr, ir.Cast):
+            expr = expr.operand
+        elif isinstance(expr, ir.BinOp) and expr.op in ("+", "-"):
+            expr = expr.left
+        elif isinstance(expr, ir.Index):
+            expr = expr.base
+        elif isinstance(expr, ir.UnOp) and expr.op == "&":
+            expr = expr.operand
+        else:
+            return None
+
+
+def offset_of(expr, name: str):
+    """``e`` for an argument ``name + e`` (0 for ``name``), else None."""
+    expr = strip_parens(expr)
+    if isinstance(expr, ir.Cast):
+        return offset_of(expr.operand, name)
+    if isinstance(expr, ir.Name) and expr.id == name:
+        return ir.Const("0", 0)
+    if isinstance(expr, ir.BinOp) and expr.op == "+" and isinstance(strip_parens(expr.left), ir.Name) and \
+            strip_parens(expr.left).id == name:
+        return expr.right
+    return None
+
+
+class EntryRaiser:
+    def __init__(self, entry: ir.Function, target: str, sequential: dict, module: ir.Module, constants: dict):
+        self.entry = entry
+        self.target = target
+        self.api = API[target]
+        self.sequential = sequential      # kernel name -> its sequential function (before bind)
+        self.module = module
+        self.constants = constants
+        self.params = {p.name: p for p in entry.params}
+        self.pointer_params = {p.name for p in entry.params if p.type.is_pointer}
+        self.device: set[str] = set()      # device buffers the entry allocates
+        self.mirrors: dict[str, list] = {} # pointer parameter -> extents its device uses need
+        self.local_arrays: dict[str, ir.Declarator] = {}  # arrays of the entry that kernels use
+        self.locals = self.local_values()
+        self.env = self.constant_env()
+
+    def local_values(self) -> dict[str, ir.Expr]:
+        """Single-assignment scalar locals of the entry and their initialisers (for hoisting sizes)."""
+        from .bind import substitute
+        assigned = set()
+        for n in ir.walk(self.entry.body):
+            if isinstance(n, ir.Assign) and isinstance(strip_parens(n.target), ir.Name):
+                assigned.add(strip_parens(n.target).id)
+        values: dict[str, ir.Expr] = {}
+        for n in ir.walk(self.entry.body):
+            if isinstance(n, ir.Decl):
+                for v in n.vars:
+                    if v.init is not None and not v.dims and v.name not in assigned and not v.type.pointer:
+                        values[v.name] = substitute(v.init, values)
+        return values
+
+    def constant_env(self) -> dict:
+        """Values the entry gives its scalars and launch dimensions (``dim.x`` of a ``cnrtDim3_t``)."""
+        from .bind import const_value
+        env = dict(self.constants)
+        members: dict[str, list] = {}
+        for n in ir.walk(self.entry.body):
+            if isinstance(n, ir.Assign) and n.op == "=" and isinstance(strip_parens(n.target), ir.Member):
+                m = strip_parens(n.target)
+                if isinstance(strip_parens(m.base), ir.Name):
+                    members.setdefault(f"{strip_parens(m.base).id}.{m.field_name}", []).append(n.value)
+        for name, value in self.locals.items():
+            v = const_value(value, env)
+            if v is not None:
+                env[name] = v
+        for n in ir.walk(self.entry.body):
+            if isinstance(n, ir.Decl):
+                for var in n.vars:
+                    if isinstance(var.init, ir.InitList):
+                        for axis, item in zip("xyz", var.init.items):
+                            v = const_value(item, env)
+                            if v is not None:
+                                env[f"{var.name}.{axis}"] = v
+        for name, values in members.items():
+            v = const_value(values[0], env) if len(values) == 1 else None
+            if v is not None:
+                env[name] = v
+        return env
+
+    def call_constants(self, kernel: ir.Function, args) -> dict:
+        """Constants for the footprint of ``kernel`` at one call: the module's, plus the parameters whose
+        argument has a known value (``dim3`` arguments give ``name.x`` / ``.y`` / ``.z``)."""
+        from .bind import const_value
+        out = dict(self.constants)
+        for p, a in zip(kernel.params, args):
+            a = strip_parens(a)
+            if isinstance(a, ir.Call) and call_name(a) == "dim3":
+                for axis, item in zip("xyz", a.args + (ir.Const("1", 1),) * 3):
+                    v = const_value(item, self.env)
+                    if v is not None:
+                        out[f"{p.name}.{axis}"] = v
+                continue
+            v = const_value(a, self.env)
+            if v is not None:
+                out[p.name] = v
+        return out
+
+    # ---- analysis ----------------------------------------------------------------------------------
+    def scan(self):
+        for n in ir.walk(self.entry.body):
+            if isinstance(n, ir.Assign) and n.op == "=" and isinstance(strip_parens(n.target), ir.Name):
+                v = strip_parens(n.value)
+                if isinstance(v, ir.Cast):
+                    v = strip_parens(v.operand)
+                if isinstance(v, ir.Call) and call_name(v) in ("malloc", "calloc"):
+                    self.device.add(strip_parens(n.target).id)
+            if isinstance(n, ir.Decl):
+                for var in n.vars:
+                    v = strip_parens(var.init) if var.init is not None else None
+                    if isinstance(v, ir.Cast):
+                        v = strip_parens(v.operand)
+                    if isinstance(v, ir.Call) and call_name(v) in ("malloc", "calloc"):
+                        self.device.add(var.name)
+                    elif var.dims and self.passed_to_launch(var.name):
+                        if len(var.dims) != 1 or any(d is None for d in var.dims):
+                            raise UnsupportedError(f"host-raise: local array {var.name} of {self.entry.name} used by "
+                                                   f"device code must be one-dimensional with a known extent")
+                        self.local_arrays[var.name] = var
+            if isinstance(n, ir.Launch):
+                self.launch_uses(n)
+            if isinstance(n, ir.Call) and call_name(n) == "memset":
+                r = root(n.args[0])
+                if r in self.pointer_params:
+                    raise UnsupportedError(f"host-raise: memset of the host parameter {r} in {self.entry.name}")
+
+    def passed_to_launch(self, name: str) -> bool:
+        return any(isinstance(n, ir.Launch) and any(root(a) == name for a in n.args) for n in ir.walk(self.entry.body))
+
+    def local_array_code(self, var: ir.Declarator) -> list:
+        """A device copy of a local array of the entry, initialised from it."""
+        d = f"__xp_d_{var.name}"
+        nbytes = ir.SizeOf(operand=_n(var.name))
+        code = [ir.Decl((ir.Declarator(d, ir.Type(var.type.base, var.type.pointer + 1)),)),
+                _call(f"{self.api}Malloc", ir.Cast(ir.Type("void", 2), ir.UnOp("&", _n(d))), nbytes)]
+        if var.init is not None:
+            code.append(_call(f"{self.api}Memcpy", _n(d), _n(var.name), nbytes, _n(H2D[self.target])))
+        return code
+
+    def launch_uses(self, launch: ir.Launch):
+        from .bind import substitute
+        kernel = self.sequential[launch.kernel.id]
+        counts = None
+        for param, arg in zip(kernel.params, launch.args):
+            r = root(arg)
+            if r not in self.pointer_params:
+                continue
+            offset = offset_of(arg, r)
+            if offset is None:
+                raise UnsupportedError(f"host-raise: argument {r}... of the launch of {kernel.name} in "
+                                       f"{self.entry.name} is not the parameter plus an offset")
+            if counts is None:
+                counts = kernel_footprints(kernel, self.module, self.call_constants(kernel, launch.args))
+            if isinstance(counts, Exception):
+                raise counts
+            if param.name not in counts:
+                continue  # the kernel does not access it
+            mapping = {p.name: a for p, a in zip(kernel.params, launch.args)}
+            count = substitute(counts[param.name], mapping)
+            self.mirrors.setdefault(r, []).append(ir.BinOp("+", ir.Paren(offset), ir.Paren(count))
+                                                   if not _is_zero(offset) else count)
+
+    # ---- rewriting ---------------------------------------------------------------------------------
+    def is_device(self, expr) -> bool:
+        r = root(expr)
+        return r in self.device or r in self.mirrors or r == "__xp_device"
+
+    def rewrite_call(self, c: ir.Call):
+        name = call_name(c)
+        a = c.args
+        if name in ("malloc", "calloc"):
+            return c  # handled at the assignment
+        if name == "free" and a and self.is_device(a[0]):
+            return ir.Call(_n(f"{self.api}Free"), a)
+        if name == "memcpy" and len(a) == 3:
+            dst, src = self.is_device(a[0]), self.is_device(a[1])
+            if not dst and not src:
+                return c
+            kind = (D2D if dst and src else H2D if dst else D2H)[self.target]
+            return ir.Call(_n(f"{self.api}Memcpy"), (a[0], a[1], a[2], _n(kind)))
+        if name == "memset" and self.is_device(a[0]):
+            if self.target == "bang":
+                return ir.Call(_n("cnrtMemset"), a)
+            return ir.Call(_n(f"{self.api}Memset"), a)
+        return c
+
+    def alloc(self, target_expr, call: ir.Call):
+        size = call.args[0] if call_name(call) == "malloc" else ir.BinOp("*", ir.Paren(call.args[0]), ir.Paren(call.args[1]))
+        stmt = ir.Call(_n(f"{self.api}Malloc"), (ir.Cast(ir.Type("void", 2), ir.UnOp("&", target_expr)), size))
+        if call_name(call) == "calloc":
+            return ir.Comma(stmt, ir.Call(_n(f"{self.api}Memset"), (target_expr, ir.Const("0", 0), size)))
+        return stmt
+
+    def rewrite(self) -> ir.Function:
+        self.scan()
+        rename = {p: f"__xp_d_{p}" for p in self.mirrors}
+
+        def fn(n):
+            if isinstance(n, ir.Assign) and n.op == "=" and isinstance(strip_parens(n.target), ir.Name) and \
+                    strip_parens(n.target).id in self.device:
+                v = strip_parens(n.value)
+                if isinstance(v, ir.Cast):
+                    v = strip_parens(v.operand)
+                if isinstance(v, ir.Call) and call_name(v) in ("malloc", "calloc"):
+                    return self.alloc(n.target, v)
+            if isinstance(n, ir.Decl) and any(v.name in self.device and v.init is not None for v in n.vars):
+                return n  # split below
+            if isinstance(n, ir.Call):
+                return self.rewrite_call(n)
+            if isinstance(n, ir.Launch):
+                return replace(n, args=tuple(ir.rename(a, rename) for a in n.args))
+            return n
+        body = ir.rewrite(self.entry.body, fn)
+        body = self.split_device_decls(body)
+        if self.local_arrays:
+            arrays = {name: f"__xp_d_{name}" for name in self.local_arrays}
+
+            def after_decl(n):
+                if isinstance(n, ir.Launch):
+                    return replace(n, args=tuple(ir.rename(a, arrays) for a in n.args))
+                if not isinstance(n, ir.Block):
+                    return n
+                out = []
+                for s in n.body:
+                    out.append(s)
+                    if isinstance(s, ir.Decl):
+                        for v in s.vars:
+                            if v.name in self.local_arrays:
+                                out.extend(self.local_array_code(v))
+                return replace(n, body=tuple(out)) if len(out) != len(n.body) else n
+            body = ir.rewrite(body, after_decl)
+        # memcpy arguments that name a mirrored parameter address its mirror
+        body = ir.rewrite(body, lambda n: replace(n, args=tuple(ir.rename(a, rename) for a in n.args))
+                          if isinstance(n, ir.Call) and call_name(n) in (f"{self.api}Memcpy", f"{self.api}Memset",
+                                                                       f"{self.api}Free", "cnrtMemset") else n)
+        prologue, epilogue = self.mirror_code(rename)
+        if self.target == "bang":
+            prologue = [ir.Decl((ir.Declarator("__xp_queue", ir.Type("cnrtQueue_t")),)),
+                        _call("cnrtQueueCreate", ir.UnOp("&", _n("__xp_queue")))] + prologue
+            epilogue = [_call("cnrtQueueSync", _n("__xp_queue"))] + epilogue + [_call("cnrtQueueDestroy", _n("__xp_queue"))]
+        else:
+            epilogue = [_call(f"{self.api}DeviceSynchronize")] + epilogue
+        # every way out of the entry synchronises, copies results back and frees
+        def fn(n):
+            if isinstance(n, ir.Block) and any(isinstance(s, ir.Return) for s in n.body):
+                out = []
+                for s in n.body:
+                    out.extend(epilogue + [s] if isinstance(s, ir.Return) else [s])
+                return replace(n, body=tuple(out))
+            if isinstance(n, (ir.If, ir.For, ir.While)):
+                for f in ("then", "other", "body"):
+                    child = getattr(n, f, None)
+                    if isinstance(child, ir.Return):
+                        n = replace(n, **{f: ir.Block(tuple(epilogue) + (child,))})
+            return n
+        body = ir.rewrite(body, fn)
+        stmts = list(body.body)
+        if stmts and isinstance(stmts[-1], ir.Return):
+            return replace(self.entry, body=ir.Block(tuple(prologue + stmts)))
+        return replace(self.entry, body=ir.Block(tuple(prologue + stmts + epilogue)))
+
+    def split_device_decls(self, body):
+        """``float *d = (float *)malloc(n);`` -> ``float *d; cudaMalloc((void **)&d, n);``"""
+        def fn(n):
+            if not isinstance(n, ir.Block):
+                return n
+            out, changed = [], False
+            for s in n.body:
+                if isinstance(s, ir.Decl) and any(v.name in self.device and v.init is not None for v in s.vars):
+                    changed = True
+                    for v in s.vars:
+                        init = strip_parens(v.init) if v.init is not None else None
+                        if isinstance(init, ir.Cast):
+                            init = strip_parens(init.operand)
+                        if v.name in self.device and isinstance(init, ir.Call):
+                            out.append(ir.Decl((replace(v, init=None),), s.scope, s.storage))
+                            out.append(ir.ExprStmt(self.alloc(_n(v.name), init)))
+                        else:
+                            out.append(ir.Decl((v,), s.scope, s.storage))
+                else:
+                    out.append(s)
+            return replace(n, body=tuple(out)) if changed else n
+        return ir.rewrite(body, fn)
+
+    def mirror_code(self, rename):
+        from .bind import substitute
+        prologue, epilogue = [], []
+        for p, extents in self.mirrors.items():
+            param = self.params[p]
+            elem = param.type.pointee()
+            elem_type = ir.Type(elem.base, elem.pointer)
+            count_name = f"__xp_n_{p}"
+            counts = [substitute(e, self.locals) for e in extents]
+            unknown = {n for e in counts for n in used_names(e)} - set(self.params) - set(self.constants) - {"dim3"}
+            if unknown:
+                raise UnsupportedError(f"host-raise: the size of {p} in {self.entry.name} depends on "
+                                       f"{', '.join(sorted(unknown))}, which the entry computes late")
+            prologue.append(ir.Decl((ir.Declarator(count_name, ir.Type("size_t"), init=ir.Cast(ir.Type("size_t"), ir.Paren(counts[0]))),)))
+            for extra in counts[1:]:
+                prologue.append(ir.If(ir.BinOp(">", ir.Cast(ir.Type("size_t"), ir.Paren(extra)), _n(count_name)),
+                                      ir.ExprStmt(ir.Assign(_n(count_name), "=", ir.Cast(ir.Type("size_t"), ir.Paren(extra))))))
+            nbytes = ir.BinOp("*", _n(count_name), ir.SizeOf(type=elem_type))
+            d = rename[p]
+            prologue.append(ir.Decl((ir.Declarator(d, ir.Type(elem.base, elem.pointer + 1)),)))
+            prologue.append(_call(f"{self.api}Malloc", ir.Cast(ir.Type("void", 2), ir.UnOp("&", _n(d))), nbytes))
+            prologue.append(_call(f"{self.api}Memcpy", _n(d), _n(p), nbytes, _n(H2D[self.target])))
+            if "const" not in param.type.quals:
+                epilogue.append(_call(f"{self.api}Memcpy", _n(p), _n(d), nbytes, _n(D2H[self.target])))
+        for p in self.mirrors:
+            epilogue.append(_call(f"{self.api}Free", _n(rename[p])))
+        for name in self.local_arrays:
+            epilogue.append(_call(f"{self.api}Free", _n(f"__xp_d_{name}")))
+        return prologue, epilogue
+
+
+def _is_zero(e) -> bool:
+    e = strip_parens(e)
+    return isinstance(e, ir.Const) and e.value == 0
+
+
+def kernel_footprints(function: ir.Function, module: ir.Module, constants: dict):
+    """``{pointer param: element count}`` of a sequential device function, or the error that says why
+    it cannot be derived (raised only if a launch needs it)."""
+    pointers = [p.name for p in function.params if p.type.is_pointer]
+    if not pointers:
+        return {}
+    try:
+        from xpiler.synth.footprint import footprint
+    except ImportError as error:  # pragma: no cover
+        return TranslationError(f"host-raise: buffer sizes need xpiler.synth.footprint ({error})")
+    try:
+        return footprint(function, pointers, constants=constants, module=module)
+    except TranslationError as error:
+        return error

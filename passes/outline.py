@@ -1,0 +1,263 @@
+"""Outline: split sequential C into host code and device functions, the first step of raising.
+
+Raising to a device dialect (CUDA, HIP, BANG) runs every statement that touches memory on the
+device, so that the host entry only computes scalars, launches and moves data (conventions.md: the
+entry takes host pointers and manages device memory itself). This pass marks that split in C:
+
+* functions recovered from kernels (their block or task loops carry ``For.kind == "blocks"``)
+  become ``kind="kernel"``: each call of one from a host entry is a launch;
+* in a host entry, every maximal run of statements that touch memory (loops over buffers, stores)
+  and is not a launch, an allocation or a copy becomes a new function ``<entry>_device<n>`` of kind
+  ``kernel``, called in its place; its parameters are the run's free variables (arrays and
+  pointers by address, scalars by value).
+
+A run starts a new device function at every top-level loop, so that each loop nest can be bound
+on its own; statements that write a scalar the host needs later make the rest of the run one
+function (the scalar stays on the device), and a scalar the host reads after the device wrote it
+is refused: that program needs a device-to-host scalar copy this pass does not make yet.
+The output is still runnable C: the new functions are plain calls.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from typing import ClassVar
+
+from xpiler import ir
+from xpiler.errors import UnsupportedError
+from xpiler.ir.effects import assigned_scalars, call_name, free_names, touches_memory, used_names
+
+from .base import ModulePass, PassError
+from .registry import register
+
+# Host-side memory management kept in the entry (host-raise maps them to the target's runtime).
+HOST_CALLS = frozenset({"malloc", "calloc", "free", "memcpy", "memset", "memmove"})
+
+
+def is_recovered_kernel(f: ir.Function) -> bool:
+    return f.body is not None and any(isinstance(n, ir.For) and n.kind in ("blocks", "threads") for n in ir.walk(f.body))
+
+
+def kernel_names(module: ir.Module) -> set[str]:
+    return {f.name for f in module.functions() if f.kind == "kernel" and f.body is not None}
+
+
+class _Outliner:
+    def __init__(self, module: ir.Module, entry: ir.Function, kernels: set[str]):
+        self.module = module
+        self.entry = entry
+        self.kernels = kernels
+        self.new_functions: list[ir.Function] = []
+        self.types: dict[str, tuple[ir.Type, tuple]] = {p.name: (p.type, p.dims) for p in entry.params}
+        self.globals = {f.name for f in module.functions()} | {i.name for i in module.items if isinstance(i, ir.Define)}
+        for item in module.items:
+            if isinstance(item, ir.Decl):
+                self.globals |= {v.name for v in item.vars}
+
+    # ---- classification --------------------------------------------------------------------------
+    def is_host_statement(self, s) -> bool:
+        """Scalar computation, declarations without memory access, launches, allocations, copies."""
+        if isinstance(s, ir.Decl):
+            return not any(v.init is not None and touches_memory(v.init) and not self.is_host_call(v.init)
+                           for v in s.vars)
+        if isinstance(s, ir.ExprStmt):
+            return self.is_host_call(s.expr) or not touches_memory(s.expr)
+        if isinstance(s, (ir.Return, ir.Comment, ir.Pragma, ir.Jump, ir.Verbatim)):
+            return True
+        return not touches_memory(s)
+
+    def is_host_call(self, e) -> bool:
+        e = ir.analysis.strip_parens(e)
+        if isinstance(e, ir.Call) and len(e.args) == 1 and (call_name(e) or "").endswith("_CHECK"):
+            return self.is_host_call(e.args[0])  # CNRT_CHECK(call), CUDA_CHECK(call)
+        if isinstance(e, ir.Cast):
+            e = ir.analysis.strip_parens(e.operand)
+        if isinstance(e, ir.Assign) and e.op == "=":
+            return self.is_host_call(e.value)
+        if isinstance(e, ir.Call):
+            name = call_name(e)
+            return name in HOST_CALLS or name in self.kernels
+        return False
+
+    @staticmethod
+    def device_values(run) -> set[str]:
+        region = ir.Block(tuple(run))
+        return assigned_scalars(region) | {v.name for t in run if isinstance(t, ir.Decl) for v in t.vars}
+
+    def carries(self, run, rest) -> bool:
+        """The run writes a scalar that what follows reads (``i`` of a vector loop and its tail loop):
+        they stay in one device function."""
+        written = assigned_scalars(ir.Block(tuple(run)))
+        return bool(written & set().union(*(used_names(t) for t in rest)))
+
+    def contains_launch(self, s) -> bool:
+        return any(isinstance(n, ir.Call) and (call_name(n) in self.kernels or call_name(n) in HOST_CALLS)
+                   for n in ir.walk(s))
+
+    # ---- the walk --------------------------------------------------------------------------------
+    def block(self, stmts: tuple, later_uses) -> tuple:
+        out: list = []
+        run: list = []
+
+        def flush(index):
+            if run:
+                after = set().union(*(used_names(s) for s in stmts[index:])) | later_uses
+                out.extend(self.outline(list(run), after))
+                run.clear()
+
+        for i, s in enumerate(stmts):
+            if isinstance(s, ir.Decl):
+                for v in s.vars:
+                    self.types[v.name] = (v.type, v.dims)
+            if run and not self.contains_launch(s) and used_names(s) & self.device_values(run):
+                run.append(s)  # scalar code that reads what the device computed runs there too
+            elif self.is_host_statement(s):
+                flush(i)
+                out.append(s)
+            elif self.contains_launch(s):
+                flush(i)
+                rest = set().union(*(used_names(t) for t in stmts[i + 1:])) | later_uses
+                out.append(self.host_control(s, rest))
+            else:
+                if isinstance(s, ir.For) and run and not self.carries(run, stmts[i:]):
+                    flush(i)
+                run.append(s)
+        flush(len(stmts))
+        return tuple(out)
+
+    def host_control(self, s, later_uses):
+        """A host statement around launches (a loop over layers, an ``if``): outline inside it."""
+        uses = later_uses | used_names(s)  # a loop may run its body again
+        if isinstance(s, ir.Block):
+            return replace(s, body=self.block(s.body, later_uses))
+        if isinstance(s, ir.For):
+            body = s.body if isinstance(s.body, ir.Block) else ir.Block((s.body,))
+            return replace(s, body=replace(body, body=self.block(body.body, uses)))
+        if isinstance(s, ir.If):
+            def branch(b):
+                if b is None:
+                    return None
+                b = b if isinstance(b, ir.Block) else ir.Block((b,))
+                return replace(b, body=self.block(b.body, later_uses))
+            return replace(s, then=branch(s.then), other=branch(s.other))
+        if isinstance(s, ir.While):
+            body = s.body if isinstance(s.body, ir.Block) else ir.Block((s.body,))
+            return replace(s, body=replace(body, body=self.block(body.body, uses)))
+        raise UnsupportedError(f"outline: device code mixed with launches in a {type(s).__name__} statement "
+                               f"of {self.entry.name} is not supported")
+
+    def outline(self, run: list, after: set[str]) -> list:
+        name = f"{self.entry.name}_device{len(self.new_functions)}"
+        region = ir.Block(tuple(run))
+        written = assigned_scalars(region) & set(self.types)
+        escaping = sorted(v for v in written if v in after and not self.types[v][1])
+        if escaping:
+            raise UnsupportedError(f"outline: {self.entry.name} computes scalar(s) {', '.join(escaping)} in code "
+                                   f"that touches memory and uses them afterwards on the host; moving a scalar "
+                                   f"back from the device is not supported")
+        params = []
+        for var in sorted(free_names(region)):
+            if var in self.globals or var not in self.types:
+                continue
+            typ, dims = self.types[var]
+            if not typ.pointer and not dims and ("<" in typ.base or "::" in typ.base):
+                raise UnsupportedError(f"outline: device code of {self.entry.name} uses {var} of the C++ type "
+                                       f"{typ.base}; only scalars, arrays and pointers can move to the device")
+            if dims:  # a local array of the entry: passed by address
+                typ = replace(typ, pointer=typ.pointer + len(dims) if len(dims) == 1 else typ.pointer + 1)
+                if len(dims) > 1:
+                    raise UnsupportedError(f"outline: multi-dimensional local array {var} of {self.entry.name} "
+                                           f"used by device code is not supported")
+            params.append(ir.Param(var, replace(typ, quals=tuple(q for q in typ.quals if q != "static"))))
+        function = ir.Function(name, ir.Type("void"), tuple(params), region, kind="kernel", quals=("static",))
+        self.new_functions.append(function)
+        return [ir.ExprStmt(ir.Call(ir.Name(name), tuple(ir.Name(p.name) for p in params)))]
+
+
+def entry_names(module: ir.Module) -> set[str]:
+    """The host entries: ``extern "C"`` functions, else (plain C input) the non-static functions no
+    other function calls."""
+    entries = {f.name for f in module.host_entries}
+    if entries:
+        return entries
+    called = {call_name(n) for f in module.functions() if f.body is not None for n in ir.walk(f.body)
+              if isinstance(n, ir.Call)}
+    return {f.name for f in module.functions() if f.body is not None and f.kind == "host"
+            and "static" not in f.quals and f.name not in called}
+
+
+def openmp_loops(body):
+    """A loop under ``#pragma omp parallel for`` (plain, ``collapse(n)`` or ``schedule(...)``) is
+    parallel: OpenMP already requires its iterations to be independent. The pragma goes (the target
+    says how the loop runs); loops with other clauses (reductions, private copies) stay serial."""
+    def fn(n):
+        if not isinstance(n, ir.Block):
+            return n
+        out, changed = [], False
+        for i, s in enumerate(n.body):
+            nxt = n.body[i + 1] if i + 1 < len(n.body) else None
+            if isinstance(s, ir.Pragma) and s.text.split()[:1] == ["omp"]:
+                changed = True
+                m = re.fullmatch(r"omp\s+parallel\s+for((?:\s+(?:collapse\(\s*\d+\s*\)|schedule\([^)]*\)))*)\s*",
+                                 s.text.strip())
+                if m and isinstance(nxt, ir.For):
+                    depth = re.search(r"collapse\(\s*(\d+)", m.group(1))
+                    out.append(("mark", int(depth.group(1)) if depth else 1))
+                continue
+            if out and isinstance(out[-1], tuple):
+                depth = out.pop()[1]
+                s = _mark_parallel(s, depth)
+            out.append(s)
+        out = [s for s in out if not isinstance(s, tuple)]
+        return replace(n, body=tuple(out)) if changed else n
+    return ir.rewrite(body, fn)
+
+
+def _mark_parallel(loop: ir.For, depth: int) -> ir.For:
+    if depth > 1:
+        inner = [s for s in _stmts(loop.body) if not isinstance(s, ir.Comment)]
+        if len(inner) == 1 and isinstance(inner[0], ir.For):
+            loop = replace(loop, body=ir.Block((_mark_parallel(inner[0], depth - 1),)))
+    return replace(loop, kind="parallel")
+
+
+def _stmts(s):
+    return list(s.body) if isinstance(s, ir.Block) else [s]
+
+
+def outline_module(module: ir.Module) -> ir.Module:
+    items = [replace(i, kind="kernel") if isinstance(i, ir.Function) and is_recovered_kernel(i) else i
+             for i in module.items]
+    module = replace(module, items=tuple(items))
+    kernels = kernel_names(module)
+    entries = entry_names(module)
+    out = []
+    for item in module.items:
+        if isinstance(item, ir.Function) and item.name in entries and item.body is not None and item.kind == "host":
+            item = replace(item, extern_c=True, body=openmp_loops(item.body))
+            outliner = _Outliner(module, item, kernels)
+            body = outliner.block(item.body.body, set())
+            out.extend(outliner.new_functions)
+            out.append(replace(item, body=replace(item.body, body=body)))
+        elif isinstance(item, ir.ExternC):
+            raise UnsupportedError("outline: extern \"C\" blocks with several functions are not supported yet")
+        else:
+            out.append(item)
+    return replace(module, items=tuple(out))
+
+
+@register
+@dataclass(frozen=True)
+class Outline(ModulePass):
+    """Host entries keep scalars, launches and copies; code that touches memory moves into kernels."""
+
+    name: ClassVar[str] = "outline"
+    summary: ClassVar[str] = "split sequential C into host code and device functions (before bind)"
+
+    def apply(self, module: ir.Module) -> ir.Module:
+        if module.dialect != "vnni":
+            raise PassError(f"outline applies to sequential C (vnni), not {module.dialect}")
+        if not entry_names(module):
+            raise PassError("outline: the program has no host entry (an extern \"C\" or non-static function)")
+        return outline_module(module)
