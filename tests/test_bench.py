@@ -15,6 +15,8 @@ import time
 import numpy as np
 import pytest
 
+import xpiler
+import xpiler.api
 from xpiler import NotImplementedDirection, suite
 from xpiler.bench import accuracy, perf, published
 from xpiler.bench.__main__ import main as bench_main
@@ -220,9 +222,8 @@ def test_accuracy_quick_end_to_end(tiny_suite, tmp_path, capsys):
     assert ident["correct"] and ident["compile_via"].startswith("g++") and ident["backend"] == "native_c"
     assert (tmp_path / "saved" / "vnni-to-vnni" / "relu16.cpp").exists()
     assert by[("cuda", "vnni")]["correct"]                     # lowered to C, compiled natively, checked
-    for key in (("cuda", "bang"), ("vnni", "bang")):          # not implemented yet: counted, with the reason
-        assert by[key]["correct"] is False and by[key]["error"]["stage"] == "translate"
-        assert by[key]["error"]["type"] == "NotImplementedDirection" and by[key]["error"]["message"]
+    for key in (("cuda", "bang"), ("vnni", "bang")):          # raised to BANG, run in the BANG emulation
+        assert by[key]["correct"], by[key]["error"]
     assert "| source \\ target | CUDA" in captured.out and "/ 91.7" in captured.out
     assert "[4/4]" in captured.err                             # progress on stderr
     assert "HIP: no suite manifest" in captured.out
@@ -339,12 +340,16 @@ def test_gpu_bundle_export_standalone_runner_and_import(tiny_suite, tmp_path, ca
     assert math.isclose(perf._gpu_sections_from_results(fake, ["cuda"])[0]["geomean_ratio"], 2.0)
 
 
-def test_translations_that_fail_are_failures_in_the_bundle_too(tiny_suite, tmp_path):
+def test_translations_that_fail_are_failures_in_the_bundle_too(tiny_suite, tmp_path, monkeypatch):
+    def refuse(src, to, **options):
+        raise NotImplementedDirection(f"no passes to {to} here")
+    monkeypatch.setattr(xpiler, "translate", refuse)
+    monkeypatch.setattr(xpiler.api, "translate", refuse)
     programs, _ = accuracy.load_programs(["vnni"])
     desc = perf.export_gpu_bundle(tmp_path / "b", programs, dialects=["cuda"], translate_from="vnni")
     assert desc["options"]["translate_from"] == "vnni"
     assert len(desc["programs"]) == 2
-    for p in desc["programs"]:                        # vnni -> cuda does not exist yet: failed, with the reason
+    for p in desc["programs"]:                        # a refused translation: failed, with the reason
         assert p["skip"] is None and p["fail"].startswith("translate: NotImplementedDirection")
     proc = subprocess.run([sys.executable, str(tmp_path / "b" / "run_bundle.py"), "--compile-only"],
                           capture_output=True, text=True, timeout=120)

@@ -60,8 +60,8 @@ def test_parse_json(capsys):
     (["translate", "missing.cu", "--to", "hip"], 2, "cannot read missing.cu"),
     (["translate", str(SOFTMAX), "--to", "metal"], 2, "unknown dialect 'metal'"),
     (["translate", str(SOFTMAX)], 2, "the following arguments are required: --to"),
-    (["translate", str(SOFTMAX), "--to", "bang"], 1, "translating cuda to bang is not implemented yet"),
-    (["translate", str(EXAMPLES / "vnni" / "gemm_int8.cpp"), "--to", "hip"], 1, "translating vnni to hip"),
+    (["translate", str(SOFTMAX), "--to", "bang", "--pipeline", "bind{target=bang}"], 1,
+     "bind applies to sequential C (after outline), not cuda"),
     (["frobnicate"], 2, "invalid choice"),
 ])
 def test_errors_are_one_line(capsys, argv, code, message):

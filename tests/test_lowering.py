@@ -14,7 +14,8 @@ ENTRIES = [e for d in ("cuda", "hip", "bang") for e in suite.entries(d)]
 @pytest.mark.parametrize("entry", ENTRIES, ids=[e.id for e in ENTRIES])
 def test_suite_program_lowers_to_verified_c(entry):
     result = xpiler.translate_with_trace(entry.source, to="vnni", source=entry.dialect, launch=entry.launch)
-    assert result.pipeline.split(",")[-4:] == ["loop-recovery", "host-lower", "detensorize", "c-prelude"]
+    assert result.pipeline.split(",")[-6:] == ["loop-recovery", "host-lower", "detensorize", "outline", "bind{target=vnni}",
+                                              "c-prelude"]
     outcome = suite.check_program(entry, "vnni", src=result.code)
     assert outcome.passed, [o for o in outcome.outputs if not o.ok][:1]
 
