@@ -47,6 +47,7 @@ def expand_loop(module: ir.Module, var: str, at=(), *, function: str = "", nth: 
         raise PassError(f"loop-expansion: the body of the loop over `{var}` {escape}")
     trips = site.value(trip_count(site))
     groups = _explicit_groups(at, len(stmts)) if at else _maximal_groups(site, stmts, trips)
+    _check_cuts(stmts, groups)
     if len(groups) < 2:
         raise PassError(f"loop-expansion: the statements of the loop over `{var}` depend on each other across "
                         "iterations; no split is legal")
@@ -58,11 +59,12 @@ def expand_loop(module: ir.Module, var: str, at=(), *, function: str = "", nth: 
     if crossing and trips is None:
         raise PassError(f"loop-expansion: `{crossing[0]}` is defined in one loop and used in another, and the trip "
                         f"count of the loop over `{var}` is not a constant (it would size the array holding it)")
-    arrays, expanded = _expand_scalars(site, stmts, crossing, trips)
-    problem = _backward_dependence(site, expanded, groups)
+    arrays, expanded, origin = _expand_scalars(site, stmts, crossing, trips)
+    problem = _backward_dependence(site, expanded, origin, groups)
     if problem:
         raise PassError(f"loop-expansion: {problem}")
-    loops = [ir.For(site.loop.init, site.loop.cond, site.loop.step, ir.Block(tuple(expanded[a:b])), site.loop.kind)
+    loops = [ir.For(site.loop.init, site.loop.cond, site.loop.step,
+                    ir.Block(tuple(s for s, k in zip(expanded, origin) if a <= k < b)), site.loop.kind)
              for a, b in groups]
     return site.replace(*arrays, *loops)
 
@@ -75,22 +77,30 @@ def _explicit_groups(at, count: int) -> list[tuple[int, int]]:
     return list(zip(bounds, bounds[1:]))
 
 
+def _check_cuts(stmts, groups) -> None:
+    for a, _ in groups[1:]:
+        if isinstance(stmts[a - 1], ir.Pragma):
+            raise PassError(f"loop-expansion: statement {a - 1} is a pragma of statement {a}; they stay together")
+
+
 def _maximal_groups(site: LoopSite, stmts, trips) -> list[tuple[int, int]]:
     """Contiguous groups: statements joined by a backward dependence (or, when scalars cannot be
     expanded, by a scalar) stay together with everything between them."""
-    joined, expandable = [], []
+    # a pragma belongs to the statement after it
+    joined = [(k, k + 1) for k, s in enumerate(stmts[:-1]) if isinstance(s, ir.Pragma)]
+    expandable = []
     for local, can_expand in _crossing(stmts, [(k, k + 1) for k in range(len(stmts))]).items():
         if can_expand and trips is not None:
             expandable.append(local)
         else:
             users = [k for k, s in enumerate(stmts) if local in names_in(s)]
             joined.append((min(users), max(users)))
-    _, expanded = _expand_scalars(site, stmts, expandable, trips)
+    _, expanded, origin = _expand_scalars(site, stmts, expandable, trips)
     accesses = _accesses(site, expanded)
     for late in range(len(stmts)):
         for early in range(late):
             found = accesses.conflict(lambda v1, v2: v1[site.var] < v2[site.var],
-                                      lambda a, b: a.stmt == late and b.stmt == early)
+                                      lambda a, b: origin[a.stmt] == late and origin[b.stmt] == early)
             if found is not None:
                 joined.append((early, late))
     group_of = list(range(len(stmts)))
@@ -118,35 +128,41 @@ def _crossing(stmts, groups) -> dict[str, bool]:
     return out
 
 
-def _expand_scalars(site: LoopSite, stmts, scalars: list[str], trips) -> tuple[list, list]:
-    """``(declarations of the arrays, statements with the scalars turned into array elements)``."""
+def _expand_scalars(site: LoopSite, stmts, scalars: list[str], trips) -> tuple[list, list, list]:
+    """``(declarations of the arrays, statements with the scalars turned into array elements, the
+    position in ``stmts`` each statement comes from)`` (a declaration may become several
+    statements, or none)."""
     if not scalars:
-        return [], list(stmts)
+        return [], list(stmts), list(range(len(stmts)))
     taken = site.names()
     arrays = {s: fresh(f"{s}_arr", taken) for s in scalars}
     k = name(site.var) if is_const(site.start, 0) else ir.BinOp("-", name(site.var), site.start)
     if not is_const(site.step, 1):
         k = ir.BinOp("/", k, site.step)
     element = {s: ir.Index(name(a), k) for s, a in arrays.items()}
-    declarations, out = [], []
-    for s in stmts:
+    declarations, out, origin = [], [], []
+    for position, s in enumerate(stmts):
         if isinstance(s, ir.Decl) and any(v.name in element for v in s.vars):
             kept = []
             for v in s.vars:
                 if v.name not in element:
-                    kept.append(v)
+                    kept.append(replace(v, init=_elements(v.init, element)) if v.init is not None else v)
                     continue
                 if kept:
                     out.append(replace(s, vars=tuple(kept)))
+                    origin.append(position)
                     kept = []
                 declarations.append(ir.Decl((ir.Declarator(arrays[v.name], _assignable(v.type), (const(trips),)),)))
                 if v.init is not None:
                     out.append(ir.ExprStmt(ir.Assign(element[v.name], "=", _elements(v.init, element))))
+                    origin.append(position)
             if kept:
                 out.append(replace(s, vars=tuple(kept)))
+                origin.append(position)
         else:
             out.append(_elements(s, element))
-    return declarations, out
+            origin.append(position)
+    return declarations, out, origin
 
 
 def _assignable(t: ir.Type) -> ir.Type:
@@ -172,8 +188,8 @@ def _accesses(site: LoopSite, stmts) -> LoopAccesses:
     return accesses
 
 
-def _backward_dependence(site: LoopSite, stmts, groups) -> str | None:
-    group_of = {k: g for g, (a, b) in enumerate(groups) for k in range(a, b)}
+def _backward_dependence(site: LoopSite, stmts, origin, groups) -> str | None:
+    group_of = [next(g for g, (a, b) in enumerate(groups) if a <= k < b) for k in origin]
     try:
         found = _accesses(site, stmts).conflict(lambda v1, v2: v1[site.var] < v2[site.var],
                                                 lambda a, b: group_of[a.stmt] > group_of[b.stmt])

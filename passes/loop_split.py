@@ -133,20 +133,32 @@ def loop_params(site: LoopSite) -> dict:
 def replace_loop(module: ir.Module, index: int, stmts, removed: int | None = None) -> ir.Module:
     """``module`` with its ``index``-th For node (walk order) replaced by ``stmts``: spliced into the
     enclosing block, or wrapped in a block where a single statement is expected. The ``removed``-th
-    For node, if any, is dropped."""
+    For node, if any, is dropped.
+
+    Pragmas that annotate the old loop go with it: the one right before it, and an OpenMP
+    ``collapse`` on an enclosing loop (which may span it). They describe loops that no longer exist;
+    the sequential program is the meaning, and parallelism is assigned again later (``bind``)."""
+    targets = {index} | ({removed} if removed is not None else set())
     counter = [-1]
 
     def visit(n):
         if isinstance(n, ir.For):
             counter[0] += 1
-            if counter[0] in (index, removed):
+            if counter[0] in targets:
                 replacement = list(stmts) if counter[0] == index else []
-                counter[0] += sum(isinstance(m, ir.For) for m in ir.walk(n)) - 1   # the loops inside it
+                counter[0] += _loops_in(n) - 1   # the loops inside it
                 return replacement
         if isinstance(n, ir.Block):
             body, changed = [], False
             for s in n.body:
+                encloses = isinstance(s, ir.For) and any(counter[0] + 1 < t <= counter[0] + _loops_in(s)
+                                                         for t in targets)
                 new = visit(s)
+                if isinstance(new, list) or encloses:
+                    while body and isinstance(body[-1], ir.Pragma) and \
+                            (isinstance(new, list) or "collapse" in body[-1].text):
+                        body.pop()
+                        changed = True
                 if isinstance(new, list):
                     body.extend(new)
                     changed = True
@@ -162,6 +174,10 @@ def replace_loop(module: ir.Module, index: int, stmts, removed: int | None = Non
             return new
         return ir.map_children(n, child)
     return visit(module)
+
+
+def _loops_in(node) -> int:
+    return sum(isinstance(m, ir.For) for m in ir.walk(node))
 
 
 def _parent_block(node, target) -> tuple[ir.Block, int] | None:

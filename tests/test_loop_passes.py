@@ -5,6 +5,8 @@ the error a request the pass must refuse gets."""
 
 from __future__ import annotations
 
+import itertools
+import os
 import textwrap
 
 import numpy as np
@@ -12,7 +14,11 @@ import pytest
 
 import xpiler
 from xpiler.passes.base import PassError
+from xpiler import suite
 from xpiler.passes.registry import make, pipeline
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LOOP_PASSES = ("loop-split", "loop-fuse", "loop-reorder", "loop-expansion", "loop-contraction")
 
 
 def dedent(text: str) -> str:
@@ -27,7 +33,9 @@ def transform(spec: str, src: str) -> str:
 
 
 def same_results(before: str, after: str, *args):
-    """Both programs, run natively on copies of the same random inputs, leave the same arrays."""
+    """Both programs, run natively on copies of the same random inputs, leave the same arrays (every
+    element; within a few ulps, because GCC contracts ``a * b + c`` into FMAs differently in
+    differently shaped loops)."""
     rng = np.random.default_rng(7)
     inputs = [rng.standard_normal(a).astype(np.float32) if isinstance(a, tuple) else a for a in args]
     first = [x.copy() if isinstance(x, np.ndarray) else x for x in inputs]
@@ -36,7 +44,7 @@ def same_results(before: str, after: str, *args):
     xpiler.run(after, second, lang="vnni")
     for x, y in zip(first, second):
         if isinstance(x, np.ndarray):
-            np.testing.assert_array_equal(x, y)
+            np.testing.assert_allclose(x, y, rtol=1e-6, atol=1e-6)
 
 
 def refused(spec: str, src: str) -> str:
@@ -401,3 +409,32 @@ def test_contraction_refusals():
     kept = PRODUCER_CONSUMER.replace("y[j] = v / T[j];", "y[j] = v / T[j];\n      }\n      {\n        y[0] = T[3];")
     assert refused("loop-contraction{loop=i}", kept) == "loop-contraction: `T` is used outside the two loops"
     assert refused("loop-contraction{loop=i}", SIBLINGS) == "loop-contraction: `a` is a parameter of two, used outside the loops"
+
+
+# ---- every instance of every schedule space is exact ----------------------------------------------
+
+@pytest.mark.parametrize("program", ["gemm_fused.cpp", "rmsnorm_fused.cpp", "softmax_rows.c", "bmm_omp.cpp",
+                                     "conv2d_nchw_fused.cpp", "maxpool_fused.cpp", "layernorm_fused.cpp"])
+def test_schedule_spaces_on_suite_programs(program):
+    """The first instances of each loop pass's schedule space on a suite program: each either is
+    refused with a PassError or computes what the program computes (at the suite's tolerance)."""
+    entry = next(e for e in suite.load_manifest("vnni").programs if e.file == program)
+    src = open(os.path.join(ROOT, "examples/suite/vnni", program)).read()
+    module = xpiler.lift(src, source="vnni")
+    inputs = suite.make_args(entry)
+    expected = [a.copy() if isinstance(a, np.ndarray) else a for a in inputs]
+    xpiler.run(src, expected, lang="vnni", entry=entry.entry)
+    applied = 0
+    for name in LOOP_PASSES:
+        for instance in itertools.islice(make(name).schedule_space(module), 3):
+            try:
+                out = xpiler.emit(instance.apply(module), "vnni")
+            except PassError:
+                continue
+            got = [a.copy() if isinstance(a, np.ndarray) else a for a in inputs]
+            xpiler.run(out, got, lang="vnni", entry=entry.entry)
+            for x, y in zip(expected, got):
+                if isinstance(x, np.ndarray):
+                    np.testing.assert_allclose(y, x, rtol=1e-5, atol=1e-5, err_msg=instance.spec())
+            applied += 1
+    assert applied > 0

@@ -108,11 +108,12 @@ def describe(first: "Access", second: "Access", undecided: bool = False) -> str:
 class LoopEnv(TypeEnv):
     """A :class:`TypeEnv` that also knows the initializers of invariant integers (declared once with an
     initializer and never assigned: ``const int full = cols / 16 * 16;``), which the analysis
-    substitutes for their names."""
+    substitutes for their names, and the module's pure functions."""
 
     def __init__(self, parent: TypeEnv | None = None):
         super().__init__(parent)
         self.invariants: dict[str, ir.Expr] = {}
+        self.pure_functions: frozenset[str] = frozenset()
 
 
 def integer_value(expr, *, constants: Mapping[str, int] = {}, env: TypeEnv | None = None) -> int | None:
@@ -138,7 +139,56 @@ def function_env(module: ir.Module, function: ir.Function) -> LoopEnv:
                     env.invariants[v.name] = v.init
     for name in assigned | {name for name, count in declared.items() if count > 1}:
         env.invariants.pop(name, None)
+    env.pure_functions = pure_functions(module)
     return env
+
+
+def pure_functions(module: ir.Module) -> frozenset[str]:
+    """Functions of ``module`` whose result depends on their arguments only: no pointer, array or
+    reference parameters, no access to memory or to names they do not declare, and calls of pure
+    functions only (math, value intrinsics such as ``_mm512_fmadd_ps``, other pure functions)."""
+    candidates = {f.name: f for f in module.functions()
+                  if f.body is not None and not any(p.type.is_pointer or p.dims or p.type.reference for p in f.params)}
+    variables = {v.name for n in ir.walk(module) if isinstance(n, ir.Decl) for v in n.vars}
+    pure: set[str] = set()
+    changed = True
+    while changed:   # a function calling another candidate is pure once that one is
+        changed = False
+        for fname, f in candidates.items():
+            if fname not in pure and _computes_only(f, pure, variables):
+                pure.add(fname)
+                changed = True
+    return frozenset(pure)
+
+
+def _computes_only(f: ir.Function, pure: set[str], variables: set[str]) -> bool:
+    """``f`` only computes on its parameters and locals (``variables``: every variable declared in
+    the module, which ``f`` may read only when it declares it itself)."""
+    from xpiler.passes.cleanup import PURE_FUNCTIONS
+    local = {p.name for p in f.params} | {v.name for n in ir.walk(f.body) if isinstance(n, ir.Decl) for v in n.vars}
+    for n in ir.walk(f.body):
+        if isinstance(n, (ir.Index, ir.Verbatim, ir.RawExpr, ir.Launch, ir.Barrier)) \
+                or isinstance(n, ir.UnOp) and n.op in ("*", "&") or isinstance(n, ir.Member) and n.arrow:
+            return False
+        if isinstance(n, ir.Decl) and any(v.dims or v.type.reference or v.type.is_pointer for v in n.vars):
+            return False
+        if isinstance(n, ir.Name) and n.id in variables and n.id not in local:
+            return False
+        if isinstance(n, ir.Call):
+            intrinsic = _intrinsic(n)
+            callee = strip_parens(n.func)
+            name = callee.id.split("::")[-1] if isinstance(callee, ir.Name) else None
+            if intrinsic is not None:
+                if intrinsic.writes or any(p.type.is_pointer for p in _template_params(intrinsic)):
+                    return False
+            elif name not in PURE_FUNCTIONS and name not in pure and not isinstance(n.func, ir.Paren):
+                return False
+    return True
+
+
+def _template_params(intrinsic) -> tuple:
+    from xpiler.passes.detensorize import template
+    return template(intrinsic.signature, intrinsic.scalar).params if intrinsic.scalar else ()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -628,7 +678,8 @@ class _Iteration:
             else:
                 self.description(c, intrinsic)
             return
-        if intrinsic is None and not _is_pure_function(c, short):
+        if intrinsic is None and not _is_pure_function(c, short) \
+                and short not in getattr(self.shared.env, "pure_functions", ()):
             self.obstacles.append(f"calls unknown function {name}")
         for arg in c.args:
             self.expr(arg)
