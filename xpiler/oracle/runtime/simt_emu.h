@@ -14,12 +14,15 @@
 //     fibers (fibers.h), fiber i = linear thread id (x fastest), warp w = fibers [w*W, w*W+W).
 //   - Fibers run in thread-id order, each until it blocks at a barrier or returns, so a missing
 //     __syncthreads() is exposed: thread 0 reads what the others have not written yet.
-//   - __syncthreads(): barrier over the block.  Warp primitives (__shfl*_sync, __ballot_sync,
-//     __any/__all_sync, __syncwarp, __reduce_*_sync, WMMA mma_sync, MFMA builtins): barrier over the
-//     warp's fibers (or over the contiguous lanes of a partial mask; lanes outside the mask that call
-//     it anyway form their own group), values exchanged through
-//     per-warp slots, so a shuffle sees the values all lanes hold at that point.  A barrier not
-//     reached by all threads it covers (divergent __syncthreads, early return) is a fault.
+//   - __syncthreads(): barrier over the block; not reached by all threads (divergent, after an
+//     early return) it is a fault.  Warp primitives (__shfl*_sync, __ballot_sync, __any/__all_sync,
+//     __syncwarp, __activemask, __reduce_*_sync, HIP's maskless ones, WMMA mma_sync, MFMA builtins)
+//     run once every lane of the warp is blocked (at a warp primitive, at __syncthreads, or
+//     returned), among the lanes waiting at the same call site: the active lanes of a divergent
+//     branch, as on a GPU.  So a shuffle sees the values all its lanes hold at that point, and a
+//     shuffle in `if (tid < 32)` of a 64-lane wavefront runs on lanes 0..31.  Reading a lane that
+//     does not take part gives 0 in HIP (AMD hardware) and the reader's own value in CUDA
+//     (undefined there); details at "Warp primitives" below.
 //   - __shared__ variables are `static thread_local` (per OS thread = per running block; they keep
 //     their values from the previous block, as uninitialised shared memory may); dynamic shared
 //     memory (`extern __shared__`) is a per-OS-thread buffer of the launch's size.
@@ -210,12 +213,29 @@ struct alignas(16) Slot {
     unsigned char b[16];
 };
 
+// A lane's part in a warp-collective operation (see "Warp primitives" below).
+struct WarpReq {
+    Slot val, result;            // the lane's operand; its result once the operation has run
+    unsigned long long mask;     // the mask it passed (lanes of its warp)
+    unsigned long long active;   // the lanes that took part with it (set when the operation runs)
+    const char *file;            // call site
+    int line;
+    int kind, arg, width;
+    unsigned count;              // warp operations this lane has run before (the order of divergent ones)
+    void (*combine)(Slot &, const Slot &);  // reductions
+};
+struct WarpState {
+    unsigned long long waiting, at_barrier, done;  // lanes waiting at a warp operation / at __syncthreads() / returned
+};
+
 struct Block {
     int nthreads = 0, cap = 0;
     unsigned bx = 1, bxy = 1;
     int cur = 0;                  // running fiber = linear thread id
-    Slot *xbuf = nullptr;         // 2 * cap slots: warp exchange, double-buffered
-    unsigned char *wpar = nullptr;  // per fiber: parity of the next full-warp op
+    WarpReq *req = nullptr;       // per fiber
+    WarpState *warps = nullptr;   // per warp
+    int at_block = 0;             // threads waiting at __syncthreads()
+    unsigned char *wpar = nullptr;  // per fiber: parity of the next matrix op (WMMA / MFMA scratch)
     unsigned char *bpar = nullptr;  // per fiber: index mod 3 of the next block-wide op
     long long bacc[3] = {0, 0, 0};  // __syncthreads_count / _and / _or
     float *mscratch = nullptr;    // per warp, 2 parities: A and B tiles of WMMA / MFMA (2 * 1024 floats)
@@ -227,17 +247,28 @@ inline thread_local Block tb;
 
 inline void ensure_block(int n) {
     if (tb.cap >= n) return;
-    free(tb.xbuf);
+    free(tb.req);
+    free(tb.warps);
     free(tb.wpar);
     free(tb.bpar);
     free(tb.mscratch);
     tb.cap = n;
-    tb.xbuf = (Slot *)aligned_alloc(16, sizeof(Slot) * 2 * (size_t)n);
+    int nw = (n + XSIMT_WARP - 1) / XSIMT_WARP;
+    tb.req = (WarpReq *)aligned_alloc(16, sizeof(WarpReq) * (size_t)n);
+    tb.warps = (WarpState *)calloc((size_t)nw, sizeof(WarpState));
     tb.wpar = (unsigned char *)calloc((size_t)n, 1);
     tb.bpar = (unsigned char *)calloc((size_t)n, 1);
-    int nw = (n + XSIMT_WARP - 1) / XSIMT_WARP;
     tb.mscratch = (float *)calloc((size_t)nw * 2 * 2048, sizeof(float));
-    if (!tb.xbuf || !tb.wpar || !tb.bpar || !tb.mscratch) xpiler_fault("simt: out of memory for a block of %d threads", n);
+    if (!tb.req || !tb.warps || !tb.wpar || !tb.bpar || !tb.mscratch)
+        xpiler_fault("simt: out of memory for a block of %d threads", n);
+}
+
+// A new block: no lane waits anywhere, no warp operation has run.
+inline void reset_block() {
+    int nw = (tb.nthreads + XSIMT_WARP - 1) / XSIMT_WARP;
+    memset(tb.warps, 0, sizeof(WarpState) * (size_t)nw);
+    for (int i = 0; i < tb.nthreads; ++i) tb.req[i].count = 0;
+    tb.at_block = 0;
 }
 
 inline void on_switch(int i, void *) {
@@ -262,12 +293,14 @@ inline void on_deadlock(const xpf::DeadlockInfo &d, void *) {
                      "waits there with %d of %d threads, %d threads have returned (a barrier in divergent code "
                      "or after an early return)",
                      blockIdx.x, blockIdx.y, blockIdx.z, tx, ty, tz, d.arrived, d.n, d.finished);
-    xpiler_fault("deadlock: a warp-collective operation (shuffle, ballot, __syncwarp, mma) over lanes %d..%d of warp %d "
-                 "of block (%u,%u,%u) is not reached by all of them: thread (%u,%u,%u) waits with %d of %d lanes, "
-                 "%d threads of the block have returned (a warp primitive in divergent code, or a mask naming "
-                 "lanes that do not take part?)",
-                 d.first % XSIMT_WARP, (d.first + d.count - 1) % XSIMT_WARP, d.first / XSIMT_WARP, blockIdx.x,
-                 blockIdx.y, blockIdx.z, tx, ty, tz, d.arrived, d.count, d.finished);
+    // A lane parked at a warp operation (bcount 0, see park_self): its warp never had all lanes blocked.
+    int w = (int)f / XSIMT_WARP;
+    const WarpState &ws = tb.warps[w];
+    xpiler_fault("deadlock: a warp-collective operation (shuffle, ballot, __syncwarp, mma) of warp %d of block "
+                 "(%u,%u,%u) never ran: thread (%u,%u,%u) waits there with %d lanes, %d lanes wait at "
+                 "__syncthreads(), %d have returned, %d threads of the block have returned",
+                 w, blockIdx.x, blockIdx.y, blockIdx.z, tx, ty, tz, __builtin_popcountll(ws.waiting),
+                 __builtin_popcountll(ws.at_barrier), __builtin_popcountll(ws.done), d.finished);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -496,9 +529,11 @@ inline size_t fiber_stack() {
     return 128 * 1024;
 }
 
+inline void thread_returned();
 inline void fiber_main(int, void *ctx) {
     Launch *L = (Launch *)ctx;
     L->body(L->rec);
+    thread_returned();
 }
 
 inline void run_blocks(Launch *L) {
@@ -530,6 +565,7 @@ inline void run_blocks(Launch *L) {
         blockIdx.y = (unsigned)((b / gx) % L->grid.y);
         blockIdx.z = (unsigned)(b / gxy);
         tb.bacc[0] = tb.bacc[1] = tb.bacc[2] = 0;
+        reset_block();
         tb.in_kernel = true;
         xpf::run(L->nthreads, fiber_main, L, o);
         tb.in_kernel = false;
@@ -678,117 +714,267 @@ inline void *dyn_shared() {
 
 // ---------------------------------------------------------------------------------------------
 // Warp primitives
+//
+// A warp-collective operation (shuffle, vote, reduction, __syncwarp, __activemask, the exchange of
+// WMMA / MFMA) runs once every lane of its warp is blocked: waiting at a warp operation, waiting at
+// __syncthreads(), or returned. The lanes waiting at the same call site (file, line, kind) then run
+// it together and all other lanes are inactive for it, as on a GPU: a divergent branch runs with
+// the other lanes masked off (the EXEC mask of an AMD wavefront), and lanes that returned or wait at
+// a barrier take no part. So `if (tid < 32) v += __shfl_down(v, 16, 32);` in a 64-lane wavefront
+// exchanges among lanes 0..31 only. When lanes wait at several call sites (each branch of a
+// divergent `if` with its own shuffle, a loop some lanes have left, a conditional shuffle before a
+// common one), the site on the earliest line runs first (then the one whose lanes have run the
+// fewest warp operations, then the one with the lowest lane): in structured code the lanes that are
+// behind catch up before the warp reconverges. (Shuffles in a helper called from both branches of
+// a divergent `if` share a site and run together; lanes only read inactive lanes there if they
+// read across the branches.)
+//
+// Reading an inactive lane (a shuffle whose source lane does not take part, has returned or does not
+// exist in a partial warp): 0 in HIP, as AMD hardware does (ds_bpermute, which HIP's shuffles use,
+// returns zero for a disabled source lane); the reader's own value in CUDA, where it is undefined.
+// Votes and reductions count only the lanes that take part.
+//
+// A CUDA mask restricts the lanes further: a lane in its mask exchanges with the lanes of the mask
+// that take part; a lane outside its own mask (UB in CUDA, but TVM's reductions run
+// __shfl_down_sync(__activemask() & 0xffff, ...) on every lane) exchanges with the other lanes
+// outside it, so the lanes of the mask see each other's values as on a GPU.
 typedef std::conditional<XSIMT_WARP == 64, unsigned long long, unsigned>::type lanemask_t;
 
-struct WarpRange {
-    int first, count;  // fibers taking part
-    int w0;            // first fiber of the warp
-    bool full;
-};
+enum WarpOpKind { WOP_SHFL_IDX, WOP_SHFL_UP, WOP_SHFL_DOWN, WOP_SHFL_XOR, WOP_FIRSTLANE, WOP_BALLOT, WOP_REDUCE, WOP_SYNC };
 
-// The lanes that take part in a warp operation with `mask` (contiguous lanes only).
-inline WarpRange warp_range(unsigned long long mask, const char *what) {
-    if (!tb.in_kernel) xpiler_fault("%s called outside a kernel", what);
-    int i = tb.cur, lane = i % XSIMT_WARP, w0 = i - lane;
+// The lanes that exist in the warp whose first fiber is w0 (fewer than XSIMT_WARP in a partial warp).
+inline unsigned long long warp_lanes(int w0) {
     int nl = tb.nthreads - w0 < XSIMT_WARP ? tb.nthreads - w0 : XSIMT_WARP;
-    unsigned long long exist = nl >= 64 ? ~0ull : ((1ull << nl) - 1);
-    unsigned long long m = mask & exist;
+    return nl >= 64 ? ~0ull : ((1ull << nl) - 1);
+}
+
+// The scheduler steps of xpf::barrier, for a wait whose end is decided here rather than by a count
+// (fibers.h internals): park the running fiber, or only yield when it was woken already.
+inline void park_self(bool parked) {
+    xpf::detail::Group *g = xpf::detail::current();
+    int me = g->cur;
+    if (parked) {
+        g->f[me].state = xpf::detail::WAITING;
+        g->f[me].bfirst = me;
+        g->f[me].bcount = 0;  // marks a warp operation for on_deadlock
+    }
+    xpf::detail::schedule(g, me);
+}
+inline void wake(int fiber) { xpf::detail::push(xpf::detail::current(), fiber); }
+
+inline bool same_site(const WarpReq &a, const WarpReq &b) {
+    return a.line == b.line && a.kind == b.kind && (a.file == b.file || strcmp(a.file, b.file) == 0);
+}
+
+// The lanes of the warp operation that runs next among the waiting lanes (see above).
+inline unsigned long long pick_group(int w0, unsigned long long waiting) {
+    const WarpReq *R = tb.req + w0;
+    int first = __builtin_ctzll(waiting);
+    unsigned long long same = 0;
+    for (unsigned long long m = waiting; m; m &= m - 1) {
+        int l = __builtin_ctzll(m);
+        if (same_site(R[l], R[first])) same |= 1ull << l;
+    }
+    if (same == waiting) return same;  // the convergent case
+    unsigned long long best = 0, left = waiting;
+    unsigned best_count = 0;
+    int best_line = 0;
+    while (left) {
+        int lead = __builtin_ctzll(left);
+        unsigned long long group = 0;
+        unsigned count = ~0u;
+        for (unsigned long long m = left; m; m &= m - 1) {
+            int l = __builtin_ctzll(m);
+            if (same_site(R[l], R[lead])) {
+                group |= 1ull << l;
+                count = R[l].count < count ? R[l].count : count;
+            }
+        }
+        left &= ~group;
+        if (!best || R[lead].line < best_line || (R[lead].line == best_line && count < best_count)) {
+            best = group;
+            best_count = count;
+            best_line = R[lead].line;
+        }
+    }
+    return best;
+}
+
+// Runs the warp operation of the lanes `group` of the warp whose first fiber is w0: every lane's
+// result (and the lanes that took part with it) into its request.
+inline void run_group(int w0, unsigned long long group) {
+    WarpReq *R = tb.req + w0;
+    unsigned long long exist = warp_lanes(w0);
+    for (unsigned long long g = group; g; g &= g - 1) {
+        int lane = __builtin_ctzll(g);
+        WarpReq &q = R[lane];
+        unsigned long long m = q.mask & exist;
 #if XSIMT_WARP == 64
-    if ((mask & 0xffffffffull) == 0xffffffffull && (mask >> 32) == 0) m = exist;  // CUDA-style full mask in HIP code
+        if ((q.mask & 0xffffffffull) == 0xffffffffull && (q.mask >> 32) == 0) m = exist;  // CUDA-style full mask in HIP code
 #endif
-    if (m == exist) return WarpRange{w0, nl, w0, true};
-    // A lane outside the mask (UB in CUDA, but TVM's reductions do it: all lanes run
-    // __shfl_down_sync(__activemask() & 0xffff, ...)): the lanes outside the mask exchange among
-    // themselves, so the lanes of the mask see each other's values as on a GPU.
-    if (!((m >> lane) & 1)) m = exist & ~m;
-    if (m == exist) return WarpRange{w0, nl, w0, true};
-    int lo = __builtin_ctzll(m), cnt = __builtin_popcountll(m);
-    if ((m >> lo) != (cnt >= 64 ? ~0ull : ((1ull << cnt) - 1)))
-        xpiler_fault("%s: mask 0x%llx names non-contiguous lanes (not emulated)", what, mask);
-    return WarpRange{w0 + lo, cnt, w0, false};
+        unsigned long long part = group & (((m >> lane) & 1) ? m : ~m);
+        q.active = part;
+        switch (q.kind) {
+            case WOP_SHFL_IDX:
+            case WOP_SHFL_UP:
+            case WOP_SHFL_DOWN:
+            case WOP_SHFL_XOR: {
+                int w = q.width, seg = lane & ~(w - 1), src;
+                if (q.kind == WOP_SHFL_IDX) src = seg + (q.arg & (w - 1));
+                else if (q.kind == WOP_SHFL_UP) src = (lane - seg) - q.arg < 0 ? lane : lane - q.arg;
+                else if (q.kind == WOP_SHFL_DOWN) src = (lane - seg) + q.arg >= w ? lane : lane + q.arg;
+                else {
+                    src = lane ^ q.arg;
+                    if (src >= seg + w || src < 0) src = lane;
+                }
+                if (src >= 0 && src < 64 && ((part >> src) & 1)) q.result = R[src].val;
+                else {
+#ifdef XSIMT_HIP
+                    memset(&q.result, 0, sizeof q.result);  // a disabled source lane reads as zero
+#else
+                    q.result = q.val;  // undefined in CUDA: the reader's own value
+#endif
+                }
+                break;
+            }
+            case WOP_FIRSTLANE:
+                q.result = R[__builtin_ctzll(part)].val;
+                break;
+            case WOP_BALLOT: {
+                unsigned long long bits = 0;
+                for (unsigned long long p = part; p; p &= p - 1) {
+                    int l = __builtin_ctzll(p);
+                    int pred;
+                    memcpy(&pred, &R[l].val, sizeof pred);
+                    if (pred) bits |= 1ull << l;
+                }
+                memcpy(&q.result, &bits, sizeof bits);
+                break;
+            }
+            case WOP_REDUCE: {
+                Slot acc = R[__builtin_ctzll(part)].val;
+                for (unsigned long long p = part & (part - 1); p; p &= p - 1) q.combine(acc, R[__builtin_ctzll(p)].val);
+                q.result = acc;
+                break;
+            }
+            default:
+                break;
+        }
+    }
 }
 
-// Every lane of `r` publishes `v`; returns the slot array (indexed by fiber) valid until the next
-// warp operation.  Full-warp operations use one barrier (slots double-buffered by parity);
-// partial-mask ones two (so that they do not disturb the parity of the warp).
-struct Exchange {
-    Slot *slots;
-    WarpRange r;
-};
+// Runs the next warp operation of the warp whose first fiber is w0 if every lane of the warp is
+// blocked, and wakes its lanes in lane order. Returns the lanes woken.
+inline unsigned long long try_release(int w0) {
+    WarpState &ws = tb.warps[w0 / XSIMT_WARP];
+    unsigned long long exist = warp_lanes(w0);
+    if (!ws.waiting || ((ws.waiting | ws.at_barrier | ws.done) & exist) != exist) return 0;
+    unsigned long long group = pick_group(w0, ws.waiting);
+    run_group(w0, group);
+    ws.waiting &= ~group;
+    for (unsigned long long g = group; g; g &= g - 1) wake(w0 + __builtin_ctzll(g));
+    return group;
+}
+
+// The running lane's request for a warp operation (filled in by the caller, then warp_wait).
+inline WarpReq &warp_request(int kind, unsigned long long mask, const char *what, const char *file, int line) {
+    if (!tb.in_kernel) xpiler_fault("%s called outside a kernel", what);
+    WarpReq &q = tb.req[tb.cur];
+    q.kind = kind;
+    q.mask = mask;
+    q.file = file;
+    q.line = line;
+    q.arg = 0;
+    q.width = XSIMT_WARP;
+    q.combine = nullptr;
+    return q;
+}
+// Waits until the operation of the running lane has run; its result is then in `q`.
+inline void warp_wait(WarpReq &q) {
+    int i = tb.cur, lane = i % XSIMT_WARP, w0 = i - lane;
+    tb.warps[i / XSIMT_WARP].waiting |= 1ull << lane;
+    unsigned long long woken = try_release(w0);
+    park_self(!((woken >> lane) & 1));
+    q.count++;
+}
+
+// A thread waits at __syncthreads(): its lane is blocked for its warp's operations until every
+// thread of the block has arrived (no lane can then be waiting at a warp operation).
+inline void block_barrier(const char *what) {
+    if (!tb.in_kernel) xpiler_fault("%s called outside a kernel", what);
+    int i = tb.cur, lane = i % XSIMT_WARP;
+    if (++tb.at_block == tb.nthreads) {
+        tb.at_block = 0;
+        int nw = (tb.nthreads + XSIMT_WARP - 1) / XSIMT_WARP;
+        for (int w = 0; w < nw; ++w) tb.warps[w].at_barrier = 0;
+    } else {
+        tb.warps[i / XSIMT_WARP].at_barrier |= 1ull << lane;
+        try_release(i - lane);
+    }
+    xpf::barrier();
+}
+inline void thread_returned() {
+    int i = tb.cur, lane = i % XSIMT_WARP;
+    tb.warps[i / XSIMT_WARP].done |= 1ull << lane;
+    try_release(i - lane);
+}
+
 template <class T>
-inline Exchange publish(const T &v, unsigned long long mask, const char *what) {
+inline T shfl(unsigned long long mask, T v, int arg, int width, int kind, const char *what, const char *file, int line) {
     static_assert(sizeof(T) <= sizeof(Slot), "warp primitive on a type larger than 16 bytes");
-    WarpRange r = warp_range(mask, what);
-    int i = tb.cur;
-    // Full ops toggle the parity; partial ones use the current parity without toggling (their own
-    // slots of it are rewritten by the next full op only after their second barrier).
-    Slot *s = tb.xbuf + (size_t)tb.wpar[i] * (size_t)tb.cap;
-    if (r.full) tb.wpar[i] ^= 1;
-    memcpy(&s[i], &v, sizeof(T));
-    xpf::barrier(r.first, r.count);
-    return Exchange{s, r};
-}
-inline void finish(const Exchange &e) {
-    if (!e.r.full) xpf::barrier(e.r.first, e.r.count);
-}
-template <class T>
-inline T slot_value(const Exchange &e, int lane_src, const T &own) {
-    int f = e.r.w0 + lane_src;
-    if (f < e.r.first || f >= e.r.first + e.r.count) return own;  // inactive / absent lane
-    T out;
-    memcpy(&out, &e.slots[f], sizeof(T));
-    return out;
-}
-
-enum ShflMode { SHFL_IDX, SHFL_UP, SHFL_DOWN, SHFL_XOR };
-template <class T>
-inline T shfl(unsigned long long mask, T v, int arg, int width, ShflMode mode, const char *what) {
     if (width <= 0 || width > XSIMT_WARP || (width & (width - 1)))
         xpiler_fault("%s: width %d is not a power of two in [1, %d]", what, width, XSIMT_WARP);
-    Exchange e = publish(v, mask, what);
-    int lane = tb.cur % XSIMT_WARP, src;
-    int seg = lane & ~(width - 1);
-    switch (mode) {
-        case SHFL_IDX: src = seg + (arg & (width - 1)); break;
-        case SHFL_UP: src = (lane - seg) - arg < 0 ? lane : lane - arg; break;
-        case SHFL_DOWN: src = (lane - seg) + arg >= width ? lane : lane + arg; break;
-        default: src = lane ^ arg; if (src >= seg + width || src < 0) src = lane; break;
-    }
-    T out = slot_value(e, src, v);
-    finish(e);
+    WarpReq &q = warp_request(kind, mask, what, file, line);
+    q.arg = arg;
+    q.width = width;
+    memcpy(&q.val, &v, sizeof(T));
+    warp_wait(q);
+    T out;
+    memcpy(&out, &q.result, sizeof(T));
     return out;
 }
 
-inline lanemask_t ballot(unsigned long long mask, int pred, const char *what) {
+inline lanemask_t ballot(unsigned long long mask, int pred, const char *what, const char *file, int line) {
+    WarpReq &q = warp_request(WOP_BALLOT, mask, what, file, line);
     int p = pred ? 1 : 0;
-    Exchange e = publish(p, mask, what);
-    lanemask_t out = 0;
-    for (int f = e.r.first; f < e.r.first + e.r.count; ++f) {
-        int q;
-        memcpy(&q, &e.slots[f], sizeof q);
-        if (q) out |= (lanemask_t)1 << (f - e.r.w0);
-    }
-    finish(e);
+    memcpy(&q.val, &p, sizeof p);
+    warp_wait(q);
+    unsigned long long bits;
+    memcpy(&bits, &q.result, sizeof bits);
+    return (lanemask_t)bits;
+}
+
+template <class T, T (*F)(T, T)>
+inline void combine(Slot &acc, const Slot &x) {
+    T a, b;
+    memcpy(&a, &acc, sizeof(T));
+    memcpy(&b, &x, sizeof(T));
+    a = F(a, b);
+    memcpy(&acc, &a, sizeof(T));
+}
+template <class T> inline T op_add(T a, T b) { return (T)((typename std::make_unsigned<T>::type)a + (typename std::make_unsigned<T>::type)b); }
+template <class T> inline T op_min(T a, T b) { return a < b ? a : b; }
+template <class T> inline T op_max(T a, T b) { return a > b ? a : b; }
+template <class T> inline T op_and(T a, T b) { return a & b; }
+template <class T> inline T op_or(T a, T b) { return a | b; }
+template <class T> inline T op_xor(T a, T b) { return a ^ b; }
+template <class T>
+inline T warp_reduce(unsigned long long mask, T v, void (*c)(Slot &, const Slot &), const char *what, const char *file,
+                     int line) {
+    WarpReq &q = warp_request(WOP_REDUCE, mask, what, file, line);
+    q.combine = c;
+    memcpy(&q.val, &v, sizeof(T));
+    warp_wait(q);
+    T out;
+    memcpy(&out, &q.result, sizeof(T));
     return out;
 }
 
-template <class T, class Op>
-inline T warp_reduce(unsigned long long mask, T v, Op op, const char *what) {
-    Exchange e = publish(v, mask, what);
-    T acc;
-    memcpy(&acc, &e.slots[e.r.first], sizeof(T));
-    for (int f = e.r.first + 1; f < e.r.first + e.r.count; ++f) {
-        T q;
-        memcpy(&q, &e.slots[f], sizeof(T));
-        acc = op(acc, q);
-    }
-    finish(e);
-    return acc;
-}
-
-inline void syncwarp(unsigned long long mask) {
-    WarpRange r = warp_range(mask, "__syncwarp");
-    xpf::barrier(r.first, r.count);
+// __syncwarp(mask) and __activemask(): the lanes that take part.
+inline lanemask_t warp_sync(unsigned long long mask, const char *what, const char *file, int line) {
+    WarpReq &q = warp_request(WOP_SYNC, mask, what, file, line);
+    warp_wait(q);
+    return (lanemask_t)q.active;
 }
 
 // Block-wide reductions for __syncthreads_count/and/or.
@@ -800,125 +986,122 @@ inline long long block_count(int pred) {
     int i = tb.cur, k = tb.bpar[i];
     tb.bpar[i] = (unsigned char)((k + 1) % 3);
     if (pred) tb.bacc[k]++;
-    xpf::barrier();
+    block_barrier("__syncthreads_count");
     tb.bacc[(k + 2) % 3] = 0;
     return tb.bacc[k];
 }
 
 // Collective matrix op over the warp: each lane scatters its operand elements into the per-warp
-// scratch (A at [0,1024), B at [1024,2048)), one barrier, then reads.  Returns the scratch.
+// scratch (A at [0,1024), B at [1024,2048)), matrix_scratch_sync, then reads.  Every lane of the
+// warp must take part (a tensor-core operation in divergent code is a fault).
 inline float *matrix_scratch_begin(int lanes_needed, const char *what) {
-    WarpRange r = warp_range(~0ull, what);
-    if (r.count < lanes_needed)
+    if (!tb.in_kernel) xpiler_fault("%s called outside a kernel", what);
+    int i = tb.cur, w0 = i - i % XSIMT_WARP;
+    int nl = __builtin_popcountll(warp_lanes(w0));
+    if (nl < lanes_needed)
         xpiler_fault("%s needs a full warp of %d lanes; warp %d of block (%u,%u,%u) has %d threads", what, lanes_needed,
-                     r.w0 / XSIMT_WARP, blockIdx.x, blockIdx.y, blockIdx.z, r.count);
-    int i = tb.cur;
-    float *s = tb.mscratch + ((size_t)(r.w0 / XSIMT_WARP) * 2 + tb.wpar[i]) * 2048;
+                     w0 / XSIMT_WARP, blockIdx.x, blockIdx.y, blockIdx.z, nl);
+    float *s = tb.mscratch + ((size_t)(w0 / XSIMT_WARP) * 2 + tb.wpar[i]) * 2048;
     tb.wpar[i] ^= 1;
     return s;
 }
-inline void matrix_scratch_sync() {
-    WarpRange r = warp_range(~0ull, "matrix op");
-    xpf::barrier(r.first, r.count);
+inline void matrix_scratch_sync(const char *what) {
+    int i = tb.cur, w0 = i - i % XSIMT_WARP;
+    unsigned long long all = warp_lanes(w0);
+    unsigned long long took = warp_sync(~0ull, what, __FILE__, __LINE__);
+    if (took != all)
+        xpiler_fault("%s: only %d of the %d lanes of warp %d of block (%u,%u,%u) take part (a warp-wide matrix "
+                     "operation in divergent code or after an early return)",
+                     what, __builtin_popcountll(took), __builtin_popcountll(all), w0 / XSIMT_WARP, blockIdx.x,
+                     blockIdx.y, blockIdx.z);
 }
 
 }  // namespace xsimt
 
 // ---------------------------------------------------------------------------------------------
 // Device functions: synchronisation, warp primitives
-inline void __syncthreads() {
-    if (!xsimt::tb.in_kernel) xpiler_fault("__syncthreads called outside a kernel");
-    xpf::barrier();
-}
+inline void __syncthreads() { xsimt::block_barrier("__syncthreads"); }
 inline int __syncthreads_count(int p) { return (int)xsimt::block_count(p); }
 inline int __syncthreads_and(int p) { return xsimt::block_count(!p) == 0; }
 inline int __syncthreads_or(int p) { return xsimt::block_count(p) != 0; }
 inline void __threadfence() { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
 inline void __threadfence_block() { __atomic_signal_fence(__ATOMIC_SEQ_CST); }
 inline void __threadfence_system() { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
-inline void __syncwarp(unsigned long long mask = ~0ull) { xsimt::syncwarp(mask); }
-inline xsimt::lanemask_t __activemask() {
-    int i = xsimt::tb.cur, w0 = i - i % XSIMT_WARP;
-    int nl = xsimt::tb.nthreads - w0 < XSIMT_WARP ? xsimt::tb.nthreads - w0 : XSIMT_WARP;
-    return nl >= 64 ? ~(xsimt::lanemask_t)0 : (xsimt::lanemask_t)((1ull << nl) - 1);
-}
+
+// Every warp primitive takes its call site as hidden default arguments (see "Warp primitives").
+#define XSIMT_SITE const char *xsimt_file = __builtin_FILE(), int xsimt_line = __builtin_LINE()
+#define XSIMT_AT xsimt_file, xsimt_line
+inline void __syncwarp(unsigned long long mask = ~0ull, XSIMT_SITE) { xsimt::warp_sync(mask, "__syncwarp", XSIMT_AT); }
+// The lanes that execute this call together (a warp operation here, so that a divergent branch
+// sees only its own lanes).
+inline xsimt::lanemask_t __activemask(XSIMT_SITE) { return xsimt::warp_sync(~0ull, "__activemask", XSIMT_AT); }
 
 template <class T>
-inline T __shfl_sync(unsigned long long mask, T v, int src, int width = XSIMT_WARP) {
-    return xsimt::shfl(mask, v, src, width, xsimt::SHFL_IDX, "__shfl_sync");
+inline T __shfl_sync(unsigned long long mask, T v, int src, int width = XSIMT_WARP, XSIMT_SITE) {
+    return xsimt::shfl(mask, v, src, width, xsimt::WOP_SHFL_IDX, "__shfl_sync", XSIMT_AT);
 }
 template <class T>
-inline T __shfl_up_sync(unsigned long long mask, T v, unsigned delta, int width = XSIMT_WARP) {
-    return xsimt::shfl(mask, v, (int)delta, width, xsimt::SHFL_UP, "__shfl_up_sync");
+inline T __shfl_up_sync(unsigned long long mask, T v, unsigned delta, int width = XSIMT_WARP, XSIMT_SITE) {
+    return xsimt::shfl(mask, v, (int)delta, width, xsimt::WOP_SHFL_UP, "__shfl_up_sync", XSIMT_AT);
 }
 template <class T>
-inline T __shfl_down_sync(unsigned long long mask, T v, unsigned delta, int width = XSIMT_WARP) {
-    return xsimt::shfl(mask, v, (int)delta, width, xsimt::SHFL_DOWN, "__shfl_down_sync");
+inline T __shfl_down_sync(unsigned long long mask, T v, unsigned delta, int width = XSIMT_WARP, XSIMT_SITE) {
+    return xsimt::shfl(mask, v, (int)delta, width, xsimt::WOP_SHFL_DOWN, "__shfl_down_sync", XSIMT_AT);
 }
 template <class T>
-inline T __shfl_xor_sync(unsigned long long mask, T v, int lane_mask, int width = XSIMT_WARP) {
-    return xsimt::shfl(mask, v, lane_mask, width, xsimt::SHFL_XOR, "__shfl_xor_sync");
+inline T __shfl_xor_sync(unsigned long long mask, T v, int lane_mask, int width = XSIMT_WARP, XSIMT_SITE) {
+    return xsimt::shfl(mask, v, lane_mask, width, xsimt::WOP_SHFL_XOR, "__shfl_xor_sync", XSIMT_AT);
 }
-inline xsimt::lanemask_t __ballot_sync(unsigned long long mask, int pred) { return xsimt::ballot(mask, pred, "__ballot_sync"); }
-inline int __any_sync(unsigned long long mask, int pred) { return xsimt::ballot(mask, pred, "__any_sync") != 0; }
-inline int __all_sync(unsigned long long mask, int pred) {
-    return xsimt::ballot(mask, !pred, "__all_sync") == 0;
+inline xsimt::lanemask_t __ballot_sync(unsigned long long mask, int pred, XSIMT_SITE) {
+    return xsimt::ballot(mask, pred, "__ballot_sync", XSIMT_AT);
 }
-inline unsigned __reduce_add_sync(unsigned long long mask, unsigned v) {
-    return xsimt::warp_reduce(mask, v, [](unsigned a, unsigned b) { return a + b; }, "__reduce_add_sync");
-}
-inline int __reduce_add_sync(unsigned long long mask, int v) {
-    return xsimt::warp_reduce(mask, v, [](int a, int b) { return (int)((unsigned)a + (unsigned)b); }, "__reduce_add_sync");
-}
-inline unsigned __reduce_min_sync(unsigned long long mask, unsigned v) {
-    return xsimt::warp_reduce(mask, v, [](unsigned a, unsigned b) { return a < b ? a : b; }, "__reduce_min_sync");
-}
-inline int __reduce_min_sync(unsigned long long mask, int v) {
-    return xsimt::warp_reduce(mask, v, [](int a, int b) { return a < b ? a : b; }, "__reduce_min_sync");
-}
-inline unsigned __reduce_max_sync(unsigned long long mask, unsigned v) {
-    return xsimt::warp_reduce(mask, v, [](unsigned a, unsigned b) { return a > b ? a : b; }, "__reduce_max_sync");
-}
-inline int __reduce_max_sync(unsigned long long mask, int v) {
-    return xsimt::warp_reduce(mask, v, [](int a, int b) { return a > b ? a : b; }, "__reduce_max_sync");
-}
-inline unsigned __reduce_and_sync(unsigned long long mask, unsigned v) {
-    return xsimt::warp_reduce(mask, v, [](unsigned a, unsigned b) { return a & b; }, "__reduce_and_sync");
-}
-inline unsigned __reduce_or_sync(unsigned long long mask, unsigned v) {
-    return xsimt::warp_reduce(mask, v, [](unsigned a, unsigned b) { return a | b; }, "__reduce_or_sync");
-}
-inline unsigned __reduce_xor_sync(unsigned long long mask, unsigned v) {
-    return xsimt::warp_reduce(mask, v, [](unsigned a, unsigned b) { return a ^ b; }, "__reduce_xor_sync");
-}
+inline int __any_sync(unsigned long long mask, int pred, XSIMT_SITE) { return xsimt::ballot(mask, pred, "__any_sync", XSIMT_AT) != 0; }
+inline int __all_sync(unsigned long long mask, int pred, XSIMT_SITE) { return xsimt::ballot(mask, !pred, "__all_sync", XSIMT_AT) == 0; }
+#define XSIMT_REDUCE(NAME, OP, T)                                                                          \
+    inline T NAME(unsigned long long mask, T v, XSIMT_SITE) {                                              \
+        return xsimt::warp_reduce(mask, v, &xsimt::combine<T, xsimt::OP<T>>, #NAME, XSIMT_AT);             \
+    }
+XSIMT_REDUCE(__reduce_add_sync, op_add, unsigned)
+XSIMT_REDUCE(__reduce_add_sync, op_add, int)
+XSIMT_REDUCE(__reduce_min_sync, op_min, unsigned)
+XSIMT_REDUCE(__reduce_min_sync, op_min, int)
+XSIMT_REDUCE(__reduce_max_sync, op_max, unsigned)
+XSIMT_REDUCE(__reduce_max_sync, op_max, int)
+XSIMT_REDUCE(__reduce_and_sync, op_and, unsigned)
+XSIMT_REDUCE(__reduce_or_sync, op_or, unsigned)
+XSIMT_REDUCE(__reduce_xor_sync, op_xor, unsigned)
+#undef XSIMT_REDUCE
 inline unsigned __lanemask_lt() { return (1u << (xsimt::tb.cur % XSIMT_WARP)) - 1; }
 
 #ifdef XSIMT_HIP
 // HIP: no mask, 64-lane wavefronts
 template <class T>
-inline T __shfl(T v, int src, int width = XSIMT_WARP) {
-    return xsimt::shfl(~0ull, v, src, width, xsimt::SHFL_IDX, "__shfl");
+inline T __shfl(T v, int src, int width = XSIMT_WARP, XSIMT_SITE) {
+    return xsimt::shfl(~0ull, v, src, width, xsimt::WOP_SHFL_IDX, "__shfl", XSIMT_AT);
 }
 template <class T>
-inline T __shfl_up(T v, unsigned delta, int width = XSIMT_WARP) {
-    return xsimt::shfl(~0ull, v, (int)delta, width, xsimt::SHFL_UP, "__shfl_up");
+inline T __shfl_up(T v, unsigned delta, int width = XSIMT_WARP, XSIMT_SITE) {
+    return xsimt::shfl(~0ull, v, (int)delta, width, xsimt::WOP_SHFL_UP, "__shfl_up", XSIMT_AT);
 }
 template <class T>
-inline T __shfl_down(T v, unsigned delta, int width = XSIMT_WARP) {
-    return xsimt::shfl(~0ull, v, (int)delta, width, xsimt::SHFL_DOWN, "__shfl_down");
+inline T __shfl_down(T v, unsigned delta, int width = XSIMT_WARP, XSIMT_SITE) {
+    return xsimt::shfl(~0ull, v, (int)delta, width, xsimt::WOP_SHFL_DOWN, "__shfl_down", XSIMT_AT);
 }
 template <class T>
-inline T __shfl_xor(T v, int lane_mask, int width = XSIMT_WARP) {
-    return xsimt::shfl(~0ull, v, lane_mask, width, xsimt::SHFL_XOR, "__shfl_xor");
+inline T __shfl_xor(T v, int lane_mask, int width = XSIMT_WARP, XSIMT_SITE) {
+    return xsimt::shfl(~0ull, v, lane_mask, width, xsimt::WOP_SHFL_XOR, "__shfl_xor", XSIMT_AT);
 }
-inline unsigned long long __ballot(int pred) { return xsimt::ballot(~0ull, pred, "__ballot"); }
-inline int __any(int pred) { return xsimt::ballot(~0ull, pred, "__any") != 0; }
-inline int __all(int pred) { return xsimt::ballot(~0ull, !pred, "__all") == 0; }
+inline unsigned long long __ballot(int pred, XSIMT_SITE) { return xsimt::ballot(~0ull, pred, "__ballot", XSIMT_AT); }
+inline int __any(int pred, XSIMT_SITE) { return xsimt::ballot(~0ull, pred, "__any", XSIMT_AT) != 0; }
+inline int __all(int pred, XSIMT_SITE) { return xsimt::ballot(~0ull, !pred, "__all", XSIMT_AT) == 0; }
 inline unsigned __lane_id() { return (unsigned)(xsimt::tb.cur % XSIMT_WARP); }
-inline int xsimt_ds_bpermute(int addr, int v) {
-    return xsimt::shfl(~0ull, v, (addr >> 2) & (XSIMT_WARP - 1), XSIMT_WARP, xsimt::SHFL_IDX, "__builtin_amdgcn_ds_bpermute");
+inline int xsimt_ds_bpermute(int addr, int v, XSIMT_SITE) {
+    return xsimt::shfl(~0ull, v, (addr >> 2) & (XSIMT_WARP - 1), XSIMT_WARP, xsimt::WOP_SHFL_IDX,
+                       "__builtin_amdgcn_ds_bpermute", XSIMT_AT);
 }
-inline int xsimt_readfirstlane(int v) { return xsimt::shfl(~0ull, v, 0, XSIMT_WARP, xsimt::SHFL_IDX, "__builtin_amdgcn_readfirstlane"); }
+inline int xsimt_readfirstlane(int v, XSIMT_SITE) {
+    return xsimt::shfl(~0ull, v, 0, XSIMT_WARP, xsimt::WOP_FIRSTLANE, "__builtin_amdgcn_readfirstlane", XSIMT_AT);
+}
 #define __builtin_amdgcn_ds_bpermute xsimt_ds_bpermute
 #define __builtin_amdgcn_readfirstlane xsimt_readfirstlane
 #define __builtin_amdgcn_s_barrier __syncthreads
@@ -1154,7 +1337,7 @@ inline void mfma(const VA &a, const VA &b, const VD &c, VD &d, AF a_at, BF b_at,
         b_at(l, i, k, r);
         B[k * N + r] = (float)b[i];
     }
-    matrix_scratch_sync();
+    matrix_scratch_sync(what);
     VD out;
     for (int j = 0; j < ND; ++j) {
         int r, col;

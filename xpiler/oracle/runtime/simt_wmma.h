@@ -4,9 +4,9 @@
 // bf16, tf32 via float, int8 -> int).  A fragment holds num_elements = rows*cols/32 elements per
 // lane: lane l's element i is element l*num_elements + i of the fragment's tile in row-major order
 // (the real mapping is unspecified; code that treats frag.x[] element-wise works with any mapping).
-// load/store/fill act on each lane's own elements; mma_sync is warp-collective (a barrier over the
-// warp's lanes: every lane publishes its A and B elements, then computes its own D elements),
-// accumulating products in float (int64 for integer accumulators), as tensor cores do in fp32.
+// load/store/fill act on each lane's own elements; mma_sync is warp-collective (a warp operation
+// every lane of the warp must take part in: every lane publishes its A and B elements, then
+// computes its own D elements), accumulating products in float (int64 for integer accumulators), as tensor cores do in fp32.
 // ldm must be a multiple of 16 bytes (CUDA's rule): a violation is a fault.
 #ifndef XPILER_SIMT_WMMA_H
 #define XPILER_SIMT_WMMA_H
@@ -110,7 +110,7 @@ inline void mma_sync(fragment<accumulator, M, N, K, Td, void> &d, const fragment
     int l = ::xsimt::tb.cur % 32;
     for (int i = 0; i < FA::num_elements; ++i) A[l * FA::num_elements + i] = detail::to_f(a.x[i]);
     for (int i = 0; i < FB::num_elements; ++i) B[l * FB::num_elements + i] = detail::to_f(b.x[i]);
-    ::xsimt::matrix_scratch_sync();
+    ::xsimt::matrix_scratch_sync("wmma::mma_sync");
     typedef typename FD::element_type E;
     for (int i = 0; i < FD::num_elements; ++i) {
         int idx = l * FD::num_elements + i, r = idx / N, col = idx % N;
