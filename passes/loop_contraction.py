@@ -31,7 +31,7 @@ from xpiler.ir.dependence import LoopAccesses, Obstacle
 
 from .base import ModulePass, PassError
 from .cleanup import declared_in, names_in
-from .loop_fuse import check_fusion, next_loop, sibling_bodies
+from .loop_fuse import check_fusion, joint_kind, next_loop, sibling_bodies
 from .loop_split import LoopSite, find_loop, fresh, loop_params, loop_sites, printed
 from .registry import register
 
@@ -56,7 +56,8 @@ def contract_loops(module: ir.Module, var: str, *, buffer: str = "", function: s
     scalar = _contract(body1, temporary, declaration, first)
     rest = _contract(body2, temporary, declaration, None)
     merged = _merge(producer, scalar, rest, temporary)
-    fused = ir.For(producer.loop.init, producer.loop.cond, producer.loop.step, merged, producer.loop.kind)
+    fused = ir.For(producer.loop.init, producer.loop.cond, producer.loop.step, merged,
+                   joint_kind(producer.loop, consumer.loop))
     return _drop_declaration(producer.replace(fused, remove=consumer.loop), producer.function.name, temporary)
 
 

@@ -55,10 +55,16 @@ def fuse_nest(module: ir.Module, var: str, *, function: str = "", nth: int = 0) 
                                         inner.var: iteration_value(inner, ir.BinOp("%", index, m))})
     known_n, known_m = outer.value(n), inner.value(m)
     extent = const(known_n * known_m) if known_n is not None and known_m is not None else mul(n, m)
-    loop = counted_loop(fused, outer.var_type(), extent, body, outer.loop.kind)
+    loop = counted_loop(fused, outer.var_type(), extent, body, joint_kind(outer.loop, inner.loop))
     if known_n is None and known_m is None:
         return outer.replace(ir.If(ir.BinOp(">", n, const(0)), ir.Block((loop,))))
     return outer.replace(loop)
+
+
+def joint_kind(a: ir.For, b: ir.For) -> str:
+    """How a loop made of ``a`` and ``b`` executes: their common kind (``blocks`` loops fused stay
+    ``blocks``), else ``serial``."""
+    return a.kind if a.kind == b.kind else "serial"
 
 
 def _inner_loop(outer: LoopSite) -> LoopSite:
@@ -78,7 +84,8 @@ def fuse_siblings(module: ir.Module, var: str, *, function: str = "", nth: int =
     first = find_loop(module, "loop-fuse", var, function, nth)
     second = next_loop(first, "loop-fuse")
     body1, body2 = sibling_bodies(first, second, "loop-fuse")
-    fused = ir.For(first.loop.init, first.loop.cond, first.loop.step, ir.Block((body1, body2)), first.loop.kind)
+    fused = ir.For(first.loop.init, first.loop.cond, first.loop.step, ir.Block((body1, body2)),
+                   joint_kind(first.loop, second.loop))
     check_fusion(first, fused, "loop-fuse")
     return first.replace(ir.For(fused.init, fused.cond, fused.step, merge_blocks(body1, body2), fused.kind),
                          remove=second.loop)

@@ -22,8 +22,8 @@ counts, substitution and fresh names.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cached_property
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from typing import ClassVar, Iterator
 
 from xpiler import ir
@@ -53,10 +53,11 @@ class LoopSite:
     start: ir.Expr
     stop: ir.Expr
     step: ir.Expr
+    loops: "_ModuleLoops" = field(compare=False, repr=False)
 
-    @cached_property
+    @property
     def env(self) -> LoopEnv:
-        return function_env(self.module, self.function)
+        return self.loops.env(self.function)
 
     def value(self, expr) -> int | None:
         """The value of ``expr`` when it is a constant in the loop's function."""
@@ -83,17 +84,41 @@ class LoopSite:
         return names_in(self.function) | names_in(self.module)
 
 
-def loop_sites(module: ir.Module) -> Iterator[LoopSite]:
+class _ModuleLoops:
+    """The canonical loops of one module and the type environments of its functions, each computed
+    once (schedule spaces and parameter lookups ask for them many times)."""
+
+    def __init__(self, module: ir.Module):
+        self.module = module
+        self.envs: dict[str, LoopEnv] = {}
+        position = {id(n): k for k, n in enumerate(n for n in ir.walk(module) if isinstance(n, ir.For))}
+        self.sites = []
+        for fn in module.functions():
+            if fn.body is None:
+                continue
+            for n in ir.walk(fn.body):
+                if isinstance(n, ir.For) and n.canonical() is not None:
+                    var, start, stop, step = n.canonical()
+                    self.sites.append(LoopSite(module, fn, n, position[id(n)], var, start, stop, step, self))
+
+    def env(self, function: ir.Function) -> LoopEnv:
+        if function.name not in self.envs:
+            self.envs[function.name] = function_env(self.module, function)
+        return self.envs[function.name]
+
+
+# The last few modules asked about (by identity: modules are immutable and kept alive here).
+_RECENT: OrderedDict[int, _ModuleLoops] = OrderedDict()
+
+
+def loop_sites(module: ir.Module) -> list[LoopSite]:
     """Every canonical loop of every function with a body, in source order."""
-    fors = [n for n in ir.walk(module) if isinstance(n, ir.For)]
-    position = {id(n): k for k, n in enumerate(fors)}
-    for fn in module.functions():
-        if fn.body is None:
-            continue
-        for n in ir.walk(fn.body):
-            if isinstance(n, ir.For) and n.canonical() is not None:
-                var, start, stop, step = n.canonical()
-                yield LoopSite(module, fn, n, position[id(n)], var, start, stop, step)
+    found = _RECENT.get(id(module))
+    if found is None or found.module is not module:
+        found = _RECENT[id(module)] = _ModuleLoops(module)
+        while len(_RECENT) > 8:
+            _RECENT.popitem(last=False)
+    return found.sites
 
 
 def find_loop(module: ir.Module, pass_name: str, var: str, function: str = "", nth: int = 0) -> LoopSite:
