@@ -15,6 +15,10 @@ What is *not* a re-spelling is the warp size: CUDA warps have 32 lanes, AMD CDNA
   one that starts at 32 or more, warp votes over a 64-bit mask) is refused; code written against
   ``warpSize`` maps directly.
 
+CUDA half-precision functions that HIP 5.2's hip_fp16.h lacks (``__hmax``, ``__hmin2``, ...) are
+defined in the translated program (``xpiler_hmax``, ... with cuda_fp16.h's semantics) and called
+instead.
+
 Tensor-core code (WMMA <-> MFMA) is not a re-spelling either: it needs the detensorize and
 tensorize passes and is refused with an error saying so.
 """
@@ -62,9 +66,43 @@ CUDA_TO_HIP_INCLUDES = {"cuda_runtime.h": "hip/hip_runtime.h", "cuda.h": "hip/hi
 HIP_TO_CUDA_INCLUDES = {"hip/hip_runtime.h": "cuda_runtime.h", "hip/hip_runtime_api.h": "cuda_runtime.h",
                         "hip/hip_fp16.h": "cuda_fp16.h", "hip/hip_cooperative_groups.h": "cooperative_groups.h"}
 
-# CUDA half-precision functions the HIP headers (5.2) do not provide.
+# CUDA half-precision functions the HIP headers (5.2) do not provide: CUDA -> HIP calls xpiler_<name>
+# instead (``__hmax2`` -> ``xpiler_hmax2``), defined in the translated program from HALF_HELPERS.
 CUDA_ONLY_FUNCTIONS = {"__hmax", "__hmin", "__hmax2", "__hmin2", "__hmax_nan", "__hmin_nan", "__hmax2_nan",
                        "__hmin2_nan"}
+
+# cuda_fp16.h's semantics: a NaN operand loses to a number (two NaNs give the canonical NaN 0x7fff), +0 is
+# above -0; the _nan forms give the canonical NaN when either operand is NaN. Each helper is preceded by
+# the helpers it calls.
+HALF_HELPERS = {
+    "hmax": """__device__ __forceinline__ __half xpiler_hmax(__half a, __half b) {
+  if (__hisnan(a) || __hisnan(b))
+    return __hisnan(a) && __hisnan(b) ? __ushort_as_half(0x7fff) : __hisnan(a) ? b : a;
+  if (__heq(a, b))
+    return (__half_as_ushort(a) & 0x8000) ? b : a;
+  return __hgt(a, b) ? a : b;
+}""",
+    "hmin": """__device__ __forceinline__ __half xpiler_hmin(__half a, __half b) {
+  if (__hisnan(a) || __hisnan(b))
+    return __hisnan(a) && __hisnan(b) ? __ushort_as_half(0x7fff) : __hisnan(a) ? b : a;
+  if (__heq(a, b))
+    return (__half_as_ushort(a) & 0x8000) ? a : b;
+  return __hlt(a, b) ? a : b;
+}""",
+    "hmax_nan": """__device__ __forceinline__ __half xpiler_hmax_nan(__half a, __half b) {
+  return __hisnan(a) || __hisnan(b) ? __ushort_as_half(0x7fff) : xpiler_hmax(a, b);
+}""",
+    "hmin_nan": """__device__ __forceinline__ __half xpiler_hmin_nan(__half a, __half b) {
+  return __hisnan(a) || __hisnan(b) ? __ushort_as_half(0x7fff) : xpiler_hmin(a, b);
+}""",
+}
+for _name in ("hmax", "hmin", "hmax_nan", "hmin_nan"):
+    _pair = _name.replace("_nan", "2_nan") if _name.endswith("_nan") else _name + "2"
+    HALF_HELPERS[_pair] = f"""__device__ __forceinline__ __half2 xpiler_{_pair}(__half2 a, __half2 b) {{
+  return __halves2half2(xpiler_{_name}(__low2half(a), __low2half(b)), xpiler_{_name}(__high2half(a), __high2half(b)));
+}}"""
+HALF_HELPER_NEEDS = {"hmax_nan": ("hmax",), "hmin_nan": ("hmin",), "hmax2": ("hmax",), "hmin2": ("hmin",),
+                     "hmax2_nan": ("hmax", "hmax_nan"), "hmin2_nan": ("hmin", "hmin_nan")}
 
 _VOTES = {"ballot", "any", "all", "activemask"}
 _SHUFFLES = {"shfl", "shfl_down", "shfl_up", "shfl_xor"}
@@ -76,6 +114,7 @@ class _Mapper:
         self.source, self.target, self.wavefront = source, target, wavefront
         self.names = CUDA_TO_HIP if source == "cuda" else HIP_TO_CUDA
         self.prefix = source  # the API prefix that must not survive
+        self.half_helpers: set[str] = set()  # HALF_HELPERS the translation calls
 
     def fail(self, message: str, where=None) -> UnsupportedError:
         line, column = (where.line, where.column) if where is not None else (None, None)
@@ -112,7 +151,9 @@ class _Mapper:
             if self.source == "hip" and node.func.id == "HIP_SYMBOL" and len(node.args) == 1:
                 return node.args[0]  # hipMemcpyToSymbol(HIP_SYMBOL(c), ...) -> cudaMemcpyToSymbol(c, ...)
             if self.target == "hip" and node.func.id in CUDA_ONLY_FUNCTIONS:
-                raise self.fail(f"{node.func.id} has no equivalent in HIP 5.2 (hip_fp16.h lacks it)")
+                helper = node.func.id.lstrip("_")
+                self.half_helpers.add(helper)
+                return replace(node, func=ir.Name(f"xpiler_{helper}"))
         if isinstance(node, ir.Decl) and node.spelling is not None and self.target == "cuda":
             return replace(node, spelling=None)
         if isinstance(node, ir.Call) and isinstance(node.func, ir.Name) and node.func.id.startswith(("wmma::", "nvcuda::wmma::")):
@@ -279,8 +320,30 @@ def port(module: ir.Module, target: str, *, wavefront: int = 64) -> ir.Module:
         items = [i for i in items if not (isinstance(i, ir.Include) and i.path == "mma.h" and target == "hip")]
     if not has_runtime and _uses_device_code(module) and target == "hip":
         items.insert(_first_code_index(items), ir.Include(runtime))
-    mapped = replace(module, dialect=target, items=tuple(items))
-    return ir.rewrite(mapped, mapper)
+    mapped = ir.rewrite(replace(module, dialect=target, items=tuple(items)), mapper)
+    if mapper.half_helpers:
+        mapped = _with_half_helpers(mapped, mapper.half_helpers)
+    return mapped
+
+
+def _with_half_helpers(module: ir.Module, used: set[str]) -> ir.Module:
+    """``module`` with the definitions of the HALF_HELPERS it calls (and those they call) after its
+    includes, and ``hip/hip_fp16.h`` included."""
+    from xpiler.frontend.lift import lift
+    names = []
+    for name in sorted(used):
+        for dep in (*HALF_HELPER_NEEDS.get(name, ()), name):
+            if dep not in names:
+                names.append(dep)
+    text = "\n".join(HALF_HELPERS[n] for n in names)
+    helpers = [f for f in lift(text, "hip").module.items if isinstance(f, ir.Function)]
+    items = list(module.items)
+    if not any(isinstance(i, ir.Include) and i.path == "hip/hip_fp16.h" for i in items):
+        items.insert(_first_code_index(items), ir.Include("hip/hip_fp16.h"))
+    at = _first_code_index(items)
+    items[at:at] = [ir.Comment("// CUDA's half max / min, which hip_fp16.h of HIP 5.2 lacks (with cuda_fp16.h's semantics:"),
+                    ir.Comment("// a NaN operand loses to a number, +0 is above -0)"), *helpers]
+    return replace(module, items=tuple(items))
 
 
 def _first_code_index(items) -> int:

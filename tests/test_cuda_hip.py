@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 import xpiler
+from xpiler.oracle.toolchains import compile_check
 import xpiler.api
 
 CUDA = """#include <cuda_runtime.h>
@@ -153,7 +155,64 @@ extern "C" void f(float *w) { hipMemcpyToSymbol(HIP_SYMBOL(c), w, 3 * sizeof(flo
     assert "cudaMemcpyToSymbol(c, w, 3 * sizeof(float), 0, cudaMemcpyHostToDevice);" in xpiler.translate(src, to="cuda")
 
 
-def test_cuda_half_functions_missing_from_hip_are_refused():
-    src = "#include <cuda_fp16.h>\n__global__ void k(__half2 *y) { y[0] = __hmax2(y[0], y[1]); }"
-    with pytest.raises(xpiler.UnsupportedError, match="__hmax2 has no equivalent in HIP"):
-        xpiler.translate(src, to="hip", pipeline="simt-port{target=hip}")
+HALF_MAX_MIN = r"""#include <cuda_runtime.h>
+#include <cuda_fp16.h>
+__global__ void k(const __half *a, const __half *b, __half *out, int n) {
+  int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < n) {
+    out[i] = __hmax(a[i], b[i]);
+    out[n + i] = __hmin(a[i], b[i]);
+    out[2 * n + i] = __hmax_nan(a[i], b[i]);
+    out[3 * n + i] = __hmin_nan(a[i], b[i]);
+  }
+  if (i < n / 2) {
+    __half2 x = __halves2half2(a[2 * i], a[2 * i + 1]), y = __halves2half2(b[2 * i], b[2 * i + 1]);
+    __half2 r[4] = {__hmax2(x, y), __hmin2(x, y), __hmax2_nan(x, y), __hmin2_nan(x, y)};
+    for (int j = 0; j < 4; ++j) {
+      out[(4 + j) * n + 2 * i] = __low2half(r[j]);
+      out[(4 + j) * n + 2 * i + 1] = __high2half(r[j]);
+    }
+  }
+}
+extern "C" void f(const __half *a, const __half *b, __half *out, int n) {
+  __half *da, *db, *dout;
+  cudaMalloc(&da, n * sizeof(__half));
+  cudaMalloc(&db, n * sizeof(__half));
+  cudaMalloc(&dout, 8 * n * sizeof(__half));
+  cudaMemcpy(da, a, n * sizeof(__half), cudaMemcpyHostToDevice);
+  cudaMemcpy(db, b, n * sizeof(__half), cudaMemcpyHostToDevice);
+  k<<<(n + 63) / 64, 64>>>(da, db, dout, n);
+  cudaMemcpy(out, dout, 8 * n * sizeof(__half), cudaMemcpyDeviceToHost);
+  cudaFree(da);
+  cudaFree(db);
+  cudaFree(dout);
+}
+"""
+
+
+def _half_max_min(a, b, is_max, nan_wins):
+    """cuda_fp16.h's __hmax / __hmin (_nan) on float16 bit patterns."""
+    x, y = np.array([a, b], np.uint16).view(np.float16)
+    if np.isnan(x) or np.isnan(y):
+        return 0x7fff if (np.isnan(x) and np.isnan(y)) or nan_wins else (b if np.isnan(x) else a)
+    if x == y:
+        return b if bool(a & 0x8000) == is_max else a
+    return a if (x > y) == is_max else b
+
+
+def test_cuda_half_max_min_missing_from_hip_are_defined_in_the_translation():
+    hip = xpiler.translate(HALF_MAX_MIN, to="hip", pipeline="simt-port{target=hip}")
+    assert "    out[i] = xpiler_hmax(a[i], b[i]);\n" in hip and "__hmax" not in hip
+    assert hip.count("__device__ __forceinline__") == 8 and hip.index("xpiler_hmax2(") < hip.index("__global__")
+    checked = compile_check(hip, "hip")
+    assert checked.ok or checked.skipped, checked.output
+    special = np.array([0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, np.nan, 65504, -2.5, 6e-8], np.float16).view(np.uint16)
+    a, b = (x.ravel().copy() for x in np.meshgrid(special, special))
+    n = a.size
+    expect = [[_half_max_min(x, y, is_max, nan_wins) for x, y in zip(a, b)]
+              for nan_wins in (False, True) for is_max in (True, False)]
+    for program, lang in ((HALF_MAX_MIN, "cuda"), (hip, "hip")):
+        out = np.zeros(8 * n, np.uint16)
+        xpiler.run(program, [a.view(np.float16), b.view(np.float16), out.view(np.float16), n], lang=lang,
+                   backend="emulate")
+        np.testing.assert_array_equal(out.reshape(8, n), np.array(expect * 2, np.uint16), err_msg=lang)

@@ -167,10 +167,20 @@ inline __half __hadd_sat(__half a, __half b) {
     double v = xsimt::hd(a) + xsimt::hd(b);
     return xsimt::mkh(v < 0 ? 0.0 : v > 1 ? 1.0 : v);
 }
-inline __half __hmax(__half a, __half b) { return (float)a > (float)b || std::isnan((float)b) ? a : b; }
-inline __half __hmin(__half a, __half b) { return (float)a < (float)b || std::isnan((float)b) ? a : b; }
-inline __half __hmax_nan(__half a, __half b) { return std::isnan((float)a) ? a : std::isnan((float)b) ? b : __hmax(a, b); }
-inline __half __hmin_nan(__half a, __half b) { return std::isnan((float)a) ? a : std::isnan((float)b) ? b : __hmin(a, b); }
+// max / min as cuda_fp16.h defines them: a NaN operand loses to a number, two NaNs give the canonical
+// NaN (0x7fff), +0 is above -0; the _nan forms give the canonical NaN when either operand is NaN.
+namespace xsimt {
+inline __half max_min(__half a, __half b, bool max, bool nan_wins) {
+    bool na = std::isnan((float)a), nb = std::isnan((float)b);
+    if (na || nb) return (na && nb) || nan_wins ? raw_half(0x7fff) : na ? b : a;
+    if ((float)a == (float)b) return ((a.__x & 0x8000) != 0) == max ? b : a;
+    return ((float)a > (float)b) == max ? a : b;
+}
+}  // namespace xsimt
+inline __half __hmax(__half a, __half b) { return xsimt::max_min(a, b, true, false); }
+inline __half __hmin(__half a, __half b) { return xsimt::max_min(a, b, false, false); }
+inline __half __hmax_nan(__half a, __half b) { return xsimt::max_min(a, b, true, true); }
+inline __half __hmin_nan(__half a, __half b) { return xsimt::max_min(a, b, false, true); }
 inline bool __heq(__half a, __half b) { return a == b; }
 inline bool __hne(__half a, __half b) { return a != b; }
 inline bool __hlt(__half a, __half b) { return a < b; }
@@ -215,6 +225,8 @@ inline __half2 __habs2(__half2 a) { return __half2(__habs(a.x), __habs(a.y)); }
 inline __half2 __hfma2(__half2 a, __half2 b, __half2 c) { return __half2(__hfma(a.x, b.x, c.x), __hfma(a.y, b.y, c.y)); }
 inline __half2 __hmax2(__half2 a, __half2 b) { return __half2(__hmax(a.x, b.x), __hmax(a.y, b.y)); }
 inline __half2 __hmin2(__half2 a, __half2 b) { return __half2(__hmin(a.x, b.x), __hmin(a.y, b.y)); }
+inline __half2 __hmax2_nan(__half2 a, __half2 b) { return __half2(__hmax_nan(a.x, b.x), __hmax_nan(a.y, b.y)); }
+inline __half2 __hmin2_nan(__half2 a, __half2 b) { return __half2(__hmin_nan(a.x, b.x), __hmin_nan(a.y, b.y)); }
 inline __half2 h2exp(__half2 a) { return __half2(hexp(a.x), hexp(a.y)); }
 inline __half2 h2sqrt(__half2 a) { return __half2(hsqrt(a.x), hsqrt(a.y)); }
 

@@ -6,7 +6,8 @@
 // (the real mapping is unspecified; code that treats frag.x[] element-wise works with any mapping).
 // load/store/fill act on each lane's own elements; mma_sync is warp-collective (a warp operation
 // every lane of the warp must take part in: every lane publishes its A and B elements, then
-// computes its own D elements), accumulating products in float (int64 for integer accumulators), as tensor cores do in fp32.
+// computes its own D elements), accumulating products in float (int64 for integer accumulators),
+// as tensor cores do in fp32.
 // ldm must be a multiple of 16 bytes (CUDA's rule): a violation is a fault.
 #ifndef XPILER_SIMT_WMMA_H
 #define XPILER_SIMT_WMMA_H
