@@ -157,6 +157,16 @@ def test_writes_to_a_shared_buffer_from_every_iteration():
     assert loop(src, "i") == "row[j] written in one iteration and written at row[j] in another"
 
 
+def test_invariants_are_substituted_only_while_their_inputs_do_not_change():
+    src = """void f(float *a, int m) {
+      const int n = m;
+      for (int i = 0; i < 8; i++) a[i + n] = a[i + m] + 1.0f;
+    }"""
+    assert loop(src, "i") is None   # n == m
+    changed = src.replace("const int n = m;", "const int n = m; m = m + 1;")
+    assert loop(changed, "i") == "a[i + n] written in one iteration and read at a[i + m] in another"
+
+
 def test_control_flow_and_unknown_calls():
     assert loop("void f(float *a) { for (int i = 0; i < 8; i++) foo(a[i]); }", "i") == "calls unknown function foo"
     assert loop("void f(float *a) { for (int i = 0; i < 8; i++) { if (a[i] < 0) break; a[i] = 1; } }", "i") == \

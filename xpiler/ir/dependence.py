@@ -58,6 +58,7 @@ import z3
 
 from . import nodes as ir
 from .analysis import strip_parens
+from .transform import rewrite
 from .types import TypeEnv, is_floating, is_integer, sizeof
 
 #: Time limit of one solver query; an undecided query counts as a dependence.
@@ -125,22 +126,42 @@ def integer_value(expr, *, constants: Mapping[str, int] = {}, env: TypeEnv | Non
 def function_env(module: ir.Module, function: ir.Function) -> LoopEnv:
     """The types of every name a loop of ``function`` may see: file scope, parameters, and all the
     function's local declarations (flat: a shadowed name keeps the declaration seen last), with the
-    initializers of its invariant integers."""
+    initializers of its invariant integers: declared once, never assigned, initialized from
+    variables that nothing but their own loop headers assign, without reading memory."""
     env = LoopEnv(TypeEnv.for_module(module))
     env.declare_params(function.params)
     assigned = _assigned(function.body)
+    # a loop variable keeps its value within its loop's body, where declarations using it live
+    stable = assigned - _assigned(rewrite(function.body, _without_header))
     declared: dict[str, int] = {}
     for n in ir.walk(function.body):
         if isinstance(n, ir.Decl):
             env.declare_decl(n)
             for v in n.vars:
                 declared[v.name] = declared.get(v.name, 0) + 1
-                if not v.dims and v.init is not None and is_integer(v.type) and not v.type.reference:
+                if not v.dims and v.init is not None and is_integer(v.type) and not v.type.reference \
+                        and _plain_value(v.init, assigned - stable):
                     env.invariants[v.name] = v.init
     for name in assigned | {name for name, count in declared.items() if count > 1}:
         env.invariants.pop(name, None)
     env.pure_functions = pure_functions(module)
     return env
+
+
+def _without_header(n):
+    return replace(n, init=None, step=None) if isinstance(n, ir.For) and n.canonical() is not None else n
+
+
+def _plain_value(e, changing: set[str]) -> bool:
+    """``e`` computes on names none of which is in ``changing``, without reading memory or calling
+    (a conversion ``(__mmask16)(x)`` parses as a call of a parenthesised type)."""
+    for n in ir.walk(e):
+        if isinstance(n, (ir.Index, ir.Assign, ir.Comma, ir.RawExpr)) or isinstance(n, ir.Member) and n.arrow \
+                or isinstance(n, ir.Call) and not isinstance(n.func, ir.Paren) \
+                or isinstance(n, ir.UnOp) and n.op in ("*", "&", "++", "--") \
+                or isinstance(n, ir.Name) and n.id in changing:
+            return False
+    return True
 
 
 def pure_functions(module: ir.Module) -> frozenset[str]:
