@@ -486,9 +486,14 @@ class _Iteration:
                 if not (var.dims or var.type.is_pointer):
                     return None
                 strides, sized, elem_pointer = self.strides(var.type, var.dims)
-                return Pointer(e.id, z3.IntVal(0), strides, sized, elem_pointer=elem_pointer)
+                # a pointer the loop reassigns points anywhere
+                base = None if e.id in self.shared.assigned and not var.dims else e.id
+                return Pointer(base, z3.IntVal(0) if base else None, strides, sized, elem_pointer=elem_pointer)
+            if not assume:
+                return None
             # untyped: compared in elements with the other accesses of the base
-            return Pointer(e.id, z3.IntVal(0), (z3.IntVal(1),), False) if assume else None
+            base = None if e.id in self.shared.assigned else e.id
+            return Pointer(base, z3.IntVal(0) if base else None, (z3.IntVal(1),), False)
         if isinstance(e, ir.BinOp) and e.op in ("+", "-"):
             p = self.pointer(e.left, False)
             if p is None and e.op == "+":
@@ -556,9 +561,11 @@ class _Iteration:
             if p is None:
                 return None
             return p, p.strides[0]
-        if isinstance(e, ir.Member) and e.arrow:
-            p = self.pointer(e.base)
-            return (replace(p, offset=None), None) if p is not None else None
+        if isinstance(e, ir.Member) and e.arrow:   # somewhere in the structure it points to
+            p = self.pointer(e.base) or Pointer(None, None, (z3.IntVal(1),), False)
+            return replace(p, offset=None), None
+        if isinstance(e, ir.Member):   # a field of an element in memory: the whole element
+            return self.location(e.base)
         return None
 
     # ---- accesses ------------------------------------------------------------------------------
@@ -633,6 +640,7 @@ class _Iteration:
         """Reads of a pointer-valued expression: its integer parts and loaded pointers, not the base."""
         e = strip_parens(e)
         if isinstance(e, ir.Name):
+            self.read_scalar(e.id, e)   # the pointer variable itself
             return
         if isinstance(e, (ir.BinOp, ir.Cast)):
             for child in ir.children(e):
@@ -704,6 +712,9 @@ class _Iteration:
             self.obstacles.append(f"calls unknown function {name}")
         for arg in c.args:
             self.expr(arg)
+            where = self.pointer(arg, assume=False)
+            if where is not None and not where.private:   # a pure helper may read what it points to
+                self.record(replace(where, offset=None), None, False, c)
 
     def description(self, c: ir.Call, intrinsic) -> None:
         """The accesses of an intrinsic call are those of its scalar description (the registry's C
