@@ -117,8 +117,9 @@ class EntryRaiser:
         for n in ir.walk(self.entry.body):
             if isinstance(n, ir.Decl):
                 for var in n.vars:
-                    if isinstance(var.init, ir.InitList):
-                        for axis, item in zip("xyz", var.init.items):
+                    items = var.init.items if isinstance(var.init, ir.InitList) else var.ctor_args
+                    if items is not None and var.type.base in ("dim3", "cnrtDim3_t"):
+                        for axis, item in zip("xyz", tuple(items) + (ir.Const("1", 1),) * 3):
                             v = const_value(item, env)
                             if v is not None:
                                 env[f"{var.name}.{axis}"] = v
@@ -135,8 +136,14 @@ class EntryRaiser:
         out = dict(self.constants)
         for p, a in zip(kernel.params, args):
             a = strip_parens(a)
+            while isinstance(a, ir.Call) and call_name(a) == "dim3" and len(a.args) == 1 and \
+                    isinstance(strip_parens(a.args[0]), ir.Call) and call_name(strip_parens(a.args[0])) == "dim3":
+                a = strip_parens(a.args[0])  # dim3(dim3(256, 1, 1))
             if isinstance(a, ir.Call) and call_name(a) == "dim3":
+                inner = strip_parens(a.args[0]) if len(a.args) == 1 else None
                 for axis, item in zip("xyz", a.args + (ir.Const("1", 1),) * 3):
+                    if isinstance(inner, ir.Name) and f"{inner.id}.x" in self.env:  # dim3(grid)
+                        item = ir.Member(inner, axis)
                     v = const_value(item, self.env)
                     if v is not None:
                         out[f"{p.name}.{axis}"] = v
