@@ -1,0 +1,101 @@
+"""Raising (issue "Raising passes"): sequential C is split into host code and device functions
+(``outline``), device functions are bound to the target's parallelism (``bind``) and host entries
+manage device memory (host-raise inside ``bind``). Programs in, programs and numbers out."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import xpiler
+from xpiler import suite
+from xpiler.passes.bind import bind_module
+from xpiler.passes.outline import outline_module
+
+SAXPY = """extern "C" void saxpy(const float *x, float *y, float a, int n) {
+  for (int i = 0; i < n; ++i) y[i] = a * x[i] + y[i];
+}"""
+
+ROW_SUM = """extern "C" void row_sum(const float *x, float *out) {
+  #pragma omp parallel for
+  for (int r = 0; r < 37; ++r) {
+    float s = 0.0f;
+    for (int c = 0; c < 19; ++c) s += x[r * 19 + c];
+    out[r] = s;
+  }
+}"""
+
+
+def test_outline_moves_memory_code_into_a_device_function():
+    module = outline_module(xpiler.lift(SAXPY, source="vnni"))
+    printed = xpiler.emit(module)
+    assert "static void saxpy_device0(float a, int n, const float *x, float *y) {" in printed
+    assert "  saxpy_device0(a, n, x, y);" in printed
+
+
+def test_a_parallel_loop_becomes_one_thread_per_iteration():
+    code = xpiler.translate(SAXPY, to="cuda", source="vnni")
+    assert "for (long long __xp_f = ((long long)blockIdx.x * blockDim.x) + threadIdx.x; __xp_f < n;" in code
+    assert "    int i = (int)__xp_f;\n    y[i] = a * x[i] + y[i];" in code
+    assert "size_t __xp_n_x = (size_t)(n);" in code              # mirror sized by the footprint analysis
+    assert "cudaMemcpy(y, __xp_d_y, __xp_n_y * sizeof(float), cudaMemcpyDeviceToHost);" in code
+    assert "cudaMemcpy(x, __xp_d_x" not in code                   # a const input is not copied back
+    x, y = np.random.rand(1000).astype(np.float32), np.random.rand(1000).astype(np.float32)
+    want = 2.5 * x + y
+    xpiler.run(code, [x, y, 2.5, 1000], entry="saxpy", lang="cuda", backend="emulate")
+    np.testing.assert_allclose(y, want, rtol=1e-6)
+
+
+def test_an_openmp_loop_is_parallel_and_its_private_accumulator_stays_per_thread():
+    code = xpiler.translate(ROW_SUM, to="cuda", source="vnni")
+    assert "__xp_f < 37;" in code and "    int r = (int)__xp_f;\n    float s = 0.0f;" in code
+    x = np.random.rand(37 * 19).astype(np.float32)
+    out = np.zeros(37, np.float32)
+    xpiler.run(code, [x, out], entry="row_sum", lang="cuda", backend="emulate")
+    np.testing.assert_allclose(out, x.reshape(37, 19).sum(axis=1), rtol=1e-5)
+
+
+def test_vnni_target_gets_openmp_on_the_recovered_block_loops():
+    entry = next(e for e in suite.entries("cuda") if e.file == "softmax_warp_xor.cu")
+    code = xpiler.translate(entry.source, to="vnni", source="cuda")
+    assert "#pragma omp parallel for collapse(3)\n  for (unsigned blockIdx_z = 0;" in code
+    assert suite.check_program(entry, "vnni", src=code).passed
+
+
+def test_bang_target_distributes_iterations_over_tasks():
+    code = xpiler.translate(SAXPY, to="bang", source="vnni")
+    assert "__mlu_global__ void saxpy_device0(" in code
+    assert "for (long long __xp_f = (long long)taskId; __xp_f < n; __xp_f += taskDim)" in code
+    assert "saxpy_device0<<<__xp_dim_saxpy_device0, CNRT_FUNC_TYPE_UNION1, __xp_queue>>>" in code
+    x, y = np.random.rand(500).astype(np.float32), np.random.rand(500).astype(np.float32)
+    want = -1.5 * x + y
+    xpiler.run(code, [x, y, -1.5, 500], entry="saxpy", lang="bang")
+    np.testing.assert_allclose(y, want, rtol=1e-6)
+
+
+@pytest.mark.parametrize("dialect, file, target", [
+    ("bang", "softmax_rows.mlu", "cuda"),      # task buffers -> block mode: shared memory, thread loops
+    ("bang", "add_union.mlu", "hip"),          # NRAM tiles beyond 48 KB -> per-block scratch
+    ("cuda", "softmax_warp_xor.cu", "bang"),   # recovered warps: blocks over tasks
+    ("cuda", "gemm_shared_tiled.cu", "bang"),
+    ("vnni", "gemm_fused.cpp", "cuda"),
+    ("vnni", "softmax_fused.cpp", "bang"),     # a local array of the entry becomes a device buffer
+])
+def test_suite_programs_raise_and_compute(dialect, file, target):
+    for entry in [e for e in suite.entries(dialect) if e.file == file][:1]:
+        code = xpiler.translate(entry.source, to=target, source=dialect, launch=entry.launch)
+        outcome = suite.check_program(entry, target, src=code)
+        assert outcome.passed, [o for o in outcome.outputs if not o.ok][:1]
+
+
+def test_hip_code_the_port_refuses_is_lowered_and_raised_with_the_reason_recorded():
+    entry = next(e for e in suite.entries("hip") if e.file == "layernorm_shfl_down.hip")
+    t = xpiler.translate_with_trace(entry.source, to="cuda", source="hip", launch=entry.launch)
+    assert t.notes and t.notes[0].startswith("simt-port refused (") and "64-lane" in t.notes[0]
+    assert t.pipeline.endswith("outline,bind{target=cuda},target-prelude")
+    assert suite.check_program(entry, "cuda", src=t.code).passed
+
+
+def test_bind_rejects_bad_parameters():
+    with pytest.raises(xpiler.passes.base.PassError, match="threads must be a multiple of 32"):
+        xpiler.translate(SAXPY, to="cuda", source="vnni", pipeline="detensorize,outline,bind{threads=100}")
