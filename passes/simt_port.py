@@ -8,9 +8,10 @@ What is *not* a re-spelling is the warp size: CUDA warps have 32 lanes, AMD CDNA
 
 * CUDA -> HIP (64-lane target, the default): every shuffle gets an explicit ``width`` of 32 and
   ``warpSize`` becomes 32, which gives exactly CUDA's 32-lane semantics inside 64-lane wavefronts.
-  Warp votes (``__ballot_sync``, ``__any_sync``, ``__all_sync``, ``__activemask``) have no such exact
-  spelling and are refused with an error naming the missing pass. With ``wavefront=32`` (RDNA)
-  everything maps one to one.
+  Warp votes (``__ballot_sync``, ``__any_sync``, ``__all_sync``, ``__activemask``) become helpers
+  defined in the translation that take this CUDA warp's half of HIP's 64-bit ``__ballot`` (the active
+  lanes of the half, within the mask); ``__syncwarp``, which HIP 5.2 lacks, a wavefront fence. With
+  ``wavefront=32`` (RDNA) shuffles map one to one (the helpers hold there too).
 * HIP -> CUDA: code that assumes 64 lanes (a shuffle offset or lane of 32 or more, a loop feeding
   one that starts at 32 or more, warp votes over a 64-bit mask) is refused; code written against
   ``warpSize`` maps directly.
@@ -67,42 +68,63 @@ HIP_TO_CUDA_INCLUDES = {"hip/hip_runtime.h": "cuda_runtime.h", "hip/hip_runtime_
                         "hip/hip_fp16.h": "cuda_fp16.h", "hip/hip_cooperative_groups.h": "cooperative_groups.h"}
 
 # CUDA half-precision functions the HIP headers (5.2) do not provide: CUDA -> HIP calls xpiler_<name>
-# instead (``__hmax2`` -> ``xpiler_hmax2``), defined in the translated program from HALF_HELPERS.
+# instead (``__hmax2`` -> ``xpiler_hmax2``), defined in the translated program (HIP_HELPERS).
 CUDA_ONLY_FUNCTIONS = {"__hmax", "__hmin", "__hmax2", "__hmin2", "__hmax_nan", "__hmin_nan", "__hmax2_nan",
                        "__hmin2_nan"}
 
-# cuda_fp16.h's semantics: a NaN operand loses to a number (two NaNs give the canonical NaN 0x7fff), +0 is
-# above -0; the _nan forms give the canonical NaN when either operand is NaN. Each helper is preceded by
-# the helpers it calls.
-HALF_HELPERS = {
-    "hmax": """__device__ __forceinline__ __half xpiler_hmax(__half a, __half b) {
+# Definitions a HIP translation adds, by the name it calls: (group, HIP source, helpers it calls). The
+# groups' comments precede them.
+HELPER_GROUPS = {
+    "half": ["// CUDA's half max / min, which hip_fp16.h of HIP 5.2 lacks (with cuda_fp16.h's semantics:",
+             "// a NaN operand loses to a number, +0 is above -0)"],
+    "vote": ["// CUDA's warp votes and __syncwarp on AMD wavefronts: a CUDA warp is one 32-lane half of a",
+             "// 64-lane wavefront, and a vote counts the active lanes of that half (and of the mask)"],
+}
+HIP_HELPERS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "xpiler_hmax": ("half", """__device__ __forceinline__ __half xpiler_hmax(__half a, __half b) {
   if (__hisnan(a) || __hisnan(b))
     return __hisnan(a) && __hisnan(b) ? __ushort_as_half(0x7fff) : __hisnan(a) ? b : a;
   if (__heq(a, b))
     return (__half_as_ushort(a) & 0x8000) ? b : a;
   return __hgt(a, b) ? a : b;
-}""",
-    "hmin": """__device__ __forceinline__ __half xpiler_hmin(__half a, __half b) {
+}""", ()),
+    "xpiler_hmin": ("half", """__device__ __forceinline__ __half xpiler_hmin(__half a, __half b) {
   if (__hisnan(a) || __hisnan(b))
     return __hisnan(a) && __hisnan(b) ? __ushort_as_half(0x7fff) : __hisnan(a) ? b : a;
   if (__heq(a, b))
     return (__half_as_ushort(a) & 0x8000) ? a : b;
   return __hlt(a, b) ? a : b;
-}""",
-    "hmax_nan": """__device__ __forceinline__ __half xpiler_hmax_nan(__half a, __half b) {
-  return __hisnan(a) || __hisnan(b) ? __ushort_as_half(0x7fff) : xpiler_hmax(a, b);
-}""",
-    "hmin_nan": """__device__ __forceinline__ __half xpiler_hmin_nan(__half a, __half b) {
-  return __hisnan(a) || __hisnan(b) ? __ushort_as_half(0x7fff) : xpiler_hmin(a, b);
-}""",
+}""", ()),
+    "xpiler_ballot": ("vote", """__device__ __forceinline__ unsigned xpiler_ballot(unsigned mask, int predicate) {
+  return (unsigned)(__ballot(predicate) >> (__lane_id() & 32)) & mask;
+}""", ()),
+    "xpiler_any": ("vote", """__device__ __forceinline__ int xpiler_any(unsigned mask, int predicate) {
+  return xpiler_ballot(mask, predicate) != 0;
+}""", ("xpiler_ballot",)),
+    "xpiler_all": ("vote", """__device__ __forceinline__ int xpiler_all(unsigned mask, int predicate) {
+  return xpiler_ballot(mask, !predicate) == 0;
+}""", ("xpiler_ballot",)),
+    "xpiler_activemask": ("vote", """__device__ __forceinline__ unsigned xpiler_activemask() {
+  return (unsigned)(__ballot(1) >> (__lane_id() & 32));
+}""", ()),
+    # A wavefront runs in lock step: __syncwarp only orders the lanes' memory accesses.
+    "xpiler_syncwarp": ("vote", """__device__ __forceinline__ void xpiler_syncwarp() {
+  __builtin_amdgcn_fence(__ATOMIC_RELEASE, "wavefront");
+  __builtin_amdgcn_wave_barrier();
+  __builtin_amdgcn_fence(__ATOMIC_ACQUIRE, "wavefront");
+}""", ()),
 }
-for _name in ("hmax", "hmin", "hmax_nan", "hmin_nan"):
-    _pair = _name.replace("_nan", "2_nan") if _name.endswith("_nan") else _name + "2"
-    HALF_HELPERS[_pair] = f"""__device__ __forceinline__ __half2 xpiler_{_pair}(__half2 a, __half2 b) {{
-  return __halves2half2(xpiler_{_name}(__low2half(a), __low2half(b)), xpiler_{_name}(__high2half(a), __high2half(b)));
-}}"""
-HALF_HELPER_NEEDS = {"hmax_nan": ("hmax",), "hmin_nan": ("hmin",), "hmax2": ("hmax",), "hmin2": ("hmin",),
-                     "hmax2_nan": ("hmax", "hmax_nan"), "hmin2_nan": ("hmin", "hmin_nan")}
+for _name in ("hmax", "hmin"):
+    HIP_HELPERS[f"xpiler_{_name}_nan"] = ("half", f"""__device__ __forceinline__ __half xpiler_{_name}_nan(__half a, __half b) {{
+  return __hisnan(a) || __hisnan(b) ? __ushort_as_half(0x7fff) : xpiler_{_name}(a, b);
+}}""", (f"xpiler_{_name}",))
+    for _one in (_name, f"{_name}_nan"):
+        _pair = _one.replace("_nan", "2_nan") if _one.endswith("_nan") else _one + "2"
+        HIP_HELPERS[f"xpiler_{_pair}"] = ("half", f"""__device__ __forceinline__ __half2 xpiler_{_pair}(__half2 a, __half2 b) {{
+  return __halves2half2(xpiler_{_one}(__low2half(a), __low2half(b)), xpiler_{_one}(__high2half(a), __high2half(b)));
+}}""", (f"xpiler_{_one}",))
+# CUDA warp votes -> the helpers above (CUDA -> HIP).
+VOTE_HELPERS = {"ballot": "xpiler_ballot", "any": "xpiler_any", "all": "xpiler_all", "activemask": "xpiler_activemask"}
 
 _VOTES = {"ballot", "any", "all", "activemask"}
 _SHUFFLES = {"shfl", "shfl_down", "shfl_up", "shfl_xor"}
@@ -114,7 +136,7 @@ class _Mapper:
         self.source, self.target, self.wavefront = source, target, wavefront
         self.names = CUDA_TO_HIP if source == "cuda" else HIP_TO_CUDA
         self.prefix = source  # the API prefix that must not survive
-        self.half_helpers: set[str] = set()  # HALF_HELPERS the translation calls
+        self.helpers: set[str] = set()  # HIP_HELPERS the translation calls
 
     def fail(self, message: str, where=None) -> UnsupportedError:
         line, column = (where.line, where.column) if where is not None else (None, None)
@@ -151,11 +173,12 @@ class _Mapper:
             if self.source == "hip" and node.func.id == "HIP_SYMBOL" and len(node.args) == 1:
                 return node.args[0]  # hipMemcpyToSymbol(HIP_SYMBOL(c), ...) -> cudaMemcpyToSymbol(c, ...)
             if self.target == "hip" and node.func.id in CUDA_ONLY_FUNCTIONS:
-                helper = node.func.id.lstrip("_")
-                self.half_helpers.add(helper)
-                return replace(node, func=ir.Name(f"xpiler_{helper}"))
+                return self.helper_call(node, f"xpiler_{node.func.id.lstrip('_')}", node.args)
         if isinstance(node, ir.Decl) and node.spelling is not None and self.target == "cuda":
             return replace(node, spelling=None)
+        if isinstance(node, ir.Barrier) and node.scope == "warp" and self.target == "hip":
+            self.helpers.add("xpiler_syncwarp")  # HIP 5.2 has no __syncwarp
+            return replace(node, spelling="xpiler_syncwarp")
         if isinstance(node, ir.Call) and isinstance(node.func, ir.Name) and node.func.id.startswith(("wmma::", "nvcuda::wmma::")):
             raise self.fail("WMMA tensor-core code needs the detensorize and tensorize (MFMA) passes, "
                             "which are not available yet")
@@ -165,8 +188,15 @@ class _Mapper:
             return replace(node, text=self.rename_text(node.text))
         return node
 
+    def helper_call(self, node: ir.Call, helper: str, args) -> ir.Call:
+        """``node`` calling ``helper`` of HIP_HELPERS, which the translation then defines."""
+        self.helpers.add(helper)
+        return replace(node, func=ir.Name(helper), args=tuple(args), intrinsic=None)
+
     def call(self, node: ir.Call):
         intrinsic = REGISTRY[node.intrinsic]
+        if intrinsic.name == "syncwarp" and self.target == "hip":
+            return self.helper_call(node, "xpiler_syncwarp", ())  # HIP 5.2 has no __syncwarp; no mask on AMD
         if intrinsic.name.startswith("mfma."):
             raise self.fail("MFMA matrix-core code needs the detensorize and tensorize (WMMA) passes, "
                             "which are not available yet")
@@ -179,11 +209,17 @@ class _Mapper:
                 raise self.fail(f"{intrinsic.name} has no {self.target} spelling")
             return node if target.function == node.func.id else replace(node, func=ir.Name(target.function))
         name = intrinsic.name
-        if name in _VOTES and (self.wavefront == 64 or self.source == "hip"):
-            raise self.fail(f"the warp vote {node.func.id} depends on the warp size (32 lanes in CUDA, 64 in a "
-                            "CDNA wavefront) and needs the warp-size adaptation pass, which is not available yet")
         source = REGISTRY.lookup(self.source, node.func.id, len(node.args))[1]
         bound = dict(zip(source.order, node.args))
+        if name in _VOTES and self.source == "cuda":
+            # the vote over this CUDA warp's half of the wavefront (HIP's own votes span all of it)
+            if name == "activemask":
+                return self.helper_call(node, VOTE_HELPERS[name], ())
+            args = [bound[p] if p in bound else _default(intrinsic.defaults[p]) for p in ("mask", "predicate")]
+            return self.helper_call(node, VOTE_HELPERS[name], args)
+        if name in _VOTES:
+            raise self.fail(f"the warp vote {node.func.id} depends on the warp size (32 lanes in CUDA, 64 in a "
+                            "CDNA wavefront) and needs the warp-size adaptation pass, which is not available yet")
         if name in _SHUFFLES and self.source == "hip":
             try:
                 self.check_hip_lanes(bound)
@@ -321,28 +357,33 @@ def port(module: ir.Module, target: str, *, wavefront: int = 64) -> ir.Module:
     if not has_runtime and _uses_device_code(module) and target == "hip":
         items.insert(_first_code_index(items), ir.Include(runtime))
     mapped = ir.rewrite(replace(module, dialect=target, items=tuple(items)), mapper)
-    if mapper.half_helpers:
-        mapped = _with_half_helpers(mapped, mapper.half_helpers)
-    return mapped
+    return _with_helpers(mapped, mapper.helpers) if mapper.helpers else mapped
 
 
-def _with_half_helpers(module: ir.Module, used: set[str]) -> ir.Module:
-    """``module`` with the definitions of the HALF_HELPERS it calls (and those they call) after its
-    includes, and ``hip/hip_fp16.h`` included."""
+def _with_helpers(module: ir.Module, used: set[str]) -> ir.Module:
+    """``module`` with the definitions of the HIP_HELPERS it calls (and of those they call) after its
+    includes, each group after its comment, and ``hip/hip_fp16.h`` included for the half helpers."""
     from xpiler.frontend.lift import lift
-    names = []
+    names: list[str] = []
+
+    def need(name):
+        for dep in HIP_HELPERS[name][2]:
+            need(dep)
+        if name not in names:
+            names.append(name)
     for name in sorted(used):
-        for dep in (*HALF_HELPER_NEEDS.get(name, ()), name):
-            if dep not in names:
-                names.append(dep)
-    text = "\n".join(HALF_HELPERS[n] for n in names)
-    helpers = [f for f in lift(text, "hip").module.items if isinstance(f, ir.Function)]
+        need(name)
     items = list(module.items)
-    if not any(isinstance(i, ir.Include) and i.path == "hip/hip_fp16.h" for i in items):
+    groups = [g for g in HELPER_GROUPS if any(HIP_HELPERS[n][0] == g for n in names)]
+    if "half" in groups and not any(isinstance(i, ir.Include) and i.path == "hip/hip_fp16.h" for i in items):
         items.insert(_first_code_index(items), ir.Include("hip/hip_fp16.h"))
+    added = []
+    for group in groups:
+        text = "\n".join(HIP_HELPERS[n][1] for n in names if HIP_HELPERS[n][0] == group)
+        added += [ir.Comment(line) for line in HELPER_GROUPS[group]]
+        added += [f for f in lift(text, "hip").module.items if isinstance(f, ir.Function)]
     at = _first_code_index(items)
-    items[at:at] = [ir.Comment("// CUDA's half max / min, which hip_fp16.h of HIP 5.2 lacks (with cuda_fp16.h's semantics:"),
-                    ir.Comment("// a NaN operand loses to a number, +0 is above -0)"), *helpers]
+    items[at:at] = added
     return replace(module, items=tuple(items))
 
 

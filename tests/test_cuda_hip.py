@@ -216,3 +216,60 @@ def test_cuda_half_max_min_missing_from_hip_are_defined_in_the_translation():
         xpiler.run(program, [a.view(np.float16), b.view(np.float16), out.view(np.float16), n], lang=lang,
                    backend="emulate")
         np.testing.assert_array_equal(out.reshape(8, n), np.array(expect * 2, np.uint16), err_msg=lang)
+
+
+VOTES = r"""#include <cuda_runtime.h>
+__global__ void k(const int *x, int *out, int n) {
+  int t = threadIdx.x, lane = t % 32;
+  int v = x[t];
+  out[t] = (int)__ballot_sync(0xffffffff, v & 1);
+  out[n + t] = __any_sync(0xffffffff, v % 7 == 0);
+  out[2 * n + t] = __all_sync(0xffffffff, v > 10);
+  out[3 * n + t] = -1;
+  out[4 * n + t] = -1;
+  if (lane < 20) {
+    out[3 * n + t] = (int)__activemask();
+    out[4 * n + t] = (int)__ballot_sync(0x000fffffu, v & 1);
+  }
+  __syncwarp();
+  out[5 * n + t] = __all_sync(__activemask(), v > 3);
+}
+extern "C" void f(const int *x, int *out, int n) {
+  int *dx, *dout;
+  cudaMalloc(&dx, n * sizeof(int));
+  cudaMalloc(&dout, 6 * n * sizeof(int));
+  cudaMemcpy(dx, x, n * sizeof(int), cudaMemcpyHostToDevice);
+  k<<<1, n>>>(dx, dout, n);
+  cudaMemcpy(out, dout, 6 * n * sizeof(int), cudaMemcpyDeviceToHost);
+  cudaFree(dx);
+  cudaFree(dout);
+}
+"""
+
+
+def test_cuda_warp_votes_count_their_half_of_a_wavefront():
+    hip = xpiler.translate(VOTES, to="hip", pipeline="simt-port{target=hip}")
+    assert "  out[t] = (int)xpiler_ballot(0xffffffff, v & 1);\n" in hip
+    assert "    out[3 * n + t] = (int)xpiler_activemask();\n" in hip
+    assert "  xpiler_syncwarp();\n  out[5 * n + t] = xpiler_all(xpiler_activemask(), v > 3);\n" in hip
+    assert "__device__ __forceinline__ unsigned xpiler_ballot(unsigned mask, int predicate) {\n" \
+           "  return (unsigned)(__ballot(predicate) >> (__lane_id() & 32)) & mask;\n}\n" in hip
+    checked = compile_check(hip, "hip")
+    assert checked.ok or checked.skipped, checked.output
+    n = 96   # three CUDA warps: two in the first wavefront, one in half of the second
+    x = np.random.default_rng(5).integers(1, 60, n).astype(np.int32)
+    expect = np.zeros((6, n), np.int64)
+    for w0 in range(0, n, 32):
+        v = x[w0:w0 + 32]
+        expect[0, w0:w0 + 32] = sum(1 << i for i in range(32) if v[i] & 1)
+        expect[1, w0:w0 + 32] = int(any(v % 7 == 0))
+        expect[2, w0:w0 + 32] = int(all(v > 10))
+        expect[3:5, w0:w0 + 32] = -1
+        expect[3, w0:w0 + 20] = (1 << 20) - 1
+        expect[4, w0:w0 + 20] = sum(1 << i for i in range(20) if v[i] & 1)
+        expect[5, w0:w0 + 32] = int(all(v > 3))
+    expect = expect.astype(np.uint32).view(np.int32)
+    for program, lang in ((VOTES, "cuda"), (hip, "hip")):
+        out = np.zeros(6 * n, np.int32)
+        xpiler.run(program, [x, out, n], lang=lang, backend="emulate")
+        np.testing.assert_array_equal(out.reshape(6, n), expect, err_msg=lang)

@@ -1107,6 +1107,7 @@ inline int xsimt_readfirstlane(int v, XSIMT_SITE) {
 #define __builtin_amdgcn_s_barrier __syncthreads
 #define __builtin_amdgcn_wave_barrier() __syncwarp()
 #define __builtin_amdgcn_s_waitcnt(x) ((void)0)
+#define __builtin_amdgcn_fence(order, scope) __atomic_thread_fence(order)
 #define __builtin_amdgcn_workitem_id_x() (threadIdx.x)
 #define __builtin_amdgcn_workitem_id_y() (threadIdx.y)
 #define __builtin_amdgcn_workitem_id_z() (threadIdx.z)
