@@ -99,3 +99,9 @@ def test_hip_code_the_port_refuses_is_lowered_and_raised_with_the_reason_recorde
 def test_bind_rejects_bad_parameters():
     with pytest.raises(xpiler.passes.base.PassError, match="threads must be a multiple of 32"):
         xpiler.translate(SAXPY, to="cuda", source="vnni", pipeline="detensorize,outline,bind{threads=100}")
+
+
+def test_atomics_are_refused_rather_than_raced():
+    src = "__global__ void __launch_bounds__(64) k(float *a) { atomicAdd(a, 1.0f); }"
+    with pytest.raises(xpiler.UnsupportedError, match=r"atomics \(atomicAdd\) are not raised yet"):
+        xpiler.translate(src, to="bang", launch={"grid": [1], "block": [64]})

@@ -97,6 +97,14 @@ def lower_and_raise(source: str, target: str, *, program: Program | None = None,
     """The general route: lower the source to sequential C, raise that to the target."""
     if target not in RAISING:
         raise NotImplementedDirection(f"no raising passes to {target}")
+    if program is not None and target != "vnni":
+        from .intrinsics import REGISTRY
+        from .ir import Call, walk
+        atomics = sorted({n.func.id for n in walk(program.module) if isinstance(n, Call) and n.intrinsic
+                          and REGISTRY[n.intrinsic].kind == "atomic" and hasattr(n.func, "id")})
+        if atomics:  # lowering makes them plain updates; raising would run those concurrently
+            raise UnsupportedError(f"translating {source} to {target}: atomics ({', '.join(atomics)}) are not "
+                                   f"raised yet (sequential C has no atomicity to bind)")
     if source == "vnni":
         lowering = "detensorize"
     elif program is None:
