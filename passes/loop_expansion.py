@@ -99,8 +99,13 @@ def _maximal_groups(site: LoopSite, stmts, trips) -> list[tuple[int, int]]:
     accesses = _accesses(site, expanded)
     for late in range(len(stmts)):
         for early in range(late):
-            found = accesses.conflict(lambda v1, v2: v1[site.var] < v2[site.var],
-                                      lambda a, b: origin[a.stmt] == late and origin[b.stmt] == early)
+            if any(a <= early and late <= b for a, b in joined):
+                continue   # already together
+            try:
+                found = accesses.conflict(lambda v1, v2: v1[site.var] < v2[site.var],
+                                          lambda a, b: origin[a.stmt] == late and origin[b.stmt] == early)
+            except Obstacle:   # undecided: as good as a dependence
+                found = True
             if found is not None:
                 joined.append((early, late))
     group_of = list(range(len(stmts)))
