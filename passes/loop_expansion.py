@@ -16,8 +16,9 @@ dependence into one group.
 
 Scalars declared at the top of the body and used by a later group are *expanded*: ``float t = e;``
 becomes ``t_arr[k] = e;`` with ``float t_arr[N]`` declared before the loops, ``k`` the iteration
-number and ``N`` the trip count, which must then be a known constant (otherwise the statements stay
-together by default, and an explicit ``at`` is refused). A body that leaves an iteration early
+number and ``N`` the trip count, which must then be a known constant of at most
+:data:`EXPANSION_LIMIT` (otherwise the statements stay together by default, and an explicit ``at``
+is refused). A body that leaves an iteration early
 (``continue``, ``break``, ``return``) is not split.
 """
 
@@ -34,6 +35,9 @@ from .cleanup import assigned_names, names_in
 from .loop_split import (LoopSite, body_statements, const, find_loop, fresh, is_const, jumps_out, loop_params,
                          loop_sites, name, trip_count)
 from .registry import register
+
+#: Most iterations a scalar is expanded over (its array lives on the stack).
+EXPANSION_LIMIT = 1 << 16
 
 
 def expand_loop(module: ir.Module, var: str, at=(), *, function: str = "", nth: int = 0) -> ir.Module:
@@ -59,6 +63,9 @@ def expand_loop(module: ir.Module, var: str, at=(), *, function: str = "", nth: 
     if crossing and trips is None:
         raise PassError(f"loop-expansion: `{crossing[0]}` is defined in one loop and used in another, and the trip "
                         f"count of the loop over `{var}` is not a constant (it would size the array holding it)")
+    if crossing and trips > EXPANSION_LIMIT:
+        raise PassError(f"loop-expansion: `{crossing[0]}` is defined in one loop and used in another, and the "
+                        f"loop over `{var}` has {trips} iterations (at most {EXPANSION_LIMIT} are expanded)")
     arrays, expanded, origin = _expand_scalars(site, stmts, crossing, trips)
     problem = _backward_dependence(site, expanded, origin, groups)
     if problem:
@@ -90,7 +97,7 @@ def _maximal_groups(site: LoopSite, stmts, trips) -> list[tuple[int, int]]:
     joined = [(k, k + 1) for k, s in enumerate(stmts[:-1]) if isinstance(s, ir.Pragma)]
     expandable = []
     for local, can_expand in _crossing(stmts, [(k, k + 1) for k in range(len(stmts))]).items():
-        if can_expand and trips is not None:
+        if can_expand and trips is not None and trips <= EXPANSION_LIMIT:
             expandable.append(local)
         else:
             users = [k for k, s in enumerate(stmts) if local in names_in(s)]

@@ -355,6 +355,9 @@ def test_expansion_refusals():
     assert refused("loop-expansion{loop=i at=[1]}", unknown) == (
         "loop-expansion: `t` is defined in one loop and used in another, and the trip count of the loop over `i` "
         "is not a constant (it would size the array holding it)")
+    assert refused("loop-expansion{loop=i at=[2]}", FISSION.replace("i < 64", "i < 100000")) == (
+        "loop-expansion: `t` is defined in one loop and used in another, and the loop over `i` has 99999 iterations "
+        "(at most 65536 are expanded)")
     # by default a scalar that cannot be expanded keeps all its users in one loop: here the whole body
     assert refused("loop-expansion{loop=i}", unknown) == (
         "loop-expansion: the statements of the loop over `i` depend on each other across iterations; no split is legal")
