@@ -32,8 +32,8 @@ from xpiler import ir
 from xpiler.ir.dependence import LoopAccesses, Obstacle
 
 from .base import ModulePass, PassError
-from .cleanup import assigned_names, declared_in, names_in
-from .loop_split import (LoopSite, body_statements, const, counted_loop, find_loop, fresh, invariant_bounds,
+from .cleanup import declared_in, names_in
+from .loop_split import (LoopSite, body_statements, check_loop, const, counted_loop, find_loop, fresh, invariant_bounds,
                          iteration_value, jumps_out, loop_params, loop_sites, mul, name, printed, substitute,
                          trip_count)
 from .registry import register
@@ -74,9 +74,7 @@ def _inner_loop(outer: LoopSite) -> LoopSite:
     inner = next((s for s in loop_sites(outer.module) if s.loop is body[0]), None)
     if inner is None:
         raise PassError(f"loop-fuse: the loop inside the loop over `{outer.var}` is not canonical")
-    return find_loop(outer.module, "loop-fuse", inner.var, outer.function.name,
-                     [s.index for s in loop_sites(outer.module)
-                      if s.var == inner.var and s.function.name == outer.function.name].index(inner.index))
+    return check_loop(inner, "loop-fuse")
 
 
 def fuse_siblings(module: ir.Module, var: str, *, function: str = "", nth: int = 0) -> ir.Module:
@@ -100,10 +98,7 @@ def next_loop(first: LoopSite, pass_name: str) -> LoopSite:
     second = next((s for s in loop_sites(first.module) if s.loop is following), None)
     if second is None:
         raise PassError(f"{pass_name}: the loop after the loop over `{first.var}` is not canonical")
-    if not isinstance(second.loop.init, ir.Decl) or second.var in assigned_names(second.loop.body):
-        raise PassError(f"{pass_name}: the loop over `{second.var}` after it must declare its variable and "
-                        "not assign it")
-    return second
+    return check_loop(second, pass_name)
 
 
 def sibling_bodies(first: LoopSite, second: LoopSite, pass_name: str) -> tuple[ir.Block, ir.Block]:

@@ -29,8 +29,7 @@ from xpiler import ir
 from xpiler.ir.dependence import LoopAccesses, Obstacle
 
 from .base import ModulePass, PassError
-from .cleanup import assigned_names
-from .loop_split import LoopSite, body_statements, invariant_bounds, loop_sites
+from .loop_split import LoopSite, body_statements, check_loop, invariant_bounds, loop_sites
 from .registry import register
 
 #: Longest chain whose permutations the schedule space lists.
@@ -52,8 +51,7 @@ def reorder_loops(module: ir.Module, order, *, function: str = "", nth: int = 0)
     chain = chains[nth]
     innermost = chain[-1].loop.body
     for site in chain:
-        if not isinstance(site.loop.init, ir.Decl) or site.var in assigned_names(site.loop.body):
-            raise PassError(f"loop-reorder: the loop over `{site.var}` must declare its variable and not assign it")
+        check_loop(site, "loop-reorder")
         problem = invariant_bounds(site, {s.var for s in chain} - {site.var}, innermost)
         if problem:
             raise PassError(f"loop-reorder: the bounds of the loop over `{site.var}` {problem}")

@@ -80,8 +80,8 @@ class LoopSite:
         return _parent_block(self.function.body, self.loop)
 
     def names(self) -> set[str]:
-        """Every name the loop's function uses (new names must avoid them)."""
-        return names_in(self.function) | names_in(self.module)
+        """Every name the module uses (new names must avoid them)."""
+        return names_in(self.module)
 
 
 class _ModuleLoops:
@@ -114,7 +114,7 @@ _RECENT: OrderedDict[int, _ModuleLoops] = OrderedDict()
 def loop_sites(module: ir.Module) -> list[LoopSite]:
     """Every canonical loop of every function with a body, in source order."""
     found = _RECENT.get(id(module))
-    if found is None or found.module is not module:
+    if found is None:
         found = _RECENT[id(module)] = _ModuleLoops(module)
         while len(_RECENT) > 8:
             _RECENT.popitem(last=False)
@@ -133,12 +133,16 @@ def find_loop(module: ir.Module, pass_name: str, var: str, function: str = "", n
                         f"{var} += s))")
     if nth >= len(found):
         raise PassError(f"{pass_name}: there are {len(found)} loops over `{var}`{where}, not {nth + 1}")
-    site = found[nth]
+    return check_loop(found[nth], pass_name)
+
+
+def check_loop(site: LoopSite, pass_name: str) -> LoopSite:
+    """``site``, after checking that the loop declares its variable and does not assign it."""
     if not isinstance(site.loop.init, ir.Decl):
-        raise PassError(f"{pass_name}: the loop over `{var}` does not declare its variable (its value after "
+        raise PassError(f"{pass_name}: the loop over `{site.var}` does not declare its variable (its value after "
                         "the loop would change)")
-    if var in assigned_names(site.loop.body):
-        raise PassError(f"{pass_name}: the loop over `{var}` assigns its variable in its body")
+    if site.var in assigned_names(site.loop.body):
+        raise PassError(f"{pass_name}: the loop over `{site.var}` assigns its variable in its body")
     return site
 
 
@@ -238,13 +242,10 @@ def jumps_out(stmts) -> str | None:
         for n in _statements_outside_loops(s):
             if isinstance(n, ir.Jump):
                 return f"contains `{n.kind}`"
-            if isinstance(n, ir.Return):
-                return "contains `return`"
             if isinstance(n, ir.Verbatim):
                 return f"contains source the IR does not model ({n.reason})"
-        for n in ir.walk(s):
-            if isinstance(n, ir.Return):
-                return "contains `return`"
+        if any(isinstance(n, ir.Return) for n in ir.walk(s)):   # from any depth
+            return "contains `return`"
     return None
 
 

@@ -9,7 +9,7 @@ loops around it and the values it reads, and the *path condition* under which it
 those inner loops and the ``if`` guards). Then for every pair of accesses to one base, at least one
 a write, z3 is asked whether instance 1 and instance 2 can touch a common byte while their loop
 variables differ. ``sat`` is a dependence (reported with the two accesses), ``unsat`` none, and
-``unknown`` (the query timed out after :data:`QUERY_TIMEOUT_MS`) is treated as a dependence.
+``unknown`` (the query ran out of its budget, :data:`QUERY_RLIMIT`) is treated as a dependence.
 
 What the model assumes and how it stays exact otherwise:
 
@@ -61,8 +61,11 @@ from .analysis import strip_parens
 from .transform import rewrite
 from .types import TypeEnv, is_floating, is_integer, sizeof
 
-#: Time limit of one solver query; an undecided query counts as a dependence.
-QUERY_TIMEOUT_MS = 200
+#: Work limit of one solver query, in z3 resource units (about 200 ms of solving), and a wall-clock
+#: cap for loaded machines. An undecided query counts as a dependence. The resource limit, unlike a
+#: time limit, gives the same answers however busy the machine is.
+QUERY_RLIMIT = 500_000
+QUERY_TIMEOUT_MS = 2_000
 
 # Pure functions: results depend on their arguments only (math, conversions).
 _PURE_INTRINSIC_KINDS = ("math", "convert")
@@ -101,7 +104,7 @@ def describe(first: "Access", second: "Access", undecided: bool = False) -> str:
         first, second = second, first
     if undecided:
         return (f"could not decide whether {first.text} written in one iteration is "
-                f"{'written' if second.write else 'read'} at {second.text} in another (solver timeout)")
+                f"{'written' if second.write else 'read'} at {second.text} in another (the solver gave up)")
     return f"{first.text} written in one iteration and {'written' if second.write else 'read'} at " \
            f"{second.text} in another"
 
@@ -965,8 +968,7 @@ class LoopAccesses:
                 continue
             overlap = _overlap(a, b)
             constraints = (*a.path, *b.path, relation(a.loops, b.loops), overlap)
-            solver = z3.Solver()
-            solver.set("timeout", QUERY_TIMEOUT_MS)
+            solver = _limited(z3.Solver())
             solver.add(*constraints)
             result = solver.check()
             if result == z3.sat:
@@ -991,12 +993,17 @@ class Conflict:
 def _smallest(constraints, variables):
     """A model with the lexicographically smallest ``variables`` (a witness that does not depend on
     the solver's search), or None when the optimiser cannot find it in time."""
-    optimizer = z3.Optimize()
-    optimizer.set("timeout", QUERY_TIMEOUT_MS)
+    optimizer = _limited(z3.Optimize())
     optimizer.add(*constraints)
     for v in variables:
         optimizer.minimize(v)
     return optimizer.model() if optimizer.check() == z3.sat else None
+
+
+def _limited(solver):
+    solver.set("rlimit", QUERY_RLIMIT)
+    solver.set("timeout", QUERY_TIMEOUT_MS)
+    return solver
 
 
 def _values(model, loops: Mapping[str, object]) -> dict[str, int]:
