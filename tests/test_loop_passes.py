@@ -261,6 +261,27 @@ def test_reorder_a_gemm_nest():
     same_results(GEMM, transform('loop-reorder{order="k,j,i"}', GEMM), (96,), (72,), (48,))
 
 
+def test_split_and_reorder_tile_a_gemm():
+    spec = "loop-split{loop=i factor=4},loop-split{loop=j factor=3},loop-reorder{order=[i_outer,j_outer,i_inner,k,j_inner]}"
+    out = transform(spec, GEMM)
+    assert out == dedent("""
+        void gemm(const float *A, const float *B, float *C) {
+          for (int i_outer = 0; i_outer < 2; ++i_outer) {
+            for (int j_outer = 0; j_outer < 2; ++j_outer) {
+              for (int i_inner = 0; i_inner < 4; ++i_inner) {
+                for (int k = 0; k < 12; k++) {
+                  for (int j_inner = 0; j_inner < 3; ++j_inner) {
+                    C[(i_outer * 4 + i_inner) * 6 + (j_outer * 3 + j_inner)] += A[(i_outer * 4 + i_inner) * 12 + k] * B[k * 6 + (j_outer * 3 + j_inner)];
+                  }
+                }
+              }
+            }
+          }
+        }
+    """)
+    same_results(GEMM, out, (96,), (72,), (48,))
+
+
 WAVEFRONT = """
     void sweep(float *A) {
       for (int i = 1; i < 8; i++)
