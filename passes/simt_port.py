@@ -12,9 +12,11 @@ What is *not* a re-spelling is the warp size: CUDA warps have 32 lanes, AMD CDNA
   defined in the translation that take this CUDA warp's half of HIP's 64-bit ``__ballot`` (the active
   lanes of the half, within the mask); ``__syncwarp``, which HIP 5.2 lacks, a wavefront fence. With
   ``wavefront=32`` (RDNA) shuffles map one to one (the helpers hold there too).
-* HIP -> CUDA: code that assumes 64 lanes (a shuffle offset or lane of 32 or more, a loop feeding
-  one that starts at 32 or more, warp votes over a 64-bit mask) is refused; code written against
-  ``warpSize`` maps directly.
+* HIP -> CUDA: code written against ``warpSize`` maps directly. A kernel that assumes 64 lanes (a
+  shuffle offset or lane of 32 or more, a loop feeding one that starts at 32 or more, warp votes over
+  a 64-bit mask) keeps HIP's semantics: its warp operations exchange through shared memory across the
+  two warps of each 64-thread wavefront and ``warpSize`` is 64 there (``_adapt_wave64``), where every
+  lane of a wavefront provably reaches them; otherwise it is refused.
 
 CUDA half-precision functions that HIP 5.2's hip_fp16.h lacks (``__hmax``, ``__hmin2``, ...) are
 defined in the translated program (``xpiler_hmax``, ... with cuda_fp16.h's semantics) and called
@@ -26,6 +28,7 @@ tensorize passes and is refused with an error saying so.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, replace
 from typing import ClassVar
@@ -356,7 +359,13 @@ def port(module: ir.Module, target: str, *, wavefront: int = 64) -> ir.Module:
         items = [i for i in items if not (isinstance(i, ir.Include) and i.path == "mma.h" and target == "hip")]
     if not has_runtime and _uses_device_code(module) and target == "hip":
         items.insert(_first_code_index(items), ir.Include(runtime))
+    wave64: set[str] = set()
+    if source == "hip":
+        module, wave64 = _adapt_wave64(replace(module, items=tuple(items)), mapper)
+        items = list(module.items)
     mapped = ir.rewrite(replace(module, dialect=target, items=tuple(items)), mapper)
+    if wave64:
+        mapped = _with_wave64_helpers(mapped, wave64)
     return _with_helpers(mapped, mapper.helpers) if mapper.helpers else mapped
 
 
@@ -395,6 +404,448 @@ def _first_code_index(items) -> int:
         else:
             break
     return index
+
+
+# ---------------------------------------------------------------------------------------------------
+# HIP -> CUDA: kernels written for 64-lane wavefronts
+#
+# A kernel whose warp operations assume 64 lanes (a shuffle offset, lane or loop start of 32 or more, a
+# vote over a 64-bit mask), with every function it calls, keeps HIP's semantics on CUDA: each of its
+# warp operations becomes a helper (WAVE64_HELPERS) that exchanges through shared memory among the 64
+# threads of the wavefront (two warps), with HIP's exact lane arithmetic, and ``warpSize`` is 64 there.
+# The helpers synchronise the wavefront's threads, so every thread of the wavefront must reach each
+# operation: the control flow around it is checked (_Uniformity). Where every thread of the block
+# reaches it, the barrier is __syncthreads(); where whole wavefronts may skip it (``if (row >= rows)
+# return;`` with one row per wavefront), a named barrier of the wavefront's two warps, which needs
+# blocks of at most 960 threads (barriers 1..15). Anything else is refused.
+
+WAVE64_COMMENT = ["// HIP's 64-lane wavefronts on CUDA's 32-lane warps: wavefront w of a block is its threads 64w .. 64w+63",
+                  "// (two warps). A shuffle or vote across it goes through shared memory between two barriers: the",
+                  "// block's where every thread of the block runs it, else the named barrier 1 + w of the wavefront's",
+                  "// warps. HIP's lane arithmetic; a lane beyond the end of the block reads 0, as on AMD."]
+WAVE64_HELPERS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "xpiler_lane_rank": ("""__device__ __forceinline__ unsigned xpiler_lane_rank() {
+  return threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z);
+}""", ()),
+    "xpiler_block_threads": ("""__device__ __forceinline__ unsigned xpiler_block_threads() {
+  return blockDim.x * blockDim.y * blockDim.z;
+}""", ()),
+    "xpiler_wave_sync": ("""__device__ __forceinline__ void xpiler_wave_sync(int block_wide) {
+  if (block_wide) {
+    __syncthreads();
+  } else {
+    unsigned first = xpiler_lane_rank() & ~63u, left = xpiler_block_threads() - first;
+    __barrier_sync_count(1 + first / 64, left < 64 ? (left + 31) / 32 * 32 : 64);
+  }
+}""", ("xpiler_lane_rank", "xpiler_block_threads")),
+    "xpiler_wave_read": ("""template <typename T>
+__device__ __forceinline__ T xpiler_wave_read(T v, int index, int block_wide) {
+  __shared__ T slots[1024];
+  unsigned me = xpiler_lane_rank(), from = (me & ~63u) + ((unsigned)index & 63u);
+  slots[me] = v;
+  xpiler_wave_sync(block_wide);
+  T r = from < xpiler_block_threads() ? slots[from] : T();
+  xpiler_wave_sync(block_wide);
+  return r;
+}""", ("xpiler_wave_sync",)),
+    "xpiler_shfl64": ("""template <typename T>
+__device__ __forceinline__ T xpiler_shfl64(T v, int src_lane, int width, int block_wide) {
+  int self = xpiler_lane_rank() & 63;
+  return xpiler_wave_read(v, src_lane + (self & ~(width - 1)), block_wide);
+}""", ("xpiler_wave_read",)),
+    "xpiler_shfl_up64": ("""template <typename T>
+__device__ __forceinline__ T xpiler_shfl_up64(T v, unsigned delta, int width, int block_wide) {
+  int self = xpiler_lane_rank() & 63, index = self - (int)delta;
+  return xpiler_wave_read(v, index < (self & ~(width - 1)) ? self : index, block_wide);
+}""", ("xpiler_wave_read",)),
+    "xpiler_shfl_down64": ("""template <typename T>
+__device__ __forceinline__ T xpiler_shfl_down64(T v, unsigned delta, int width, int block_wide) {
+  int self = xpiler_lane_rank() & 63;
+  return xpiler_wave_read(v, (int)((self & (width - 1)) + delta) >= width ? self : self + (int)delta, block_wide);
+}""", ("xpiler_wave_read",)),
+    "xpiler_shfl_xor64": ("""template <typename T>
+__device__ __forceinline__ T xpiler_shfl_xor64(T v, int lane_mask, int width, int block_wide) {
+  int self = xpiler_lane_rank() & 63, index = self ^ lane_mask;
+  return xpiler_wave_read(v, index >= ((self + width) & ~(width - 1)) ? self : index, block_wide);
+}""", ("xpiler_wave_read",)),
+    "xpiler_ballot64": ("""__device__ __forceinline__ unsigned long long xpiler_ballot64(int predicate, int block_wide) {
+  __shared__ unsigned votes[32];
+  unsigned me = xpiler_lane_rank(), first = (me & ~63u) / 32, warps = (xpiler_block_threads() + 31) / 32;
+  votes[me / 32] = __ballot_sync(__activemask(), predicate);
+  xpiler_wave_sync(block_wide);
+  unsigned long long bits = votes[first] | (first + 1 < warps ? (unsigned long long)votes[first + 1] << 32 : 0ull);
+  xpiler_wave_sync(block_wide);
+  return bits;
+}""", ("xpiler_wave_sync",)),
+    "xpiler_any64": ("""__device__ __forceinline__ int xpiler_any64(int predicate, int block_wide) {
+  return xpiler_ballot64(predicate, block_wide) != 0;
+}""", ("xpiler_ballot64",)),
+    "xpiler_all64": ("""__device__ __forceinline__ int xpiler_all64(int predicate, int block_wide) {
+  return xpiler_ballot64(!predicate, block_wide) == 0;
+}""", ("xpiler_ballot64",)),
+}
+# warp operation -> (helper, its arguments besides the barrier flag)
+WAVE64_CALLS = {"shfl": ("xpiler_shfl64", ("var", "src_lane", "width")),
+                "shfl_up": ("xpiler_shfl_up64", ("var", "delta", "width")),
+                "shfl_down": ("xpiler_shfl_down64", ("var", "delta", "width")),
+                "shfl_xor": ("xpiler_shfl_xor64", ("var", "lane_mask", "width")),
+                "ballot": ("xpiler_ballot64", ("predicate",)),
+                "any": ("xpiler_any64", ("predicate",)),
+                "all": ("xpiler_all64", ("predicate",))}
+NAMED_BARRIER_THREADS = 960  # named barriers 1..15, one per wavefront of 64 threads
+
+BLOCK, WAVE, THREAD = 0, 1, 2
+_LEVEL = {BLOCK: "every thread of the block", WAVE: "whole wavefronts", THREAD: "single lanes"}
+# C math functions without a registry entry that are pure (their result is as uniform as their arguments)
+_PURE = re.compile(r"(f?(max|min)f?|fabsf?|abs|sqrtf?|rsqrtf?|expf?|__expf|logf?|__logf|powf?|tanhf?|floorf?|ceilf?|"
+                   r"__fdividef|__float2int_\w+|__int2float_\w+|__half2float|__float2half\w*)$")
+
+
+def _printed(expr) -> str:
+    from xpiler.emitters import Printer
+    return Printer("hip").expr(expr)
+
+
+class _Uniformity:
+    """Which threads are sure to reach each warp operation of a kernel written for 64-lane wavefronts:
+    BLOCK (every thread of the block), WAVE (every lane of a wavefront or none: the conditions depend at
+    most on the wavefront, ``threadIdx.x / 64``) or THREAD. A flow-insensitive fixpoint over each
+    function's local variables (the least uniform value any assignment gives them), the conditions of
+    enclosing ``if``/loops and ``&&``/``||``/``?:``, earlier ``return``s (for the rest of the function)
+    and ``break``/``continue`` (for the rest of the loop), through the device functions it calls."""
+
+    def __init__(self, functions: dict, defines: dict, sites: set[int], memory: set[str], wave_index: bool):
+        self.functions, self.defines, self.sites, self.memory = functions, defines, sites, memory
+        self.wave_index = wave_index  # threadIdx.x / 64 is the wavefront (1-D blocks)
+        self.levels: dict[int, tuple[int, str]] = {}  # id(warp call) -> (level, why)
+        self.opaque: list[str] = []
+        self.stack: list[str] = []
+
+    def kernel(self, fn: ir.Function) -> None:
+        self.function(fn, [BLOCK] * len(fn.params), (BLOCK, ""))
+
+    def function(self, fn: ir.Function, args: list[int], ctx: tuple[int, str]) -> int:
+        if fn.name in self.stack or len(self.stack) > 16:
+            self.opaque.append(f"the recursive call of {fn.name}")
+            return THREAD
+        self.stack.append(fn.name)
+        self.env = {p.name: level for p, level in zip(fn.params, args)}
+        saved = self.__dict__.get("state")
+        for _ in range(16):
+            self.state = {"env": self.env, "arrays": set(), "shared": set(), "exit": (BLOCK, ""), "loops": [],
+                          "ret": BLOCK, "changed": False}
+            self.stmt(fn.body, ctx)
+            if not self.state["changed"]:
+                break
+        ret = self.state["ret"]
+        self.stack.pop()
+        self.state = saved
+        self.env = saved["env"] if saved else None
+        return ret
+
+    # -- control ------------------------------------------------------------------------------------
+    def eff(self, ctx):
+        return max([ctx, self.state["exit"], *self.state["loops"]], key=lambda c: c[0])
+
+    @staticmethod
+    def under(ctx, level: int, why: str):
+        return (level, why) if level > ctx[0] else ctx
+
+    def stmt(self, s, ctx) -> None:
+        st = self.state
+        if isinstance(s, ir.Block):
+            for child in s.body:
+                self.stmt(child, ctx)
+        elif isinstance(s, ir.Decl):
+            for v in s.vars:
+                if s.scope != "local":
+                    st["shared"].add(v.name)
+                    continue
+                if v.dims:
+                    st["arrays"].add(v.name)
+                level = max([self.expr(e, self.eff(ctx)) for e in (v.init, *(v.ctor_args or ())) if e is not None],
+                            default=BLOCK)
+                self.assign(v.name, max(level, self.eff(ctx)[0]))
+        elif isinstance(s, ir.ExprStmt):
+            self.expr(s.expr, self.eff(ctx))
+        elif isinstance(s, ir.If):
+            here = self.eff(ctx)
+            inner = self.under(here, self.expr(s.cond, here), f"the condition '{_printed(s.cond)}'")
+            self.stmt(s.then, inner)
+            if s.other is not None:
+                self.stmt(s.other, inner)
+        elif isinstance(s, (ir.For, ir.While)):
+            if isinstance(s, ir.For) and s.init is not None:
+                self.stmt(s.init, ctx)
+            st["loops"].append((BLOCK, ""))
+            for _ in range(2):  # the second pass sees the breaks, continues and returns of the first
+                here = self.eff(ctx)
+                cond = BLOCK if s.cond is None else self.expr(s.cond, here)
+                inner = self.under(here, cond, f"the loop condition '{_printed(s.cond)}'" if s.cond is not None else "")
+                self.stmt(s.body, inner)
+                if isinstance(s, ir.For) and s.step is not None:
+                    self.expr(s.step, inner)
+            st["loops"].pop()
+        elif isinstance(s, ir.Return):
+            here = self.eff(ctx)
+            if s.value is not None:
+                st["ret"] = max(st["ret"], self.expr(s.value, here))
+            st["ret"] = max(st["ret"], here[0])
+            if here[0] > st["exit"][0]:
+                st["exit"] = (here[0], f"a return under {here[1]}" if not here[1].startswith("a return") else here[1])
+        elif isinstance(s, ir.Jump):
+            here = self.eff(ctx)
+            if st["loops"] and here[0] > st["loops"][-1][0]:
+                st["loops"][-1] = (here[0], f"a {s.kind} under {here[1]}")
+        elif isinstance(s, (ir.Barrier, ir.Pragma, ir.Comment)) or s is None:
+            pass
+        else:
+            self.opaque.append(f"code xpiler keeps verbatim ({type(s).__name__})")
+
+    def assign(self, name: str, level: int) -> None:
+        if level > self.env.get(name, BLOCK) or name not in self.env:
+            if name in self.env:
+                self.state["changed"] = True
+            self.env[name] = max(level, self.env.get(name, BLOCK))
+
+    # -- values -------------------------------------------------------------------------------------
+    def expr(self, e, ctx) -> int:
+        """The uniformity of ``e``'s value, visiting its assignments and calls under ``ctx``."""
+        st = self.state
+        if e is None or isinstance(e, (ir.Const, ir.SizeOf)):
+            return BLOCK
+        if isinstance(e, ir.Builtin):
+            return THREAD if e.name == "threadIdx" else BLOCK
+        if isinstance(e, ir.Name):
+            if e.id in st["shared"] or e.id in self.memory:
+                return THREAD
+            return self.env.get(e.id, BLOCK)
+        if isinstance(e, (ir.Paren, ir.Cast)):
+            return self.expr(e.inner if isinstance(e, ir.Paren) else e.operand, ctx)
+        if isinstance(e, ir.BinOp):
+            left = self.expr(e.left, ctx)
+            right_ctx = self.under(ctx, left, f"the condition '{_printed(e.left)}'") if e.op in ("&&", "||") else ctx
+            right = self.expr(e.right, right_ctx)
+            if self.wave_uniform(e):
+                return WAVE
+            return max(left, right)
+        if isinstance(e, ir.UnOp):
+            level = self.expr(e.operand, ctx)
+            if e.op in ("++", "--"):
+                self.store(e.operand, level, ctx)
+            return THREAD if e.op in ("*", "&") else level
+        if isinstance(e, ir.Assign):
+            level = self.expr(e.value, ctx)
+            if e.op != "=":
+                level = max(level, self.expr(e.target, ctx))
+            self.store(e.target, level, ctx)
+            return level
+        if isinstance(e, ir.Ternary):
+            cond = self.expr(e.cond, ctx)
+            inner = self.under(ctx, cond, f"the condition '{_printed(e.cond)}'")
+            return max(cond, self.expr(e.then, inner), self.expr(e.other, inner))
+        if isinstance(e, ir.Index):
+            index = self.expr(e.index, ctx)
+            base = strip_parens(e.base)
+            if isinstance(base, ir.Name) and base.id in st["arrays"]:
+                return max(index, self.env.get(base.id, BLOCK))
+            if isinstance(base, ir.Index):
+                inner = base
+                while isinstance(strip_parens(inner), ir.Index):
+                    inner = strip_parens(inner)
+                    self.expr(inner.index, ctx)
+                    inner = inner.base
+                inner = strip_parens(inner)
+                if isinstance(inner, ir.Name) and inner.id in st["arrays"]:
+                    return max(index, self.env.get(inner.id, BLOCK), self.expr(base, ctx))
+            self.expr(e.base, ctx)
+            return THREAD  # memory
+        if isinstance(e, ir.Member):
+            level = self.expr(e.base, ctx)
+            return THREAD if e.arrow else level
+        if isinstance(e, (ir.InitList, ir.Comma)):
+            parts = e.items if isinstance(e, ir.InitList) else (e.left, e.right)
+            return max((self.expr(p, ctx) for p in parts), default=BLOCK)
+        if isinstance(e, ir.Call):
+            return self.call(e, ctx)
+        self.opaque.append(f"an expression xpiler keeps verbatim ({_printed(e)})")
+        return THREAD
+
+    def store(self, target, level: int, ctx) -> None:
+        target = strip_parens(target)
+        while isinstance(target, (ir.Index, ir.Member)) and not (isinstance(target, ir.Member) and target.arrow):
+            if isinstance(target, ir.Index):
+                level = max(level, self.expr(target.index, ctx))
+            target = strip_parens(target.base)
+        if isinstance(target, ir.Name) and target.id not in self.state["shared"] and target.id not in self.memory:
+            self.assign(target.id, max(level, ctx[0]))
+
+    def call(self, e: ir.Call, ctx) -> int:
+        args = [self.expr(a, ctx) for a in e.args]
+        if id(e) in self.sites:
+            level, why = self.levels.get(id(e), (BLOCK, ""))
+            if ctx[0] >= level:
+                self.levels[id(e)] = ctx
+        if e.intrinsic is not None:
+            intrinsic = REGISTRY[e.intrinsic]
+            if intrinsic.name in _VOTES:
+                return WAVE
+            return max(args, default=BLOCK) if intrinsic.kind in ("math", "convert") else THREAD
+        if isinstance(e.func, ir.Name):
+            if e.func.id in self.functions:
+                return self.function(self.functions[e.func.id], args, ctx)
+            if _PURE.match(e.func.id):
+                return max(args, default=BLOCK)
+        return THREAD
+
+    def wave_uniform(self, e: ir.BinOp) -> bool:
+        """``threadIdx.x / 64k``, ``threadIdx.x >> 6+``, ``threadIdx.x < 64k``...: the same in every lane of a
+        wavefront (1-D blocks)."""
+        if not self.wave_index:
+            return False
+        left = strip_parens(e.left)
+        while isinstance(left, (ir.Cast, ir.Paren)):
+            left = strip_parens(left.operand if isinstance(left, ir.Cast) else left)
+        if not (isinstance(left, ir.Builtin) and left.name == "threadIdx" and left.axis == "x"):
+            return False
+        c = constant_value(e.right, self.defines, 64)
+        if c is None or c < 0:
+            return False
+        return {"/": c > 0 and c % 64 == 0, ">>": c >= 6, "<": c % 64 == 0, ">=": c % 64 == 0,
+                "<=": (c + 1) % 64 == 0, ">": (c + 1) % 64 == 0}.get(e.op, False)
+
+
+def _calls_in(node) -> list[ir.Call]:
+    return [n for n in ir.walk(node) if isinstance(n, ir.Call)]
+
+
+def _block_threads(kernel: ir.Function, launches: list[ir.Launch], defines: dict) -> tuple[int | None, bool]:
+    """The most threads a block of ``kernel`` has (its ``__launch_bounds__``, else the constant block of
+    every launch of it; None when unknown) and whether its blocks are one-dimensional."""
+    def dims(block):
+        block = strip_parens(block)
+        if isinstance(block, ir.Call) and isinstance(block.func, ir.Name) and block.func.id == "dim3":
+            return [constant_value(a, defines, 64) for a in block.args]
+        return [constant_value(block, defines, 64)]
+    shapes = [dims(launch.config[1]) for launch in launches if len(launch.config) >= 2]
+    one_d = all(all(d == 1 for d in shape[1:]) for shape in shapes)
+    bound = constant_value(kernel.launch_bounds[0], defines, 64) if kernel.launch_bounds else None
+    if bound is None and shapes and all(None not in shape for shape in shapes):
+        bound = max(math.prod(shape) for shape in shapes)
+    return bound, one_d
+
+
+def _adapt_wave64(module: ir.Module, mapper: "_Mapper") -> tuple[ir.Module, set[str]]:
+    """HIP -> CUDA: the kernels that assume 64-lane wavefronts (and the functions they call) with their
+    warp operations as WAVE64_HELPERS calls and ``warpSize`` as 64 (see above); the helpers used."""
+    functions = {f.name: f for f in module.functions() if f.body is not None}
+    warp_calls = {name: [c for c in _calls_in(f.body) if c.intrinsic is not None
+                         and REGISTRY[c.intrinsic].name in WAVE64_CALLS] for name, f in functions.items()}
+    callees = {name: {c.func.id for c in _calls_in(f.body) if isinstance(c.func, ir.Name) and c.func.id in functions}
+               for name, f in functions.items()}
+
+    def reach(name, seen=None):
+        seen = set() if seen is None else seen
+        if name not in seen:
+            seen.add(name)
+            for callee in callees[name]:
+                reach(callee, seen)
+        return seen
+
+    def assumes_64(call) -> bool:
+        intrinsic = REGISTRY[call.intrinsic]
+        if intrinsic.name in _VOTES:
+            return True
+        bound = dict(zip(REGISTRY.lookup("hip", call.func.id, len(call.args))[1].order, call.args))
+        try:
+            mapper.check_hip_lanes(bound)
+        except UnsupportedError:
+            return True
+        return False
+
+    flagged = {name for name, calls in warp_calls.items() if any(assumes_64(c) for c in calls)}
+    if not flagged:
+        return module, set()
+    kernels = [f for f in functions.values() if f.kind == "kernel"]
+    converted, wave_kernels = set(flagged), []
+    changed = True
+    while changed:
+        changed = False
+        for k in kernels:
+            if k not in wave_kernels and reach(k.name) & converted:
+                wave_kernels.append(k)
+                converted |= reach(k.name)
+                changed = True
+    sites = {id(c): c for name in converted for c in warp_calls[name]}
+    memory = {v.name for item in module.items if isinstance(item, ir.Decl) and item.scope in ("shared", "global")
+              for v in item.vars}
+    launches = [n for n in ir.walk(module) if isinstance(n, ir.Launch)]
+    levels: dict[int, tuple[int, str]] = {}
+    wave_ok: dict[int, bool] = {}
+    for k in wave_kernels:
+        own = [launch for launch in launches if isinstance(launch.kernel, ir.Name) and launch.kernel.id == k.name]
+        threads, one_d = _block_threads(k, own, mapper.defines)
+        walker = _Uniformity(functions, mapper.defines, set(sites), memory, one_d)
+        walker.kernel(k)
+        if walker.opaque:
+            raise mapper.fail(f"kernel {k.name} assumes 64-lane wavefronts, and its warp operations cannot be shown "
+                              f"to be reached by whole wavefronts because of {walker.opaque[0]}")
+        for key, (level, why) in walker.levels.items():
+            if level == WAVE and (threads is None or threads > NAMED_BARRIER_THREADS):
+                size = "an unknown number of" if threads is None else f"{threads}"
+                raise mapper.fail(f"kernel {k.name} assumes 64-lane wavefronts and runs a warp operation that whole "
+                                  f"wavefronts may skip ({why}) in blocks of {size} threads: a barrier of the "
+                                  f"wavefront's two warps needs blocks of at most {NAMED_BARRIER_THREADS} threads")
+            if level >= levels.get(key, (BLOCK, ""))[0]:
+                levels[key] = (level, why)
+    for key, call in sites.items():
+        level, why = levels.get(key, (THREAD, "it is not called from a kernel"))
+        if level == THREAD:
+            raise mapper.fail(f"'{_printed(call)}' exchanges across a 64-lane wavefront, which CUDA's 32-lane warps "
+                              f"can only do when every lane of the wavefront reaches it, and {why} may leave some "
+                              "lanes out")
+    used: set[str] = set()
+
+    def rewrite(node):
+        if isinstance(node, ir.Call) and id(node) in sites:
+            intrinsic = REGISTRY[node.intrinsic]
+            helper, order = WAVE64_CALLS[intrinsic.name]
+            bound = dict(zip(REGISTRY.lookup("hip", node.func.id, len(node.args))[1].order, node.args))
+            args = [bound.get(p, ir.Const("64", 64)) for p in order]
+            block_wide = levels[id(node)][0] == BLOCK
+            used.add(helper)
+            return ir.Call(ir.Name(helper), (*args, ir.Const(str(int(block_wide)), int(block_wide))))
+        if isinstance(node, ir.Name) and node.id == "warpSize":
+            return ir.Const("64", 64)  # HIP's, in code written for it
+        return node
+
+    def convert(item):
+        if isinstance(item, ir.Function) and item.name in converted and item.body is not None:
+            return ir.rewrite(item, rewrite)
+        if isinstance(item, ir.ExternC):
+            return replace(item, items=tuple(convert(i) for i in item.items))
+        return item
+    return replace(module, items=tuple(convert(i) for i in module.items)), used
+
+
+def _with_wave64_helpers(module: ir.Module, used: set[str]) -> ir.Module:
+    """``module`` (CUDA) with the definitions of the WAVE64_HELPERS it calls after its includes."""
+    from xpiler.frontend.lift import lift
+    names: list[str] = []
+
+    def need(name):
+        for dep in WAVE64_HELPERS[name][1]:
+            need(dep)
+        if name not in names:
+            names.append(name)
+    for name in sorted(used):
+        need(name)
+    text = "\n".join(WAVE64_HELPERS[n][0] for n in names)
+    helpers = [f for f in lift(text, "cuda").module.items if isinstance(f, ir.Function)]
+    items = list(module.items)
+    at = _first_code_index(items)
+    items[at:at] = [*(ir.Comment(line) for line in WAVE64_COMMENT), *helpers]
+    return replace(module, items=tuple(items))
 
 
 @register

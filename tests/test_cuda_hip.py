@@ -89,19 +89,106 @@ extern "C" void h(float *a) { hipLaunchKernelGGL(HIP_KERNEL_NAME(k), dim3(2), di
     assert "k<<<dim3(2), dim3(64), 0, 0>>>(a);" in out
 
 
-@pytest.mark.parametrize("src, message", [
-    ("__global__ void k(float *a) { a[0] = __shfl_down(a[0], 32); }", "shuffle with delta 32 assumes 64-lane"),
+@pytest.mark.parametrize("src, call", [
+    ("__global__ void k(float *a) { a[0] = __shfl_down(a[0], 32); }", "a[0] = xpiler_shfl_down64(a[0], 32, 64, 1);"),
     ("__global__ void k(float *a) { float v = a[0]; for (int o = 32; o > 0; o /= 2) v += __shfl_xor(v, o); a[0] = v; }",
-     "starts at 32 assumes 64-lane"),
+     "v += xpiler_shfl_xor64(v, o, 64, 1);"),
     ("#define WAVE 64\n__global__ void k(float *a) { float v = a[0]; for (int o = WAVE / 2; o > 0; o /= 2) "
-     "v += __shfl_xor(v, o); a[0] = v; }", "starts at 32 assumes 64-lane"),
+     "v += __shfl_xor(v, o); a[0] = v; }", "v += xpiler_shfl_xor64(v, o, 64, 1);"),
     ("__global__ void k(float *a) { float v = a[0]; for (int o = warpSize / 2; o > 0; o /= 2) "
-     "v += __shfl_down(v, o); a[0] = v; }", "starts at 32 assumes 64-lane"),
-    ("__global__ void k(float *a) { a[0] = __ballot(a[0] > 0); }", "warp vote __ballot depends on the warp size"),
+     "v += __shfl_down(v, o); a[0] = v; }", "for (int o = 64 / 2; o > 0; o /= 2)\n    v += xpiler_shfl_down64(v, o, 64, 1);"),
+    ("__global__ void k(float *a) { a[0] = __ballot(a[0] > 0); }", "a[0] = xpiler_ballot64(a[0] > 0, 1);"),
 ])
-def test_hip_code_assuming_64_lanes_is_refused(src, message):
+def test_hip_code_assuming_64_lanes_exchanges_across_two_warps(src, call):
+    out = xpiler.translate("#include <hip/hip_runtime.h>\n" + src, to="cuda", pipeline="simt-port{target=cuda}")
+    assert call in out
+    assert "// HIP's 64-lane wavefronts on CUDA's 32-lane warps" in out
+    assert "__device__ __forceinline__ void xpiler_wave_sync(int block_wide) {" in out
+
+
+@pytest.mark.parametrize("src, message", [
+    ("__global__ void k(float *a) { float v = a[threadIdx.x]; if (threadIdx.x % 64 < 32) v = __shfl_down(v, 32); "
+     "a[threadIdx.x] = v; }",
+     r"'__shfl_down\(v, 32\)' exchanges across a 64-lane wavefront, which CUDA's 32-lane warps can only do when every "
+     r"lane of the wavefront reaches it, and the condition 'threadIdx.x % 64 < 32' may leave some lanes out"),
+    ("__global__ void k(float *a, int n) { if (threadIdx.x >= n) return; float v = a[threadIdx.x]; "
+     "for (int o = 32; o > 0; o /= 2) v += __shfl_xor(v, o); a[threadIdx.x] = v; }",
+     r"'__shfl_xor\(v, o\)' .* and a return under the condition 'threadIdx.x >= n' may leave some lanes out"),
+    ("__global__ void k(float *a, int n) { if (blockIdx.x * 4 + threadIdx.x / 64 >= n) return; "
+     "a[threadIdx.x] = __shfl_xor(a[threadIdx.x], 32); }",
+     r"kernel k assumes 64-lane wavefronts and runs a warp operation that whole wavefronts may skip \(a return under "
+     r"the condition 'blockIdx.x \* 4 \+ threadIdx.x / 64 >= n'\) in blocks of an unknown number of threads: a "
+     r"barrier of the wavefront's two warps needs blocks of at most 960 threads"),
+])
+def test_hip_code_assuming_64_lanes_that_lanes_may_skip_is_refused(src, message):
     with pytest.raises(xpiler.UnsupportedError, match=message):
         xpiler.translate("#include <hip/hip_runtime.h>\n" + src, to="cuda", pipeline="simt-port{target=cuda}")
+
+
+WAVES = r"""#include <hip/hip_runtime.h>
+__global__ void waves(const int *x, int *out, int n) {
+  int t = hipThreadIdx_x;
+  int v = x[t];
+  int k = 0;
+  for (int w = 16; w <= 64; w *= 4) {
+    out[(k++) * n + t] = __shfl(v, 37, w);
+    out[(k++) * n + t] = __shfl_up(v, 3, w);
+    out[(k++) * n + t] = __shfl_down(v, 33, w);
+    out[(k++) * n + t] = __shfl_xor(v, 40, w);
+  }
+  unsigned long long b = __ballot(v % 3 == 0);
+  out[(k++) * n + t] = (int)(b & 0xffffffffu);
+  out[(k++) * n + t] = (int)(b >> 32);
+  out[(k++) * n + t] = __any(v == 5);
+  out[(k++) * n + t] = __all(v > 1);
+  out[(k++) * n + t] = warpSize;
+}
+__global__ void __launch_bounds__(128) rows(const int *x, int *y, int rows) {
+  int row = hipBlockIdx_x * 2 + hipThreadIdx_x / 64, lane = hipThreadIdx_x % 64;
+  if (row >= rows)
+    return;
+  int v = x[row * 64 + lane];
+  for (int o = 32; o > 0; o >>= 1)
+    v += __shfl_xor(v, o);
+  y[row * 64 + lane] = v;
+}
+extern "C" void f(const int *x, int *out, int n, int *y, int nrows) {
+  int *dx, *dout, *dy;
+  hipMalloc((void **)&dx, 256 * sizeof(int));
+  hipMalloc((void **)&dout, 13 * n * sizeof(int));
+  hipMalloc((void **)&dy, nrows * 64 * sizeof(int));
+  hipMemcpy(dx, x, 256 * sizeof(int), hipMemcpyHostToDevice);
+  hipLaunchKernelGGL(waves, dim3(1), dim3(n), 0, 0, dx, dout, n);
+  hipLaunchKernelGGL(rows, dim3((nrows + 1) / 2), dim3(128), 0, 0, dx, dy, nrows);
+  hipMemcpy(out, dout, 13 * n * sizeof(int), hipMemcpyDeviceToHost);
+  hipMemcpy(y, dy, nrows * 64 * sizeof(int), hipMemcpyDeviceToHost);
+  hipFree(dx);
+  hipFree(dout);
+  hipFree(dy);
+}
+"""
+
+
+def test_hip_wavefront_code_computes_the_same_on_cuda():
+    cuda = xpiler.translate(WAVES, to="cuda", pipeline="simt-port{target=cuda}")
+    assert "    out[(k++) * n + t] = xpiler_shfl64(v, 37, w, 1);\n" in cuda
+    assert "  out[(k++) * n + t] = 64;\n" in cuda          # warpSize of the HIP program
+    assert "    v += xpiler_shfl_xor64(v, o, 64, 0);\n" in cuda   # whole wavefronts return: named barriers
+    checked = compile_check(cuda, "cuda")
+    assert checked.ok or checked.skipped, checked.output
+    x = np.random.default_rng(6).integers(1, 40, 256).astype(np.int32)
+    n, nrows = 96, 3   # a block of one and a half wavefronts; two blocks of two rows, the last with one
+    results = []
+    for program, lang in ((WAVES, "hip"), (cuda, "cuda")):
+        out, y = np.zeros(13 * n, np.int32), np.zeros(nrows * 64, np.int32)
+        xpiler.run(program, [x, out, n, y, nrows], lang=lang, backend="emulate")
+        results.append((out.reshape(13, n), y.reshape(nrows, 64)))
+    (hip_out, hip_y), (cuda_out, cuda_y) = results
+    np.testing.assert_array_equal(cuda_out, hip_out)
+    np.testing.assert_array_equal(cuda_y, hip_y)
+    np.testing.assert_array_equal(hip_y, np.repeat(x[:nrows * 64].reshape(nrows, 64).sum(1, keepdims=True), 64, 1))
+    np.testing.assert_array_equal(hip_out[0, :64], x[(np.arange(64) & ~15) + 37 & 63])   # no modulo of lane 37
+    assert (hip_out[6, 64:95] == 0).all() and hip_out[6, 95] == x[95]   # down 33 past the end of the block: 0
 
 
 def test_wmma_needs_the_tensorize_passes():

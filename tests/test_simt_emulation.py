@@ -153,6 +153,8 @@ extern "C" void run(const int* arg, int* out, int n) { hipLaunchKernelGGL(shfl_a
 
 
 def _shfl_model(n, warp, widths, src, delta_up, delta_down, mask):
+    """Shuffle results of every lane: CUDA's (warp 32; a lane beyond the block reads its own value) or
+    HIP's (warp 64; __shfl does not reduce the source lane modulo the width)."""
     rows = []
     for w in widths:
         idx, up, down, xor = [], [], [], []
@@ -160,7 +162,7 @@ def _shfl_model(n, warp, widths, src, delta_up, delta_down, mask):
             lane, w0 = t % warp, t - t % warp
             nl = min(warp, n - w0)
             seg = lane & ~(w - 1)
-            s = seg + (src & (w - 1))
+            s = seg + (src & (w - 1)) if warp == 32 else (seg + src) % 64
             idx.append(1000 + w0 + s if s < nl else 1000 + t)
             s = lane if (lane - seg) - delta_up < 0 else lane - delta_up
             up.append(1000 + w0 + s if s < nl else 1000 + t)
@@ -367,6 +369,36 @@ def test_warp_matrix_operation_needs_every_lane():
         run(src, [np.zeros((16, 24), np.float16), np.zeros((16, 24), np.float16), np.zeros((16, 16), np.float32),
                   np.zeros((16, 16), np.float32)], lang="cuda")
 
+
+
+NAMED_BARRIERS = r"""
+__global__ void k(const int* x, int* y, int wait_for) {
+  __shared__ int s[128];
+  int t = threadIdx.x, pair = t / 64;
+  s[t] = x[t];
+  __barrier_sync_count(1 + pair, pair == 0 ? 64 : 32);  // the second pair: 16 threads, a warp cut short
+  y[t] = s[64 * pair + (t % 64 ^ (pair == 0 ? 63 : 15))];
+  if (pair == 1) return;
+  __barrier_sync_count(1, wait_for);
+  s[t] = 2 * y[t];
+  __barrier_sync_count(1, 64);
+  y[t] += s[63 - t];
+}
+extern "C" void f(const int* x, int* y, int wait_for) { k<<<1, 80>>>(x, y, wait_for); }
+"""
+
+
+def test_named_barriers_synchronise_their_warps():
+    x = np.arange(100, 180, dtype=np.int32)
+    y = np.zeros(80, np.int32)
+    run(NAMED_BARRIERS, [x, y, 64], lang="cuda")
+    t = np.arange(80)
+    swapped = np.where(t < 64, x[(t % 64) ^ 63], x[64 + (t % 64 ^ 15) % 16])
+    np.testing.assert_array_equal(y, np.where(t < 64, swapped + 2 * swapped[63 - t % 64], swapped))
+    with pytest.raises(EmulationFault, match=r"deadlock: named barrier 1 \(__barrier_sync_count\) of block \(0,0,0\) "
+                                             r"never completes: thread \(0,0,0\) waits there with 64 threads arrived, "
+                                             r"16 threads of the block have returned"):
+        run(NAMED_BARRIERS, [x, y, 96], lang="cuda")
 
 def test_atomics_across_concurrent_blocks():
     src = r"""

@@ -235,6 +235,8 @@ struct Block {
     WarpReq *req = nullptr;       // per fiber
     WarpState *warps = nullptr;   // per warp
     int at_block = 0;             // threads waiting at __syncthreads()
+    int *named = nullptr;         // per fiber: the named barrier (__barrier_sync_count) it waits at, or -1
+    int named_arrived[16] = {0};  // per named barrier: threads arrived (a partial warp counts 32)
     unsigned char *wpar = nullptr;  // per fiber: parity of the next matrix op (WMMA / MFMA scratch)
     unsigned char *bpar = nullptr;  // per fiber: index mod 3 of the next block-wide op
     long long bacc[3] = {0, 0, 0};  // __syncthreads_count / _and / _or
@@ -249,6 +251,7 @@ inline void ensure_block(int n) {
     if (tb.cap >= n) return;
     free(tb.req);
     free(tb.warps);
+    free(tb.named);
     free(tb.wpar);
     free(tb.bpar);
     free(tb.mscratch);
@@ -256,10 +259,11 @@ inline void ensure_block(int n) {
     int nw = (n + XSIMT_WARP - 1) / XSIMT_WARP;
     tb.req = (WarpReq *)aligned_alloc(16, sizeof(WarpReq) * (size_t)n);
     tb.warps = (WarpState *)calloc((size_t)nw, sizeof(WarpState));
+    tb.named = (int *)malloc(sizeof(int) * (size_t)n);
     tb.wpar = (unsigned char *)calloc((size_t)n, 1);
     tb.bpar = (unsigned char *)calloc((size_t)n, 1);
     tb.mscratch = (float *)calloc((size_t)nw * 2 * 2048, sizeof(float));
-    if (!tb.req || !tb.warps || !tb.wpar || !tb.bpar || !tb.mscratch)
+    if (!tb.req || !tb.warps || !tb.named || !tb.wpar || !tb.bpar || !tb.mscratch)
         xpiler_fault("simt: out of memory for a block of %d threads", n);
 }
 
@@ -267,8 +271,12 @@ inline void ensure_block(int n) {
 inline void reset_block() {
     int nw = (tb.nthreads + XSIMT_WARP - 1) / XSIMT_WARP;
     memset(tb.warps, 0, sizeof(WarpState) * (size_t)nw);
-    for (int i = 0; i < tb.nthreads; ++i) tb.req[i].count = 0;
+    for (int i = 0; i < tb.nthreads; ++i) {
+        tb.req[i].count = 0;
+        tb.named[i] = -1;
+    }
     tb.at_block = 0;
+    memset(tb.named_arrived, 0, sizeof tb.named_arrived);
 }
 
 inline void on_switch(int i, void *) {
@@ -293,6 +301,10 @@ inline void on_deadlock(const xpf::DeadlockInfo &d, void *) {
                      "waits there with %d of %d threads, %d threads have returned (a barrier in divergent code "
                      "or after an early return)",
                      blockIdx.x, blockIdx.y, blockIdx.z, tx, ty, tz, d.arrived, d.n, d.finished);
+    if (d.count < 0)  // parked at a named barrier (see named_barrier)
+        xpiler_fault("deadlock: named barrier %d (__barrier_sync_count) of block (%u,%u,%u) never completes: thread "
+                     "(%u,%u,%u) waits there with %d threads arrived, %d threads of the block have returned",
+                     d.first, blockIdx.x, blockIdx.y, blockIdx.z, tx, ty, tz, tb.named_arrived[d.first], d.finished);
     // A lane parked at a warp operation (bcount 0, see park_self): its warp never had all lanes blocked.
     int w = (int)f / XSIMT_WARP;
     const WarpState &ws = tb.warps[w];
@@ -750,13 +762,13 @@ inline unsigned long long warp_lanes(int w0) {
 
 // The scheduler steps of xpf::barrier, for a wait whose end is decided here rather than by a count
 // (fibers.h internals): park the running fiber, or only yield when it was woken already.
-inline void park_self(bool parked) {
+inline void park_self(bool parked, int first = -1, int count = 0) {
     xpf::detail::Group *g = xpf::detail::current();
     int me = g->cur;
     if (parked) {
         g->f[me].state = xpf::detail::WAITING;
-        g->f[me].bfirst = me;
-        g->f[me].bcount = 0;  // marks a warp operation for on_deadlock
+        g->f[me].bfirst = first < 0 ? me : first;
+        g->f[me].bcount = count;  // 0: a warp operation, -1: a named barrier (for on_deadlock)
     }
     xpf::detail::schedule(g, me);
 }
@@ -919,6 +931,36 @@ inline void thread_returned() {
     try_release(i - lane);
 }
 
+// Named barrier `id` of `count` threads (bar.sync id, count): completes when `count` threads have
+// arrived, a warp that is cut short by the end of the block counting 32 (barriers count whole warps).
+// A waiting lane is blocked for its warp's operations, as at __syncthreads().
+inline void named_barrier(unsigned id, unsigned count, const char *what) {
+    if (!tb.in_kernel) xpiler_fault("%s called outside a kernel", what);
+    unsigned block = ((unsigned)tb.nthreads + 31) / 32 * 32;
+    if (id == 0 && count == block) return block_barrier(what);
+    if (id == 0 || id > 15 || count == 0 || count % 32 || count > block)
+        xpiler_fault("%s(%u, %u): barrier 1..15 of a multiple of 32 threads, at most the block's %d, is emulated", what,
+                     id, count, tb.nthreads);
+    int i = tb.cur, lane = i % XSIMT_WARP, w0 = i - i % 32;
+    int arrive = 1;
+    if (i == w0 && tb.nthreads - w0 < 32) arrive += 32 - (tb.nthreads - w0);
+    tb.named_arrived[id] += arrive;
+    if ((unsigned)tb.named_arrived[id] < count) {
+        tb.named[i] = (int)id;
+        tb.warps[i / XSIMT_WARP].at_barrier |= 1ull << lane;
+        try_release(i - lane);
+        park_self(true, (int)id, -1);
+        return;
+    }
+    tb.named_arrived[id] = 0;
+    for (int f = 0; f < tb.nthreads; ++f)
+        if (tb.named[f] == (int)id) {
+            tb.named[f] = -1;
+            tb.warps[f / XSIMT_WARP].at_barrier &= ~(1ull << (f % XSIMT_WARP));
+            wake(f);
+        }
+}
+
 template <class T>
 inline T shfl(unsigned long long mask, T v, int arg, int width, int kind, const char *what, const char *file, int line) {
     static_assert(sizeof(T) <= sizeof(Slot), "warp primitive on a type larger than 16 bytes");
@@ -1021,6 +1063,10 @@ inline void matrix_scratch_sync(const char *what) {
 // ---------------------------------------------------------------------------------------------
 // Device functions: synchronisation, warp primitives
 inline void __syncthreads() { xsimt::block_barrier("__syncthreads"); }
+inline void __barrier_sync(unsigned id) {
+    xsimt::named_barrier(id, ((unsigned)xsimt::tb.nthreads + 31) / 32 * 32, "__barrier_sync");
+}
+inline void __barrier_sync_count(unsigned id, unsigned count) { xsimt::named_barrier(id, count, "__barrier_sync_count"); }
 inline int __syncthreads_count(int p) { return (int)xsimt::block_count(p); }
 inline int __syncthreads_and(int p) { return xsimt::block_count(!p) == 0; }
 inline int __syncthreads_or(int p) { return xsimt::block_count(p) != 0; }
@@ -1075,9 +1121,15 @@ inline unsigned __lanemask_lt() { return (1u << (xsimt::tb.cur % XSIMT_WARP)) - 
 
 #ifdef XSIMT_HIP
 // HIP: no mask, 64-lane wavefronts
+// HIP's __shfl reads lane (src + the first lane of the caller's width segment) mod 64: unlike CUDA's,
+// the source lane is not reduced modulo the width.
 template <class T>
 inline T __shfl(T v, int src, int width = XSIMT_WARP, XSIMT_SITE) {
-    return xsimt::shfl(~0ull, v, src, width, xsimt::WOP_SHFL_IDX, "__shfl", XSIMT_AT);
+    if (width <= 0 || width > XSIMT_WARP || (width & (width - 1)))
+        xpiler_fault("__shfl: width %d is not a power of two in [1, %d]", width, XSIMT_WARP);
+    int lane = xsimt::tb.cur % XSIMT_WARP;
+    return xsimt::shfl(~0ull, v, ((lane & ~(width - 1)) + src) & (XSIMT_WARP - 1), XSIMT_WARP, xsimt::WOP_SHFL_IDX,
+                       "__shfl", XSIMT_AT);
 }
 template <class T>
 inline T __shfl_up(T v, unsigned delta, int width = XSIMT_WARP, XSIMT_SITE) {
