@@ -22,8 +22,10 @@ CUDA half-precision functions that HIP 5.2's hip_fp16.h lacks (``__hmax``, ``__h
 defined in the translated program (``xpiler_hmax``, ... with cuda_fp16.h's semantics) and called
 instead.
 
-Tensor-core code (WMMA <-> MFMA) is not a re-spelling either: it needs the detensorize and
-tensorize passes and is refused with an error saying so.
+Tensor-core code is not a re-spelling either. CUDA -> HIP: ``nvcuda::wmma`` becomes ``xpiler_wmma``, a
+namespace defined in the translation (WMMA_NAMESPACE: 16x16x16 fragments of the 32 lanes of a CUDA
+warp's half wavefront, mma_sync through 32-lane shuffles); other fragment shapes are refused. HIP ->
+CUDA: MFMA needs the detensorize and tensorize passes and is refused with an error saying so.
 """
 
 from __future__ import annotations
@@ -129,6 +131,80 @@ for _name in ("hmax", "hmin"):
 # CUDA warp votes -> the helpers above (CUDA -> HIP).
 VOTE_HELPERS = {"ballot": "xpiler_ballot", "any": "xpiler_any", "all": "xpiler_all", "activemask": "xpiler_activemask"}
 
+# CUDA -> HIP: nvcuda::wmma becomes this namespace (defined in the translation), ``wmma::`` and
+# ``nvcuda::wmma::`` names ``xpiler_wmma::``.
+WMMA_NAMESPACE = """// CUDA's nvcuda::wmma on AMD wavefronts (xpiler): a CUDA warp is one 32-lane half of a 64-lane
+// wavefront, and a fragment belongs to its 32 lanes. Lane l of the half holds elements 8l .. 8l+7 of the
+// 16x16 tile in row-major order: row l / 2, columns 8 (l % 2) .. 8 (l % 2) + 7 (CUDA leaves the mapping
+// unspecified, so element-wise code over x[] means the same). mma_sync gathers the row of A and the
+// columns of B each lane needs with 32-lane shuffles and accumulates in fp32, as tensor cores do.
+namespace xpiler_wmma {
+struct matrix_a {};
+struct matrix_b {};
+struct accumulator {};
+struct row_major {};
+struct col_major {};
+enum layout_t { mem_row_major, mem_col_major };
+template <class Use, int M, int N, int K, class T, class Layout = void>
+struct fragment {
+  static_assert(M == 16 && N == 16 && K == 16, "xpiler_wmma maps 16x16x16 fragments");
+  static constexpr int num_elements = 8;
+  T x[8];
+};
+__device__ inline int lane32() { return __lane_id() & 31; }
+template <class Use, class T, class L, class V>
+__device__ inline void fill_fragment(fragment<Use, 16, 16, 16, T, L> &f, const V &v) {
+  for (int i = 0; i < 8; ++i) f.x[i] = T(v);
+}
+template <class F, class P>
+__device__ inline void load(F &f, const P *p, unsigned ldm, bool col_major_memory) {
+  int r = lane32() / 2, c0 = lane32() % 2 * 8;
+  for (int i = 0; i < 8; ++i) f.x[i] = col_major_memory ? p[(size_t)(c0 + i) * ldm + r] : p[(size_t)r * ldm + c0 + i];
+}
+template <class Use, class T, class P>
+__device__ inline void load_matrix_sync(fragment<Use, 16, 16, 16, T, row_major> &f, const P *p, unsigned ldm) {
+  load(f, p, ldm, false);
+}
+template <class Use, class T, class P>
+__device__ inline void load_matrix_sync(fragment<Use, 16, 16, 16, T, col_major> &f, const P *p, unsigned ldm) {
+  load(f, p, ldm, true);
+}
+template <class T, class P>
+__device__ inline void load_matrix_sync(fragment<accumulator, 16, 16, 16, T> &f, const P *p, unsigned ldm, layout_t layout) {
+  load(f, p, ldm, layout == mem_col_major);
+}
+template <class T, class P>
+__device__ inline void store_matrix_sync(P *p, const fragment<accumulator, 16, 16, 16, T> &f, unsigned ldm, layout_t layout) {
+  int r = lane32() / 2, c0 = lane32() % 2 * 8;
+  for (int i = 0; i < 8; ++i) {
+    if (layout == mem_col_major) p[(size_t)(c0 + i) * ldm + r] = P(f.x[i]);
+    else p[(size_t)r * ldm + c0 + i] = P(f.x[i]);
+  }
+}
+// D = A B + C: lane l's elements are D[l / 2][8 (l % 2) + i]; A[l / 2][k] is element k % 8 of lane
+// 2 (l / 2) + k / 8, B[k][8 (l % 2) + i] element i of lane 2k + l % 2.
+template <class TA, class LA, class TB, class LB, class TC, class TD>
+__device__ inline void mma_sync(fragment<accumulator, 16, 16, 16, TD> &d, const fragment<matrix_a, 16, 16, 16, TA, LA> &a,
+                                const fragment<matrix_b, 16, 16, 16, TB, LB> &b,
+                                const fragment<accumulator, 16, 16, 16, TC> &c, bool satf = false) {
+  int l = lane32();
+  float acc[8];
+  for (int i = 0; i < 8; ++i) acc[i] = float(c.x[i]);
+  for (int k = 0; k < 16; ++k) {
+    float av = __shfl(float(a.x[k % 8]), (l & ~1) + k / 8, 32);
+    for (int i = 0; i < 8; ++i) acc[i] += av * __shfl(float(b.x[i]), 2 * k + (l & 1), 32);
+  }
+  for (int i = 0; i < 8; ++i) {
+    if (satf) acc[i] = acc[i] != acc[i] ? 0.0f : acc[i] < -65504.0f ? -65504.0f : acc[i] > 65504.0f ? 65504.0f : acc[i];
+    d.x[i] = TD(acc[i]);
+  }
+}
+}  // namespace xpiler_wmma"""
+_WMMA_NAME = re.compile(r"(?<![\w:])(?:nvcuda::)?wmma::")
+_WMMA_FRAGMENT = re.compile(r"(?<![\w:])(?:nvcuda::)?wmma::fragment\s*<\s*(?:nvcuda::)?wmma::(\w+)\s*,\s*(\w+)\s*,"
+                            r"\s*(\w+)\s*,\s*(\w+)\s*(?:,\s*([\w:]+))?")
+_WMMA_ELEMENTS = {"matrix_a": ("half", "__half"), "matrix_b": ("half", "__half"), "accumulator": ("float", "half", "__half")}
+
 _VOTES = {"ballot", "any", "all", "activemask"}
 _SHUFFLES = {"shfl", "shfl_down", "shfl_up", "shfl_xor"}
 _WORD = re.compile(r"\b(cuda|hip)[A-Z]\w*\b")
@@ -161,10 +237,14 @@ class _Mapper:
         if isinstance(node, ir.Name):
             if node.id == "warpSize" and self.source == "cuda" and self.wavefront == 64:
                 return ir.Const("32", 32)
+            if self.target == "hip" and "wmma::" in node.id:
+                return ir.Name(self.wmma_text(node.id))
             new = self.rename(node.id)
             return node if new == node.id else ir.Name(new)
         if isinstance(node, ir.Type):
             new = self.rename_text(node.base)
+            if self.target == "hip" and "wmma::" in new:
+                new = self.wmma_text(new)
             return node if new == node.base else replace(node, base=new)
         if isinstance(node, ir.Builtin):
             return replace(node, spelling="cuda") if self.target == "cuda" and node.spelling == "hip" else node
@@ -182,14 +262,26 @@ class _Mapper:
         if isinstance(node, ir.Barrier) and node.scope == "warp" and self.target == "hip":
             self.helpers.add("xpiler_syncwarp")  # HIP 5.2 has no __syncwarp
             return replace(node, spelling="xpiler_syncwarp")
-        if isinstance(node, ir.Call) and isinstance(node.func, ir.Name) and node.func.id.startswith(("wmma::", "nvcuda::wmma::")):
-            raise self.fail("WMMA tensor-core code needs the detensorize and tensorize (MFMA) passes, "
-                            "which are not available yet")
         if isinstance(node, ir.Verbatim):
-            return replace(node, text=self.rename_text(node.text))
+            text = self.rename_text(node.text)
+            if self.target == "hip" and re.fullmatch(r"using\s+namespace\s+nvcuda\s*;", text.strip()):
+                text = "namespace wmma = xpiler_wmma;"
+            return replace(node, text=self.wmma_text(text) if self.target == "hip" and "wmma" in text else text)
         if isinstance(node, ir.RawExpr):
-            return replace(node, text=self.rename_text(node.text))
+            text = self.rename_text(node.text)
+            return replace(node, text=self.wmma_text(text) if self.target == "hip" and "wmma::" in text else text)
         return node
+
+    def wmma_text(self, text: str) -> str:
+        """``text`` with nvcuda::wmma names in xpiler_wmma (WMMA_NAMESPACE), which maps 16x16x16 fragments of
+        half A and B and float or half accumulators."""
+        for m in _WMMA_FRAGMENT.finditer(text):
+            use, shape, element = m.group(1), m.group(2, 3, 4), m.group(5)
+            if shape != ("16", "16", "16") or element not in _WMMA_ELEMENTS.get(use, ()):
+                raise self.fail(f"the WMMA fragment {m.group(0).strip()}> has no HIP mapping (16x16x16 fragments of "
+                                "half matrices and float or half accumulators only)")
+        self.helpers.add("wmma")
+        return _WMMA_NAME.sub("xpiler_wmma::", text)
 
     def helper_call(self, node: ir.Call, helper: str, args) -> ir.Call:
         """``node`` calling ``helper`` of HIP_HELPERS, which the translation then defines."""
@@ -203,9 +295,9 @@ class _Mapper:
         if intrinsic.name.startswith("mfma."):
             raise self.fail("MFMA matrix-core code needs the detensorize and tensorize (WMMA) passes, "
                             "which are not available yet")
-        if intrinsic.name.startswith("wmma."):
-            raise self.fail("WMMA tensor-core code needs the detensorize and tensorize (MFMA) passes, "
-                            "which are not available yet")
+        if intrinsic.name.startswith("wmma.") and self.target == "hip":
+            self.helpers.add("wmma")
+            return replace(node, func=ir.Name(self.wmma_text(node.func.id)), intrinsic=None)
         if intrinsic.kind != "warp":
             target = intrinsic.spelling(self.target)
             if target is None:
@@ -355,8 +447,8 @@ def port(module: ir.Module, target: str, *, wavefront: int = 64) -> ir.Module:
     mapper.loop_starts = _loop_starts(module, mapper.defines, 64) if source == "hip" else {}
     table, runtime = (CUDA_TO_HIP_INCLUDES, "hip/hip_runtime.h") if target == "hip" else (HIP_TO_CUDA_INCLUDES, "cuda_runtime.h")
     items, has_runtime = _map_includes(module.items, table, runtime)
-    if target == "cuda" or not has_runtime:
-        items = [i for i in items if not (isinstance(i, ir.Include) and i.path == "mma.h" and target == "hip")]
+    if target == "hip":  # HIP has no mma.h: WMMA becomes WMMA_NAMESPACE
+        items = [i for i in items if not (isinstance(i, ir.Include) and i.path == "mma.h")]
     if not has_runtime and _uses_device_code(module) and target == "hip":
         items.insert(_first_code_index(items), ir.Include(runtime))
     wave64: set[str] = set()
@@ -371,8 +463,12 @@ def port(module: ir.Module, target: str, *, wavefront: int = 64) -> ir.Module:
 
 def _with_helpers(module: ir.Module, used: set[str]) -> ir.Module:
     """``module`` with the definitions of the HIP_HELPERS it calls (and of those they call) after its
-    includes, each group after its comment, and ``hip/hip_fp16.h`` included for the half helpers."""
+    includes, each group after its comment, and ``hip/hip_fp16.h`` included for the half helpers and
+    WMMA_NAMESPACE (``wmma`` in ``used``)."""
     from xpiler.frontend.lift import lift
+    used = set(used)
+    wmma = "wmma" in used
+    used.discard("wmma")
     names: list[str] = []
 
     def need(name):
@@ -384,9 +480,9 @@ def _with_helpers(module: ir.Module, used: set[str]) -> ir.Module:
         need(name)
     items = list(module.items)
     groups = [g for g in HELPER_GROUPS if any(HIP_HELPERS[n][0] == g for n in names)]
-    if "half" in groups and not any(isinstance(i, ir.Include) and i.path == "hip/hip_fp16.h" for i in items):
+    if ("half" in groups or wmma) and not any(isinstance(i, ir.Include) and i.path == "hip/hip_fp16.h" for i in items):
         items.insert(_first_code_index(items), ir.Include("hip/hip_fp16.h"))
-    added = []
+    added = [ir.Verbatim(WMMA_NAMESPACE, "xpiler's nvcuda::wmma for HIP")] if wmma else []
     for group in groups:
         text = "\n".join(HIP_HELPERS[n][1] for n in names if HIP_HELPERS[n][0] == group)
         added += [ir.Comment(line) for line in HELPER_GROUPS[group]]

@@ -191,14 +191,68 @@ def test_hip_wavefront_code_computes_the_same_on_cuda():
     assert (hip_out[6, 64:95] == 0).all() and hip_out[6, 95] == x[95]   # down 33 past the end of the block: 0
 
 
-def test_wmma_needs_the_tensorize_passes():
+WMMA_TWO_WARPS = r"""#include <cuda_runtime.h>
+#include <mma.h>
+using namespace nvcuda;
+// warp w computes D[w] = 2 (A[w] B[w] + C[w]); two warps per block, the last block's second has no tile
+__global__ void k(const half *A, const half *B, const float *C, float *D, int tiles) {
+  int w = (blockIdx.x * blockDim.x + threadIdx.x) / warpSize;
+  if (w >= tiles)
+    return;
+  wmma::fragment<wmma::matrix_a, 16, 16, 16, half, wmma::LA> a;
+  nvcuda::wmma::fragment<nvcuda::wmma::matrix_b, 16, 16, 16, half, nvcuda::wmma::LB> b;
+  wmma::fragment<wmma::accumulator, 16, 16, 16, float> c;
+  wmma::load_matrix_sync(a, A + w * 16 * 24, 24);
+  wmma::load_matrix_sync(b, B + w * 16 * 24, 24);
+  wmma::load_matrix_sync(c, C + w * 256, 16, wmma::MC);
+  wmma::mma_sync(c, a, b, c);
+  for (int i = 0; i < c.num_elements; ++i)
+    c.x[i] = c.x[i] * 2.0f;
+  nvcuda::wmma::store_matrix_sync(D + w * 256, c, 16, nvcuda::wmma::MD);
+}
+extern "C" void f(const half *A, const half *B, const float *C, float *D, int tiles) {
+  k<<<(tiles + 1) / 2, 64>>>(A, B, C, D, tiles);
+}
+"""
+
+
+@pytest.mark.parametrize("la,lb,mc,md", [("row_major", "row_major", "mem_row_major", "mem_row_major"),
+                                         ("col_major", "col_major", "mem_col_major", "mem_row_major"),
+                                         ("row_major", "col_major", "mem_row_major", "mem_col_major")])
+def test_wmma_runs_on_each_half_of_a_wavefront(la, lb, mc, md):
+    src = WMMA_TWO_WARPS.replace("LA", la).replace("LB", lb).replace("MC", mc).replace("MD", md)
+    hip = xpiler.translate(src, to="hip", pipeline="simt-port{target=hip}")
+    assert "#include <mma.h>" not in hip and "namespace wmma = xpiler_wmma;\n" in hip
+    assert "namespace xpiler_wmma {\n" in hip and hip.index("namespace xpiler_wmma {") < hip.index("__global__")
+    assert f"  xpiler_wmma::fragment<xpiler_wmma::matrix_b, 16, 16, 16, half, xpiler_wmma::{lb}> b;\n" in hip
+    assert f"  xpiler_wmma::store_matrix_sync(D + w * 256, c, 16, xpiler_wmma::{md});\n" in hip
+    checked = compile_check(hip, "hip")
+    assert checked.ok or checked.skipped, checked.output
+    rng = np.random.default_rng(7)
+    tiles = 3
+    A = rng.uniform(-1, 1, (tiles, 16, 24)).astype(np.float16)   # ldm 24: padded rows / columns
+    B = rng.uniform(-1, 1, (tiles, 16, 24)).astype(np.float16)
+    C = rng.uniform(-1, 1, (tiles, 16, 16)).astype(np.float32)
+    a = A[:, :, :16].astype(np.float64) if la == "row_major" else A[:, :, :16].transpose(0, 2, 1).astype(np.float64)
+    b = B[:, :, :16].astype(np.float64) if lb == "row_major" else B[:, :, :16].transpose(0, 2, 1).astype(np.float64)
+    d = 2 * (a @ b + (C if mc == "mem_row_major" else C.transpose(0, 2, 1)))
+    for program, lang in ((src, "cuda"), (hip, "hip")):
+        D = np.zeros((tiles, 16, 16), np.float32)
+        xpiler.run(program, [A, B, C, D, tiles], lang=lang, backend="emulate")
+        np.testing.assert_allclose(D if md == "mem_row_major" else D.transpose(0, 2, 1), d, rtol=1e-5, atol=1e-5,
+                                   err_msg=lang)
+
+
+def test_wmma_fragments_without_a_hip_mapping_are_refused():
     src = """#include <mma.h>
 using namespace nvcuda;
 __global__ void k(half *a, float *c) {
-  wmma::fragment<wmma::matrix_a, 16, 16, 16, half, wmma::row_major> fa;
+  wmma::fragment<wmma::matrix_a, 32, 8, 16, half, wmma::row_major> fa;
   wmma::load_matrix_sync(fa, a, 16);
 }"""
-    with pytest.raises(xpiler.UnsupportedError, match="detensorize and tensorize"):
+    with pytest.raises(xpiler.UnsupportedError, match=r"cuda -> hip: the WMMA fragment wmma::fragment<wmma::matrix_a, "
+                                                      r"32, 8, 16, half> has no HIP mapping \(16x16x16 fragments of "
+                                                      r"half matrices and float or half accumulators only\)"):
         xpiler.translate(src, to="hip", pipeline="simt-port{target=hip}")
 
 
