@@ -25,7 +25,9 @@ instead.
 Tensor-core code is not a re-spelling either. CUDA -> HIP: ``nvcuda::wmma`` becomes ``xpiler_wmma``, a
 namespace defined in the translation (WMMA_NAMESPACE: 16x16x16 fragments of the 32 lanes of a CUDA
 warp's half wavefront, mma_sync through 32-lane shuffles); other fragment shapes are refused. HIP ->
-CUDA: MFMA needs the detensorize and tensorize passes and is refused with an error saying so.
+CUDA: the MFMA builtins are wavefront operations like the 64-lane shuffles above (the lanes' A and B
+elements meet in shared memory, CDNA's lane layouts), clang's vector typedefs become ``xpiler_vec``
+and ``_Float16`` ``__half``; MFMA with broadcast modifiers is refused.
 """
 
 from __future__ import annotations
@@ -205,6 +207,23 @@ _WMMA_FRAGMENT = re.compile(r"(?<![\w:])(?:nvcuda::)?wmma::fragment\s*<\s*(?:nvc
                             r"\s*(\w+)\s*,\s*(\w+)\s*(?:,\s*([\w:]+))?")
 _WMMA_ELEMENTS = {"matrix_a": ("half", "__half"), "matrix_b": ("half", "__half"), "accumulator": ("float", "half", "__half")}
 
+# HIP -> CUDA: clang's half type and vector typedefs.
+_FLOAT16 = re.compile(r"\b(?:_Float16|__fp16)\b")
+_VECTOR_TYPEDEF = re.compile(r"typedef\s+(?P<element>\w+)\s+(?P<name>\w+)\s+__attribute__\s*\(\(\s*"
+                             r"(?P<kind>ext_vector_type|__vector_size__|vector_size)\s*\((?P<size>.+)\)\s*\)\)\s*;", re.S)
+_VECTOR_USING = re.compile(r"using\s+(?P<name>\w+)\s*=\s*__attribute__\s*\(\(\s*(?P<kind>ext_vector_type|__vector_size__|"
+                           r"vector_size)\s*\((?P<size>.+)\)\s*\)\)\s*(?P<element>\w+)\s*;", re.S)
+_TYPE_BYTES = {"__half": 2, "half": 2, "_Float16": 2, "float": 4, "double": 8, "int": 4, "unsigned": 4, "short": 2,
+               "char": 1, "int8_t": 1, "uint8_t": 1, "int16_t": 2, "uint16_t": 2, "int32_t": 4, "uint32_t": 4,
+               "int64_t": 8, "uint64_t": 8, "long": 8}
+_ALIAS = re.compile(r"(?:using\s+(\w+)\s*=\s*(\w+)|typedef\s+(\w+)\s+(\w+))\s*;")
+
+
+def _parse_expression(text: str):
+    from xpiler.frontend.lift import parse_expression
+    return parse_expression(text)
+
+
 _VOTES = {"ballot", "any", "all", "activemask"}
 _SHUFFLES = {"shfl", "shfl_down", "shfl_up", "shfl_xor"}
 _WORD = re.compile(r"\b(cuda|hip)[A-Z]\w*\b")
@@ -216,6 +235,9 @@ class _Mapper:
         self.names = CUDA_TO_HIP if source == "cuda" else HIP_TO_CUDA
         self.prefix = source  # the API prefix that must not survive
         self.helpers: set[str] = set()  # HIP_HELPERS the translation calls
+        self.cuda_helpers: set[str] = set()  # WAVE64_HELPERS it calls (HIP -> CUDA)
+        self.cuda_fp16 = False  # it uses __half (HIP -> CUDA)
+        self.type_bytes = dict(_TYPE_BYTES)  # sizeof of scalar types and their aliases (HIP -> CUDA)
 
     def fail(self, message: str, where=None) -> UnsupportedError:
         line, column = (where.line, where.column) if where is not None else (None, None)
@@ -243,6 +265,8 @@ class _Mapper:
             return node if new == node.id else ir.Name(new)
         if isinstance(node, ir.Type):
             new = self.rename_text(node.base)
+            if self.source == "hip" and _FLOAT16.search(new):
+                new = self.half_text(new)
             if self.target == "hip" and "wmma::" in new:
                 new = self.wmma_text(new)
             return node if new == node.base else replace(node, base=new)
@@ -264,6 +288,8 @@ class _Mapper:
             return replace(node, spelling="xpiler_syncwarp")
         if isinstance(node, ir.Verbatim):
             text = self.rename_text(node.text)
+            if self.source == "hip":
+                text = self.vector_typedef(self.half_text(text) if _FLOAT16.search(text) else text)
             if self.target == "hip" and re.fullmatch(r"using\s+namespace\s+nvcuda\s*;", text.strip()):
                 text = "namespace wmma = xpiler_wmma;"
             return replace(node, text=self.wmma_text(text) if self.target == "hip" and "wmma" in text else text)
@@ -282,6 +308,29 @@ class _Mapper:
                                 "half matrices and float or half accumulators only)")
         self.helpers.add("wmma")
         return _WMMA_NAME.sub("xpiler_wmma::", text)
+
+    def half_text(self, text: str) -> str:
+        """HIP -> CUDA: clang's ``_Float16`` (and ``__fp16``) is CUDA's ``__half`` (cuda_fp16.h)."""
+        self.cuda_fp16 = True
+        return _FLOAT16.sub("__half", text)
+
+    def vector_typedef(self, text: str) -> str:
+        """HIP -> CUDA: a typedef of a clang vector type (``ext_vector_type(4)``, ``__vector_size__(16)``)
+        as the struct ``xpiler_vec<T, N>`` of WAVE64_HELPERS; other text unchanged."""
+        m = _VECTOR_TYPEDEF.fullmatch(text.strip()) or _VECTOR_USING.fullmatch(text.strip())
+        if m is None:
+            return text
+        element, name, kind, size = m.group("element", "name", "kind", "size")
+        if kind == "ext_vector_type":
+            count = constant_value(_parse_expression(size), self.defines)
+        else:  # bytes
+            size = re.sub(r"sizeof\s*\(\s*(\w+)\s*\)", lambda s: str(self.type_bytes.get(s.group(1), 0)), size)
+            nbytes, each = constant_value(_parse_expression(size), self.defines), self.type_bytes.get(element)
+            count = nbytes // each if nbytes and each and nbytes % each == 0 else None
+        if not count or count < 1:
+            raise self.fail(f"the vector type in '{text.strip()}' has no CUDA mapping (its length is not a constant)")
+        self.cuda_helpers.add("xpiler_vec")
+        return f"typedef xpiler_vec<{element}, {count}> {name};"
 
     def helper_call(self, node: ir.Call, helper: str, args) -> ir.Call:
         """``node`` calling ``helper`` of HIP_HELPERS, which the translation then defines."""
@@ -453,9 +502,20 @@ def port(module: ir.Module, target: str, *, wavefront: int = 64) -> ir.Module:
         items.insert(_first_code_index(items), ir.Include(runtime))
     wave64: set[str] = set()
     if source == "hip":
+        for item in items:  # scalar aliases (using float16_t = _Float16;), for the sizes of vector typedefs
+            m = _ALIAS.fullmatch(item.text.strip()) if isinstance(item, ir.Verbatim) else None
+            if m:
+                alias, of = (m.group(1), m.group(2)) if m.group(1) else (m.group(4), m.group(3))
+                if of in mapper.type_bytes:
+                    mapper.type_bytes[alias] = mapper.type_bytes[of]
         module, wave64 = _adapt_wave64(replace(module, items=tuple(items)), mapper)
         items = list(module.items)
     mapped = ir.rewrite(replace(module, dialect=target, items=tuple(items)), mapper)
+    if mapper.cuda_fp16 and not any(isinstance(i, ir.Include) and i.path == "cuda_fp16.h" for i in mapped.items):
+        found = list(mapped.items)
+        found.insert(_first_code_index(found), ir.Include("cuda_fp16.h"))
+        mapped = replace(mapped, items=tuple(found))
+    wave64 |= mapper.cuda_helpers
     if wave64:
         mapped = _with_wave64_helpers(mapped, wave64)
     return _with_helpers(mapped, mapper.helpers) if mapper.helpers else mapped
@@ -516,9 +576,9 @@ def _first_code_index(items) -> int:
 # blocks of at most 960 threads (barriers 1..15). Anything else is refused.
 
 WAVE64_COMMENT = ["// HIP's 64-lane wavefronts on CUDA's 32-lane warps: wavefront w of a block is its threads 64w .. 64w+63",
-                  "// (two warps). A shuffle or vote across it goes through shared memory between two barriers: the",
-                  "// block's where every thread of the block runs it, else the named barrier 1 + w of the wavefront's",
-                  "// warps. HIP's lane arithmetic; a lane beyond the end of the block reads 0, as on AMD."]
+                  "// (two warps). A shuffle, vote or MFMA across it goes through shared memory between two barriers:",
+                  "// the block's where every thread of the block runs it, else the named barrier 1 + w of the",
+                  "// wavefront's warps. HIP's lane arithmetic; a lane beyond the end of the block reads 0, as on AMD."]
 WAVE64_HELPERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "xpiler_lane_rank": ("""__device__ __forceinline__ unsigned xpiler_lane_rank() {
   return threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z);
@@ -580,6 +640,66 @@ __device__ __forceinline__ T xpiler_shfl_xor64(T v, int lane_mask, int width, in
   return xpiler_ballot64(!predicate, block_wide) == 0;
 }""", ("xpiler_ballot64",)),
 }
+# AMD matrix-core (MFMA) builtins, wavefront-collective: the lanes put their A and B elements into a tile
+# of the wavefront in shared memory, then each computes its elements of D = A B + C in fp32 (CDNA's lane
+# layouts with cbsz = abid = blgp = 0, reference/simt.md). shape: (M, N, K, values of A and B per lane,
+# values of D per lane, A element of a[i], B element of b[i], (row, column) of d[j]) for lane l.
+MFMA_LAYOUTS = {
+    "16x16x16f16": (16, 16, 16, 4, 4, "(l % 16) * 16 + 4 * (l / 16) + i", "(4 * (l / 16) + i) * 16 + l % 16",
+                    ("4 * (l / 16) + j", "l % 16")),
+    "32x32x8f16": (32, 32, 8, 4, 16, "(l % 32) * 8 + 4 * (l / 32) + i", "(4 * (l / 32) + i) * 32 + l % 32",
+                   ("8 * (j / 4) + 4 * (l / 32) + j % 4", "l % 32")),
+    "16x16x4f32": (16, 16, 4, 1, 4, "(l % 16) * 4 + l / 16", "(l / 16) * 16 + l % 16", ("4 * (l / 16) + j", "l % 16")),
+    "32x32x2f32": (32, 32, 2, 1, 16, "(l % 32) * 2 + l / 32", "(l / 32) * 32 + l % 32",
+                   ("8 * (j / 4) + 4 * (l / 32) + j % 4", "l % 32")),
+}
+
+
+def _mfma_helper(shape: str) -> str:
+    """The CUDA definition of ``xpiler_mfma_f32_<shape>`` (MFMA_LAYOUTS)."""
+    m, n, k, na, nd, a_at, b_at, (row, col) = MFMA_LAYOUTS[shape]
+    operand = f"xpiler_vec<__half, {na}>" if na > 1 else "float"
+    if na > 1:
+        put = (f"  for (int i = 0; i < {na}; ++i) {{\n    A[{a_at}] = __half2float(a[i]);\n"
+               f"    B[{b_at}] = __half2float(b[i]);\n  }}\n")
+    else:
+        put = f"  A[{a_at}] = a;\n  B[{b_at}] = b;\n"
+    return (f"__device__ __forceinline__ xpiler_vec<float, {nd}> xpiler_mfma_f32_{shape}({operand} a, {operand} b, "
+            f"xpiler_vec<float, {nd}> c, int block_wide) {{\n"
+            f"  __shared__ float tiles[16][{m * k + k * n}];\n"
+            f"  int l = xpiler_lane_rank() & 63;\n"
+            f"  float *A = tiles[xpiler_lane_rank() / 64], *B = A + {m * k};\n"
+            f"{put}"
+            f"  xpiler_wave_sync(block_wide);\n"
+            f"  xpiler_vec<float, {nd}> d;\n"
+            f"  for (int j = 0; j < {nd}; ++j) {{\n"
+            f"    float acc = c[j];\n"
+            f"    for (int k = 0; k < {k}; ++k)\n"
+            f"      acc += A[({row}) * {k} + k] * B[k * {n} + {col}];\n"
+            f"    d[j] = acc;\n"
+            f"  }}\n"
+            f"  xpiler_wave_sync(block_wide);\n"
+            f"  return d;\n"
+            f"}}")
+
+
+WAVE64_HELPERS.update({
+    # HIP's clang vector types (ext_vector_type, __vector_size__) become this struct in CUDA.
+    "xpiler_vec": ("""template <typename T, int N>
+struct xpiler_vec {
+  T v[N];
+  __host__ __device__ T &operator[](int i) { return v[i]; }
+  __host__ __device__ const T &operator[](int i) const { return v[i]; }
+  __host__ __device__ xpiler_vec operator+(const xpiler_vec &o) const { xpiler_vec r; for (int i = 0; i < N; ++i) r.v[i] = v[i] + o.v[i]; return r; }
+  __host__ __device__ xpiler_vec operator-(const xpiler_vec &o) const { xpiler_vec r; for (int i = 0; i < N; ++i) r.v[i] = v[i] - o.v[i]; return r; }
+  __host__ __device__ xpiler_vec operator*(const xpiler_vec &o) const { xpiler_vec r; for (int i = 0; i < N; ++i) r.v[i] = v[i] * o.v[i]; return r; }
+};""", ()),
+    "xpiler_lane_id64": ("""__device__ __forceinline__ unsigned xpiler_lane_id64() {
+  return xpiler_lane_rank() & 63;
+}""", ("xpiler_lane_rank",)),
+    **{f"xpiler_mfma_f32_{shape}": (_mfma_helper(shape), ("xpiler_vec", "xpiler_wave_sync")) for shape in MFMA_LAYOUTS},
+})
+
 # warp operation -> (helper, its arguments besides the barrier flag)
 WAVE64_CALLS = {"shfl": ("xpiler_shfl64", ("var", "src_lane", "width")),
                 "shfl_up": ("xpiler_shfl_up64", ("var", "delta", "width")),
@@ -587,7 +707,8 @@ WAVE64_CALLS = {"shfl": ("xpiler_shfl64", ("var", "src_lane", "width")),
                 "shfl_xor": ("xpiler_shfl_xor64", ("var", "lane_mask", "width")),
                 "ballot": ("xpiler_ballot64", ("predicate",)),
                 "any": ("xpiler_any64", ("predicate",)),
-                "all": ("xpiler_all64", ("predicate",))}
+                "all": ("xpiler_all64", ("predicate",)),
+                **{f"mfma.{shape}": (f"xpiler_mfma_f32_{shape}", ("a", "b", "c")) for shape in MFMA_LAYOUTS}}
 NAMED_BARRIER_THREADS = 960  # named barriers 1..15, one per wavefront of 64 threads
 
 BLOCK, WAVE, THREAD = 0, 1, 2
@@ -833,7 +954,16 @@ def _block_threads(kernel: ir.Function, launches: list[ir.Launch], defines: dict
 
 def _adapt_wave64(module: ir.Module, mapper: "_Mapper") -> tuple[ir.Module, set[str]]:
     """HIP -> CUDA: the kernels that assume 64-lane wavefronts (and the functions they call) with their
-    warp operations as WAVE64_HELPERS calls and ``warpSize`` as 64 (see above); the helpers used."""
+    warp operations as WAVE64_HELPERS calls and ``warpSize`` as 64 (see above); ``__lane_id()`` as HIP's
+    lane of the wavefront everywhere. Returns the module and the helpers it calls."""
+    used: set[str] = set()
+
+    def lane_id(node):
+        if isinstance(node, ir.Call) and isinstance(node.func, ir.Name) and node.func.id == "__lane_id" and not node.args:
+            used.add("xpiler_lane_id64")
+            return ir.Call(ir.Name("xpiler_lane_id64"), ())
+        return node
+    module = ir.rewrite(module, lane_id)
     functions = {f.name: f for f in module.functions() if f.body is not None}
     warp_calls = {name: [c for c in _calls_in(f.body) if c.intrinsic is not None
                          and REGISTRY[c.intrinsic].name in WAVE64_CALLS] for name, f in functions.items()}
@@ -850,7 +980,7 @@ def _adapt_wave64(module: ir.Module, mapper: "_Mapper") -> tuple[ir.Module, set[
 
     def assumes_64(call) -> bool:
         intrinsic = REGISTRY[call.intrinsic]
-        if intrinsic.name in _VOTES:
+        if intrinsic.name in _VOTES or intrinsic.name.startswith("mfma."):
             return True
         bound = dict(zip(REGISTRY.lookup("hip", call.func.id, len(call.args))[1].order, call.args))
         try:
@@ -861,7 +991,7 @@ def _adapt_wave64(module: ir.Module, mapper: "_Mapper") -> tuple[ir.Module, set[
 
     flagged = {name for name, calls in warp_calls.items() if any(assumes_64(c) for c in calls)}
     if not flagged:
-        return module, set()
+        return module, used
     kernels = [f for f in functions.values() if f.kind == "kernel"]
     converted, wave_kernels = set(flagged), []
     changed = True
@@ -877,7 +1007,6 @@ def _adapt_wave64(module: ir.Module, mapper: "_Mapper") -> tuple[ir.Module, set[
               for v in item.vars}
     launches = [n for n in ir.walk(module) if isinstance(n, ir.Launch)]
     levels: dict[int, tuple[int, str]] = {}
-    wave_ok: dict[int, bool] = {}
     for k in wave_kernels:
         own = [launch for launch in launches if isinstance(launch.kernel, ir.Name) and launch.kernel.id == k.name]
         threads, one_d = _block_threads(k, own, mapper.defines)
@@ -900,13 +1029,16 @@ def _adapt_wave64(module: ir.Module, mapper: "_Mapper") -> tuple[ir.Module, set[
             raise mapper.fail(f"'{_printed(call)}' exchanges across a 64-lane wavefront, which CUDA's 32-lane warps "
                               f"can only do when every lane of the wavefront reaches it, and {why} may leave some "
                               "lanes out")
-    used: set[str] = set()
 
     def rewrite(node):
         if isinstance(node, ir.Call) and id(node) in sites:
             intrinsic = REGISTRY[node.intrinsic]
             helper, order = WAVE64_CALLS[intrinsic.name]
             bound = dict(zip(REGISTRY.lookup("hip", node.func.id, len(node.args))[1].order, node.args))
+            for modifier in ("cbsz", "abid", "blgp"):
+                if modifier in bound and constant_value(bound[modifier], mapper.defines, 64) != 0:
+                    raise mapper.fail(f"'{_printed(node)}': MFMA with a nonzero {modifier} (broadcast) has no CUDA "
+                                      "mapping")
             args = [bound.get(p, ir.Const("64", 64)) for p in order]
             block_wide = levels[id(node)][0] == BLOCK
             used.add(helper)
@@ -937,10 +1069,11 @@ def _with_wave64_helpers(module: ir.Module, used: set[str]) -> ir.Module:
     for name in sorted(used):
         need(name)
     text = "\n".join(WAVE64_HELPERS[n][0] for n in names)
-    helpers = [f for f in lift(text, "cuda").module.items if isinstance(f, ir.Function)]
+    helpers = [f for f in lift(text, "cuda").module.items if isinstance(f, (ir.Function, ir.Verbatim))]
     items = list(module.items)
     at = _first_code_index(items)
-    items[at:at] = [*(ir.Comment(line) for line in WAVE64_COMMENT), *helpers]
+    comment = [ir.Comment(line) for line in WAVE64_COMMENT] if "xpiler_wave_sync" in names else []
+    items[at:at] = [*comment, *helpers]
     return replace(module, items=tuple(items))
 
 

@@ -414,3 +414,68 @@ def test_cuda_warp_votes_count_their_half_of_a_wavefront():
         out = np.zeros(6 * n, np.int32)
         xpiler.run(program, [x, out, n], lang=lang, backend="emulate")
         np.testing.assert_array_equal(out.reshape(6, n), expect, err_msg=lang)
+
+
+MFMA = r"""#include <hip/hip_runtime.h>
+using float16_t = _Float16;
+using float16x4 = __attribute__((__vector_size__(4 * sizeof(float16_t)))) float16_t;
+typedef float floatx4 __attribute__((ext_vector_type(4)));
+typedef float floatx16 __attribute__((ext_vector_type(16)));
+// wavefront w of the block: D[w] = A[w] B[w] + C[w] (16x16x16, fp16); layouts of reference/simt.md
+__global__ void __launch_bounds__(128) tiles16(const float16_t *A, const float16_t *B, const float *C, float *D) {
+  int w = hipThreadIdx_x / 64, l = __lane_id();
+  float16x4 a, b;
+  floatx4 c;
+  for (int i = 0; i < 4; ++i) {
+    a[i] = A[w * 256 + (l % 16) * 16 + 4 * (l / 16) + i];
+    b[i] = B[w * 256 + (4 * (l / 16) + i) * 16 + l % 16];
+    c[i] = C[w * 256 + (4 * (l / 16) + i) * 16 + l % 16];
+  }
+  floatx4 d = __builtin_amdgcn_mfma_f32_16x16x16f16(a, b, c, 0, 0, 0);
+  for (int i = 0; i < 4; ++i)
+    D[w * 256 + (4 * (l / 16) + i) * 16 + l % 16] = d[i];
+}
+// 32x32x2, fp32
+__global__ void tile32(const float *A, const float *B, float *D) {
+  int l = __lane_id();
+  floatx16 acc = {};
+  acc = __builtin_amdgcn_mfma_f32_32x32x2f32(A[(l % 32) * 2 + l / 32], B[(l / 32) * 32 + l % 32], acc, 0, 0, 0);
+  for (int j = 0; j < 16; ++j)
+    D[(8 * (j / 4) + 4 * (l / 32) + j % 4) * 32 + l % 32] = acc[j];
+}
+extern "C" void f(const float16_t *A, const float16_t *B, const float *C, float *D, const float *A32, const float *B32,
+                  float *D32) {
+  hipLaunchKernelGGL(tiles16, dim3(1), dim3(128), 0, 0, A, B, C, D);
+  hipLaunchKernelGGL(tile32, dim3(1), dim3(64), 0, 0, A32, B32, D32);
+}
+"""
+
+
+def test_mfma_becomes_a_wavefront_exchange_on_cuda():
+    cuda = xpiler.translate(MFMA, to="cuda", pipeline="simt-port{target=cuda}")
+    assert "using float16_t = __half;\ntypedef xpiler_vec<float16_t, 4> float16x4;\ntypedef xpiler_vec<float, 4> floatx4;\n" \
+           "typedef xpiler_vec<float, 16> floatx16;\n" in cuda
+    assert "  floatx4 d = xpiler_mfma_f32_16x16x16f16(a, b, c, 1);\n" in cuda
+    assert "  acc = xpiler_mfma_f32_32x32x2f32(A[(l % 32) * 2 + l / 32], B[(l / 32) * 32 + l % 32], acc, 1);\n" in cuda
+    assert "  int w = threadIdx.x / 64, l = xpiler_lane_id64();\n" in cuda and "#include <cuda_fp16.h>\n" in cuda
+    checked = compile_check(cuda, "cuda")
+    assert checked.ok or checked.skipped, checked.output
+    rng = np.random.default_rng(8)
+    A, B = (rng.uniform(-1, 1, (2, 16, 16)).astype(np.float16) for _ in range(2))
+    C = rng.uniform(-1, 1, (2, 16, 16)).astype(np.float32)
+    A32, B32 = rng.uniform(-1, 1, (32, 2)).astype(np.float32), rng.uniform(-1, 1, (2, 32)).astype(np.float32)
+    for program, lang in ((MFMA, "hip"), (cuda, "cuda")):
+        D, D32 = np.zeros((2, 16, 16), np.float32), np.zeros((32, 32), np.float32)
+        xpiler.run(program, [A, B, C, D, A32, B32, D32], lang=lang, backend="emulate")
+        np.testing.assert_allclose(D, A.astype(np.float64) @ B.astype(np.float64) + C, rtol=1e-5, atol=1e-5,
+                                   err_msg=lang)
+        np.testing.assert_allclose(D32, A32.astype(np.float64) @ B32, rtol=1e-5, atol=1e-5, err_msg=lang)
+
+
+def test_mfma_with_broadcast_modifiers_is_refused():
+    src = MFMA.replace("__builtin_amdgcn_mfma_f32_16x16x16f16(a, b, c, 0, 0, 0)",
+                       "__builtin_amdgcn_mfma_f32_16x16x16f16(a, b, c, 1, 0, 0)")
+    with pytest.raises(xpiler.UnsupportedError, match=r"hip -> cuda: '__builtin_amdgcn_mfma_f32_16x16x16f16\(a, b, c, "
+                                                      r"1, 0, 0\)': MFMA with a nonzero cbsz \(broadcast\) has no "
+                                                      r"CUDA mapping"):
+        xpiler.translate(src, to="cuda", pipeline="simt-port{target=cuda}")
