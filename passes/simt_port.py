@@ -820,10 +820,10 @@ class _Uniformity:
             self.opaque.append(f"code xpiler keeps verbatim ({type(s).__name__})")
 
     def assign(self, name: str, level: int) -> None:
-        if level > self.env.get(name, BLOCK) or name not in self.env:
-            if name in self.env:
-                self.state["changed"] = True
-            self.env[name] = max(level, self.env.get(name, BLOCK))
+        old = self.env.get(name, BLOCK)  # what earlier reads assumed
+        if level > old:
+            self.state["changed"] = True
+        self.env[name] = max(level, old)
 
     # -- values -------------------------------------------------------------------------------------
     def expr(self, e, ctx) -> int:
@@ -889,13 +889,18 @@ class _Uniformity:
         return THREAD
 
     def store(self, target, level: int, ctx) -> None:
-        target = strip_parens(target)
+        """An assignment to ``target``: a local variable, an element of a local array or a field of a local
+        struct takes ``level`` (under ``ctx``); memory (through pointers, shared, global) is not tracked."""
+        target, indexed = strip_parens(target), False
         while isinstance(target, (ir.Index, ir.Member)) and not (isinstance(target, ir.Member) and target.arrow):
             if isinstance(target, ir.Index):
-                level = max(level, self.expr(target.index, ctx))
+                level, indexed = max(level, self.expr(target.index, ctx)), True
             target = strip_parens(target.base)
-        if isinstance(target, ir.Name) and target.id not in self.state["shared"] and target.id not in self.memory:
-            self.assign(target.id, max(level, ctx[0]))
+        if not isinstance(target, ir.Name) or target.id in self.state["shared"] or target.id in self.memory:
+            return
+        if indexed and target.id not in self.state["arrays"]:
+            return  # through a pointer
+        self.assign(target.id, max(level, ctx[0]))
 
     def call(self, e: ir.Call, ctx) -> int:
         args = [self.expr(a, ctx) for a in e.args]

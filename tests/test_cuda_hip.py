@@ -114,6 +114,9 @@ def test_hip_code_assuming_64_lanes_exchanges_across_two_warps(src, call):
     ("__global__ void k(float *a, int n) { if (threadIdx.x >= n) return; float v = a[threadIdx.x]; "
      "for (int o = 32; o > 0; o /= 2) v += __shfl_xor(v, o); a[threadIdx.x] = v; }",
      r"'__shfl_xor\(v, o\)' .* and a return under the condition 'threadIdx.x >= n' may leave some lanes out"),
+    ("__global__ void k(float *a, int n) { float v = a[threadIdx.x]; int c = 0; for (int i = 0; i < n; ++i) { "
+     "if (c) v += __shfl_xor(v, 32); c = threadIdx.x & 1; } a[threadIdx.x] = v; }",
+     r"'__shfl_xor\(v, 32\)' .* and the condition 'c' may leave some lanes out"),   # set later in the loop
     ("__global__ void k(float *a, int n) { if (blockIdx.x * 4 + threadIdx.x / 64 >= n) return; "
      "a[threadIdx.x] = __shfl_xor(a[threadIdx.x], 32); }",
      r"kernel k assumes 64-lane wavefronts and runs a warp operation that whole wavefronts may skip \(a return under "

@@ -125,6 +125,7 @@ __device__ __forceinline__ unsigned __lane_id() {
 }
 #define __builtin_amdgcn_s_barrier __syncthreads
 #define __builtin_amdgcn_wave_barrier __syncwarp
+#define __builtin_amdgcn_fence(order, scope) __threadfence_block()
 #define __AMDGCN_WAVEFRONT_SIZE 32
 
 #endif  // XPILER_HIP2CUDA_H
