@@ -176,10 +176,17 @@ class EntryRaiser:
                         self.local_arrays[var.name] = var
             if isinstance(n, ir.Launch):
                 self.launch_uses(n)
-            if isinstance(n, ir.Call) and call_name(n) == "memset":
+            if isinstance(n, ir.Call) and call_name(n) == "memset" and len(n.args) == 3:
                 r = root(n.args[0])
-                if r in self.pointer_params:
-                    raise UnsupportedError(f"host-raise: memset of the host parameter {r} in {self.entry.name}")
+                if r in self.pointer_params:  # cleared on the device: a mirror covering the bytes set
+                    offset = offset_of(n.args[0], r)
+                    elem = self.params[r].type.pointee()
+                    if offset is None or offset_of(n.args[0], r) is None:
+                        raise UnsupportedError(f"host-raise: memset of {r} in {self.entry.name} at an address "
+                                               f"that is not the parameter plus an offset")
+                    count = ir.BinOp("/", ir.Paren(n.args[2]), ir.SizeOf(type=ir.Type(elem.base, elem.pointer)))
+                    self.mirrors.setdefault(r, []).append(
+                        count if _is_zero(offset) else ir.BinOp("+", ir.Paren(offset), ir.Paren(count)))
 
     def passed_to_launch(self, name: str) -> bool:
         return any(isinstance(n, ir.Launch) and any(root(a) == name for a in n.args) for n in ir.walk(self.entry.body))
