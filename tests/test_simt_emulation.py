@@ -153,8 +153,8 @@ extern "C" void run(const int* arg, int* out, int n) { hipLaunchKernelGGL(shfl_a
 
 
 def _shfl_model(n, warp, widths, src, delta_up, delta_down, mask):
-    """Shuffle results of every lane: CUDA's (warp 32; a lane beyond the block reads its own value) or
-    HIP's (warp 64; __shfl does not reduce the source lane modulo the width)."""
+    """Shuffle results of every lane (a lane beyond the block reads 0): CUDA's (warp 32) or HIP's (warp
+    64; __shfl does not reduce the source lane modulo the width)."""
     rows = []
     for w in widths:
         idx, up, down, xor = [], [], [], []
@@ -163,15 +163,15 @@ def _shfl_model(n, warp, widths, src, delta_up, delta_down, mask):
             nl = min(warp, n - w0)
             seg = lane & ~(w - 1)
             s = seg + (src & (w - 1)) if warp == 32 else (seg + src) % 64
-            idx.append(1000 + w0 + s if s < nl else 1000 + t)
+            idx.append(1000 + w0 + s if s < nl else 0)
             s = lane if (lane - seg) - delta_up < 0 else lane - delta_up
-            up.append(1000 + w0 + s if s < nl else 1000 + t)
+            up.append(1000 + w0 + s if s < nl else 0)
             s = lane if (lane - seg) + delta_down >= w else lane + delta_down
-            down.append(1000 + w0 + s if s < nl else 1000 + t)
+            down.append(1000 + w0 + s if s < nl else 0)
             s = lane ^ mask
             if s >= seg + w:
                 s = lane
-            xor.append(1000 + w0 + s if s < nl else 1000 + t)
+            xor.append(1000 + w0 + s if s < nl else 0)
         rows += [idx, up, down, xor]
     return rows
 
@@ -244,7 +244,7 @@ def test_partial_masks_and_tvm_style_reduction():
 
 
 # Divergent warp operations: the lanes of a branch run a shuffle among themselves, the others are
-# inactive (reading one gives 0 in HIP, as on AMD hardware, and the reader's own value in CUDA).
+# inactive (reading one gives 0, as on AMD hardware and on an NVIDIA H200).
 
 INACTIVE_HIP = r"""
 #include <hip/hip_runtime.h>
@@ -335,7 +335,7 @@ __global__ void k(const int* x, int* out, int n) {
   }
   out[t] = r0; out[n + t] = r1; out[2 * n + t] = r2;
   if (t >= 32 && lane >= 24) return;     // the second warp loses lanes 24..31
-  r3 = __shfl_down_sync(0xffffffff, v, 4);   // lanes 20..23 of warp 1 read exited lanes (undefined)
+  r3 = __shfl_down_sync(0xffffffff, v, 4);   // lanes 20..23 of warp 1 read exited lanes: 0 on an H200
   r4 = __reduce_add_sync(0xffffffff, v);
   out[3 * n + t] = r3; out[4 * n + t] = r4;
 }
@@ -355,10 +355,54 @@ def test_cuda_divergent_lanes_and_exited_lanes():
         expect[2, w0:w0 + 16] = v[:16].sum()
         expect[2, w0 + 16:w0 + 32] = [v[l + 4] if l + 4 < 32 else v[l] for l in range(16, 32)]
         live = 32 if w0 == 0 else 24
-        expect[3, w0:w0 + live] = [v[l + 4] if l + 4 < live else v[l] for l in range(live)]
+        expect[3, w0:w0 + live] = [v[l + 4] if l + 4 < live else 0 if l + 4 < 32 else v[l] for l in range(live)]
         expect[4, w0:w0 + live] = v[:live].sum()
     np.testing.assert_array_equal(out, expect)
 
+
+
+H200_SHUFFLES = r"""
+__global__ void exited(const int *x, int *out) {
+  int t = threadIdx.x;
+  if (t >= 24) return;
+  int v = x[t];
+  out[t] = __shfl_down_sync(0xffffffff, v, 4);
+  out[32 + t] = __shfl_xor_sync(0xffffffff, v, 16);
+  out[64 + t] = __shfl_sync(0xffffffff, v, 30);
+}
+__global__ void partial(const int *x, int *out) {
+  int t = threadIdx.x, v = x[t];
+  out[t] = __shfl_down_sync(0xffffffff, v, 8);
+  out[80 + t] = __shfl_xor_sync(0xffffffff, v, 16);
+}
+__global__ void outside(const int *x, int *out) {
+  int t = threadIdx.x, v = x[t];
+  unsigned mask = __activemask() & 0xffffu;
+  out[t] = __shfl_sync(mask, v, 0, 32);
+  out[32 + t] = __shfl_down_sync(mask, v, 8, 32);
+}
+extern "C" void f(const int *x, int *e, int *p, int *o) {
+  exited<<<1, 32>>>(x, e);
+  partial<<<1, 80>>>(x, p);
+  outside<<<1, 32>>>(x, o);
+}
+"""
+
+
+def test_cuda_shuffles_read_what_an_h200_reads():
+    """An NVIDIA H200 (2026-11-21) ran these kernels: exited lanes and lanes beyond the block read 0,
+    lanes outside their own mask still provide their values."""
+    x = np.arange(1000, 1080, dtype=np.int32)
+    e, p, o = np.full(96, -1, np.int32), np.full(160, -1, np.int32), np.full(64, -1, np.int32)
+    run(H200_SHUFFLES, [x, e, p, o], lang="cuda")
+    n = -1
+    np.testing.assert_array_equal(e, [*range(1004, 1024), 0, 0, 0, 0, *[n] * 8, *range(1016, 1024), *[0] * 8,
+                                      *range(1000, 1008), *[n] * 8, *[0] * 24, *[n] * 8])
+    down = [*range(1008, 1032), *range(1024, 1032)]
+    np.testing.assert_array_equal(p, [*down, *(d + 32 for d in down), *range(1072, 1080), *[0] * 8,
+                                      *range(1016, 1032), *range(1000, 1016), *range(1048, 1064), *range(1032, 1048),
+                                      *[0] * 16])
+    np.testing.assert_array_equal(o, [*[1000] * 32, *range(1008, 1032), *range(1024, 1032)])
 
 def test_warp_matrix_operation_needs_every_lane():
     src = WMMA.replace("LA", "row_major").replace("LB", "row_major").replace("MC", "mem_row_major").replace(

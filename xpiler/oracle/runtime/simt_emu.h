@@ -21,8 +21,7 @@
 //     returned), among the lanes waiting at the same call site: the active lanes of a divergent
 //     branch, as on a GPU.  So a shuffle sees the values all its lanes hold at that point, and a
 //     shuffle in `if (tid < 32)` of a 64-lane wavefront runs on lanes 0..31.  Reading a lane that
-//     does not take part gives 0 in HIP (AMD hardware) and the reader's own value in CUDA
-//     (undefined there); details at "Warp primitives" below.
+//     does not take part gives 0, as AMD and NVIDIA hardware do; details at "Warp primitives" below.
 //   - __shared__ variables are `static thread_local` (per OS thread = per running block; they keep
 //     their values from the previous block, as uninitialised shared memory may); dynamic shared
 //     memory (`extern __shared__`) is a per-OS-thread buffer of the launch's size.
@@ -741,15 +740,14 @@ inline void *dyn_shared() {
 // a divergent `if` share a site and run together; lanes only read inactive lanes there if they
 // read across the branches.)
 //
-// Reading an inactive lane (a shuffle whose source lane does not take part, has returned or does not
-// exist in a partial warp): 0 in HIP, as AMD hardware does (ds_bpermute, which HIP's shuffles use,
-// returns zero for a disabled source lane); the reader's own value in CUDA, where it is undefined.
-// Votes and reductions count only the lanes that take part.
-//
-// A CUDA mask restricts the lanes further: a lane in its mask exchanges with the lanes of the mask
-// that take part; a lane outside its own mask (UB in CUDA, but TVM's reductions run
-// __shfl_down_sync(__activemask() & 0xffff, ...) on every lane) exchanges with the other lanes
-// outside it, so the lanes of the mask see each other's values as on a GPU.
+// A shuffle reads the value of its source lane when that lane runs the shuffle too, whatever the
+// masks say (they only synchronise: TVM's reductions run __shfl_down_sync(__activemask() & 0xffff,
+// ...) on every lane, and lanes 8..15 read lanes 16..23); a source lane that does not (inactive, in
+// another branch, returned, beyond the block in a partial warp) reads as 0. That is AMD's rule
+// (ds_bpermute, which HIP's shuffles use, returns zero for a disabled lane) and what an NVIDIA H200
+// does (2026-11-21: exited lanes and lanes beyond the block read 0; undefined in CUDA's documentation).
+// Votes, reductions and __activemask count the lanes that take part within the caller's mask; a lane
+// outside its own mask (UB) counts the other lanes outside it.
 typedef std::conditional<XSIMT_WARP == 64, unsigned long long, unsigned>::type lanemask_t;
 
 enum WarpOpKind { WOP_SHFL_IDX, WOP_SHFL_UP, WOP_SHFL_DOWN, WOP_SHFL_XOR, WOP_FIRSTLANE, WOP_BALLOT, WOP_REDUCE, WOP_SYNC };
@@ -839,14 +837,10 @@ inline void run_group(int w0, unsigned long long group) {
                     src = lane ^ q.arg;
                     if (src >= seg + w || src < 0) src = lane;
                 }
-                if (src >= 0 && src < 64 && ((part >> src) & 1)) q.result = R[src].val;
-                else {
-#ifdef XSIMT_HIP
-                    memset(&q.result, 0, sizeof q.result);  // a disabled source lane reads as zero
-#else
-                    q.result = q.val;  // undefined in CUDA: the reader's own value
-#endif
-                }
+                // Any lane running this shuffle provides its value, whatever the masks (they only
+                // synchronise); a lane that does not (inactive, returned, beyond the block) reads as 0.
+                if (src >= 0 && src < 64 && ((group >> src) & 1)) q.result = R[src].val;
+                else memset(&q.result, 0, sizeof q.result);
                 break;
             }
             case WOP_FIRSTLANE:
