@@ -46,6 +46,7 @@ import functools
 import itertools
 import random
 import re
+import time
 from dataclasses import dataclass, replace
 from typing import Iterable, Mapping
 
@@ -67,6 +68,11 @@ class FootprintError(TranslationError):
 # while simplifying gets a tenth): a query that runs out is a refusal (or a simplification not made),
 # never a guess, and the outcome does not depend on the machine's load.
 QUERY_RLIMIT = 20_000_000
+# ... and for one call in all; plus a wall-clock bound for the call, for the nonlinear problems
+# (symbolic sizes dealt to tasks) where z3 spends long on few resources: a closed form hard to check is
+# refused in seconds (only then can the outcome depend on the machine's load).
+BUDGET_RLIMIT = 200_000_000
+DEADLINE_S = 10.0
 # Random parameter points (besides all-1, 2, 3, 7) at which a symbolic extent must be reached.
 SAMPLES = 12
 SAMPLE_RANGE = (0, 12)
@@ -811,13 +817,14 @@ class _Access:
 
 @dataclass(frozen=True)
 class _Condition:
-    """A condition the program's defined behaviour needs (``why``) at a path: an obligation to prove,
-    or an assumption on the parameters (division by a parameter, loop steps)."""
+    """A condition (``why``) the program needs at a path: no division by zero, shift counts in range,
+    loops that end, and what the model over unbounded integers needs (no unsigned wrap-around, values
+    that fit their narrow types). On parameters only, it restricts them (the values that break it are
+    not the program's inputs); on loop counters, it must be proved."""
 
     path: tuple
     cond: object
     why: str
-    assumed: bool = False
 
 
 _UNKNOWN_EXIT = object()  # control may leave through a continue/return under a data-dependent condition
@@ -886,11 +893,14 @@ class _Tracer:
         t = p.type
         if t.is_pointer or p.dims:
             self.pointers.add(p.name)
-            pointee = t.pointee() if t.is_pointer else t
-            dims = tuple(self._extent(d) for d in (p.dims[1:] if p.dims else ()))
             if t.is_pointer and p.dims:
                 return Opaque(f"{p.name} is an array of pointers", frozenset({p.name}))
-            return Pointer(p.name, ZERO, sizeof(pointee) if not pointee.is_pointer else 8, dims)
+            pointee = t.pointee() if t.is_pointer else t
+            # float A[100][40]: a pointer to rows of 40 (the first extent is the buffer's, unknown)
+            dims = tuple(self.ev(d) if d is not None else Opaque("an array extent left out") for d in p.dims[1:])
+            if not all(isinstance(d, Int) and _value(d.term) is not None for d in dims):
+                return Opaque(f"{p.name} has an array extent that is not a constant", frozenset({p.name}))
+            return Pointer(p.name, ZERO, sizeof(pointee) if not pointee.is_pointer else 8, tuple(d.term for d in dims))
         if p.name in self.constants:
             return Int(_const(self.constants[p.name]), is_unsigned(t))
         if is_integer(t):
@@ -898,12 +908,6 @@ class _Tracer:
         if is_floating(t):
             return Opaque(f"floating-point parameter {p.name}")
         return Record(p.name)
-
-    def _extent(self, d):
-        value = self.ev(d) if d is not None else None
-        if not (isinstance(value, Int) and _value(value.term) is not None):
-            raise FootprintError(f"{self.function.name}: array parameter extent {_c(d)} is not a constant")
-        return value.term
 
     # ---- recording -------------------------------------------------------------------------------
     def error(self, roots, reason: str) -> None:
@@ -929,9 +933,11 @@ class _Tracer:
         self.accesses.append(_Access(pointer.root, start, size, self.path, self.loops, self.maybe or self.returned,
                                      node))
 
-    def require(self, cond, why: str, *, assumed: bool = False) -> None:
-        if _value(cond) is None or not _value(cond):
-            self.conditions.append(_Condition(self.path, cond, why, assumed))
+    def require(self, cond, why: str) -> None:
+        """A condition the program (or its model over unbounded integers) needs here, unless it is
+        true by its form."""
+        if not _value(cond):
+            self.conditions.append(_Condition(self.path, cond, why))
 
     def escape(self, value, how: str) -> None:
         roots = {value.root} if isinstance(value, Pointer) else value.roots if isinstance(value, Opaque) else set()
@@ -939,8 +945,7 @@ class _Tracer:
 
     # ---- statements ------------------------------------------------------------------------------
     def run(self) -> "_Tracer":
-        exit_ = self.block(self.function.body.body)
-        del exit_  # a top-level return ends the function: nothing follows it
+        self.block(self.function.body.body)  # a return at the top ends the function: its exit is moot
         return self
 
     def block(self, stmts) -> object:
@@ -1168,7 +1173,7 @@ class _Tracer:
             return
         last, needs, condition = bounds
         for term, why in needs:
-            self.require(term, why, assumed=True)
+            self.require(term, why)
         outer_loops, outer_maybe = self.loops, self.maybe
         self.path = outer_path + (compare(">=", counter, ZERO), condition)
         self.loops = outer_loops + (_Loop(counter.id, last),)
@@ -1452,13 +1457,13 @@ class _Tracer:
         if op == "*":
             return Int(mul(x, y), unsigned)
         if op in ("/", "%"):
-            self.require(compare("!=", y, ZERO), f"{_c(node)} divides by a non-zero value", assumed=True)
+            self.require(compare("!=", y, ZERO), f"{_c(node)} divides by a non-zero value")
             return Int(cdiv(x, y) if op == "/" else cmod(x, y), unsigned)
         if op in ("<", "<=", ">", ">=", "==", "!="):
             return Int(compare(op, x, y))
         if op in ("<<", ">>"):
             self.require(land(compare(">=", y, ZERO), compare("<", y, _const(64 if unsigned else 32))),
-                         f"{_c(node)}: the shift count is in range", assumed=True)
+                         f"{_c(node)}: the shift count is in range")
             if op == "<<":
                 if _value(x) == 1:
                     return Int(pow2(y), unsigned)
@@ -1767,8 +1772,9 @@ def _conjuncts(t) -> list:
 class _Solver:
     """The z3 side of one footprint query: parameter assumptions, obligations, maxima and proofs."""
 
-    def __init__(self, tracer: _Tracer, function: ir.Function):
+    def __init__(self, tracer: _Tracer, function: ir.Function, deadline: float):
         self.tracer = tracer
+        self.deadline = deadline
         self.function = function
         self.z = _Z3()
         symbols = set()
@@ -1779,17 +1785,23 @@ class _Solver:
             for t in (c.cond,) + c.path:
                 symbols |= _symbols(c.cond) | set().union(*(_symbols(p) for p in c.path))
         self.parameters = sorted(s for s in symbols if not s.startswith("@"))
-        # symbolic parameters are non-negative; the program's own assumptions that mention only
-        # parameters (a division by S, a loop step) restrict them; those that mention iteration
-        # counters must be proved
+        # symbolic parameters are non-negative; the program's conditions on parameters (a division
+        # by S, a loop step) exclude the values that break them wherever the parameters reach the code
+        # (the guards on parameters only); those on iteration counters must be proved
         self.assumptions = [self.z.var(p) >= 0 for p in self.parameters]
         self.obligations: list[_Condition] = []
+        self.restrictions: list[_Condition] = []
         for c in tracer.conditions:
-            if c.assumed and not any(_counters(t) for t in (c.cond,) + c.path):
-                self.assumptions.append(z3.Implies(z3.And(*[self.z.bool(p) for p in c.path]), self.z.bool(c.cond)))
+            if not _counters(c.cond):
+                guards = [self.z.bool(p) for p in c.path if not _counters(p)]
+                self.assumptions.append(z3.Implies(z3.And(*guards), self.z.bool(c.cond)))
+                self.restrictions.append(c)
             else:
                 self.obligations.append(c)
         self._checked = False
+        self.spent = 0       # z3 resources used so far (rlimit units)
+        self.counted = None  # z3's resource counter at the last check
+        self.root = ""       # the buffer being sized, for messages of the simplifications
         self.decided: dict[str, object] = {}  # conditions fold() decided, by text
 
     def path(self, a: _Access) -> list:
@@ -1800,6 +1812,22 @@ class _Solver:
 
     def end(self, a: _Access):
         return self.z.int(a.start) + self.z.int(a.size)
+
+    def check(self, root: str, s: z3.Solver):
+        """``s.check()``, within the budget of the buffer and the deadline of the call."""
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise self.fail(root, "deriving it takes more than the analysis budget")
+        s.set("timeout", max(1, int(remaining * 1000)))
+        result = s.check()
+        statistics = s.statistics()
+        if "rlimit count" in statistics.keys():  # z3's counter of the context: the spending since the last check
+            count = statistics.get_key_value("rlimit count")
+            self.spent += count - self.counted if self.counted is not None else 0
+            self.counted = count
+        if self.spent > BUDGET_RLIMIT:
+            raise self.fail(root, "deriving it takes more than the analysis budget")
+        return result
 
     def solver(self, *constraints) -> z3.Solver:
         s = z3.SolverFor("QF_NIA") if self.parameters else z3.Solver()
@@ -1813,14 +1841,19 @@ class _Solver:
     def feasible(self, root: str, what, *constraints) -> bool:
         """Whether the constraints have a solution; ``what`` (a function giving the question, for the
         message) when z3 cannot tell."""
-        result = self.solver(*constraints).check()
+        result = self.check(root, self.solver(*constraints))
         if result == z3.unknown:
             raise self.fail(root, f"z3 could not decide {what()}")
         return result == z3.sat
 
     def check_obligations(self, root: str) -> None:
+        """The parameters can satisfy the program's conditions on them (known values: do), and its
+        conditions on loop counters hold."""
         if self._checked:
             return
+        if self.check(root, self.solver()) != z3.sat:
+            whys = "; ".join(dict.fromkeys(c.why for c in self.restrictions))
+            raise self.fail(root, f"its parameter values break what the program needs: {whys}")
         for c in self.obligations:
             if self.feasible(root, lambda c=c: f"whether {c.why}", *[self.z.bool(p) for p in c.path],
                              z3.Not(self.z.bool(c.cond))):
@@ -1865,7 +1898,7 @@ class _Solver:
         def above(bound: int) -> int | None:
             s.push()
             s.add(objective >= bound)
-            result = s.check()
+            result = self.check(root, s)
             value = s.model().eval(objective).as_long() if result == z3.sat else None
             s.pop()
             if result == z3.unknown:
@@ -1920,9 +1953,8 @@ class _Solver:
             bounds = _counter_bounds(guard, loop.counter)
             if bounds is None:
                 continue
-            guard_last = bounds[0]
-            if guard_last != last and not _is_loop_condition(guard, loop):
-                last = minimum(last, guard_last)
+            if _text(bounds[0]) != _text(loop.last):  # a guard, not the loop's own condition
+                last = minimum(last, bounds[0])
         return last
 
     def fold(self, t):
@@ -1983,9 +2015,13 @@ class _Solver:
     def proves(self, claim, rlimit: int = QUERY_RLIMIT // 10) -> bool:
         s = self.solver(z3.Not(claim))
         s.set("rlimit", rlimit)
-        return s.check() == z3.unsat
+        return self.check(self.root, s) == z3.unsat
 
     def symbolic(self, root: str, accesses: list[_Access]):
+        self.root = root
+        return self.closed_form(root, accesses)
+
+    def closed_form(self, root: str, accesses: list[_Access]):
         """A closed form of the extent: the candidate from the accesses' last iterations, and if that
         fails, the one that also asks whether each access's last iteration runs at all."""
         if all(a.maybe is not None for a in accesses):
@@ -2032,7 +2068,7 @@ class _Solver:
                 value = _evaluate(extent, point)
             except (ZeroDivisionError, ValueError):
                 continue  # outside the program's assumptions (a division by zero)
-            if self.solver(*fixed).check() != z3.sat:
+            if self.check(root, self.solver(*fixed)) != z3.sat:
                 continue
             if any(self.feasible(root, lambda a=a, value=value: f"whether {a.text} reaches {value} bytes",
                                  *fixed, *self.path(a), self.end(a) >= value) for a in definite):
@@ -2053,20 +2089,23 @@ def _ternaries(t) -> list:
     return [n for n in _subterms(t) if isinstance(n, ir.Ternary)]
 
 
-def _alternatives(t) -> list:
-    """The values a nest of ``?:`` chooses between."""
+def _alternatives(t, cap: int = 32) -> list:
+    """The forms a term takes for each choice of its ``?:`` (up to ``cap`` of them), simplified."""
     if isinstance(t, ir.Ternary):
-        return _alternatives(t.then) + _alternatives(t.other)
-    return [t]
+        found = _alternatives(t.then, cap) + _alternatives(t.other, cap)
+    elif isinstance(t, ir.BinOp) and t.op in ("+", "-", "*", "/", "%"):
+        found = [simplify(ir.BinOp(t.op, a, b)) for a in _alternatives(t.left, cap)
+                 for b in _alternatives(t.right, cap)]
+    elif isinstance(t, ir.UnOp) and t.op == "-":
+        found = [simplify(neg(a)) for a in _alternatives(t.operand, cap)]
+    else:
+        return [t]
+    unique = list({_text(a): a for a in found}.values())
+    return unique[:cap]
 
 
 def _replace(t, old, new):
     return _map(t, lambda n: new if n is old else n)
-
-
-def _is_loop_condition(guard, loop: _Loop) -> bool:
-    bounds = _counter_bounds(guard, loop.counter)
-    return bounds is not None and _text(bounds[0]) == _text(loop.last)
 
 
 def _to_c(t):
@@ -2106,8 +2145,11 @@ def footprint(function: ir.Function, pointers: Iterable[str], *, constants: Mapp
     everything is known). ``constants`` gives known integer values of some scalar parameters (keys
     ``n``, ``taskDimX``, and ``gridDim.x`` for a member of a struct parameter; keys that name no
     parameter are ignored) and ``module`` supplies object-like integer ``#define``s and global
-    ``const`` ints. Exact: the result equals the true maximum index + 1 over the iteration domain;
-    otherwise :class:`FootprintError` names the buffer and the cause. A buffer never accessed needs 0.
+    ``const`` ints (and the functions the pointers are passed to). Exact: the result equals the true
+    maximum index + 1 over the iteration domain; otherwise :class:`FootprintError` names the buffer and
+    the cause (one buffer that cannot be sized fails the call: ask per buffer for the others). A buffer
+    never accessed needs 0. A symbolic result holds for the non-negative parameter values the program
+    accepts (no division by zero, no unsigned wrap-around, ...) at which the buffer is accessed.
     """
     if function.body is None:
         raise FootprintError(f"{function.name}: a declaration without a body")
@@ -2124,8 +2166,9 @@ def footprint(function: ir.Function, pointers: Iterable[str], *, constants: Mapp
 
 
 def _footprint(function, pointers, params, constants, module) -> dict[str, ir.Expr]:
+    deadline = time.monotonic() + DEADLINE_S
     tracer = _Tracer(function, constants, module).run()
-    solver = _Solver(tracer, function)
+    solver = _Solver(tracer, function, deadline)
     result = {}
     for name in pointers:
         if name in tracer.errors:

@@ -22,7 +22,7 @@ def extents(src: str, function: str, pointers=None, **constants) -> dict[str, st
     """The footprint of every (or the listed) pointer parameter of ``function``, printed as C."""
     module = xpiler.lift(src, source="vnni")
     f = module.function(function)
-    pointers = pointers or [p.name for p in f.params if p.type.is_pointer]
+    pointers = pointers or [p.name for p in f.params if p.type.is_pointer or p.dims]
     result = footprint(f, pointers, constants=constants, module=module)
     return {name: Printer("vnni").expr(count) for name, count in result.items()}
 
@@ -106,6 +106,18 @@ def test_local_sizes_with_integer_division():
     # stride 2 over 10 inputs with a window of 3: the last window ends at x[8]
     assert extents(src, "conv1d", L=10, K=3, S=2) == {"x": "9", "w": "3", "y": "4"}
     assert extents(src, "conv1d") == {"x": "(L - K) / S * S + K", "w": "K", "y": "(L - K) / S + 1"}
+    # symbolic, S == 0 is not an input of the program; known, it is refused
+    assert refusal(src, "conv1d", "x", L=10, K=3, S=0) == (
+        "conv1d: the extent of x cannot be derived exactly: its parameter values break what the program needs: "
+        "(L - K) / S divides by a non-zero value")
+
+
+def test_unsigned_arithmetic_must_not_wrap_around():
+    src = "void f(float *y, unsigned n) { for (unsigned i = 0; i < n - 1; ++i) y[i] = 0; }"
+    assert extents(src, "f", n=5) == {"y": "4"}
+    assert extents(src, "f") == {"y": "n - 1"}  # for n >= 1
+    assert refusal(src, "f", "y", n=0) == ("f: the extent of y cannot be derived exactly: its parameter values "
+                                          "break what the program needs: n - 1 does not wrap around")
 
 
 DIM3_ADD = """
@@ -171,6 +183,12 @@ void rows(float *input, float *output) {
     row_copy(input + i * 128, output + i * 128, 100);
 }"""
     assert extents(src, "rows") == {"input": "612", "output": "612"}
+
+
+def test_array_parameters_are_indexed_by_rows():
+    src = "void f(float A[100][40], float B[][8]) { for (int i = 0; i < 10; ++i) for (int j = 0; j < 40; ++j) " \
+          "A[i][j] = B[i][j % 8]; }"
+    assert extents(src, "f") == {"A": "400", "B": "80"}
 
 
 def test_a_buffer_never_accessed_needs_no_element():
