@@ -56,5 +56,5 @@ def test_dump_dir_writes_one_program_per_pass(tmp_path):
                  "-o", str(tmp_path / "out.cpp")]) == 0
     names = sorted(p.name for p in tmp_path.iterdir() if p.name != "out.cpp")
     assert names == ["00-input.cu", "01-inline-device.cu", "02-loop-recovery.cu", "03-host-lower.cpp",
-                     "04-detensorize.cpp", "05-c-prelude.cpp"]
-    assert (tmp_path / "05-c-prelude.cpp").read_text() == (tmp_path / "out.cpp").read_text()
+                     "04-detensorize.cpp", "05-outline.cpp", "06-bind.cpp", "07-c-prelude.cpp"]
+    assert (tmp_path / "07-c-prelude.cpp").read_text() == (tmp_path / "out.cpp").read_text()
