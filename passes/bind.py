@@ -32,7 +32,6 @@ runtime by ``host-raise``).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
@@ -155,6 +154,17 @@ def substitute(node, mapping: dict[str, ir.Expr]):
     return ir.rewrite(node, fn)
 
 
+def initializer_values(decls, exclude=frozenset()) -> dict[str, ir.Expr]:
+    """``name -> initialiser`` of the scalars ``decls`` declare (not those in ``exclude``), earlier
+    names substituted, so that a value can be computed where those declarations are not in scope."""
+    values: dict[str, ir.Expr] = {}
+    for d in decls:
+        for v in d.vars:
+            if v.init is not None and not v.dims and v.name not in exclude:
+                values[v.name] = substitute(v.init, values)
+    return values
+
+
 def type_bytes(t: ir.Type) -> int | None:
     if t.pointer:
         return 8
@@ -202,14 +212,25 @@ class Nest:
         return total
 
 
-def _is_parallel(loop: ir.For, constants: dict) -> bool:
-    if loop.kind in ("blocks", "threads", "parallel"):
-        return True
-    try:
-        from xpiler.ir.dependence import is_parallel
-    except ImportError:  # pragma: no cover - the analysis ships with the package
-        return False
-    return is_parallel(loop, constants=constants)
+class ParallelLoops:
+    """Which loops may run their iterations concurrently: recovered block/task/thread loops and
+    OpenMP loops by provenance, the others by :mod:`xpiler.ir.dependence`. Answers are remembered per
+    loop node, since block-level raising asks about the same loops repeatedly (and each answer may
+    cost z3 queries)."""
+
+    def __init__(self, constants: dict):
+        self.constants = constants
+        self.answers: dict[int, tuple[ir.For, bool]] = {}  # id -> (the loop, kept alive; answer)
+
+    def __call__(self, loop: ir.For) -> bool:
+        if loop.kind in ("blocks", "threads", "parallel"):
+            return True
+        known = self.answers.get(id(loop))
+        if known is None or known[0] is not loop:
+            from xpiler.ir.dependence import is_parallel
+            known = (loop, is_parallel(loop, constants=self.constants))
+            self.answers[id(loop)] = known
+        return known[1]
 
 
 def trip_count(start, stop, step) -> ir.Expr:
@@ -221,7 +242,7 @@ def trip_count(start, stop, step) -> ir.Expr:
     return _bin("/", _bin("+", span, _bin("-", step, _c(1))), step)
 
 
-def find_nest(f: ir.Function, constants: dict) -> Nest | None:
+def find_nest(f: ir.Function, parallel: ParallelLoops) -> Nest | None:
     stmts = list(f.body.body)
     pre = []
     while stmts and not touches_memory(stmts[0]) and not isinstance(stmts[0], ir.For) and \
@@ -240,7 +261,7 @@ def find_nest(f: ir.Function, constants: dict) -> Nest | None:
         if used_names(ir.Block((ir.ExprStmt(start), ir.ExprStmt(stop), ir.ExprStmt(step)))) & (
                 outer_vars | assigned_scalars(node.body)):
             break
-        if var in assigned_scalars(node.body) or not _is_parallel(node, constants):
+        if var in assigned_scalars(node.body) or not parallel(node):
             break
         loops.append(node)
         trips.append(trip_count(start, stop, step))
@@ -299,13 +320,12 @@ def has_thread_loops(node) -> bool:
 class BlockRaiser:
     """Raise a sequential body to the threads of one block (see the module docstring)."""
 
-    def __init__(self, target: str, constants: dict, names: set[str]):
+    def __init__(self, target: str, parallel: ParallelLoops, names: set[str]):
         self.target = target
-        self.constants = constants
+        self.parallel = parallel
         self.shared_arrays: list[ir.Declarator] = []
         self.shared_scalars: dict[str, ir.Type] = {}
         self.taken = set(names)
-        self.renames: dict[str, str] = {}
 
     def fresh(self, name: str) -> str:
         new, i = name, 0
@@ -369,8 +389,8 @@ class BlockRaiser:
         if isinstance(s, (ir.Comment, ir.Pragma)):
             return "redundant"
         if isinstance(s, ir.For) and s.canonical() is not None and s.kind != "blocks" and \
-                s.canonical()[0] not in assigned_scalars(s.body) and _is_parallel(s, self.constants) and \
-                not any(isinstance(n, ir.Jump) for n in ir.walk(s.body)) and not self.reads_private(s, scalars):
+                s.canonical()[0] not in assigned_scalars(s.body) and self.parallel(s) and \
+                not any(isinstance(n, ir.Jump) for n in ir.walk(s.body)):
             return "distribute"
         if not writes_memory(s) and not any(isinstance(n, ir.Decl) and is_array_decl(n) for n in ir.walk(s)):
             return "redundant"
@@ -378,16 +398,11 @@ class BlockRaiser:
             return "recurse"
         return "single"
 
-    def reads_private(self, loop, scalars) -> bool:
-        """A distributed loop may read block-level scalars only when every thread holds them: they
-        are (redundant scalars are); nothing to check beyond writes, which dependence refuses."""
-        return False
-
     def nested_work(self, s) -> bool:
         """Worth recursing: a uniform construct with parallel loops inside."""
         for n in ir.walk(s):
             if n is not s and isinstance(n, ir.For) and n.canonical() is not None and (
-                    n.kind == "threads" or _is_parallel(n, self.constants)):
+                    n.kind == "threads" or self.parallel(n)):
                 return isinstance(s, (ir.Block, ir.If)) or (
                     isinstance(s, ir.For) and s.canonical() is not None and
                     s.canonical()[0] not in assigned_scalars(s.body))
@@ -522,6 +537,7 @@ class Binder:
         self.target = target
         self.threads = threads
         self.constants = module_constants(module)
+        self.parallel = ParallelLoops(self.constants)
         self.plans: dict[str, Plan] = {}
 
     def kernel(self, f: ir.Function) -> ir.Function:
@@ -531,14 +547,14 @@ class Binder:
             f = replace(f, params=tuple(replace(p, name=f"src_{p.name}") if p.name in clashes else p for p in f.params))
         if self.target == "vnni":
             return self.openmp(f)
-        nest = find_nest(f, self.constants)
+        nest = find_nest(f, self.parallel)
         if self.target == "bang":
             return self.bang(f, nest)
         return self.simt(f, nest)
 
     # -- vnni ------------------------------------------------------------------------------------------
     def openmp(self, f: ir.Function) -> ir.Function:
-        nest = find_nest(f, self.constants)
+        nest = find_nest(f, self.parallel)
         if nest is None:
             return replace(f, kind="host")
         first = nest.loops[0]
@@ -589,7 +605,7 @@ class Binder:
             grid = _bin("/", _bin("+", nest.count, _c(threads - 1)), _c(threads))
             self.plans[f.name] = Plan(self.inline_pre(grid, nest.pre), threads)
             return replace(f, quals=quals, kind="kernel", body=ir.Block(tuple(nest.pre) + (loop,)))
-        raiser = BlockRaiser(self.target, self.constants, used_names(f) | declared_names(f))
+        raiser = BlockRaiser(self.target, self.parallel, used_names(f) | declared_names(f))
         scalar_params = {p.name: p.type for p in f.params if not p.type.is_pointer and not p.dims}
         if nest is None:
             body = raiser.run(f.body.body, scalar_params)
@@ -599,9 +615,8 @@ class Binder:
             index = "__xp_b"
             inner = raiser.run(nest.body.body, {**scalar_params, **BlockRaiser.block_scalars(nest.pre)})
             # buffer extents may name scalars of the block (``float m[__nthreads]``): their values
-            reassigned = assigned_scalars(nest.body)
-            values = {v.name: v.init for s in nest.body.body if isinstance(s, ir.Decl) for v in s.vars
-                      if v.init is not None and not v.dims and v.name not in reassigned}
+            values = initializer_values((s for s in nest.body.body if isinstance(s, ir.Decl)),
+                                        exclude=assigned_scalars(nest.body))
             raiser.shared_arrays = [replace(v, dims=tuple(substitute(d, values) if d is not None else d
                                                           for d in v.dims)) for v in raiser.shared_arrays]
             body_block = ir.Block(tuple(decode(nest, _n(index))) + tuple(inner) + (_sync(self.target),))
@@ -666,13 +681,7 @@ class Binder:
     def inline_pre(expr, pre) -> ir.Expr:
         """``expr`` with the scalars the prologue declares replaced by their initialisers (so that the
         host can compute it from the call's arguments)."""
-        mapping = {}
-        for s in pre:
-            if isinstance(s, ir.Decl):
-                for v in s.vars:
-                    if v.init is not None and not v.dims:
-                        mapping[v.name] = substitute(v.init, mapping)
-        return substitute(expr, mapping)
+        return substitute(expr, initializer_values(s for s in pre if isinstance(s, ir.Decl)))
 
     # -- launches --------------------------------------------------------------------------------------
     def host(self, f: ir.Function, kernels: dict[str, ir.Function]) -> ir.Function:
@@ -694,8 +703,6 @@ class Binder:
         call = s.expr
         kernel = kernels[call_name(call)]
         plan = self.plans[kernel.name]
-        if self.target == "vnni":
-            return [s]
         params = kernel.params[:len(call.args)]
         mapping = {p.name: a for p, a in zip(params, call.args)}
         if self.target == "bang":

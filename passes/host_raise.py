@@ -19,7 +19,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from xpiler import ir
-from xpiler.errors import TranslationError, UnsupportedError
+from xpiler.emitters.host import root_pointer as root
+from xpiler.errors import UnsupportedError
 from xpiler.ir.analysis import strip_parens
 from xpiler.ir.effects import call_name, used_names
 
@@ -36,24 +37,6 @@ def _n(id_):
 
 def _call(name, *args) -> ir.ExprStmt:
     return ir.ExprStmt(ir.Call(_n(name), tuple(args)))
-
-
-def root(expr) -> str | None:
-    """The variable an address expression is based on (``A + i``, ``&A[i]``, ``(float *)A``)."""
-    while True:
-        expr = strip_parens(expr)
-        if isinstance(expr, ir.Name):
-            return expr.id
-        if isinstance(expr, ir.Cast):
-            expr = expr.operand
-        elif isinstance(expr, ir.BinOp) and expr.op in ("+", "-"):
-            expr = expr.left
-        elif isinstance(expr, ir.Index):
-            expr = expr.base
-        elif isinstance(expr, ir.UnOp) and expr.op == "&":
-            expr = expr.operand
-        else:
-            return None
 
 
 def offset_of(expr, name: str):
@@ -87,18 +70,12 @@ class EntryRaiser:
 
     def local_values(self) -> dict[str, ir.Expr]:
         """Single-assignment scalar locals of the entry and their initialisers (for hoisting sizes)."""
-        from .bind import substitute
-        assigned = set()
-        for n in ir.walk(self.entry.body):
-            if isinstance(n, ir.Assign) and isinstance(strip_parens(n.target), ir.Name):
-                assigned.add(strip_parens(n.target).id)
-        values: dict[str, ir.Expr] = {}
-        for n in ir.walk(self.entry.body):
-            if isinstance(n, ir.Decl):
-                for v in n.vars:
-                    if v.init is not None and not v.dims and v.name not in assigned and not v.type.pointer:
-                        values[v.name] = substitute(v.init, values)
-        return values
+        from .bind import initializer_values
+        decls = [n for n in ir.walk(self.entry.body) if isinstance(n, ir.Decl)]
+        assigned = {strip_parens(n.target).id for n in ir.walk(self.entry.body)
+                    if isinstance(n, ir.Assign) and isinstance(strip_parens(n.target), ir.Name)}
+        pointers = {v.name for d in decls for v in d.vars if v.type.pointer}
+        return initializer_values(decls, exclude=assigned | pointers)
 
     def constant_env(self) -> dict:
         """Values the entry gives its scalars and launch dimensions (``dim.x`` of a ``cnrtDim3_t``)."""
@@ -181,7 +158,7 @@ class EntryRaiser:
                 if r in self.pointer_params:  # cleared on the device: a mirror covering the bytes set
                     offset = offset_of(n.args[0], r)
                     elem = self.params[r].type.pointee()
-                    if offset is None or offset_of(n.args[0], r) is None:
+                    if offset is None:
                         raise UnsupportedError(f"host-raise: memset of {r} in {self.entry.name} at an address "
                                                f"that is not the parameter plus an offset")
                     count = ir.BinOp("/", ir.Paren(n.args[2]), ir.SizeOf(type=ir.Type(elem.base, elem.pointer)))
@@ -213,10 +190,8 @@ class EntryRaiser:
             if offset is None:
                 raise UnsupportedError(f"host-raise: argument {r}... of the launch of {kernel.name} in "
                                        f"{self.entry.name} is not the parameter plus an offset")
-            if counts is None:
+            if counts is None:  # only kernels that read a host pointer need its extent
                 counts = kernel_footprints(kernel, self.module, self.call_constants(kernel, launch.args))
-            if isinstance(counts, Exception):
-                raise counts
             if param.name not in counts:
                 continue  # the kernel does not access it
             mapping = {p.name: a for p, a in zip(kernel.params, launch.args)}
@@ -382,17 +357,9 @@ def _is_zero(e) -> bool:
     return isinstance(e, ir.Const) and e.value == 0
 
 
-def kernel_footprints(function: ir.Function, module: ir.Module, constants: dict):
-    """``{pointer param: element count}`` of a sequential device function, or the error that says why
-    it cannot be derived (raised only if a launch needs it)."""
+def kernel_footprints(function: ir.Function, module: ir.Module, constants: dict) -> dict:
+    """``{pointer param: element count}`` of a sequential device function (FootprintError when one
+    cannot be derived exactly)."""
+    from xpiler.synth.footprint import footprint
     pointers = [p.name for p in function.params if p.type.is_pointer]
-    if not pointers:
-        return {}
-    try:
-        from xpiler.synth.footprint import footprint
-    except ImportError as error:  # pragma: no cover
-        return TranslationError(f"host-raise: buffer sizes need xpiler.synth.footprint ({error})")
-    try:
-        return footprint(function, pointers, constants=constants, module=module)
-    except TranslationError as error:
-        return error
+    return footprint(function, pointers, constants=constants, module=module) if pointers else {}

@@ -35,7 +35,7 @@ def _call(func: str, *args) -> ir.ExprStmt:
     return ir.ExprStmt(ir.Call(_name(func), tuple(args)))
 
 
-def _root_pointer(expr) -> str | None:
+def root_pointer(expr) -> str | None:
     """The parameter name an address expression is based on (``A + i``, ``&A[i]``, ``(float *)A``)."""
     while True:
         if isinstance(expr, ir.Name):
@@ -61,11 +61,11 @@ def written_pointers(function: ir.Function, module: ir.Module | None = None) -> 
     written: set[str] = set()
     for node in ir.walk(function):
         if isinstance(node, ir.Assign):
-            root = _root_pointer(node.target)
+            root = root_pointer(node.target)
             if root in pointers and not isinstance(ir.analysis.strip_parens(node.target), ir.Name):
                 written.add(root)
         elif isinstance(node, ir.UnOp) and node.op in ("++", "--"):
-            root = _root_pointer(node.operand)
+            root = root_pointer(node.operand)
             if root in pointers and not isinstance(node.operand, ir.Name):
                 written.add(root)
         elif isinstance(node, ir.Call):
@@ -80,7 +80,7 @@ def written_pointers(function: ir.Function, module: ir.Module | None = None) -> 
             else:
                 targets = list(node.args)
             for arg in targets:
-                root = _root_pointer(arg)
+                root = root_pointer(arg)
                 if root in pointers:
                     written.add(root)
     return written

@@ -8,7 +8,7 @@ kind is pure (math, conversions) have no effects; unknown calls are assumed to h
 from __future__ import annotations
 
 from .analysis import strip_parens
-from .nodes import (Assign, Call, Decl, Declarator, For, Index, Member, Name, UnOp, walk)
+from .nodes import (Assign, Call, Decl, Declarator, Index, Member, Name, UnOp, walk)
 
 # C library functions without side effects on memory.
 PURE_FUNCTIONS = frozenset("""
@@ -79,9 +79,9 @@ def assigned_scalars(node) -> set[str]:
     return out
 
 
-def touches_memory(node, arrays: set[str] | frozenset = frozenset()) -> bool:
-    """True when ``node`` reads or writes memory through an index or a pointer (``arrays`` are the
-    names of arrays and pointers in scope), or calls something with effects."""
+def touches_memory(node) -> bool:
+    """True when ``node`` reads or writes memory through an index or a pointer, or calls something
+    with effects."""
     for n in walk(node):
         if isinstance(n, Index):
             return True
@@ -90,8 +90,6 @@ def touches_memory(node, arrays: set[str] | frozenset = frozenset()) -> bool:
         if isinstance(n, Member) and n.arrow:
             return True
         if isinstance(n, Call) and not is_pure_call(n):
-            return True
-        if isinstance(n, Name) and n.id in arrays:
             return True
     return False
 
@@ -106,16 +104,6 @@ def writes_memory(node) -> bool:
         if isinstance(n, Call) and not is_pure_call(n):
             return True
     return False
-
-
-def loop_vars(node) -> set[str]:
-    out = set()
-    for n in walk(node):
-        if isinstance(n, For):
-            canon = n.canonical()
-            if canon:
-                out.add(canon[0])
-    return out
 
 
 def is_array_decl(decl: Decl) -> bool:
