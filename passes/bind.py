@@ -418,7 +418,8 @@ class BlockRaiser:
                     raise UnsupportedError(f"bind: initialised block-level array {v.name} is not supported")
             return out
         if mode == "redundant":
-            return [s]
+            # every thread reads what it needs; a barrier before anyone overwrites it (write after read)
+            return [s, sync] if touches_memory(s) else [s]
         if mode == "distribute":
             return [self.distribute(s), sync]
         if mode == "recurse":

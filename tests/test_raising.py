@@ -76,6 +76,7 @@ def test_bang_target_distributes_iterations_over_tasks():
 @pytest.mark.parametrize("dialect, file, target", [
     ("bang", "softmax_rows.mlu", "cuda"),      # task buffers -> block mode: shared memory, thread loops
     ("bang", "add_union.mlu", "hip"),          # NRAM tiles beyond 48 KB -> per-block scratch
+    ("bang", "layernorm.mlu", "cuda"),         # every thread sums the row, then threads overwrite it
     ("cuda", "softmax_warp_xor.cu", "bang"),   # recovered warps: blocks over tasks
     ("cuda", "gemm_shared_tiled.cu", "bang"),
     ("vnni", "gemm_fused.cpp", "cuda"),
