@@ -218,11 +218,16 @@ class ParallelLoops:
     loop node, since block-level raising asks about the same loops repeatedly (and each answer may
     cost z3 queries)."""
 
-    def __init__(self, constants: dict):
+    def __init__(self, constants: dict, module_variables: frozenset = frozenset()):
         self.constants = constants
+        # Variables of the whole program: lowering made per-core storage declared at file scope (BANG
+        # NRAM) one variable, so iterations that use one are not independent, whatever their provenance.
+        self.module_variables = module_variables
         self.answers: dict[int, tuple[ir.For, bool]] = {}  # id -> (the loop, kept alive; answer)
 
     def __call__(self, loop: ir.For) -> bool:
+        if used_names(loop.body) & self.module_variables:
+            return False
         if loop.kind in ("blocks", "threads", "parallel"):
             return True
         known = self.answers.get(id(loop))
@@ -538,7 +543,9 @@ class Binder:
         self.target = target
         self.threads = threads
         self.constants = module_constants(module)
-        self.parallel = ParallelLoops(self.constants)
+        variables = frozenset(v.name for item in module.items if isinstance(item, ir.Decl) and
+                              "const" not in item.storage for v in item.vars if "const" not in v.type.quals)
+        self.parallel = ParallelLoops(self.constants, variables)
         self.plans: dict[str, Plan] = {}
 
     def kernel(self, f: ir.Function) -> ir.Function:

@@ -112,3 +112,11 @@ def test_atomics_are_refused_rather_than_raced():
     src = "__global__ void __launch_bounds__(64) k(float *a) { atomicAdd(a, 1.0f); }"
     with pytest.raises(xpiler.UnsupportedError, match=r"atomics \(atomicAdd\) are not raised yet"):
         xpiler.translate(src, to="bang", launch={"grid": [1], "block": [64]})
+
+
+def test_tasks_sharing_a_file_scope_buffer_stay_sequential_in_c():
+    # file-scope __nram__ is per core in BANG but one array once lowered: no OpenMP over the tasks
+    entry = next(e for e in suite.entries("bang") if e.file == "pool_nhwc.mlu")
+    code = xpiler.translate(entry.source, to="vnni", source="bang", launch=entry.launch)
+    assert "float src[MAX_IN];" in code and "#pragma omp" not in code
+    assert suite.check_program(entry, "vnni", src=code).passed
