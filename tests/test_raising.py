@@ -120,3 +120,10 @@ def test_tasks_sharing_a_file_scope_buffer_stay_sequential_in_c():
     code = xpiler.translate(entry.source, to="vnni", source="bang", launch=entry.launch)
     assert "float src[MAX_IN];" in code and "#pragma omp" not in code
     assert suite.check_program(entry, "vnni", src=code).passed
+
+
+def test_device_qualifiers_kept_by_lowering_are_defined_for_bang():
+    entry = next(e for e in suite.entries("hip") if e.file == "pool_nhwc_template.hip")
+    code = xpiler.translate(entry.source, to="bang", source="hip", launch=entry.launch)
+    assert "#define __device__" in code
+    assert suite.check_program(entry, "bang", src=code).passed

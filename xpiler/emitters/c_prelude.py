@@ -247,7 +247,7 @@ _TARGET_DEFINES = {
              "__frcp_rn", "cudaStream_t", "cudaEvent_t", "cudaError_t", "cudaSuccess", "__ldg", "max", "min",
              "__device__", "__forceinline__", "__restrict__", "cudaDeviceProp"},
     "bang": {"half", "cnrtQueue_t", *(n for n in ENTRIES if n.startswith(("CNRT_FUNC_TYPE_", "cnrtFuncType"))), "cnrtNotifier_t", "cnrtRet_t", "cnrtDim3_t", "cnrtFunctionType_t",
-             "CNRT_CHECK", "__mlu_func__", "__restrict__", "__device__"},
+             "CNRT_CHECK", "__mlu_func__", "__restrict__"},
 }
 _TARGET_DEFINES["hip"] = _TARGET_DEFINES["cuda"] | {"hipStream_t", "hipEvent_t", "hipError_t", "hipSuccess",
                                                     "hipDeviceProp_t"}
