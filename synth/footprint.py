@@ -284,6 +284,9 @@ def ite(c, a, b):
         return a if vc else b
     if a == b:
         return a
+    if _is_pseudo(a, "@lowmask") and _value(b) == 0 and isinstance(c, ir.BinOp) and c.op in ("!=", ">") and \
+            c.left == a.args[0] and _value(c.right) == 0:
+        return a  # r ? (1 << r) - 1 : 0, a tail mask built with a guard: the mask is 0 for r == 0 anyway
     return ir.Ternary(c, a, b)
 
 
@@ -1152,12 +1155,40 @@ class _Tracer:
             return Opaque(f"{', '.join(sorted(self.summary(expr).names & changed))}, which the loop changes")
         return self.ev(expr)
 
+    def dealt_counter(self, start, step):
+        """For a loop that deals iterations round-robin to the iterations of an enclosing loop
+        (``for (i = taskId*C; i < n; i += T*C)`` inside ``taskId = 0 .. T-1``): ``(outer counter, T,
+        the start without it)``, else None. The two counters together take every value
+        ``u = taskId + T*k`` exactly once, so the accesses are those of one loop ``i = rest + C*u``."""
+        vstep = _value(step)
+        if vstep is None or vstep <= 0:
+            return None
+        # clusterId * 4 + coreId is taskId / 4 * 4 + taskId % 4: x % c is x - c * (x / c)
+        start = simplify(_map(start, lambda t: sub(t.left, mul(t.right, cdiv(t.left, t.right)))
+                              if isinstance(t, ir.BinOp) and t.op == "%" and _value(t.right) else t))
+        for outer in reversed(self.loops):
+            trips = _value(outer.last)
+            if trips is None or outer.counter not in _counters(start):
+                continue
+            linear = _linear_in(start, outer.counter)
+            if linear is None:
+                return None
+            c, rest = linear
+            if _value(c) is not None and _value(c) > 0 and _value(c) * (trips + 1) == vstep:
+                return outer.counter, trips + 1, c, rest
+            return None
+        return None
+
     def affine_loop(self, loop: ir.For, changed: set, var: str, step) -> None:
         start_var = self.env[var]
         start = start_var.value.term
         index = next(self.counter)
         counter = ir.Name(f"@t{index}")
         self.havoc(changed - {var}, "a loop changes")
+        dealt = self.dealt_counter(simplify(start), step)
+        if dealt is not None:
+            self.dealt_loop(loop, changed, var, counter, *dealt)
+            return
         value = simplify(add(start, mul(step, counter)))
         self.env[var] = _Var(Int(value, start_var.value.unsigned), start_var.type)
         outer_path = self.path
@@ -1192,6 +1223,47 @@ class _Tracer:
         else:
             final = add(start, mul(step, add(last, ONE)))
             self.env[var] = _Var(Int(simplify(ite(runs, final, start)), start_var.value.unsigned), start_var.type)
+
+    def dealt_loop(self, loop: ir.For, changed: set, var: str, counter, outer: str, trips: int, c, rest) -> None:
+        """A round-robin loop traced as one loop over ``u = outer + trips*k`` (see dealt_counter):
+        inside it the outer counter is ``u % trips``."""
+        start_var = self.env[var]
+        mapping = {outer: cmod(counter, _const(trips))}
+        saved_env, saved_path = dict(self.env), self.path
+        for name, v in self.env.items():
+            if isinstance(v.value, Int) and outer in _counters(v.value.term):
+                self.env[name] = _Var(Int(simplify(_substitute(v.value.term, mapping)), v.value.unsigned), v.type, v.dims)
+            elif isinstance(v.value, Pointer) and outer in _counters(v.value.offset):
+                self.env[name] = _Var(replace(v.value, offset=simplify(_substitute(v.value.offset, mapping))),
+                                      v.type, v.dims)
+        self.path = tuple(_substitute(t, mapping) for t in self.path)
+        self.env[var] = _Var(Int(simplify(add(rest, mul(c, counter))), start_var.value.unsigned), start_var.type)
+        cond = self.truth(loop.cond)
+        bounds = None if isinstance(cond, Opaque) else _counter_bounds(cond.term, counter.id)
+        if bounds is None:
+            self.env, self.path = saved_env, saved_path
+            self.env[var] = start_var
+            self.error(self.roots_in(loop), f"accessed in a loop the analysis cannot follow (its condition "
+                                            f"{_c(loop.cond)} does not bound {var}): for ({_c_header(loop)})")
+            self.havoc(changed, "a loop changes")
+            return
+        last, needs, condition = bounds
+        for term, why in needs:
+            self.require(term, why)
+        outer_loops, outer_maybe = self.loops, self.maybe
+        self.path = self.path + (compare(">=", counter, ZERO), condition)
+        self.loops = outer_loops + (_Loop(counter.id, last),)
+        body = self.summary(loop.body)
+        if body.breaks or body.returns:
+            self.maybe = self.maybe or f"the loop for ({_c_header(loop)}) may end early (break/return)"
+        self.stmt(loop.body)
+        self.loops, self.maybe = outer_loops, outer_maybe
+        if body.returns:
+            self.returned = self.returned or f"it runs after a loop that may return: for ({_c_header(loop)})"
+        # back to the outer counter: what the loop does not change is as it was before it
+        self.env, self.path = dict(saved_env), saved_path
+        self.havoc(changed - {var}, "a loop changes")
+        self.env[var] = _Var(Opaque(f"{var} after a loop dealt round-robin"), start_var.type)
 
     def while_loop(self, loop: ir.While) -> None:
         changed = self.summary(loop).assigned - self.summary(loop.body).declared

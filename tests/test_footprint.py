@@ -353,3 +353,35 @@ def test_the_suite_buffers_are_the_footprints_at_the_manifest_sizes():
     counted = {key: value for key, value in outcomes.items() if not isinstance(value, str)}
     assert counted == {key: value for key, value in expected.items() if key not in refused}
     assert len(counted) == 480 and len(refused) == 16 + 15
+
+
+DEALT_CHUNKS = """
+extern "C" void scale(const float *x, float *y, int n) {
+  for (unsigned taskIdX = 0; taskIdX < 16; ++taskIdX) {
+    unsigned taskId = taskIdX;
+    int clusterId = taskId / 4, coreId = taskId % 4;
+    for (int i = (clusterId * 4 + coreId) * 256; i < n; i += 16 * 256) {
+      int len = n - i < 256 ? n - i : 256;
+      for (int j = 0; j < len; ++j) y[i + j] = 2.0f * x[i + j];
+    }
+  }
+}"""
+
+
+def test_chunks_dealt_round_robin_to_tasks_cover_a_symbolic_size_exactly():
+    # task t takes chunks t, t + 16, ...: together the chunks 0, 1, 2, ... up to n
+    assert extents(DEALT_CHUNKS, "scale") == {"x": "n", "y": "n"}
+    assert extents(DEALT_CHUNKS, "scale", n=5000) == {"x": "5000", "y": "5000"}
+
+
+def test_a_tail_mask_built_under_a_guard_limits_the_last_block():
+    src = """#include <stdint.h>
+extern "C" void copy(const float *A, float *out, int n) {
+  const int full = n / 64 * 64;
+  const uint64_t k = (n - full) ? (((uint64_t)1 << (n - full)) - 1) : 0;
+  for (int i = 0; i < full; ++i) out[i] = A[i];
+  for (int j = 0; j < 64; ++j)
+    if ((k >> j) & 1)
+      out[full + j] = A[full + j];
+}"""
+    assert extents(src, "copy") == {"A": "n", "out": "n"}
