@@ -146,10 +146,15 @@ def _first_violation(vars_: _Vars, assumptions: list, parts: list[tuple]):
         s.set("rlimit", QUERY_RLIMIT)
         s.add(*vars_.bounds, *assumptions, *(extra[0] if extra else ()), z3.Not(claim))
         result = s.check()
+        if result == z3.unknown:
+            # nonlinear: z3 may give up on the unbounded problem (how soon depends on the terms its
+            # context has seen); a model with small values is as good a counterexample
+            s.add(*[v <= 64 for v in vars_.vars.values()])
+            result = s.check()
+            if result != z3.sat:
+                return name, None
         if result == z3.sat:
             return name, s.model()
-        if result == z3.unknown:
-            return name, None
     return None
 
 
