@@ -23,6 +23,7 @@ from xpiler.emitters.host import root_pointer as root
 from xpiler.errors import UnsupportedError
 from xpiler.ir.analysis import strip_parens
 from xpiler.ir.effects import call_name, used_names
+from xpiler.synth.footprint import footprint
 
 API = {"cuda": "cuda", "hip": "hip", "bang": "cnrt"}
 H2D = {"cuda": "cudaMemcpyHostToDevice", "hip": "hipMemcpyHostToDevice", "bang": "CNRT_MEM_TRANS_DIR_HOST2DEV"}
@@ -191,13 +192,81 @@ class EntryRaiser:
                 raise UnsupportedError(f"host-raise: argument {r}... of the launch of {kernel.name} in "
                                        f"{self.entry.name} is not the parameter plus an offset")
             if counts is None:  # only kernels that read a host pointer need its extent
-                counts = kernel_footprints(kernel, self.module, self.call_constants(kernel, launch.args))
+                counts, mapping = self.call_footprints(kernel, launch.args)
             if param.name not in counts:
                 continue  # the kernel does not access it
-            mapping = {p.name: a for p, a in zip(kernel.params, launch.args)}
             count = substitute(counts[param.name], mapping)
             self.mirrors.setdefault(r, []).append(ir.BinOp("+", ir.Paren(offset), ir.Paren(count))
                                                    if not _is_zero(offset) else count)
+
+    def call_footprints(self, kernel: ir.Function, args) -> tuple[dict, dict]:
+        """The element counts of the kernel's pointer parameters at one call, and the mapping that
+        turns the names they use into the caller's expressions.
+
+        The kernel alone is tried first. When its extents cannot be derived over its own parameters,
+        they are derived over the entry's: the scalars the entry computes and passes (``full =
+        cols / 16 * 16``, a tail mask) are related to each other there, and footprint executes the
+        kernel in place from a wrapper that computes them as the entry does."""
+        from xpiler.synth.footprint import FootprintError
+        mapping = {p.name: a for p, a in zip(kernel.params, args)}
+        # only the host pointers passed need a size (the entry's own arrays have theirs)
+        pointers = [p.name for p, a in zip(kernel.params, args) if p.type.is_pointer and root(a) in self.pointer_params]
+        try:
+            return footprint(kernel, pointers, constants=self.call_constants(kernel, args), module=self.module), mapping
+        except FootprintError as error:
+            wrapper, wrapper_mapping = self.call_wrapper(kernel, args)
+            if wrapper is None:
+                raise
+            module = replace(self.module, items=self.module.items + (kernel, wrapper))
+            pointers = [f"__xp_fp_{name}" for name in pointers]
+            try:
+                counts = footprint(wrapper, pointers, constants=self.constants, module=module)
+            except FootprintError:
+                raise error from None  # the kernel's own reason is the one to report
+            prefix = len("__xp_fp_")
+            return {name[prefix:]: count for name, count in counts.items()}, wrapper_mapping
+
+    def call_wrapper(self, kernel: ir.Function, args):
+        """``void __xp_footprint(<entry scalars>, <kernel pointers>) { kernel(<arguments>); }`` with
+        every scalar argument written over the entry's scalar parameters (through the entry's
+        single-assignment locals, converted to their declared types), or None when no argument
+        changes."""
+        from .bind import substitute
+        typed = self.typed_locals()
+        scalars = {p.name: p for p in self.entry.params if not p.type.is_pointer and not p.dims}
+        params, call_args, mapping, changed = [], [], {}, False
+        for p, a in zip(kernel.params, args):
+            name = f"__xp_fp_{p.name}"
+            if not p.type.is_pointer and not p.dims:
+                expanded = a
+                for _ in range(8):  # locals defined from locals
+                    if not used_names(expanded) & typed.keys():
+                        break
+                    expanded = substitute(expanded, typed)
+                if used_names(expanded) <= scalars.keys():
+                    changed |= expanded is not a
+                    call_args.append(expanded)
+                    continue
+            params.append(ir.Param(name, p.type, p.dims))
+            call_args.append(_n(name))
+            mapping[name] = a
+        if not changed:
+            return None, {}
+        used = set().union(*(used_names(a) for a in call_args))
+        params = [scalars[n] for n in scalars if n in used] + params
+        body = ir.Block((ir.ExprStmt(ir.Call(_n(kernel.name), tuple(call_args))),))
+        return ir.Function("__xp_footprint", ir.Type("void"), tuple(params), body), mapping
+
+    def typed_locals(self) -> dict[str, ir.Expr]:
+        """The entry's single-assignment integer locals as ``(T)(initialiser)``."""
+        out = {}
+        for n in ir.walk(self.entry.body):
+            if isinstance(n, ir.Decl):
+                for v in n.vars:
+                    if v.name in self.locals and v.init is not None and not v.dims and not v.type.pointer \
+                            and v.type.base not in ("auto", "float", "double", "half"):
+                        out[v.name] = ir.Cast(ir.Type(v.type.base), ir.Paren(v.init))
+        return out
 
     # ---- rewriting ---------------------------------------------------------------------------------
     def is_device(self, expr) -> bool:
@@ -355,11 +424,3 @@ class EntryRaiser:
 def _is_zero(e) -> bool:
     e = strip_parens(e)
     return isinstance(e, ir.Const) and e.value == 0
-
-
-def kernel_footprints(function: ir.Function, module: ir.Module, constants: dict) -> dict:
-    """``{pointer param: element count}`` of a sequential device function (FootprintError when one
-    cannot be derived exactly)."""
-    from xpiler.synth.footprint import footprint
-    pointers = [p.name for p in function.params if p.type.is_pointer]
-    return footprint(function, pointers, constants=constants, module=module) if pointers else {}
