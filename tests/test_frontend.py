@@ -39,11 +39,14 @@ def test_round_trip(path):
 
 @pytest.mark.parametrize("path", ALL, ids=ids(ALL))
 def test_nothing_is_dropped(path):
-    """Every identifier of the source survives the round trip (comments aside)."""
+    """Every identifier of the source survives the round trip (comments aside), but for the keywords
+    of the canonical forms: a ``switch`` becomes an ``if`` / ``else`` chain, C's ``restrict`` is
+    spelled ``__restrict__``."""
     text = path.read_text()
     printed = xpiler.translate(text, to=xpiler.parse(text).dialect)
     words = lambda s: set(re.findall(r"[A-Za-z_]\w*", re.sub(r"//[^\n]*|/\*.*?\*/", " ", s, flags=re.S)))
-    assert words(text) <= words(printed)
+    canonical = {"restrict"} | ({"switch", "case", "default", "break"} if "switch" in words(text) else set())
+    assert words(text) - canonical <= words(printed)
 
 
 def _strip(module):

@@ -215,7 +215,7 @@ class Lifter:
         d = declarator
         while d is not None and d.type in ("pointer_declarator", "reference_declarator"):
             pointer += d.type == "pointer_declarator"
-            ptr_quals += [self.text(c) for c in d.children if c.type == "type_qualifier"]
+            ptr_quals += [_qualifier(self.text(c)) for c in d.children if c.type == "type_qualifier"]
             d = d.child_by_field_name("declarator") or (d.named_children[-1] if d.named_children else None)
         if d is None or d.type != "function_declarator":
             return self.keep(node, "function with a declarator the IR does not model")
@@ -248,7 +248,7 @@ class Lifter:
             if p.type != "parameter_declaration":
                 raise self.unsupported(p, f"parameter form {p.type!r} is not supported")
             type_node = p.child_by_field_name("type")
-            quals = [self.text(c) for c in p.children if c.type == "type_qualifier"]
+            quals = [_qualifier(self.text(c)) for c in p.children if c.type == "type_qualifier"]
             decl = p.child_by_field_name("declarator")
             if decl is None:  # `void` or an unnamed parameter
                 if self.text(type_node) == "void" and not quals:
@@ -276,7 +276,7 @@ class Lifter:
                     init = self.expr(value)
                 node = node.child_by_field_name("declarator")
             elif t == "pointer_declarator":
-                quals = tuple(self.text(c) for c in node.children if c.type == "type_qualifier")
+                quals = tuple(_qualifier(self.text(c)) for c in node.children if c.type == "type_qualifier")
                 typ = ir.Type(typ.base, typ.pointer + 1, typ.quals, quals)
                 node = node.child_by_field_name("declarator")
             elif t == "reference_declarator":
@@ -343,7 +343,7 @@ class Lifter:
         pointer, ptr_quals = 0, []
         while d.type == "pointer_declarator":
             pointer += 1
-            ptr_quals += [self.text(c) for c in d.children if c.type == "type_qualifier"]
+            ptr_quals += [_qualifier(self.text(c)) for c in d.children if c.type == "type_qualifier"]
             d = d.child_by_field_name("declarator")
         quals = self.qualifiers(node, type_node.start_byte) + [
             self.text(c) for c in node.children
@@ -434,6 +434,8 @@ class Lifter:
             cond = node.child_by_field_name("condition")
             value = cond.named_children[0] if cond.type == "parenthesized_expression" and len(cond.named_children) == 1 else cond
             return ir.While(self.expr(value), self.body(node.child_by_field_name("body")), do_while=True)
+        if t == "switch_statement":
+            return self.switch(node)
         if t == "return_statement":
             value = node.named_children[0] if node.named_children else None
             return ir.Return(self.expr(value) if value is not None else None)
@@ -448,6 +450,52 @@ class Lifter:
         if t == "function_definition":
             return self.keep(node, "nested function definition")
         return self.keep(node, f"statement kind {t!r} is not modelled")
+
+    def switch(self, node) -> ir.Stmt:
+        """``switch`` as an ``if`` / ``else if`` chain on ``value == label``: the form every pass
+        understands. Only the structured form is taken (each group of labels ends in ``break``,
+        ``continue`` or ``return``, no other ``break`` of the switch, a value without side effects);
+        anything else is kept verbatim with the reason."""
+        cond = node.child_by_field_name("condition")
+        value_node = cond.child_by_field_name("value") if cond.type == "condition_clause" else cond
+        if value_node is None or cond.child_by_field_name("initializer") is not None:
+            return self.keep(node, "switch with a declaration in its condition")
+        value = self.expr(value_node)
+        if any(isinstance(n, (ir.Call, ir.Assign)) or isinstance(n, ir.UnOp) and n.op in ("++", "--")
+               for n in ir.walk(value)):
+            return self.keep(node, "switch on a value with side effects")
+        groups, labels, default = [], [], None
+        cases = [c for c in node.child_by_field_name("body").named_children if c.type != "comment"]
+        for k, case in enumerate(cases):
+            if case.type != "case_statement":
+                return self.keep(node, "switch with statements outside its case labels")
+            label = case.child_by_field_name("value")
+            labels.append(self.expr(label) if label is not None else None)
+            stmts = [c for c in case.named_children if label is None or c.id != label.id]
+            if not [c for c in stmts if c.type != "comment"]:
+                continue  # `case 1: case 2:` share the next group
+            last = [c for c in stmts if c.type != "comment"][-1]
+            ends = last.type in ("break_statement", "continue_statement", "return_statement")
+            if not ends and k != len(cases) - 1:
+                return self.keep(node, "switch with a case that falls through")
+            if any(_breaks_out(c) for c in (stmts[:-1] if last.type == "break_statement" else stmts)):
+                return self.keep(node, "switch with a break before the end of a case")
+            body = [b for b in (self.stmt(c) for c in stmts if c.id != last.id or last.type != "break_statement")
+                    if b is not None]
+            block = ir.Block(tuple(body))
+            if None in labels:
+                default = block
+            else:
+                test = None
+                for lab in labels:
+                    eq = ir.BinOp("==", value, lab)
+                    test = eq if test is None else ir.BinOp("||", test, eq)
+                groups.append((test, block))
+            labels = []
+        out = default
+        for test, block in reversed(groups):
+            out = ir.If(test, block, out)
+        return out if out is not None else ir.Block(())
 
     def body(self, node) -> ir.Stmt:
         s = self.stmt(node)
@@ -573,12 +621,12 @@ class Lifter:
 
     def type_descriptor(self, node) -> ir.Type:
         type_node = node.child_by_field_name("type")
-        quals = [self.text(c) for c in node.children if c.type == "type_qualifier"]
+        quals = [_qualifier(self.text(c)) for c in node.children if c.type == "type_qualifier"]
         typ = self.type_of(type_node, quals)
         d = node.child_by_field_name("declarator")
         while d is not None:
             if d.type == "abstract_pointer_declarator":
-                quals = tuple(self.text(c) for c in d.children if c.type == "type_qualifier")
+                quals = tuple(_qualifier(self.text(c)) for c in d.children if c.type == "type_qualifier")
                 typ = ir.Type(typ.base, typ.pointer + 1, typ.quals, quals)
                 d = d.child_by_field_name("declarator")
             elif d.type == "abstract_reference_declarator":
@@ -663,3 +711,18 @@ def _number(text: str):
         return float(t.rstrip("fl") if not t.endswith("e") else t)
     except ValueError:
         return None
+
+
+def _breaks_out(node) -> bool:
+    """A ``break`` under ``node`` that leaves the enclosing switch (not one of a nested loop or switch)."""
+    if node.type == "break_statement":
+        return True
+    if node.type in ("for_statement", "while_statement", "do_statement", "switch_statement", "for_range_loop"):
+        return False
+    return any(_breaks_out(c) for c in node.named_children)
+
+
+def _qualifier(text: str) -> str:
+    """C99 ``restrict`` is ``__restrict__`` in the IR: every dialect compiles as C++, which knows only
+    the extension (nvcc, hipcc, cncc and g++ all accept it)."""
+    return "__restrict__" if text == "restrict" else text
