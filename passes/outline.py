@@ -26,7 +26,8 @@ from typing import ClassVar
 
 from xpiler import ir
 from xpiler.errors import UnsupportedError
-from xpiler.ir.effects import assigned_scalars, call_name, free_names, touches_memory, used_names
+from xpiler.ir.effects import (assigned_scalars, call_name, declared_names, free_names, is_pure_call,
+                               touches_memory, used_names)
 
 from .base import ModulePass, PassError
 from .registry import register
@@ -49,6 +50,7 @@ class _Outliner:
         self.entry = entry
         self.kernels = kernels
         self.new_functions: list[ir.Function] = []
+        self.launched = False  # a launch of a recovered kernel was seen
         self.types: dict[str, tuple[ir.Type, tuple]] = {p.name: (p.type, p.dims) for p in entry.params}
         self.globals = {f.name for f in module.functions()} | {i.name for i in module.items if isinstance(i, ir.Define)}
         for item in module.items:
@@ -60,12 +62,32 @@ class _Outliner:
         """Scalar computation, declarations without memory access, launches, allocations, copies."""
         if isinstance(s, ir.Decl):
             return not any(v.init is not None and touches_memory(v.init) and not self.is_host_call(v.init)
-                           for v in s.vars)
+                           and not self.reads_inputs(v, v.init) for v in s.vars)
         if isinstance(s, ir.ExprStmt):
             return self.is_host_call(s.expr) or not touches_memory(s.expr)
         if isinstance(s, (ir.Return, ir.Comment, ir.Pragma, ir.Jump, ir.Verbatim)):
             return True
         return not touches_memory(s)
+
+    def reads_inputs(self, var: ir.Declarator, e) -> bool:
+        """A scalar computed from the entry's read-only inputs (``const T *`` parameters) before any
+        device code ran (``taps = w[0] | w[1] << 8``): the host reads its own copy, as the source did."""
+        if self.device_started or var.dims or var.type.pointer:
+            return False
+        inputs = {p.name for p in self.entry.params if p.type.pointer == 1 and "const" in p.type.quals}
+        for n in ir.walk(e):
+            if isinstance(n, ir.Call) and not is_pure_call(n):
+                return False
+            if isinstance(n, ir.Index) and not (isinstance(ir.analysis.strip_parens(n.base), ir.Name) and
+                                                ir.analysis.strip_parens(n.base).id in inputs):
+                return False
+            if isinstance(n, (ir.Assign, ir.Launch)) or isinstance(n, ir.UnOp) and n.op in ("*", "++", "--", "&"):
+                return False
+        return True
+
+    @property
+    def device_started(self) -> bool:
+        return bool(self.new_functions) or self.launched
 
     def is_host_call(self, e) -> bool:
         e = ir.analysis.strip_parens(e)
@@ -88,7 +110,7 @@ class _Outliner:
     def carries(self, run, rest) -> bool:
         """The run writes a scalar that what follows reads (``i`` of a vector loop and its tail loop):
         they stay in one device function."""
-        written = assigned_scalars(ir.Block(tuple(run)))
+        written = self.device_values(run)
         return bool(written & set().union(*(used_names(t) for t in rest)))
 
     def contains_launch(self, s) -> bool:
@@ -117,6 +139,7 @@ class _Outliner:
                 out.append(s)
             elif self.contains_launch(s):
                 flush(i)
+                self.launched = True
                 rest = set().union(*(used_names(t) for t in stmts[i + 1:])) | later_uses
                 out.append(self.host_control(s, rest))
             else:
@@ -150,7 +173,9 @@ class _Outliner:
     def outline(self, run: list, after: set[str]) -> list:
         name = f"{self.entry.name}_device{len(self.new_functions)}"
         region = ir.Block(tuple(run))
-        written = assigned_scalars(region) & set(self.types)
+        top_level = {v.name for t in run if isinstance(t, ir.Decl) for v in t.vars}
+        scoped = declared_names(region) - top_level  # loop counters and block locals die with the run
+        written = ((assigned_scalars(region) - scoped) | top_level) & set(self.types)
         escaping = sorted(v for v in written if v in after and not self.types[v][1])
         if escaping:
             raise UnsupportedError(f"outline: {self.entry.name} computes scalar(s) {', '.join(escaping)} in code "
@@ -214,6 +239,88 @@ def openmp_loops(body):
     return ir.rewrite(body, fn)
 
 
+_VECTOR = re.compile(r"(?:std::)?vector<\s*([A-Za-z_][\w ]*?)\s*>")
+
+
+def vector_buffers(body: ir.Block) -> ir.Block:
+    """``std::vector<T> v(n)`` / ``v(n, 0)`` declared at the top level of an entry and used only as
+    ``v[i]`` and ``v.data()`` becomes ``T *v = (T *)calloc(n, sizeof(T))``, freed before every
+    return and at the end: a buffer device code can take (host-raise makes it device memory).
+    Vectors used any other way are left alone (outline then refuses them, naming the type)."""
+    stmts = list(body.body)
+    for i, s in enumerate(stmts):
+        if not (isinstance(s, ir.Decl) and len(s.vars) == 1):
+            continue
+        v = s.vars[0]
+        m = _VECTOR.fullmatch(v.type.base)
+        args = v.ctor_args or ()
+        if m is None or v.type.pointer or v.type.reference or v.dims or v.init is not None or \
+                len(args) not in (1, 2) or (len(args) == 2 and not _is_zero_literal(args[1])):
+            continue
+        rest = ir.Block(tuple(stmts[i + 1:]))
+        data_calls = [n for n in ir.walk(rest) if _is_data_call(n, v.name)]
+        indexed = [n for n in ir.walk(rest) if isinstance(n, ir.Index) and n.base == ir.Name(v.name)]
+        uses = [n for n in ir.walk(rest) if n == ir.Name(v.name)]
+        if len(uses) != len(data_calls) + len(indexed):
+            continue  # v.size(), v passed by reference, ...
+        elem = ir.Type(m.group(1))
+        calloc = ir.Cast(replace(elem, pointer=1), ir.Call(ir.Name("calloc"), (args[0], ir.SizeOf(type=elem))))
+        decl = replace(s, vars=(ir.Declarator(v.name, replace(elem, pointer=1), init=calloc),))
+        free = ir.ExprStmt(ir.Call(ir.Name("free"), (ir.Name(v.name),)))
+
+        def fn(n, name=v.name, free=free):
+            if _is_data_call(n, name):
+                return ir.Name(name)
+            if isinstance(n, ir.Block):
+                body_ = []
+                for t in n.body:
+                    body_ += [free, t] if isinstance(t, ir.Return) else [t]
+                return replace(n, body=tuple(body_)) if len(body_) != len(n.body) else n
+            if isinstance(n, (ir.If, ir.For, ir.While)):  # `if (bad) return;` without braces
+                return ir.map_children(n, lambda c: ir.Block((free, c)) if isinstance(c, ir.Return) else c)
+            return n
+        rest = ir.rewrite(rest, fn)
+        tail = list(rest.body)
+        if not (tail and isinstance(tail[-1], ir.Return)):
+            tail.append(free)
+        return vector_buffers(replace(body, body=tuple(stmts[:i]) + (decl,) + tuple(tail)))
+    return body
+
+
+def _is_zero_literal(e) -> bool:
+    e = e.operand if isinstance(e, ir.Cast) else e
+    return isinstance(e, ir.Const) and e.value == 0
+
+
+def _is_data_call(n, name: str) -> bool:
+    return isinstance(n, ir.Call) and not n.args and isinstance(n.func, ir.Member) and \
+        n.func.field_name == "data" and n.func.base == ir.Name(name) and not n.func.arrow
+
+
+def flat_local_arrays(body: ir.Block) -> ir.Block:
+    """Multi-dimensional local arrays of an entry become one-dimensional (``a[i][j]`` ->
+    ``a[i * d1 + j]``), so that device code can take them by address."""
+    from .bind import flatten_arrays
+    arrays = {v.name: v.dims for n in ir.walk(body) if isinstance(n, ir.Decl) for v in n.vars
+              if len(v.dims) > 1 and all(d is not None for d in v.dims)}
+    if not arrays:
+        return body
+    body = flatten_arrays(body, arrays)
+
+    def fn(n):
+        if isinstance(n, ir.Declarator) and n.name in arrays and len(n.dims) > 1 and n.init is None:
+            size = n.dims[0]
+            for d in n.dims[1:]:
+                size = ir.BinOp("*", _paren(size), _paren(d))
+            return replace(n, dims=(size,))
+        return n
+    return ir.rewrite(body, fn)
+
+
+def _paren(e):
+    return e if isinstance(e, (ir.Name, ir.Const, ir.Paren)) else ir.Paren(e)
+
+
 def _mark_parallel(loop: ir.For, depth: int) -> ir.For:
     if depth > 1:
         inner = [s for s in _stmts(loop.body) if not isinstance(s, ir.Comment)]
@@ -235,7 +342,7 @@ def outline_module(module: ir.Module) -> ir.Module:
     out = []
     for item in module.items:
         if isinstance(item, ir.Function) and item.name in entries and item.body is not None and item.kind == "host":
-            item = replace(item, extern_c=True, body=openmp_loops(item.body))
+            item = replace(item, extern_c=True, body=flat_local_arrays(vector_buffers(openmp_loops(item.body))))
             outliner = _Outliner(module, item, kernels)
             body = outliner.block(item.body.body, set())
             out.extend(outliner.new_functions)

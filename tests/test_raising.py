@@ -127,3 +127,74 @@ def test_device_qualifiers_kept_by_lowering_are_defined_for_bang():
     code = xpiler.translate(entry.source, to="bang", source="hip", launch=entry.launch)
     assert "#define __device__" in code
     assert suite.check_program(entry, "bang", src=code).passed
+
+
+SCALE_KINDS = """#include <vector>
+#include <cmath>
+enum { DOUBLE = 0, NEGATE = 1 };
+extern "C" void pack_scale(const float *restrict x, const float *restrict w, float *restrict y, int n, int kind) {
+  const float gain = w[0] * std::sqrt(4.0f);        // read from an input before any device code
+  std::vector<float> tmp(n, 0);                     // a buffer device code can take
+  float tiles[2][8];                                // flattened for the device
+  for (int i = 0; i < 16; ++i) tiles[i / 8][i % 8] = (float)i;
+  for (int i = 0; i < n; ++i) {
+    float f;
+    switch (kind) {
+      case DOUBLE: f = 2.0f; break;
+      case NEGATE: f = -1.0f; break;
+      default: f = 1.0f; break;
+    }
+    tmp[i] = f * x[i];
+  }
+  float *t = tmp.data();
+  for (int i = 0; i < n; ++i) y[i] = gain * t[i] + tiles[1][i % 8];
+}"""
+
+
+@pytest.mark.parametrize("kind", [0, 1, 7])
+def test_vectors_switches_and_local_tiles_of_a_c_entry_move_to_the_device(kind):
+    code = xpiler.translate(SCALE_KINDS, to="cuda", source="vnni")
+    assert "float *__restrict__ x" in code                 # C's restrict is not C++
+    assert "cudaMalloc((void **)&tmp" in code and "cudaFree(tmp)" in code
+    assert "float tiles[2 * 8];" in code
+    x, w = np.random.rand(100).astype(np.float32), np.array([0.5], np.float32)
+    y = np.zeros(100, np.float32)
+    xpiler.run(code, [x, w, y, 100, kind], entry="pack_scale", lang="cuda", backend="emulate")
+    scaled = {0: 2 * x, 1: -x}.get(kind, x)
+    np.testing.assert_allclose(y, 1.0 * scaled + (8 + np.arange(100) % 8), rtol=1e-6)
+
+
+def test_a_switch_that_falls_through_is_kept_verbatim_with_the_reason():
+    module = xpiler.lift("""void f(int *y, int k) {
+  switch (k) { case 0: y[0] = 1; case 1: y[1] = 2; break; }
+}""", source="vnni")
+    verbatim = [n for n in xpiler.ir.walk(module) if isinstance(n, xpiler.ir.Verbatim)]
+    assert [v.reason for v in verbatim] == ["switch with a case that falls through"]
+
+
+TAIL_NORM = """#include <immintrin.h>
+extern "C" void center(const float *x, float *out, int rows, int cols) {
+  const int full = cols / 16 * 16;
+  const __mmask16 tail = (__mmask16)((1u << (cols - full)) - 1);
+  #pragma omp parallel for
+  for (int r = 0; r < rows; ++r) {
+    const float *xr = x + (long)r * cols;
+    __m512 s = _mm512_setzero_ps();
+    for (int j = 0; j < full; j += 16) s = _mm512_add_ps(s, _mm512_loadu_ps(xr + j));
+    if (tail) s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(tail, xr + full));
+    const __m512 mean = _mm512_set1_ps(_mm512_reduce_add_ps(s) / cols);
+    for (int j = 0; j < full; j += 16) _mm512_storeu_ps(out + (long)r * cols + j, _mm512_sub_ps(_mm512_loadu_ps(xr + j), mean));
+    if (tail) _mm512_mask_storeu_ps(out + (long)r * cols + full, tail, _mm512_sub_ps(_mm512_maskz_loadu_ps(tail, xr + full), mean));
+  }
+}"""
+
+
+def test_sizes_derived_from_scalars_the_entry_computes_and_arrays_declared_twice():
+    # full and tail are passed to the device function; their relation to cols is the entry's, and
+    # the two `float v[16]` of the loads in both branches share the block's shared memory
+    code = xpiler.translate(TAIL_NORM, to="cuda", source="vnni")
+    assert "size_t __xp_n_x = (size_t)(" in code
+    x = np.random.rand(5, 37).astype(np.float32)
+    out = np.zeros_like(x)
+    xpiler.run(code, [x, out, 5, 37], entry="center", lang="cuda", backend="emulate")
+    np.testing.assert_allclose(out, x - x.mean(axis=1, keepdims=True), rtol=1e-5, atol=1e-6)

@@ -28,7 +28,7 @@ def call_name(call: Call) -> str | None:
 
 def is_pure_call(call: Call) -> bool:
     name = call_name(call)
-    if name in PURE_FUNCTIONS:
+    if name is not None and name.removeprefix("std::") in PURE_FUNCTIONS:  # std::sqrt is sqrt
         return True
     if call.intrinsic is not None:
         from ..intrinsics import REGISTRY
