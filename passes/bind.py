@@ -38,6 +38,7 @@ from typing import ClassVar
 from xpiler import ir
 from xpiler.errors import UnsupportedError
 from xpiler.ir.analysis import strip_parens
+from xpiler.ir.transform import rename
 from xpiler.ir.effects import (assigned_scalars, call_name, declared_names, is_array_decl, touches_memory,
                                used_names, writes_memory)
 
@@ -355,7 +356,7 @@ class BlockRaiser:
                 return out
 
     def raise_block(self, stmts, outer: dict[str, ir.Type]) -> list:
-        stmts = list(stmts)
+        stmts = self.unique_arrays(list(stmts))
         scalars = {**outer, **self.block_scalars(stmts)}
         modes = [self.mode(s, scalars) for s in stmts]
         # Scalars written by thread 0 must be visible to all threads: shared, and then written by
@@ -377,6 +378,18 @@ class BlockRaiser:
         for s, mode in zip(stmts, modes):
             out.extend(self.emit(s, mode, scalars))
         return out
+
+    def unique_arrays(self, stmts: list) -> list:
+        """Arrays of the block all live at the top of the kernel: one declared again in another scope
+        (``float v[16]`` in both branches) gets a fresh name over the rest of its own scope."""
+        for i, s in enumerate(stmts):
+            if isinstance(s, ir.Decl) and is_array_decl(s):
+                hoisted = {a.name for a in self.shared_arrays} | {a.name for t in stmts[:i] if isinstance(t, ir.Decl)
+                                                                  for a in t.vars}
+                mapping = {v.name: self.fresh(v.name) for v in s.vars if v.name in hoisted}
+                if mapping:
+                    stmts[i:] = [rename(t, mapping) for t in stmts[i:]]
+        return stmts
 
     @staticmethod
     def decl_names(s) -> set[str]:
@@ -633,7 +646,9 @@ class Binder:
             body = list(nest.pre) + [loop]
             grid = nest.count
             pre = nest.pre
-        decls, scratch = self.shared_storage(raiser, f)
+        # sizes may name scalars the prologue computes (taskDim): written over the parameters
+        sizes_pre = pre if nest is not None else [s for s in f.body.body if isinstance(s, ir.Decl)]
+        decls, scratch = self.shared_storage(raiser, f, sizes_pre)
         if raiser.flatten:
             body = [flatten_arrays(s, raiser.flatten) for s in body]
         shared_params = [p for p in f.params if p.name in raiser.shared_scalars]
@@ -643,7 +658,7 @@ class Binder:
             decls += [ir.If(_bin("==", _builtin("threadIdx", "x"), _c(0)), copy), _sync(self.target)]
         params = f.params + tuple(ir.Param(name, ir.Type(typ.base, 1, typ.quals)) for name, typ, _ in scratch)
         self.plans[f.name] = Plan(self.inline_pre(grid, pre), threads, scratch=[
-            (name, typ, self.inline_pre(count, pre)) for name, typ, count in scratch])
+            (name, typ, count) for name, typ, count in scratch])
         return replace(f, quals=quals, kind="kernel", params=params, body=ir.Block(tuple(decls) + tuple(body)))
 
     def block_mode(self, nest: Nest) -> bool:
@@ -657,7 +672,7 @@ class Binder:
             total += size
         return total > FLAT_ARRAY_LIMIT
 
-    def shared_storage(self, raiser: BlockRaiser, f: ir.Function):
+    def shared_storage(self, raiser: BlockRaiser, f: ir.Function, pre: list):
         """``__shared__`` declarations for the block's buffers and scalars; per-block global scratch
         for buffers whose size is not constant or that do not fit in static shared memory."""
         decls, scratch = [], []
@@ -672,6 +687,7 @@ class Binder:
             count = None
             for d in v.dims:
                 count = d if count is None else _bin("*", count, d)
+            count = self.inline_pre(count, pre)
             name = f"__xp_scratch_{v.name}"
             scratch.append((name, v.type, count))
             pointer = ir.Type(v.type.base, v.type.pointer + 1, v.type.quals)
