@@ -772,6 +772,8 @@ def bind_module(module: ir.Module, target: str, threads: int = 256) -> ir.Module
     for item in module.items:
         if isinstance(item, ir.Function) and item.name in kernels and item.body is not None:
             new = binder.kernel(item)
+            if target in SIMT_TARGETS:
+                new = global_memory_calls(new)
             raised[item.name] = new
             items.append(new)
         elif isinstance(item, ir.Function) and item.name in device_helpers and target != "vnni":
@@ -788,6 +790,16 @@ def bind_module(module: ir.Module, target: str, threads: int = 256) -> ir.Module
                 item = EntryRaiser(item, target, kernels, module, binder.constants).rewrite()
         out.append(item)
     return replace(module, items=tuple(out), dialect=target)
+
+
+def global_memory_calls(f: ir.Function) -> ir.Function:
+    """``std::memcpy`` / ``std::memset`` -> ``memcpy`` / ``memset`` in a kernel: HIP's device versions
+    live in the global namespace only (hipcc rejects the std:: ones as host functions)."""
+    def fn(n):
+        if isinstance(n, ir.Call) and call_name(n) in ("std::memcpy", "std::memset"):
+            return replace(n, func=_n(call_name(n).removeprefix("std::")))
+        return n
+    return ir.rewrite(f, fn)
 
 
 def _device_helpers(module: ir.Module, kernels: dict) -> set[str]:

@@ -198,3 +198,15 @@ def test_sizes_derived_from_scalars_the_entry_computes_and_arrays_declared_twice
     out = np.zeros_like(x)
     xpiler.run(code, [x, out, 5, 37], entry="center", lang="cuda", backend="emulate")
     np.testing.assert_allclose(out, x - x.mean(axis=1, keepdims=True), rtol=1e-5, atol=1e-6)
+
+
+def test_device_code_calls_the_global_memcpy_hip_has():
+    src = """#include <cstring>
+extern "C" void copy4(const float *x, float *y, int n) {
+  for (int i = 0; i < n; ++i) std::memcpy(y + 4 * i, x + 4 * i, 4 * sizeof(float));
+}"""
+    code = xpiler.translate(src, to="hip", source="vnni")
+    assert "std::memcpy" not in code and "memcpy(y + 4 * i, x + 4 * i, 4 * sizeof(float));" in code
+    x, y = np.random.rand(40).astype(np.float32), np.zeros(40, np.float32)
+    xpiler.run(code, [x, y, 10], entry="copy4", lang="hip", backend="emulate")
+    np.testing.assert_array_equal(y, x)
