@@ -1158,7 +1158,7 @@ class _Tracer:
     def dealt_counter(self, start, step):
         """For a loop that deals iterations round-robin to the iterations of an enclosing loop
         (``for (i = taskId*C; i < n; i += T*C)`` inside ``taskId = 0 .. T-1``): ``(outer counter, T,
-        the start without it)``, else None. The two counters together take every value
+        C, the start without C*taskId)``, else None. The two counters together take every value
         ``u = taskId + T*k`` exactly once, so the accesses are those of one loop ``i = rest + C*u``."""
         vstep = _value(step)
         if vstep is None or vstep <= 0:
@@ -1186,15 +1186,20 @@ class _Tracer:
         counter = ir.Name(f"@t{index}")
         self.havoc(changed - {var}, "a loop changes")
         dealt = self.dealt_counter(simplify(start), step)
-        if dealt is not None:
-            self.dealt_loop(loop, changed, var, counter, *dealt)
-            return
-        value = simplify(add(start, mul(step, counter)))
+        saved = (dict(self.env), self.path) if dealt is not None else None
+        if dealt is None:
+            value = simplify(add(start, mul(step, counter)))
+        else:  # one loop over u = outer + trips*k, inside which the outer counter is u % trips
+            outer, trips, c, rest = dealt
+            self.substitute_counter(outer, cmod(counter, _const(trips)))
+            value = simplify(add(rest, mul(c, counter)))
         self.env[var] = _Var(Int(value, start_var.value.unsigned), start_var.type)
         outer_path = self.path
         cond = self.truth(loop.cond)
         bounds = None if isinstance(cond, Opaque) else _counter_bounds(cond.term, counter.id)
         if bounds is None:
+            if saved is not None:
+                self.env, self.path = saved
             self.env[var] = start_var
             roots = self.roots_in(loop)
             reason = (f"its condition depends on {cond.reason}" if isinstance(cond, Opaque)
@@ -1216,54 +1221,28 @@ class _Tracer:
         self.path, self.loops, self.maybe = outer_path, outer_loops, outer_maybe
         if body.returns:
             self.returned = self.returned or f"it runs after a loop that may return: for ({_c_header(loop)})"
+        if saved is not None:  # back to the outer counter: what the loop does not change is as before it
+            self.env, self.path = saved
         self.havoc(changed - {var}, "a loop changes")
         runs = _substitute(condition, {counter.id: ZERO})
-        if exits_early:
+        if dealt is not None:
+            self.env[var] = _Var(Opaque(f"{var} after a loop dealt round-robin"), start_var.type)
+        elif exits_early:
             self.env[var] = _Var(Opaque(f"{var} after a loop that may break"), start_var.type)
         else:
             final = add(start, mul(step, add(last, ONE)))
             self.env[var] = _Var(Int(simplify(ite(runs, final, start)), start_var.value.unsigned), start_var.type)
 
-    def dealt_loop(self, loop: ir.For, changed: set, var: str, counter, outer: str, trips: int, c, rest) -> None:
-        """A round-robin loop traced as one loop over ``u = outer + trips*k`` (see dealt_counter):
-        inside it the outer counter is ``u % trips``."""
-        start_var = self.env[var]
-        mapping = {outer: cmod(counter, _const(trips))}
-        saved_env, saved_path = dict(self.env), self.path
+    def substitute_counter(self, counter: str, term) -> None:
+        """Every value and path condition written with ``counter`` rewritten with ``term`` for it."""
+        mapping = {counter: term}
         for name, v in self.env.items():
-            if isinstance(v.value, Int) and outer in _counters(v.value.term):
+            if isinstance(v.value, Int) and counter in _counters(v.value.term):
                 self.env[name] = _Var(Int(simplify(_substitute(v.value.term, mapping)), v.value.unsigned), v.type, v.dims)
-            elif isinstance(v.value, Pointer) and outer in _counters(v.value.offset):
+            elif isinstance(v.value, Pointer) and counter in _counters(v.value.offset):
                 self.env[name] = _Var(replace(v.value, offset=simplify(_substitute(v.value.offset, mapping))),
                                       v.type, v.dims)
         self.path = tuple(_substitute(t, mapping) for t in self.path)
-        self.env[var] = _Var(Int(simplify(add(rest, mul(c, counter))), start_var.value.unsigned), start_var.type)
-        cond = self.truth(loop.cond)
-        bounds = None if isinstance(cond, Opaque) else _counter_bounds(cond.term, counter.id)
-        if bounds is None:
-            self.env, self.path = saved_env, saved_path
-            self.env[var] = start_var
-            self.error(self.roots_in(loop), f"accessed in a loop the analysis cannot follow (its condition "
-                                            f"{_c(loop.cond)} does not bound {var}): for ({_c_header(loop)})")
-            self.havoc(changed, "a loop changes")
-            return
-        last, needs, condition = bounds
-        for term, why in needs:
-            self.require(term, why)
-        outer_loops, outer_maybe = self.loops, self.maybe
-        self.path = self.path + (compare(">=", counter, ZERO), condition)
-        self.loops = outer_loops + (_Loop(counter.id, last),)
-        body = self.summary(loop.body)
-        if body.breaks or body.returns:
-            self.maybe = self.maybe or f"the loop for ({_c_header(loop)}) may end early (break/return)"
-        self.stmt(loop.body)
-        self.loops, self.maybe = outer_loops, outer_maybe
-        if body.returns:
-            self.returned = self.returned or f"it runs after a loop that may return: for ({_c_header(loop)})"
-        # back to the outer counter: what the loop does not change is as it was before it
-        self.env, self.path = dict(saved_env), saved_path
-        self.havoc(changed - {var}, "a loop changes")
-        self.env[var] = _Var(Opaque(f"{var} after a loop dealt round-robin"), start_var.type)
 
     def while_loop(self, loop: ir.While) -> None:
         changed = self.summary(loop).assigned - self.summary(loop.body).declared
