@@ -86,6 +86,13 @@ class Lifter:
         """Qualifiers inside comments or verbatim text are kept with that text."""
         return any(start <= offset < end for start, end in self.verbatim_spans)
 
+    def type_qualifiers(self, node) -> list[str]:
+        """The ``const`` / ``volatile`` / ``restrict`` children of ``node``. C99 ``restrict`` is
+        ``__restrict__`` in the IR: every dialect compiles as C++, which knows only the extension
+        (nvcc, hipcc, cncc and g++ all accept it)."""
+        return ["__restrict__" if self.text(c) == "restrict" else self.text(c)
+                for c in node.children if c.type == "type_qualifier"]
+
     def keep(self, node, reason: str) -> ir.Verbatim:
         self.verbatim_spans.append((node.start_byte, node.end_byte))
         line, column = self.src.position(node.start_byte)
@@ -215,7 +222,7 @@ class Lifter:
         d = declarator
         while d is not None and d.type in ("pointer_declarator", "reference_declarator"):
             pointer += d.type == "pointer_declarator"
-            ptr_quals += [_qualifier(self.text(c)) for c in d.children if c.type == "type_qualifier"]
+            ptr_quals += self.type_qualifiers(d)
             d = d.child_by_field_name("declarator") or (d.named_children[-1] if d.named_children else None)
         if d is None or d.type != "function_declarator":
             return self.keep(node, "function with a declarator the IR does not model")
@@ -248,7 +255,7 @@ class Lifter:
             if p.type != "parameter_declaration":
                 raise self.unsupported(p, f"parameter form {p.type!r} is not supported")
             type_node = p.child_by_field_name("type")
-            quals = [_qualifier(self.text(c)) for c in p.children if c.type == "type_qualifier"]
+            quals = self.type_qualifiers(p)
             decl = p.child_by_field_name("declarator")
             if decl is None:  # `void` or an unnamed parameter
                 if self.text(type_node) == "void" and not quals:
@@ -276,7 +283,7 @@ class Lifter:
                     init = self.expr(value)
                 node = node.child_by_field_name("declarator")
             elif t == "pointer_declarator":
-                quals = tuple(_qualifier(self.text(c)) for c in node.children if c.type == "type_qualifier")
+                quals = tuple(self.type_qualifiers(node))
                 typ = ir.Type(typ.base, typ.pointer + 1, typ.quals, quals)
                 node = node.child_by_field_name("declarator")
             elif t == "reference_declarator":
@@ -343,7 +350,7 @@ class Lifter:
         pointer, ptr_quals = 0, []
         while d.type == "pointer_declarator":
             pointer += 1
-            ptr_quals += [_qualifier(self.text(c)) for c in d.children if c.type == "type_qualifier"]
+            ptr_quals += self.type_qualifiers(d)
             d = d.child_by_field_name("declarator")
         quals = self.qualifiers(node, type_node.start_byte) + [
             self.text(c) for c in node.children
@@ -621,12 +628,12 @@ class Lifter:
 
     def type_descriptor(self, node) -> ir.Type:
         type_node = node.child_by_field_name("type")
-        quals = [_qualifier(self.text(c)) for c in node.children if c.type == "type_qualifier"]
+        quals = self.type_qualifiers(node)
         typ = self.type_of(type_node, quals)
         d = node.child_by_field_name("declarator")
         while d is not None:
             if d.type == "abstract_pointer_declarator":
-                quals = tuple(_qualifier(self.text(c)) for c in d.children if c.type == "type_qualifier")
+                quals = tuple(self.type_qualifiers(d))
                 typ = ir.Type(typ.base, typ.pointer + 1, typ.quals, quals)
                 d = d.child_by_field_name("declarator")
             elif d.type == "abstract_reference_declarator":
@@ -720,9 +727,3 @@ def _breaks_out(node) -> bool:
     if node.type in ("for_statement", "while_statement", "do_statement", "switch_statement", "for_range_loop"):
         return False
     return any(_breaks_out(c) for c in node.named_children)
-
-
-def _qualifier(text: str) -> str:
-    """C99 ``restrict`` is ``__restrict__`` in the IR: every dialect compiles as C++, which knows only
-    the extension (nvcc, hipcc, cncc and g++ all accept it)."""
-    return "__restrict__" if text == "restrict" else text
