@@ -23,7 +23,7 @@ from xpiler.emitters.host import root_pointer as root
 from xpiler.errors import UnsupportedError
 from xpiler.ir.analysis import strip_parens
 from xpiler.ir.effects import call_name, used_names
-from xpiler.synth.footprint import footprint
+from xpiler.synth.footprint import FootprintError, footprint
 
 API = {"cuda": "cuda", "hip": "hip", "bang": "cnrt"}
 H2D = {"cuda": "cudaMemcpyHostToDevice", "hip": "hipMemcpyHostToDevice", "bang": "CNRT_MEM_TRANS_DIR_HOST2DEV"}
@@ -207,7 +207,6 @@ class EntryRaiser:
         they are derived over the entry's: the scalars the entry computes and passes (``full =
         cols / 16 * 16``, a tail mask) are related to each other there, and footprint executes the
         kernel in place from a wrapper that computes them as the entry does."""
-        from xpiler.synth.footprint import FootprintError
         mapping = {p.name: a for p, a in zip(kernel.params, args)}
         # only the host pointers passed need a size (the entry's own arrays have theirs)
         pointers = [p.name for p, a in zip(kernel.params, args) if p.type.is_pointer and root(a) in self.pointer_params]
