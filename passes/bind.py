@@ -787,7 +787,9 @@ def bind_module(module: ir.Module, target: str, threads: int = 256) -> ir.Module
                 and target != "vnni":
             item = binder.host(item, raised)
             if item.extern_c:
-                item = EntryRaiser(item, target, kernels, module, binder.constants).rewrite()
+                raiser = EntryRaiser(item, target, kernels, module, binder.constants)
+                item = raiser.rewrite()
+                out.extend(raiser.inspectors)
         out.append(item)
     return replace(module, items=tuple(out), dialect=target)
 

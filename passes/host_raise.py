@@ -66,6 +66,7 @@ class EntryRaiser:
         self.device: set[str] = set()      # device buffers the entry allocates
         self.mirrors: dict[str, list] = {} # pointer parameter -> extents its device uses need
         self.local_arrays: dict[str, ir.Declarator] = {}  # arrays of the entry that kernels use
+        self.inspectors: list[ir.Function] = []  # run-time extent inspectors the mirrors call
         self.locals = self.local_values()
         self.env = self.constant_env()
 
@@ -210,20 +211,31 @@ class EntryRaiser:
         mapping = {p.name: a for p, a in zip(kernel.params, args)}
         # only the host pointers passed need a size (the entry's own arrays have theirs)
         pointers = [p.name for p, a in zip(kernel.params, args) if p.type.is_pointer and root(a) in self.pointer_params]
+        inspected = list(self.inspectors)  # shared, so that names stay unique over the entry's launches
         try:
-            return footprint(kernel, pointers, constants=self.call_constants(kernel, args), module=self.module), mapping
+            counts = footprint(kernel, pointers, constants=self.call_constants(kernel, args), module=self.module,
+                               inspectors=inspected)
+            if len(inspected) == len(self.inspectors):
+                return counts, mapping
         except FootprintError as error:
-            wrapper, wrapper_mapping = self.call_wrapper(kernel, args)
-            if wrapper is None:
-                raise
+            counts, refusal = None, error
+        # a closed form over the entry's scalars is preferred to an inspector
+        wrapper, wrapper_mapping = self.call_wrapper(kernel, args)
+        if wrapper is not None:
             module = replace(self.module, items=self.module.items + (kernel, wrapper))
-            pointers = [f"__xp_fp_{name}" for name in pointers]
+            wrapped = [f"__xp_fp_{name}" for name in pointers]
+            found = list(self.inspectors)
             try:
-                counts = footprint(wrapper, pointers, constants=self.constants, module=module)
+                counts_w = footprint(wrapper, wrapped, constants=self.constants, module=module,
+                                     inspectors=found if counts is None else None)
+                prefix = len("__xp_fp_")
+                counts, mapping, inspected = {n[prefix:]: c for n, c in counts_w.items()}, wrapper_mapping, found
             except FootprintError:
-                raise error from None  # the kernel's own reason is the one to report
-            prefix = len("__xp_fp_")
-            return {name[prefix:]: count for name, count in counts.items()}, wrapper_mapping
+                pass
+        if counts is None:
+            raise refusal  # the kernel's own reason is the one to report
+        self.inspectors = inspected
+        return counts, mapping
 
     def call_wrapper(self, kernel: ir.Function, args):
         """``void __xp_footprint(<entry scalars>, <kernel pointers>) { kernel(<arguments>); }`` with
@@ -398,7 +410,8 @@ class EntryRaiser:
             elem_type = ir.Type(elem.base, elem.pointer)
             count_name = f"__xp_n_{p}"
             counts = [substitute(e, self.locals) for e in extents]
-            unknown = {n for e in counts for n in used_names(e)} - set(self.params) - set(self.constants) - {"dim3"}
+            unknown = {n for e in counts for n in used_names(e)} - set(self.params) - set(self.constants) - \
+                {"dim3"} - {f.name for f in self.inspectors}
             if unknown:
                 raise UnsupportedError(f"host-raise: the size of {p} in {self.entry.name} depends on "
                                        f"{', '.join(sorted(unknown))}, which the entry computes late")

@@ -1365,6 +1365,10 @@ class _Tracer:
             return Int(_truth(value.term))
         lo, hi = integer_range(t)
         term = value.term
+        if isinstance(term, ir.Ternary):  # (T)(c ? a : b) is c ? (T)a : (T)b: per-vector masks
+            then = self.integer_conversion(Int(term.then, value.unsigned), t, node)
+            other = self.integer_conversion(Int(term.other, value.unsigned), t, node)
+            return Int(ite(term.cond, then.term, other.term), lo == 0)
         if lo == 0 and _is_pseudo(term, "@lowmask") and hi < 2 ** 63:
             return Int(fmod(term, _const(hi + 1)), True)
         v = _value(term)
@@ -2166,6 +2170,12 @@ def _to_c(t):
             name, args = n.func.id, n.args
             if name in ("@fdiv", "@fmod") and _nonneg(args[0]):
                 return ir.BinOp("/" if name == "@fdiv" else "%", args[0], args[1])
+            m = _value(args[1]) if len(args) > 1 else None
+            if name in ("@fdiv", "@fmod") and m is not None and m > 0 and m & (m - 1) == 0:
+                # floor division and modulo by 2^k of a possibly negative value: a shift and a mask
+                # (two's complement, arithmetic right shift, as the source's own shifts and masks)
+                return ir.BinOp(">>", args[0], _const(m.bit_length() - 1)) if name == "@fdiv" else \
+                    ir.BinOp("&", args[0], _const(m - 1))
             if name == "@pow2":
                 return ir.BinOp("<<", ONE, args[0])
             if name == "@lowmask":
@@ -2190,7 +2200,7 @@ def _elements(extent_bytes, elem: int):
 
 
 def footprint(function: ir.Function, pointers: Iterable[str], *, constants: Mapping[str, int] = {},
-              module: ir.Module | None = None) -> dict[str, ir.Expr]:
+              module: ir.Module | None = None, inspectors: list | None = None) -> dict[str, ir.Expr]:
     """For each pointer parameter name in ``pointers``: the element count (max accessed index + 1) it
     needs, as an IR expression over the *other* scalar parameters of ``function`` (an ``ir.Const`` when
     everything is known). ``constants`` gives known integer values of some scalar parameters (keys
@@ -2201,6 +2211,11 @@ def footprint(function: ir.Function, pointers: Iterable[str], *, constants: Mapp
     the cause (one buffer that cannot be sized fails the call: ask per buffer for the others). A buffer
     never accessed needs 0. A symbolic result holds for the non-negative parameter values the program
     accepts (no division by zero, no unsigned wrap-around, ...) at which the buffer is accessed.
+
+    ``inspectors``: where no closed form is found for a buffer whose accesses the analysis follows
+    (z3 cannot decide, the candidate is not reached, the budget runs out), append an *extent inspector*
+    (:mod:`synth.inspector`) to this list and give the buffer's count as a call to it over the
+    function's scalar parameters: exact too, computed at run time.
     """
     if function.body is None:
         raise FootprintError(f"{function.name}: a declaration without a body")
@@ -2210,13 +2225,13 @@ def footprint(function: ir.Function, pointers: Iterable[str], *, constants: Mapp
         if name not in params or not (params[name].type.is_pointer or params[name].dims):
             raise FootprintError(f"{function.name}: {name} is not a pointer parameter")
     try:
-        return _footprint(function, pointers, params, constants, module)
+        return _footprint(function, pointers, params, constants, module, inspectors)
     finally:
         for cache in _MEMO:
             cache.clear()
 
 
-def _footprint(function, pointers, params, constants, module) -> dict[str, ir.Expr]:
+def _footprint(function, pointers, params, constants, module, inspectors) -> dict[str, ir.Expr]:
     deadline = time.monotonic() + DEADLINE_S
     tracer = _Tracer(function, constants, module).run()
     solver = _Solver(tracer, function, deadline)
@@ -2234,16 +2249,59 @@ def _footprint(function, pointers, params, constants, module) -> dict[str, ir.Ex
         elem = sizeof(pointee) if not pointee.is_pointer else 8
         if elem is None:
             raise solver.fail(name, f"the size of its element type {pointee.base} is unknown")
-        if not any(_symbols(t) - _counters(t) for a in accesses for t in (a.start, a.size) + a.path):
-            if all(a.maybe is not None for a in accesses):
-                raise solver.fail(name, f"it is only possibly accessed ({accesses[0].maybe}): {accesses[0].text}")
-            best = solver.maximum(name, accesses)
-            if best is None:
-                result[name] = ZERO
-                continue
-            solver.check_bounds(name, accesses, _const(best), definite_checked=True)
-            extent = _const(best)
-        else:
-            extent = solver.symbolic(name, accesses)
+        try:
+            if not any(_symbols(t) - _counters(t) for a in accesses for t in (a.start, a.size) + a.path):
+                if all(a.maybe is not None for a in accesses):
+                    raise solver.fail(name, f"it is only possibly accessed ({accesses[0].maybe}): {accesses[0].text}")
+                best = solver.maximum(name, accesses)
+                if best is None:
+                    result[name] = ZERO
+                    continue
+                solver.check_bounds(name, accesses, _const(best), definite_checked=True)
+                extent = _const(best)
+            else:
+                extent = solver.symbolic(name, accesses)
+        except FootprintError as error:
+            if inspectors is None or not _inspectable(tracer, function, accesses):
+                raise
+            result[name] = _inspected(function, name, accesses, elem, inspectors, error)
+            continue
         result[name] = _to_c(_elements(extent, elem))
     return result
+
+
+# Time for proving, before an inspector is built, that no access starts below its buffer.
+INSPECTOR_DEADLINE_S = 5.0
+
+
+def _inspectable(tracer: _Tracer, function: ir.Function, accesses: list[_Access]) -> bool:
+    """Whether an inspector gives the exact extent: every access is definite (a possible one would
+    have to be proved inside the others) and provably starts at or after the buffer."""
+    if any(a.maybe is not None for a in accesses):
+        return False
+    solver = _Solver(tracer, function, time.monotonic() + INSPECTOR_DEADLINE_S)
+    try:
+        return not any(solver.feasible(a.root, lambda: "", *solver.path(a), solver.z.int(a.start) < 0)
+                       for a in accesses)
+    except FootprintError:
+        return False
+
+
+def _inspected(function, name, accesses, elem, inspectors: list, error: FootprintError) -> ir.Expr:
+    from .inspector import extent_inspector
+    helper = f"__xp_extent_{function.name}_{name}"
+    try:
+        inspector = extent_inspector(helper, function, accesses, elem)
+    except FootprintError as why:
+        raise FootprintError(f"{error} (and no run-time inspector: {why})") from None
+    # one list may collect the inspectors of several calls: the same one is shared, a different one
+    # of the same name (another call site of a wrapper) gets a fresh name
+    taken = {f.name: f for f in inspectors}
+    for suffix in itertools.count(2):
+        if inspector.name not in taken:
+            inspectors.append(inspector)
+            break
+        if taken[inspector.name] == inspector:
+            break
+        inspector = replace(inspector, name=f"{helper}_{suffix}")
+    return ir.Call(ir.Name(inspector.name), tuple(ir.Name(p.name) for p in inspector.params))

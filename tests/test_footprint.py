@@ -385,3 +385,81 @@ extern "C" void copy(const float *A, float *out, int n) {
       out[full + j] = A[full + j];
 }"""
     assert extents(src, "copy") == {"A": "n", "out": "n"}
+
+
+# --------------------------------------------------------------------------------------------------
+# Extent inspectors: where no closed form is derived, the exact extent computed at run time.
+
+ROWS_BY_DIVISOR = """
+extern "C" void pool_rows(const float *x, float *y, int N, int H, int W, int K, int S) {
+  int HO = (H - K) / S + 1;
+  for (int r = 0; r < N * HO; ++r) {
+    int n = r / HO, oh = r % HO;
+    for (int kh = 0; kh < K; ++kh)
+      for (int w = 0; w < W; ++w)
+        y[r * W + w] += x[(n * H + oh * S + kh) * W + w];
+  }
+}"""
+
+PADDED_TAPS = """
+extern "C" void taps(const float *x, const float *w, float *y, int H, int HO, int K, int S, int P) {
+  for (int oh = 0; oh < HO; ++oh)
+    for (int kh = 0; kh < K; ++kh) {
+      int ih = oh * S - P + kh;
+      if (ih >= 0 && ih < H)
+        y[oh] += w[kh] * x[ih];
+    }
+}"""
+
+
+def inspected(src: str, function: str, pointer: str):
+    module = xpiler.lift(src, source="vnni")
+    found: list = []
+    counts = footprint(module.function(function), [pointer], module=module, inspectors=found)
+    return counts[pointer], found
+
+
+def run_inspector(inspector, call, **values) -> int:
+    """The inspector's result at ``values``, compiled and run like any program."""
+    import numpy as np
+    params = ", ".join(f"long long {p.name}" for p in inspector.params)
+    src = ("\n".join(Printer("vnni").function(inspector)) + f'\nextern "C" void probe(long long *out, {params}) '
+           f"{{ out[0] = {Printer('vnni').expr(call)}; }}\n")
+    out = np.zeros(1, dtype=np.int64)
+    xpiler.run(src, [out] + [values[p.name] for p in inspector.params], entry="probe", lang="vnni")
+    return int(out[0])
+
+
+def padded_taps_reach(H, HO, K, S, P) -> int:
+    """The largest index of x PADDED_TAPS reads, + 1, by running its loops."""
+    return max((oh * S - P + kh + 1 for oh in range(HO) for kh in range(K) if 0 <= oh * S - P + kh < H), default=0)
+
+
+def test_rows_split_by_a_symbolic_divisor_are_sized_by_an_inspector():
+    # z3 cannot bound r / HO and r % HO over symbolic sizes; the terms themselves are exact
+    assert "z3 could not decide" in refusal(ROWS_BY_DIVISOR, "pool_rows", "x")
+    call, found = inspected(ROWS_BY_DIVISOR, "pool_rows", "x")
+    [inspector] = found
+    assert Printer("vnni").expr(call) == "__xp_extent_pool_rows_x(N, H, W, K, S)"
+    # only the row counter is enumerated: the window and the columns are at their last values
+    assert sum(isinstance(n, xpiler.ir.For) for n in xpiler.ir.walk(inspector.body)) == 1
+    for N, H, W, K, S in ((2, 9, 3, 3, 2), (1, 10, 4, 3, 3), (3, 7, 2, 2, 2), (2, 5, 1, 5, 1)):
+        HO = (H - K) // S + 1
+        expected = ((N - 1) * H + (HO - 1) * S + K - 1) * W + W
+        assert run_inspector(inspector, call, N=N, H=H, W=W, K=K, S=S) == expected
+
+
+def test_padding_guards_whose_last_tap_is_not_the_largest_are_sized_by_an_inspector():
+    # at H=4, HO=2, K=3, S=3, P=1 the last output row's taps 4 and 5 are padding: x[3] is the last read
+    call, [inspector] = inspected(PADDED_TAPS, "taps", "x")
+    for H, HO, K, S, P in ((4, 2, 3, 3, 1), (8, 4, 3, 2, 1), (5, 5, 3, 1, 1), (12, 2, 12, 1, 7), (3, 1, 5, 1, 0)):
+        assert run_inspector(inspector, call, H=H, HO=HO, K=K, S=S, P=P) == padded_taps_reach(H, HO, K, S, P)
+
+
+def test_no_inspector_where_the_accesses_are_not_followed():
+    # a data-dependent index stays a refusal: there are no terms to evaluate
+    module = xpiler.lift(ERRORS, source="vnni")
+    found: list = []
+    with pytest.raises(FootprintError, match="value read from memory"):
+        footprint(module.function("gather"), ["x"], module=module, inspectors=found)
+    assert found == []
