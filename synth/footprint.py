@@ -867,6 +867,8 @@ class _Tracer:
         self.env: dict[str, _Var] = {}
         self.summaries: dict = {}
         self.returned: str | None = None  # set after a loop that may return: the rest only possibly runs
+        self.tags: set[str] = set()        # variables the enclosing loops use as cache tags (cache_tags)
+        self.cache_key = None              # (key term, counters outside) inside an `if (key != tag)`
         self.calls: list[str] = []        # the functions being executed, outermost first
         self.functions = {f.name: f for f in module.functions() if f.body is not None} if module else {}
         self.identity_macros = set()
@@ -933,8 +935,22 @@ class _Tracer:
         if pointer.elem is None:
             self.error([pointer.root], f"accessed through a pointer of unknown element size: {_c(node)}")
             return
-        self.accesses.append(_Access(pointer.root, start, size, self.path, self.loops, self.maybe or self.returned,
-                                     node))
+        maybe = self.maybe or self.returned
+        if self.cache_key is not None and maybe is None:
+            maybe = self.keyed(start, size)
+        self.accesses.append(_Access(pointer.root, start, size, self.path, self.loops, maybe, node))
+
+    def keyed(self, start, size) -> str | None:
+        """Inside ``if (key != tag) { ...; tag = key; }`` (see :meth:`cache_tags`) an access happens at
+        the first iteration with each key value, so over the loop it touches what it would touch at
+        every iteration, provided it depends on the iterations only through the key; else it is only
+        a possible access (the reason)."""
+        key, outer, depth = self.cache_key
+        placeholder = ir.Name("@key")
+        for t in (start, size) + self.path[depth:]:
+            if _counters(_map(t, lambda n: placeholder if _text(n) == _text(key) else n)) & outer:
+                return f"it is loaded into a cache keyed by {_text(key)} but depends on the loop otherwise"
+        return None
 
     def require(self, cond, why: str) -> None:
         """A condition the program (or its model over unbounded integers) needs here, unless it is
@@ -1026,6 +1042,9 @@ class _Tracer:
             self.env[v.name] = _Var(value, v.type, v.dims)
 
     def if_stmt(self, s: ir.If) -> object:
+        keyed = self.cache_test(s)
+        if keyed is not None:
+            return self.cached_block(s, keyed)
         cond = self.truth(s.cond)
         before = dict(self.env)
         outer_path, outer_maybe = self.path, self.maybe
@@ -1049,6 +1068,67 @@ class _Tracer:
         if then_exit is _UNKNOWN_EXIT or else_exit is _UNKNOWN_EXIT:
             return _UNKNOWN_EXIT
         return lor(land(c, then_exit), land(lnot(c), else_exit))
+
+    def cache_tags(self, loop: ir.For, changed: set) -> set[str]:
+        """The loop's *cache tags*: variables holding a negative constant before the loop that the
+        loop assigns only as ``tag = key`` at the top level of ``if (key != tag) { ... }`` (a tile
+        reloaded when its key changes: mha's K and V per head). Every key value the loop takes is
+        loaded at its first occurrence, so the accesses in such a block, if they depend on the loop
+        only through the key, touch over the loop what they would touch at every iteration."""
+        tags = set()
+        for name in changed:
+            var = self.env.get(name)
+            if var is None or not isinstance(var.value, Int) or (_value(var.value.term) or 0) >= 0:
+                continue
+            assigns = [n for n in ir.walk(loop.body) if isinstance(n, (ir.Assign, ir.UnOp)) and
+                       _assigned_name(n) == name]
+            guarded = [n for n in ir.walk(loop.body) if isinstance(n, ir.If) and self.cache_guard(n, name)]
+            if assigns and len(assigns) == len(guarded) and \
+                    all(any(a is g_a for g in guarded for g_a in self.cache_guard(g, name)) for a in assigns):
+                tags.add(name)
+        return tags
+
+    @staticmethod
+    def cache_guard(s: ir.If, tag: str) -> tuple:
+        """``(the assignment tag = key,)`` when ``s`` is ``if (key != tag) { ...; tag = key; ... }``
+        with no else branch and no early exit, else ()."""
+        cond = strip_parens(s.cond)
+        if s.other is not None or not isinstance(cond, ir.BinOp) or cond.op != "!=":
+            return ()
+        left, right = strip_parens(cond.left), strip_parens(cond.right)
+        key = left if right == ir.Name(tag) else right if left == ir.Name(tag) else None
+        body = s.then.body if isinstance(s.then, ir.Block) else (s.then,)
+        if key is None or any(isinstance(n, (ir.Jump, ir.Return)) for n in ir.walk(s.then)):
+            return ()
+        for stmt in body:
+            e = strip_parens(stmt.expr) if isinstance(stmt, ir.ExprStmt) else None
+            if isinstance(e, ir.Assign) and e.op == "=" and strip_parens(e.target) == ir.Name(tag) and \
+                    strip_parens(e.value) == key:
+                return (e,)
+        return ()
+
+    def cache_test(self, s: ir.If):
+        """The key's value when ``s`` tests a cache tag of an enclosing loop, else None."""
+        for tag in self.tags:
+            found = self.cache_guard(s, tag)
+            if found:
+                key = self.ev(found[0].value)
+                if isinstance(key, Int) and self.cache_key is None:
+                    return key.term
+        return None
+
+    def cached_block(self, s: ir.If, key) -> object:
+        # the key must differ from the tag's initial (negative) value: it does when it is not negative
+        self.require(compare(">=", key, ZERO), f"the cache key {_c(strip_parens(s.cond))} is not negative")
+        before = dict(self.env)
+        self.cache_key = (key, {loop.counter for loop in self.loops}, len(self.path))
+        try:
+            self.stmt(s.then)
+        finally:
+            self.cache_key = None
+        then_env, self.env = self.env, before
+        self.merge(None, before, then_env, dict(before))
+        return ZERO
 
     def merge(self, cond, before: dict, then_env: dict, else_env: dict) -> None:
         merged = {}
@@ -1184,6 +1264,7 @@ class _Tracer:
         start = start_var.value.term
         index = next(self.counter)
         counter = ir.Name(f"@t{index}")
+        tags = self.cache_tags(loop, changed - {var})
         self.havoc(changed - {var}, "a loop changes")
         dealt = self.dealt_counter(simplify(start), step)
         saved = (dict(self.env), self.path) if dealt is not None else None
@@ -1213,12 +1294,13 @@ class _Tracer:
         outer_loops, outer_maybe = self.loops, self.maybe
         self.path = outer_path + (compare(">=", counter, ZERO), condition)
         self.loops = outer_loops + (_Loop(counter.id, last),)
+        outer_tags, self.tags = self.tags, self.tags | tags
         body = self.summary(loop.body)
         exits_early = body.breaks or body.returns
         if exits_early:
             self.maybe = self.maybe or f"the loop for ({_c_header(loop)}) may end early (break/return)"
         self.stmt(loop.body)
-        self.path, self.loops, self.maybe = outer_path, outer_loops, outer_maybe
+        self.path, self.loops, self.maybe, self.tags = outer_path, outer_loops, outer_maybe, outer_tags
         if body.returns:
             self.returned = self.returned or f"it runs after a loop that may return: for ({_c_header(loop)})"
         if saved is not None:  # back to the outer counter: what the loop does not change is as before it
@@ -1676,6 +1758,13 @@ class _Tracer:
     def ev_RawExpr(self, e: ir.RawExpr):
         self.error(self.roots_in(e), f"used in code the IR does not model: {e.text[:60]!r}")
         return Opaque(f"code the IR does not model ({e.text[:40]!r})")
+
+
+def _assigned_name(n) -> str | None:
+    """The variable an assignment or ``++``/``--`` writes, when it is a plain name."""
+    target = n.target if isinstance(n, ir.Assign) else n.operand if n.op in ("++", "--") else None
+    target = strip_parens(target) if target is not None else None
+    return target.id if isinstance(target, ir.Name) else None
 
 
 def _shift_right(x, y):

@@ -196,3 +196,11 @@ def test_comparisons_the_grammar_reads_as_templates_lift_as_comparisons():
 
 def test_top_level_enum_keeps_its_semicolon():
     assert xpiler.translate("enum K { A, B };\n", to="vnni") == "enum K { A, B };\n"
+
+
+def test_negative_literals_keep_their_integer_value():
+    # tree-sitter reads `-1` in an initialiser as one number literal: it is the int -1, not a float
+    f = xpiler.lift("void f() { int a = -1; int b = -0x10; float c = -1.5f; }", source="vnni").items[0]
+    assert [(d.vars[0].init.text, d.vars[0].init.value) for d in f.body.body] == \
+        [("-1", -1), ("-0x10", -16), ("-1.5f", -1.5)]
+    assert isinstance(f.body.body[0].vars[0].init.value, int)

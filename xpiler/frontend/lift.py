@@ -710,11 +710,13 @@ def _replace(node, **changes):
 
 def _number(text: str):
     t = text.lower().replace("'", "")
+    sign = -1 if t.startswith("-") else 1  # tree-sitter reads `-1` in an initialiser as one literal
+    digits = t.lstrip("-+")
     try:
-        if t.startswith("0x"):
-            return int(t.rstrip("ul"), 16)
-        if re.fullmatch(r"[0-9]+[ul]*", t):
-            return int(t.rstrip("ul"), 8 if len(t.rstrip("ul")) > 1 and t.startswith("0") else 10)
+        if digits.startswith("0x"):
+            return sign * int(digits.rstrip("ul"), 16)
+        if re.fullmatch(r"[0-9]+[ul]*", digits):
+            return sign * int(digits.rstrip("ul"), 8 if len(digits.rstrip("ul")) > 1 and digits.startswith("0") else 10)
         return float(t.rstrip("fl") if not t.endswith("e") else t)
     except ValueError:
         return None
