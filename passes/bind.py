@@ -50,6 +50,7 @@ SIMT_TARGETS = ("cuda", "hip")
 SHARED_LIMIT = 48 * 1024          # static shared memory per block without opt-in (conventions)
 NRAM_LIMIT = 512 * 1024 - 8 * 1024  # reference/bang.md, minus room for the compiler's own use
 FLAT_ARRAY_LIMIT = 1024           # bytes of arrays a thread may keep in local memory in flat mode
+FLAT_SCRATCH_BLOCKS = 256         # grid cap of a flat kernel with per-thread global scratch (its size)
 
 # Names the recovered sequential code uses that are built-ins of a target (renamed in kernels).
 TARGET_BUILTINS = {
@@ -620,12 +621,16 @@ class Binder:
             gid = _bin("+", _bin("*", ir.Cast(LL, _builtin("blockIdx", "x")), _builtin("blockDim", "x")),
                        _builtin("threadIdx", "x"))
             stride = _bin("*", ir.Cast(LL, _builtin("gridDim", "x")), _builtin("blockDim", "x"))
-            body = ir.Block(tuple(decode(nest, _n(index))) + nest.body.body)
+            inner, scratch = self.thread_scratch(nest.body, gid, threads, nest.pre)
+            body = ir.Block(tuple(decode(nest, _n(index))) + inner.body)
             loop = ir.For(_decl(index, LL, gid), _bin("<", _n(index), nest.count),
                           ir.Assign(_n(index), "+=", stride), body, "parallel:thread")
             grid = _bin("/", _bin("+", nest.count, _c(threads - 1)), _c(threads))
-            self.plans[f.name] = Plan(self.inline_pre(grid, nest.pre), threads)
-            return replace(f, quals=quals, kind="kernel", body=ir.Block(tuple(nest.pre) + (loop,)))
+            if scratch:  # every thread of the grid has its scratch: a grid of at most FLAT_SCRATCH_BLOCKS
+                grid = ir.Ternary(_bin(">", grid, _c(FLAT_SCRATCH_BLOCKS)), _c(FLAT_SCRATCH_BLOCKS), grid)
+            params = f.params + tuple(ir.Param(name, ir.Type(typ.base, 1, typ.quals)) for name, typ, _ in scratch)
+            self.plans[f.name] = Plan(self.inline_pre(grid, nest.pre), threads, scratch=scratch)
+            return replace(f, quals=quals, kind="kernel", params=params, body=ir.Block(tuple(nest.pre) + (loop,)))
         raiser = BlockRaiser(self.target, self.parallel, used_names(f) | declared_names(f))
         scalar_params = {p.name: p.type for p in f.params if not p.type.is_pointer and not p.dims}
         if nest is None:
@@ -662,15 +667,44 @@ class Binder:
         return replace(f, quals=quals, kind="kernel", params=params, body=ir.Block(tuple(decls) + tuple(body)))
 
     def block_mode(self, nest: Nest) -> bool:
+        """Block mode for bodies with thread loops or large constant buffers; a body whose only large
+        buffers have a size known at run time (a per-iteration scratch row ``float s[L]``) runs one
+        thread per iteration, each with its slice of a global scratch buffer."""
         if has_thread_loops(nest.body):
             return True
         total = 0
         for v in body_arrays(nest.body):
             size = array_bytes(v, self.constants)
             if size is None:
-                return True
+                if v.init is not None or any(d is None for d in v.dims):
+                    return True
+                continue
             total += size
         return total > FLAT_ARRAY_LIMIT
+
+    def thread_scratch(self, body: ir.Block, gid, threads: int, pre: list):
+        """``T v[n]`` with ``n`` known at run time only -> ``T *v = scratch_v + thread * n``: the body
+        (rewritten) and the scratch buffers ``(param, type, elements per block)``."""
+        scratch, flatten = [], {}
+
+        def fn(n):
+            if not isinstance(n, ir.Decl) or len(n.vars) != 1 or not n.vars[0].dims or \
+                    array_bytes(n.vars[0], self.constants) is not None:
+                return n
+            v = n.vars[0]
+            count = None
+            for d in v.dims:
+                count = d if count is None else _bin("*", _p(count), _p(d))
+            name = f"__xp_scratch_{v.name}"
+            scratch.append((name, v.type, _bin("*", _c(threads), _p(self.inline_pre(count, pre)))))
+            if len(v.dims) > 1:
+                flatten[v.name] = v.dims
+            pointer = ir.Type(v.type.base, v.type.pointer + 1, v.type.quals)
+            return _decl(v.name, pointer, _bin("+", _n(name), _bin("*", _p(gid), _p(count))))
+        body = ir.rewrite(body, fn)
+        if flatten:
+            body = flatten_arrays(body, flatten)
+        return body, scratch
 
     def shared_storage(self, raiser: BlockRaiser, f: ir.Function, pre: list):
         """``__shared__`` declarations for the block's buffers and scalars; per-block global scratch

@@ -239,7 +239,117 @@ def openmp_loops(body):
     return ir.rewrite(body, fn)
 
 
+_OMP_FOR = re.compile(r"omp\s+for((?:\s+(?:collapse\(\s*\d+\s*\)|schedule\([^)]*\)))*)\s*")
+
+
+def openmp_regions(body):
+    """``#pragma omp parallel { <declarations> #pragma omp for ... for (...) {...} }`` is
+    ``#pragma omp parallel for ...`` with the declarations inside the (innermost collapsed) loop's
+    body: a variable declared in the region is private to a thread, and since which iterations a
+    thread runs is unspecified, an iteration may only read what it wrote itself; one copy per
+    iteration is the same program. Regions with anything else (other statements, clauses on the
+    ``parallel``) are left alone."""
+    def fn(n):
+        if not isinstance(n, ir.Block):
+            return n
+        out, changed = [], False
+        stmts = list(n.body)
+        i = 0
+        while i < len(stmts):
+            s, nxt = stmts[i], stmts[i + 1] if i + 1 < len(stmts) else None
+            region = _region_loop(nxt) if isinstance(s, ir.Pragma) and \
+                re.fullmatch(r"omp\s+parallel\s*", s.text.strip()) else None
+            if region is None:
+                out.append(s)
+                i += 1
+                continue
+            decls, clauses, loop = region
+            depth = re.search(r"collapse\(\s*(\d+)", clauses)
+            out += [ir.Pragma(f"omp parallel for{clauses}".rstrip()),
+                    _privatize(loop, decls, int(depth.group(1)) if depth else 1)]
+            changed = True
+            i += 2
+        return replace(n, body=tuple(out)) if changed else n
+    return ir.rewrite(body, fn)
+
+
+def _region_loop(block):
+    """``(declarations, clauses of the omp for, the loop)`` of a region made of declarations and
+    one ``#pragma omp for`` loop, else None."""
+    if not isinstance(block, ir.Block):
+        return None
+    stmts = [s for s in block.body if not isinstance(s, ir.Comment)]
+    if len(stmts) < 2 or not isinstance(stmts[-1], ir.For) or not isinstance(stmts[-2], ir.Pragma):
+        return None
+    m = _OMP_FOR.fullmatch(stmts[-2].text.strip())
+    decls = stmts[:-2]
+    if m is None or not all(isinstance(d, ir.Decl) and d.scope == "local" and not d.storage and
+                            all(v.init is None or not _calls(v.init) for v in d.vars) and
+                            all(not _calls(a) for v in d.vars for a in v.ctor_args or ()) for d in decls):
+        return None
+    return decls, m.group(1), stmts[-1]
+
+
+def _calls(e) -> bool:
+    return any(isinstance(n, ir.Call) for n in ir.walk(e))
+
+
+def _privatize(loop: ir.For, decls: list, depth: int) -> ir.For:
+    if depth > 1:
+        inner = [s for s in _stmts(loop.body) if not isinstance(s, ir.Comment)]
+        if len(inner) == 1 and isinstance(inner[0], ir.For):
+            return replace(loop, body=ir.Block((_privatize(inner[0], decls, depth - 1),)))
+    return replace(loop, body=ir.Block(tuple(decls) + tuple(_stmts(loop.body))))
+
+
 _VECTOR = re.compile(r"(?:std::)?vector<\s*([A-Za-z_][\w ]*?)\s*>")
+
+
+def loop_vectors(body):
+    """``std::vector<T> v(n)`` / ``v(n, 0)`` declared inside a loop and used only as ``v[i]`` and
+    ``v.data()`` becomes a local array ``T v[n]`` set to zero (what the vector's constructor does):
+    per-iteration scratch that bind gives each block (device code cannot construct a vector)."""
+    def fn(n):
+        if not isinstance(n, ir.For):
+            return n
+        return replace(n, body=_arrays_for_vectors(n.body))
+    return ir.rewrite(body, fn)
+
+
+def _arrays_for_vectors(body):
+    stmts = _stmts(body)
+    for i, s in enumerate(stmts):
+        v = _vector_decl(s)
+        if v is None:
+            continue
+        m = _VECTOR.fullmatch(v.type.base)
+        rest = ir.Block(tuple(stmts[i + 1:]))
+        data_calls = [n for n in ir.walk(rest) if _is_data_call(n, v.name)]
+        indexed = [n for n in ir.walk(rest) if isinstance(n, ir.Index) and n.base == ir.Name(v.name)]
+        uses = [n for n in ir.walk(rest) if n == ir.Name(v.name)]
+        if len(uses) != len(data_calls) + len(indexed):
+            continue
+        elem = ir.Type(m.group(1))
+        size = v.ctor_args[0]
+        array = replace(s, vars=(ir.Declarator(v.name, elem, dims=(size,)),))
+        k = f"__xp_{v.name}_i"
+        zero = ir.For(ir.Decl((ir.Declarator(k, ir.Type("int"), init=ir.Const("0", 0)),)),
+                      ir.BinOp("<", ir.Name(k), size), ir.UnOp("++", ir.Name(k)),
+                      ir.ExprStmt(ir.Assign(ir.Index(ir.Name(v.name), ir.Name(k)), "=", ir.Const("0", 0))))
+        rest = ir.rewrite(rest, lambda n, name=v.name: ir.Name(name) if _is_data_call(n, name) else n)
+        return _arrays_for_vectors(ir.Block(tuple(stmts[:i]) + (array, zero) + tuple(rest.body)))
+    return body if isinstance(body, ir.Block) else ir.Block(tuple(stmts))
+
+
+def _vector_decl(s):
+    if not (isinstance(s, ir.Decl) and len(s.vars) == 1):
+        return None
+    v = s.vars[0]
+    args = v.ctor_args or ()
+    if _VECTOR.fullmatch(v.type.base) is None or v.type.pointer or v.type.reference or v.dims or \
+            v.init is not None or len(args) not in (1, 2) or (len(args) == 2 and not _is_zero_literal(args[1])):
+        return None
+    return v
 
 
 def vector_buffers(body: ir.Block) -> ir.Block:
@@ -342,7 +452,8 @@ def outline_module(module: ir.Module) -> ir.Module:
     out = []
     for item in module.items:
         if isinstance(item, ir.Function) and item.name in entries and item.body is not None and item.kind == "host":
-            item = replace(item, extern_c=True, body=flat_local_arrays(vector_buffers(openmp_loops(item.body))))
+            body = loop_vectors(vector_buffers(openmp_loops(openmp_regions(item.body))))
+            item = replace(item, extern_c=True, body=flat_local_arrays(body))
             outliner = _Outliner(module, item, kernels)
             body = outliner.block(item.body.body, set())
             out.extend(outliner.new_functions)

@@ -195,8 +195,7 @@ def test_pointer_loaded_from_memory_may_alias_anything():
 
 # OpenMP loops of the suite the analysis cannot prove parallel, and why (a pragma is no proof, and
 # these are limits of the model: parametric AVX-512 tail masks need bit-vector reasoning, C++
-# containers and helper functions that touch memory are calls it does not look into, `scores` is a per-thread
-# buffer every iteration rewrites before reading, which needs kill analysis).
+# containers and helper functions that touch memory are calls it does not look into).
 KNOWN_LIMITS = {
     "bmm_avx512_tail.cpp": "_mm512_mask_storeu_ps", "depthwise_conv_avx512_tail.cpp": "_mm512_mask_storeu_ps",
     "deformable_attn_avx512.cpp": "_mm512_mask_storeu_ps", "gemm_fp32_avx512_blocked.cpp": "_mm512_mask_storeu_ps",
@@ -204,7 +203,7 @@ KNOWN_LIMITS = {
     "bmm_u8s8_dpbusd.cpp": "calls unknown function Bp.data", "gemm_u8s8_dpbusd_tail.cpp": "calls unknown function",
     "conv2d_nchw_u8s8_im2col.cpp": "calls unknown function", "deformable_attn.cpp": "calls unknown function sample",
     "softmax_avx512_omp.cpp": "_mm512_mask_storeu_ps",
-    "mha_blhd_avx512.cpp": "scores[j] written in one iteration",
+    "mha_blhd_avx512.cpp": "_mm512_mask_storeu_ps",
     "pool_nhwc_avx512.cpp": "_mm512_mask_storeu_ps",
 }
 

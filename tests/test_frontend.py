@@ -204,3 +204,12 @@ def test_negative_literals_keep_their_integer_value():
     assert [(d.vars[0].init.text, d.vars[0].init.value) for d in f.body.body] == \
         [("-1", -1), ("-0x10", -16), ("-1.5f", -1.5)]
     assert isinstance(f.body.body[0].vars[0].init.value, int)
+
+
+def test_a_vector_constructed_from_a_variable_is_a_declaration_not_a_prototype():
+    # the grammar reads `std::vector<float> s(L);` as a prototype with a parameter of type L
+    f = xpiler.lift("#include <vector>\nvoid f(int L) { std::vector<float> s(L); float g(float); }",
+                    source="vnni").items[-1]
+    s, g = f.body.body
+    assert isinstance(s, ir.Decl) and s.vars[0].ctor_args == (ir.Name("L"),)
+    assert not isinstance(g, ir.Decl) or not g.vars[0].ctor_args  # a real prototype stays one

@@ -210,3 +210,55 @@ extern "C" void copy4(const float *x, float *y, int n) {
     x, y = np.random.rand(40).astype(np.float32), np.zeros(40, np.float32)
     xpiler.run(code, [x, y, 10], entry="copy4", lang="hip", backend="emulate")
     np.testing.assert_array_equal(y, x)
+
+
+ROW_SOFTMAX = """#include <vector>
+#include <cmath>
+extern "C" void softmax_rows(const float *x, float *y, int B, int L) {
+  #pragma omp parallel
+  {
+    std::vector<float> s(L);  // one buffer per thread
+    #pragma omp for
+    for (int b = 0; b < B; ++b) {
+      float m = -INFINITY;
+      for (int j = 0; j < L; ++j) { s[j] = x[b * L + j] * 2.0f; m = std::fmax(m, s[j]); }
+      float sum = 0.0f;
+      for (int j = 0; j < L; ++j) { s[j] = std::exp(s[j] - m); sum += s[j]; }
+      for (int j = 0; j < L; ++j) y[b * L + j] = s[j] / sum;
+    }
+  }
+}"""
+
+
+@pytest.mark.parametrize("target", ["cuda", "bang"])
+def test_a_thread_private_buffer_of_an_openmp_region_becomes_per_iteration_scratch(target):
+    # the region's vector is private to a thread, and a thread's iterations may only read what they
+    # wrote: one buffer per iteration is the same program (on the GPU: each thread's slice of a
+    # global scratch buffer, as the size L is known at run time only)
+    code = xpiler.translate(ROW_SOFTMAX, to=target, source="vnni")
+    assert "std::vector" not in code.split('extern "C"')[0]  # no vector in device code
+    if target == "cuda":
+        assert "float *s = __xp_scratch_s + ((((long long)blockIdx.x * blockDim.x) + threadIdx.x) * L);" in code
+    for B, L in ((5, 37), (300, 70)):
+        x = np.random.rand(B * L).astype(np.float32)
+        y = np.zeros_like(x)
+        xpiler.run(code, [x, y, B, L], lang=target, backend="emulate")
+        e = np.exp(2 * x.reshape(B, L) - (2 * x.reshape(B, L)).max(axis=1, keepdims=True))
+        np.testing.assert_allclose(y.reshape(B, L), e / e.sum(axis=1, keepdims=True), rtol=1e-5, atol=1e-7)
+
+
+def test_half_precision_on_bang_is_bangs_own_half():
+    # __half is BANG's half: a ?: between a converted constant and a __half variable has one type
+    src = """#include <hip/hip_runtime.h>
+#include <hip/hip_fp16.h>
+__global__ void relu_half(const __half *x, __half *y, int n) {
+  const int i = hipBlockIdx_x * hipBlockDim_x + hipThreadIdx_x;
+  const __half zero = __float2half(0.0f);
+  if (i < n) y[i] = __hgt(x[i], zero) ? x[i] : zero;
+}"""
+    code = xpiler.translate(src, to="bang", source="hip", launch={"grid": [2, 1, 1], "block": [64, 1, 1]})
+    assert "typedef half __half;" in code and "_Float16" not in code
+    x = (np.random.rand(128) - 0.5).astype(np.float16)
+    y = np.zeros(128, np.float16)
+    xpiler.run(code, [x, y, 128], entry="relu_half_kernel", lang="bang", backend="emulate")
+    np.testing.assert_array_equal(y, np.maximum(x, np.float16(0)))

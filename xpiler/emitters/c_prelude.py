@@ -278,6 +278,8 @@ def with_target_prelude(module: ir.Module, target: str) -> ir.Module:
             continue  # the SIMT headers (and the emulation's) have their own half precision
         if target == "bang" and name == "__xpiler_union_job":  # the enum is bang.h's own
             text = text[text.index("static inline"):]
+        if target == "bang" and name == "__half":  # BANG's own half precision type is half
+            text = "typedef half __half;"
         text = re.sub(r"\bstatic inline\b", "static inline " + callable_.strip(), text)
         prelude.append(ir.Verbatim(text, "prelude"))
     return ir.Module(module.dialect, tuple(items[:at] + headers + prelude + items[at:]), module.filename)

@@ -331,6 +331,10 @@ class Lifter:
         base = self.type_of(type_node, type_quals)
         decls = []
         for d in node.children_by_field_name("declarator"):
+            ctor = None if top_level else self.vexing_constructor(d)
+            if ctor is not None:
+                decls.append(ir.Declarator(self.text(d.child_by_field_name("declarator")), base, (), None, ctor))
+                continue
             if d.type == "function_declarator" or (d.type == "pointer_declarator" and _inner(d).type == "function_declarator"):
                 return self.prototype(node)
             try:
@@ -342,6 +346,21 @@ class Lifter:
             return self.keep(node, "type declaration printed as written")
         spelling = "HIP_DYNAMIC_SHARED" if self.src.data.startswith(b"HIP_DYNAMIC_SHARED", node.start_byte) else None
         return ir.Decl(tuple(decls), scope, tuple(storage), spelling)
+
+    def vexing_constructor(self, d):
+        """The arguments of ``std::vector<float> s(L);`` in a function body, which the grammar reads
+        as a prototype whose parameters are types named ``L`` (C++'s most vexing parse): a
+        declarator ``name(a, b)`` with bare identifiers for parameters that do not look like type
+        names is an object constructed from those variables (function prototypes inside kernels
+        take types: ``float f(float);``, ``size_t``)."""
+        if d.type != "function_declarator" or d.child_by_field_name("declarator").type != "identifier":
+            return None
+        params = [c for c in d.child_by_field_name("parameters").named_children if c.type != "comment"]
+        if not params or any(p.type != "parameter_declaration" or p.named_child_count != 1 or
+                             p.named_children[0].type != "type_identifier" or
+                             self.text(p.named_children[0]).endswith("_t") for p in params):
+            return None
+        return tuple(ir.Name(self.text(p.named_children[0])) for p in params)
 
     def prototype(self, node) -> ir.Stmt:
         """A function declaration without a body (forward declaration or extern prototype)."""
