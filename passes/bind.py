@@ -815,6 +815,8 @@ def bind_module(module: ir.Module, target: str, threads: int = 256) -> ir.Module
             items.append(replace(item, quals=tuple(q for q in item.quals if q != "static") + qual, kind="device"))
         else:
             items.append(item)
+    if target in SIMT_TARGETS:
+        items = device_globals(items, set(raised) | device_helpers)
     out = []
     for item in items:
         if isinstance(item, ir.Function) and item.kind == "host" and item.body is not None and item.name not in raised \
@@ -826,6 +828,23 @@ def bind_module(module: ir.Module, target: str, threads: int = 256) -> ir.Module
                 out.extend(raiser.inspectors)
         out.append(item)
     return replace(module, items=tuple(out), dialect=target)
+
+
+def device_globals(items: list, device: set[str]) -> list:
+    """File-scope variables only device code uses (a BANG program's file-scope ``__nram__`` buffer,
+    lowered to a plain global) become ``__device__`` variables: device code cannot touch host
+    globals (nvcc: "identifier is undefined in device code")."""
+    functions = [i for i in items if isinstance(i, ir.Function) and i.body is not None]
+    on_device = set().union(*(used_names(f.body) for f in functions if f.name in device))
+    on_host = set().union(*(used_names(f.body) for f in functions if f.name not in device))
+    out = []
+    for item in items:
+        if isinstance(item, ir.Decl) and item.scope == "local" and "const" not in item.vars[0].type.quals and \
+                "constexpr" not in item.storage and "extern" not in item.storage and \
+                all(v.name in on_device and v.name not in on_host for v in item.vars):
+            item = replace(item, scope="global")
+        out.append(item)
+    return out
 
 
 def global_memory_calls(f: ir.Function) -> ir.Function:

@@ -122,6 +122,20 @@ def test_tasks_sharing_a_file_scope_buffer_stay_sequential_in_c():
     assert suite.check_program(entry, "vnni", src=code).passed
 
 
+def test_a_file_scope_buffer_only_device_code_uses_is_a_device_variable():
+    src = """#define N 64
+__nram__ float buf[N];
+__mlu_global__ void twice(float *x, float *y) {
+  __memcpy(buf, x, N * sizeof(float), GDRAM2NRAM);
+  for (int i = 0; i < N; ++i) y[i] = 2.0f * buf[i];
+}"""
+    code = xpiler.translate(src, to="cuda", source="bang", launch={"task_dim": [1, 1, 1], "func_type": "BLOCK"})
+    assert "__device__ float buf[N];" in code  # nvcc: a host global is undefined in device code
+    x, y = np.random.rand(64).astype(np.float32), np.zeros(64, np.float32)
+    xpiler.run(code, [x, y], entry="twice_kernel", lang="cuda", backend="emulate")
+    np.testing.assert_array_equal(y, 2 * x)
+
+
 def test_device_qualifiers_kept_by_lowering_are_defined_for_bang():
     entry = next(e for e in suite.entries("hip") if e.file == "pool_nhwc_template.hip")
     code = xpiler.translate(entry.source, to="bang", source="hip", launch=entry.launch)
