@@ -320,16 +320,10 @@ def _arrays_for_vectors(body):
     stmts = _stmts(body)
     for i, s in enumerate(stmts):
         v = _vector_decl(s)
-        if v is None:
-            continue
-        m = _VECTOR.fullmatch(v.type.base)
         rest = ir.Block(tuple(stmts[i + 1:]))
-        data_calls = [n for n in ir.walk(rest) if _is_data_call(n, v.name)]
-        indexed = [n for n in ir.walk(rest) if isinstance(n, ir.Index) and n.base == ir.Name(v.name)]
-        uses = [n for n in ir.walk(rest) if n == ir.Name(v.name)]
-        if len(uses) != len(data_calls) + len(indexed):
+        if v is None or not _indexed_only(rest, v.name):
             continue
-        elem = ir.Type(m.group(1))
+        elem = ir.Type(_VECTOR.fullmatch(v.type.base).group(1))
         size = v.ctor_args[0]
         array = replace(s, vars=(ir.Declarator(v.name, elem, dims=(size,)),))
         k = f"__xp_{v.name}_i"
@@ -342,6 +336,7 @@ def _arrays_for_vectors(body):
 
 
 def _vector_decl(s):
+    """The declarator of ``std::vector<T> v(n)`` / ``v(n, 0)``, else None."""
     if not (isinstance(s, ir.Decl) and len(s.vars) == 1):
         return None
     v = s.vars[0]
@@ -352,6 +347,15 @@ def _vector_decl(s):
     return v
 
 
+def _indexed_only(rest, name: str) -> bool:
+    """``name`` is used in ``rest`` only as ``name[i]`` and ``name.data()`` (not ``name.size()``, not
+    passed by reference, ...)."""
+    data_calls = [n for n in ir.walk(rest) if _is_data_call(n, name)]
+    indexed = [n for n in ir.walk(rest) if isinstance(n, ir.Index) and n.base == ir.Name(name)]
+    uses = [n for n in ir.walk(rest) if n == ir.Name(name)]
+    return len(uses) == len(data_calls) + len(indexed)
+
+
 def vector_buffers(body: ir.Block) -> ir.Block:
     """``std::vector<T> v(n)`` / ``v(n, 0)`` declared at the top level of an entry and used only as
     ``v[i]`` and ``v.data()`` becomes ``T *v = (T *)calloc(n, sizeof(T))``, freed before every
@@ -359,22 +363,12 @@ def vector_buffers(body: ir.Block) -> ir.Block:
     Vectors used any other way are left alone (outline then refuses them, naming the type)."""
     stmts = list(body.body)
     for i, s in enumerate(stmts):
-        if not (isinstance(s, ir.Decl) and len(s.vars) == 1):
-            continue
-        v = s.vars[0]
-        m = _VECTOR.fullmatch(v.type.base)
-        args = v.ctor_args or ()
-        if m is None or v.type.pointer or v.type.reference or v.dims or v.init is not None or \
-                len(args) not in (1, 2) or (len(args) == 2 and not _is_zero_literal(args[1])):
-            continue
+        v = _vector_decl(s)
         rest = ir.Block(tuple(stmts[i + 1:]))
-        data_calls = [n for n in ir.walk(rest) if _is_data_call(n, v.name)]
-        indexed = [n for n in ir.walk(rest) if isinstance(n, ir.Index) and n.base == ir.Name(v.name)]
-        uses = [n for n in ir.walk(rest) if n == ir.Name(v.name)]
-        if len(uses) != len(data_calls) + len(indexed):
-            continue  # v.size(), v passed by reference, ...
-        elem = ir.Type(m.group(1))
-        calloc = ir.Cast(replace(elem, pointer=1), ir.Call(ir.Name("calloc"), (args[0], ir.SizeOf(type=elem))))
+        if v is None or not _indexed_only(rest, v.name):
+            continue
+        elem = ir.Type(_VECTOR.fullmatch(v.type.base).group(1))
+        calloc = ir.Cast(replace(elem, pointer=1), ir.Call(ir.Name("calloc"), (v.ctor_args[0], ir.SizeOf(type=elem))))
         decl = replace(s, vars=(ir.Declarator(v.name, replace(elem, pointer=1), init=calloc),))
         free = ir.ExprStmt(ir.Call(ir.Name("free"), (ir.Name(v.name),)))
 

@@ -1082,9 +1082,8 @@ class _Tracer:
                 continue
             assigns = [n for n in ir.walk(loop.body) if isinstance(n, (ir.Assign, ir.UnOp)) and
                        _assigned_name(n) == name]
-            guarded = [n for n in ir.walk(loop.body) if isinstance(n, ir.If) and self.cache_guard(n, name)]
-            if assigns and len(assigns) == len(guarded) and \
-                    all(any(a is g_a for g in guarded for g_a in self.cache_guard(g, name)) for a in assigns):
+            keyed = [a for n in ir.walk(loop.body) if isinstance(n, ir.If) for a in self.cache_guard(n, name)]
+            if assigns and len(assigns) == len(keyed) and all(any(a is k for k in keyed) for a in assigns):
                 tags.add(name)
         return tags
 
@@ -2007,10 +2006,7 @@ class _Solver:
     def check_bounds(self, root: str, accesses: list[_Access], extent, definite_checked: bool = False) -> None:
         """No access starts below the buffer, none (possible ones included; definite ones unless
         ``definite_checked``) ends past ``extent``."""
-        for a in accesses:
-            if self.feasible(root, lambda a=a: f"whether {a.text} starts below the buffer", *self.path(a),
-                             self.z.int(a.start) < 0):
-                raise self.fail(root, f"the access {a.text} may use a negative index")
+        self.check_starts(root, accesses)
         for a in accesses:
             if definite_checked and a.maybe is None:
                 continue
@@ -2020,6 +2016,13 @@ class _Solver:
                     raise self.fail(root, f"the access {a.text} may reach beyond what the definite accesses reach "
                                           f"(it only possibly happens: {a.maybe})")
                 raise self.fail(root, f"the access {a.text} may reach beyond {_text(extent)}")
+
+    def check_starts(self, root: str, accesses: list[_Access]) -> None:
+        """No access starts below the buffer."""
+        for a in accesses:
+            if self.feasible(root, lambda a=a: f"whether {a.text} starts below the buffer", *self.path(a),
+                             self.z.int(a.start) < 0):
+                raise self.fail(root, f"the access {a.text} may use a negative index")
 
     # ---- all parameters known --------------------------------------------------------------------
     def maximum(self, root: str, accesses: list[_Access], fixed=()) -> int | None:
@@ -2370,10 +2373,10 @@ def _inspectable(tracer: _Tracer, function: ir.Function, accesses: list[_Access]
         return False
     solver = _Solver(tracer, function, time.monotonic() + INSPECTOR_DEADLINE_S)
     try:
-        return not any(solver.feasible(a.root, lambda: "", *solver.path(a), solver.z.int(a.start) < 0)
-                       for a in accesses)
+        solver.check_starts(accesses[0].root, accesses)
     except FootprintError:
         return False
+    return True
 
 
 def _inspected(function, name, accesses, elem, inspectors: list, error: FootprintError) -> ir.Expr:

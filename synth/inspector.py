@@ -30,6 +30,7 @@ conditions on its counters) is still proved by z3; where that fails there is no 
 from __future__ import annotations
 
 from xpiler import ir
+from xpiler.ir.effects import used_names
 from xpiler.ir.types import is_integer
 
 from . import footprint as fp
@@ -37,18 +38,8 @@ from . import footprint as fp
 _LONG = ir.Type("long long")
 
 
-def _used(stmts) -> set[str]:
-    return {n.id for n in ir.walk(ir.Block(tuple(stmts))) if isinstance(n, ir.Name)}
-
-
 def _name(counter: str) -> str:
     return "__xp_" + counter.lstrip("@")
-
-
-def _holds_on_prefix(term, counter: str) -> bool:
-    """True when ``term`` holds for the counter's values from 0 up to some bound and not after
-    (``c*t + rest < 0`` with ``c > 0``): then it holds for some value iff it holds at 0."""
-    return fp._counter_bounds(term, counter) is not None
 
 
 def _is_nonneg_fact(term, counter: str) -> bool:
@@ -67,21 +58,23 @@ def reduce_access(access) -> tuple[list, object, list]:
     for loop in reversed(access.loops):
         c = loop.counter
         mentioned = [p for p in conditions if c in fp._counters(p) and not _is_nonneg_fact(p, c)]
-        prefix = all(_holds_on_prefix(p, c) for p in mentioned)
+        # a condition that holds for the counter's values from 0 up to a bound (c*t + rest < 0, c > 0)
+        # holds for some value iff it holds at 0; its bound is the largest value it admits
+        bounds = [fp._counter_bounds(p, c) for p in mentioned]
+        prefix = all(b is not None for b in bounds)
         in_bounds = any(c in fp._counters(last) for _, last in explicit)
         linear = fp._linear_in(end, c) if c in fp._counters(end) else (fp.ZERO, end)
         sign = 1 if linear is not None and fp._value(linear[0]) == 0 else \
             fp._sign(linear[0]) if linear is not None else 0
-        if not prefix or in_bounds or sign == 0:
+        if not prefix or in_bounds or sign == 0 or (c in fp._counters(end) and not bounds):
             explicit.append((c, loop.last))
             continue
         at_zero = {c: fp.ZERO}
         others = [p for p in conditions if c not in fp._counters(p)]
         if c in fp._counters(end) and sign > 0:
             largest = None
-            for p in mentioned:
-                bound = fp._counter_bounds(p, c)[0]
-                largest = bound if largest is None else fp.minimum(largest, bound)
+            for last, _, _ in bounds:
+                largest = last if largest is None else fp.minimum(largest, last)
             end = fp.simplify(fp._substitute(end, {c: largest}))
         else:
             end = fp.simplify(fp._substitute(end, at_zero))
@@ -119,10 +112,9 @@ def extent_inspector(name: str, function: ir.Function, accesses, elem: int) -> i
     count = ir.BinOp("/", ir.BinOp("+", ir.Name(end_name), fp._const(elem - 1)), fp._const(elem))
     body.append(ir.Return(count))
     params = []
-    used = _used(body)
+    used = used_names(ir.Block(tuple(body)))
     for p in function.params:
         if p.type.is_pointer or p.dims or p.name not in used:
             continue
-        scalar = is_integer(p.type) if p.type.base not in ("dim3", "cnrtDim3_t") else False
-        params.append(ir.Param(p.name, _LONG if scalar else p.type))
+        params.append(ir.Param(p.name, _LONG if is_integer(p.type) else p.type))
     return ir.Function(name, _LONG, tuple(params), ir.Block(tuple(body)), kind="host", quals=("static",))
