@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass
 from typing import ClassVar, Iterator
 
+from xpiler import ir
 from xpiler.errors import XpilerError
 
 
@@ -147,3 +148,15 @@ def parse_pipeline(spec: str) -> list[tuple[str, dict]]:
     if not out:
         raise PassError("empty pipeline spec")
     return out
+
+
+def map_function_bodies(module, fn):
+    """``module`` with ``fn(function) -> body`` applied to every function that has a body (inside
+    ``extern "C"`` blocks too)."""
+    def item(i):
+        if isinstance(i, ir.ExternC):
+            return dataclasses.replace(i, items=tuple(item(x) for x in i.items))
+        if isinstance(i, ir.Function) and i.body is not None:
+            return dataclasses.replace(i, body=fn(i))
+        return i
+    return dataclasses.replace(module, items=tuple(item(i) for i in module.items))

@@ -227,7 +227,8 @@ class ParallelLoops:
         self.module_variables = module_variables
         self.answers: dict[int, tuple[ir.For, bool]] = {}  # id -> (the loop, kept alive; answer)
 
-    def __call__(self, loop: ir.For) -> bool:
+    def __call__(self, loop: ir.For, within: tuple[ir.For, ...] = ()) -> bool:
+        """``within``: the canonical loops around ``loop``, whose ranges the check may assume."""
         if used_names(loop.body) & self.module_variables:
             return False
         if loop.kind in ("blocks", "threads", "parallel"):
@@ -235,7 +236,14 @@ class ParallelLoops:
         known = self.answers.get(id(loop))
         if known is None or known[0] is not loop:
             from xpiler.ir.dependence import is_parallel
-            known = (loop, is_parallel(loop, constants=self.constants))
+            checked = loop
+            for outer in reversed(within):
+                var, start, stop, step = outer.canonical()
+                if const_value(step, {}) is None or const_value(step, {}) <= 0:
+                    continue
+                guard = _bin("&&", _bin("<=", start, _n(var)), _bin("<", _n(var), stop))
+                checked = replace(checked, body=ir.Block((ir.If(guard, checked.body),)))
+            known = (loop, is_parallel(checked, constants=self.constants))
             self.answers[id(loop)] = known
         return known[1]
 
@@ -268,21 +276,44 @@ def find_nest(f: ir.Function, parallel: ParallelLoops) -> Nest | None:
         if used_names(ir.Block((ir.ExprStmt(start), ir.ExprStmt(stop), ir.ExprStmt(step)))) & (
                 outer_vars | assigned_scalars(node.body)):
             break
-        if var in assigned_scalars(node.body) or not parallel(node):
+        if var in assigned_scalars(node.body) or not parallel(node, tuple(loops)):
             break
         loops.append(node)
         trips.append(trip_count(start, stop, step))
         outer_vars.add(var)
         body = node.body if isinstance(node.body, ir.Block) else ir.Block((node.body,))
         inner = [s for s in body.body if not isinstance(s, ir.Comment)]
-        if len(inner) == 1 and isinstance(inner[0], ir.For) and inner[0].canonical() is not None:
-            node = inner[0]
+        sunk = sink_scalars(inner)
+        if sunk is not None:
+            node = sunk
             continue
         break
     if not loops:
         return None
     last = loops[-1]
     return Nest(pre, loops, last.body if isinstance(last.body, ir.Block) else ir.Block((last.body,)), trips)
+
+
+def sink_scalars(stmts: list) -> ir.For | None:
+    """The loop of ``[scalar declarations..., loop]`` with the declarations moved to the top of its
+    body, when that computes the same: they read no memory, the loop's header does not use them,
+    and its body assigns neither them nor what they read (so every iteration recomputes the values
+    they had). None when ``stmts`` is not of that form."""
+    if not stmts or not isinstance(stmts[-1], ir.For) or stmts[-1].canonical() is None:
+        return None
+    loop, decls = stmts[-1], stmts[:-1]
+    if not decls:
+        return loop
+    if not all(isinstance(d, ir.Decl) and not is_array_decl(d) and not touches_memory(d) for d in decls):
+        return None
+    names = {v.name for d in decls for v in d.vars}
+    header = ir.Block(tuple(ir.ExprStmt(e) for e in (loop.cond, loop.step) if e is not None) +
+                      ((loop.init,) if loop.init is not None else ()))
+    changed = assigned_scalars(loop.body)
+    if names & used_names(header) or (names | used_names(ir.Block(tuple(decls)))) & changed:
+        return None
+    body = loop.body.body if isinstance(loop.body, ir.Block) else (loop.body,)
+    return replace(loop, body=ir.Block(tuple(decls) + tuple(body)))
 
 
 def decode(nest: Nest, index: ir.Expr) -> list:

@@ -201,7 +201,9 @@ class Folder(ScopedRewriter):
 
     def __init__(self):
         super().__init__()
-        self.consts: dict[int, tuple[int, ir.Type]] = {}   # id(Var) -> (value, declared type)
+        # id(Var) -> (the Var, value, declared type); the Var is kept so that its id is not reused by
+        # another variable's while the entry exists
+        self.consts: dict[int, tuple[object, int, ir.Type]] = {}
         self.frozen: set[str] | None = None                # names never reassigned in the function
 
     def _top(self, item):
@@ -226,14 +228,15 @@ class Folder(ScopedRewriter):
                 if c is not None and rng[0] <= c[0] <= rng[1]:
                     var = env.lookup(d.name)
                     if var is not None:
-                        self.consts[id(var)] = (c[0], canonical(d.type))
+                        self.consts[id(var)] = (var, c[0], canonical(d.type))
         return out
 
     def visit_expr(self, e, env, truth):
         if isinstance(e, ir.Name) and self.consts:
             var = env.lookup(e.id)
-            if var is not None and id(var) in self.consts:
-                return literal(*self.consts[id(var)])
+            known = self.consts.get(id(var)) if var is not None else None
+            if known is not None and known[0] is var:
+                return literal(*known[1:])
             return e
         if isinstance(e, ir.Paren) and isinstance(e.inner, (ir.Const, ir.Name, ir.Paren)) and \
                 not (isinstance(e.inner, ir.Const) and e.inner.text.startswith("-")):

@@ -220,7 +220,7 @@ extern "C" void copy4(const float *x, float *y, int n) {
   for (int i = 0; i < n; ++i) std::memcpy(y + 4 * i, x + 4 * i, 4 * sizeof(float));
 }"""
     code = xpiler.translate(src, to="hip", source="vnni")
-    assert "std::memcpy" not in code and "memcpy(y + 4 * i, x + 4 * i, 4 * sizeof(float));" in code
+    assert "std::memcpy" not in code and "memcpy(y + 4 * i, x + 4 * i, 16UL);" in code  # size folded
     x, y = np.random.rand(40).astype(np.float32), np.zeros(40, np.float32)
     xpiler.run(code, [x, y, 10], entry="copy4", lang="hip", backend="emulate")
     np.testing.assert_array_equal(y, x)

@@ -76,8 +76,8 @@ LOWERING = "{host_entries}inline-device,loop-recovery,host-lower,detensorize"
 # Raising sequential C to a target (pass docstrings say what each does).
 RAISING = {
     "vnni": "outline,bind{{target=vnni}},c-prelude",
-    "cuda": "outline,bind{{target=cuda}},target-prelude",
-    "hip": "outline,bind{{target=hip}},target-prelude",
+    "cuda": "loop-normalize,constant-fold,mask-bounds,broadcast-forward,contract-temporaries,lanes-outward,dce,outline,bind{{target=cuda}},target-prelude",
+    "hip": "loop-normalize,constant-fold,mask-bounds,broadcast-forward,contract-temporaries,lanes-outward,dce,outline,bind{{target=hip}},target-prelude",
     "bang": "outline,bind{{target=bang}},target-prelude",
 }
 
