@@ -1,6 +1,7 @@
 """Transformation passes and the pass manager (imported as ``xpiler.passes``).
 
-The lowering passes (loop recovery, detensorize) and raising passes (split, bind, cache, tensorize,
-...) land here, one pass per module. Until they do, `xpiler.translate` supports only the identity
-and the direct CUDA <-> HIP mapping and says so for every other direction.
+One pass per module: lowering (``loop-recovery``, ``detensorize``, ``host-lower``, ...), raising
+(``outline``, ``bind``, the vector-to-lanes passes before them), the platform-agnostic loop passes
+(``loop-split``, ``loop-fuse``, ...) and the direct CUDA <-> HIP port (``simt-port``). ``registry``
+names them; ``manager`` runs pipelines of them.
 """

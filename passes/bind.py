@@ -610,7 +610,9 @@ class Binder:
         nest = find_nest(f, self.parallel)
         if nest is None:
             return replace(f, kind="host")
-        first = nest.loops[0]
+        first = nest.loops[-1]  # the chain rebuilt: declarations between its loops were sunk inwards
+        for outer in reversed(nest.loops[:-1]):
+            first = replace(outer, body=ir.Block((first,)))
         pragma = ir.Pragma("omp parallel for" + (f" collapse({len(nest.loops)})" if len(nest.loops) > 1 else ""))
         body = tuple(nest.pre) + (pragma, first)
         return replace(f, body=replace(f.body, body=body), kind="host")

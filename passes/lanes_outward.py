@@ -20,6 +20,8 @@ same constant ``L >= 8``, with no such loop inside) at any depth, and:
 
 * each lane loop assigns no scalar declared outside it (a horizontal reduction ``s += v[i]`` couples
   the lanes: refused);
+* no loop of the block around a lane loop is parallel itself (the lanes would run it serially:
+  a vector loop over independent chunks keeps its chunks as the parallel loop);
 * the new loop over the lanes, with the block's arrays declared outside it (shared by the lanes, as
   they were), has no dependence between two lanes (:func:`xpiler.ir.dependence.parallel_obstacle`).
 
@@ -80,11 +82,40 @@ def lane_loops(node) -> list[ir.For]:
     return found
 
 
+def _guarded(loop: ir.For, ranges: tuple) -> ir.For:
+    """``loop`` with its body under the enclosing loops' ranges (an assumption for the check)."""
+    for guard in reversed(ranges):
+        loop = replace(loop, body=ir.Block((ir.If(guard, loop.body),)))
+    return loop
+
+
+def _loops_around(block: ir.Block, lanes: list) -> list:
+    """The loops of ``block`` that enclose one of ``lanes``."""
+    ids = {id(l) for l in lanes}
+    found = []
+
+    def visit(n, around):
+        if id(n) in ids:
+            found.extend(l for l in around if all(l is not f for f in found))
+            return n
+        if isinstance(n, ir.For):
+            ir.map_children(n, lambda c: visit(c, around + [n]) if c is n.body else c)
+            return n
+        if isinstance(n, ir.Stmt):
+            ir.map_children(n, lambda c: visit(c, around))
+        return n
+    visit(block, [])
+    return found
+
+
 class _Lanes:
     def __init__(self, module: ir.Module, function: ir.Function):
         self.env = function_env(module, function)
         self.taken = {n.id for n in ir.walk(function.body) if isinstance(n, ir.Name)} | \
             {n.name for n in ir.walk(function.body) if isinstance(n, ir.Declarator)} | {p.name for p in function.params}
+
+    def is_parallel(self, loop: ir.For, ranges: tuple) -> bool:
+        return parallel_obstacle(_guarded(loop, ranges), env=self.env) is None
 
     def visit(self, node, ranges: tuple):
         """Blocks innermost first; ``ranges`` are the guards ``start <= v && v < stop`` of the
@@ -109,6 +140,8 @@ class _Lanes:
         for l in loops:
             if assigned_scalars(l.body) - declared_names(l.body):
                 return node
+        if any(self.is_parallel(outer, ranges) for outer in _loops_around(node, loops)):
+            return node  # the lanes would serialise a loop whose iterations could run apart
         lane = fresh("lane", self.taken)
         ids = {id(l) for l in loops}
         arrays: list[ir.Decl] = []  # declared outside the lane loops: shared by the lanes
@@ -134,10 +167,7 @@ class _Lanes:
             return node  # hoisting would change which declaration a name means
         loop = ir.For(ir.Decl((ir.Declarator(lane, ir.Type("int"), (), const(0)),)),
                       ir.BinOp("<", name(lane), const(lengths.pop())), ir.UnOp("++", name(lane)), ir.Block(rest))
-        guarded = loop
-        for guard in reversed(ranges):  # the enclosing loops' ranges, as the check's assumption
-            guarded = replace(guarded, body=ir.Block((ir.If(guard, guarded.body),)))
-        if parallel_obstacle(guarded, env=self.env) is not None:
+        if parallel_obstacle(_guarded(loop, ranges), env=self.env) is not None:
             return node
         return ir.Block(tuple(self.scalarize(arrays, loop, lane)))
 
