@@ -225,7 +225,7 @@ class ParallelLoops:
         # Variables of the whole program: lowering made per-core storage declared at file scope (BANG
         # NRAM) one variable, so iterations that use one are not independent, whatever their provenance.
         self.module_variables = module_variables
-        self.answers: dict[int, tuple[ir.For, bool]] = {}  # id -> (the loop, kept alive; answer)
+        self.answers: dict = {}  # id (and ids of the loops around) -> (the loop, kept alive; answer)
 
     def __call__(self, loop: ir.For, within: tuple[ir.For, ...] = ()) -> bool:
         """``within``: the canonical loops around ``loop``, whose ranges the check may assume."""
@@ -233,9 +233,17 @@ class ParallelLoops:
             return False
         if loop.kind in ("blocks", "threads", "parallel"):
             return True
+        from xpiler.ir.dependence import is_parallel
         known = self.answers.get(id(loop))
         if known is None or known[0] is not loop:
-            from xpiler.ir.dependence import is_parallel
+            known = (loop, is_parallel(loop, constants=self.constants))
+            self.answers[id(loop)] = known
+        if known[1] or not within:
+            return known[1]
+        # again, assuming the ranges of the loops around (a harder query, so asked only now)
+        key = (id(loop), tuple(id(w) for w in within))
+        guarded = self.answers.get(key)
+        if guarded is None or guarded[0] is not loop:
             checked = loop
             for outer in reversed(within):
                 var, start, stop, step = outer.canonical()
@@ -243,9 +251,9 @@ class ParallelLoops:
                     continue
                 guard = _bin("&&", _bin("<=", start, _n(var)), _bin("<", _n(var), stop))
                 checked = replace(checked, body=ir.Block((ir.If(guard, checked.body),)))
-            known = (loop, is_parallel(checked, constants=self.constants))
-            self.answers[id(loop)] = known
-        return known[1]
+            guarded = (loop, is_parallel(checked, constants=self.constants), within)  # within: kept alive
+            self.answers[key] = guarded
+        return guarded[1]
 
 
 def trip_count(start, stop, step) -> ir.Expr:
@@ -348,6 +356,12 @@ def array_bytes(decl_var: ir.Declarator, env: dict) -> int | None:
 
 def body_arrays(node) -> list[ir.Declarator]:
     return [v for n in ir.walk(node) if isinstance(n, ir.Decl) for v in n.vars if v.dims]
+
+
+def is_task_loop(loop: ir.For) -> bool:
+    """A loop over the tasks of a lowered BANG kernel (loop recovery's ``taskIdZ/Y/X`` loops)."""
+    canon = loop.canonical()
+    return loop.kind == "threads" and canon is not None and canon[0] in ("taskIdX", "taskIdY", "taskIdZ")
 
 
 def has_thread_loops(node) -> bool:
@@ -492,9 +506,24 @@ class BlockRaiser:
             body = s if isinstance(s, ir.Block) else ir.Block((s,))
         return [ir.If(_bin("==", self.tid(), _c(0)), body), sync]
 
+    def collapsible(self, inner: ir.For, chain: list) -> bool:
+        """``inner`` (the only loop of the chain's last body) can join the chain: its own bounds, not
+        changed by the chain, and iterations independent (checked under the chain's ranges)."""
+        canon = inner.canonical()
+        if canon is None or not isinstance(inner.init, ir.Decl) or inner.kind == "blocks":
+            return False
+        var, start, stop, step = canon
+        header = used_names(ir.Block((ir.ExprStmt(start), ir.ExprStmt(stop), ir.ExprStmt(step))))
+        outer = {c.canonical()[0] for c in chain}
+        if header & (outer | assigned_scalars(chain[0].body)) or var in assigned_scalars(inner.body) or \
+                any(isinstance(n, ir.Jump) for n in ir.walk(inner.body)):
+            return False
+        return self.parallel(inner, tuple(chain))
+
     def distribute(self, loop: ir.For) -> ir.For:
-        """``for (v = a; v < b; v += s)`` over the block's threads (thread loops of a recovered block are
-        collapsed first so that every thread of the block gets work)."""
+        """``for (v = a; v < b; v += s)`` over the block's threads. Thread loops of a recovered block,
+        and the independent loops perfectly nested in a parallel loop (output rows x columns x
+        channels of a convolution), are collapsed first so that every thread of the block gets work."""
         chain = [loop]
         node = loop
         while True:
@@ -502,6 +531,11 @@ class BlockRaiser:
             if len(body) == 1 and isinstance(body[0], ir.For) and body[0].kind == "threads" and \
                     body[0].canonical() is not None and loop.kind == "threads":
                 node = body[0]
+                chain.append(node)
+                continue
+            inner = sink_scalars(body) if loop.kind != "threads" else None
+            if inner is not None and self.collapsible(inner, chain):
+                node = inner
                 chain.append(node)
                 continue
             break
@@ -705,6 +739,10 @@ class Binder:
         thread per iteration, each with its slice of a global scratch buffer."""
         if has_thread_loops(nest.body):
             return True
+        if any(is_task_loop(loop) for loop in nest.loops) and self.has_parallel_loop(nest.body):
+            # a task of a BANG program spreads its chunk over its core's vector lanes: its loops over
+            # elements are the block's threads (one thread per task would leave most of a GPU idle)
+            return True
         total = 0
         for v in body_arrays(nest.body):
             size = array_bytes(v, self.constants)
@@ -714,6 +752,10 @@ class Binder:
                 continue
             total += size
         return total > FLAT_ARRAY_LIMIT
+
+    def has_parallel_loop(self, body: ir.Block) -> bool:
+        return any(isinstance(n, ir.For) and n.canonical() is not None and isinstance(n.init, ir.Decl)
+                   and n.canonical()[0] not in assigned_scalars(n.body) and self.parallel(n) for n in ir.walk(body))
 
     def thread_scratch(self, body: ir.Block, gid, threads: int, pre: list):
         """``T v[n]`` with ``n`` known at run time only -> ``T *v = scratch_v + thread * n``: the body

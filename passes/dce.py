@@ -10,7 +10,8 @@
   initialiser and every assignment to it (``v = e``, ``v[i] = e``) are free of side effects, goes
   with those assignments (dead buffers included);
 * nested blocks are merged into the enclosing block when the names they declare are used nowhere
-  else in the function (so no shadowing changes), and not right after a ``#pragma`` (an OpenMP
+  else in the function (so no shadowing changes), not into a block with a label when they declare
+  something (a ``goto`` may not skip an initialisation), and not right after a ``#pragma`` (an OpenMP
   structured block).
 
 Applied until nothing changes. Side effects are judged conservatively (:func:`passes.cleanup.is_pure`:
@@ -106,6 +107,9 @@ class _Dce:
     # ---- statements ------------------------------------------------------------------------------
     def block(self, b: ir.Block, after_pragma=False) -> ir.Block:
         out: list = []
+        # a block that declares something and sits before a label keeps its braces: a goto to the
+        # label may not jump past an initialised declaration in the label's scope (C++)
+        labelled = any(isinstance(s, ir.Verbatim) and s.text.rstrip().endswith(":;") for s in b.body)
         for s in b.body:
             new = self.stmt(s)
             if new is None:
@@ -113,7 +117,8 @@ class _Dce:
                 if out and isinstance(out[-1], ir.Pragma):
                     out.pop()  # the pragma applied to the statement that went away
                 continue
-            if isinstance(new, ir.Block) and not (out and isinstance(out[-1], ir.Pragma)) and self.can_merge(new):
+            if isinstance(new, ir.Block) and not (out and isinstance(out[-1], ir.Pragma)) and self.can_merge(new) \
+                    and not (labelled and any(isinstance(t, ir.Decl) for t in new.body)):
                 self.changed = True
                 out.extend(new.body)
                 continue

@@ -156,3 +156,39 @@ class InlineDevice(ModulePass):
                 return None  # inlined everywhere; its parallel built-ins have no meaning on their own
             return i
         return replace(module, items=tuple(x for x in (item(i) for i in module.items) if x is not None))
+
+
+def _has_openmp(function: ir.Function) -> bool:
+    return any(isinstance(n, ir.Pragma) and n.text.split()[:1] == ["omp"] for n in ir.walk(function.body))
+
+
+@register
+@dataclass(frozen=True)
+class InlineParallel(ModulePass):
+    """Inline host helpers that hold an OpenMP parallel loop into the entries that call them."""
+
+    name: ClassVar[str] = "inline-parallel"
+    summary: ClassVar[str] = "inline helpers with an OpenMP loop into their callers (their loops become kernels)"
+
+    def apply(self, module: ir.Module) -> ir.Module:
+        # A helper called from an entry would become one device function run by one thread; inlined,
+        # its parallel loop is the entry's, which outline and bind map onto the GPU. Arguments that
+        # are constants at a call (the kind of pooling) become constants of that copy.
+        functions = [f for f in module.functions() if f.body is not None]
+        callees = {f.name: f for f in functions if f.kind == "host" and not f.extern_c and _has_openmp(f)}
+        called = {n.func.id for f in functions if f.name not in callees for n in ir.walk(f.body)
+                  if isinstance(n, ir.Call) and isinstance(n.func, ir.Name)}
+        callees = {name: f for name, f in callees.items() if name in called}
+        if not callees:
+            return module
+        inliner = _Inliner(callees)
+
+        def item(i):
+            if isinstance(i, ir.Function) and i.body is not None and i.name not in callees:
+                return replace(i, body=inliner.block(i.body, 0))
+            if isinstance(i, ir.ExternC):
+                return replace(i, items=tuple(x for x in (item(y) for y in i.items) if x is not None))
+            if isinstance(i, ir.Function) and i.name in callees:
+                return None  # inlined at every call
+            return i
+        return replace(module, items=tuple(x for x in (item(i) for i in module.items) if x is not None))

@@ -20,8 +20,8 @@ same constant ``L >= 8``, with no such loop inside) at any depth, and:
 
 * each lane loop assigns no scalar declared outside it (a horizontal reduction ``s += v[i]`` couples
   the lanes: refused);
-* no loop of the block around a lane loop is parallel itself (the lanes would run it serially:
-  a vector loop over independent chunks keeps its chunks as the parallel loop);
+* it is not a function's body (its loops become kernels of their own: a vector loop over
+  independent chunks and its masked tail stay apart, the chunks the parallel loop);
 * the new loop over the lanes, with the block's arrays declared outside it (shared by the lanes, as
   they were), has no dependence between two lanes (:func:`xpiler.ir.dependence.parallel_obstacle`).
 
@@ -89,33 +89,11 @@ def _guarded(loop: ir.For, ranges: tuple) -> ir.For:
     return loop
 
 
-def _loops_around(block: ir.Block, lanes: list) -> list:
-    """The loops of ``block`` that enclose one of ``lanes``."""
-    ids = {id(l) for l in lanes}
-    found = []
-
-    def visit(n, around):
-        if id(n) in ids:
-            found.extend(l for l in around if all(l is not f for f in found))
-            return n
-        if isinstance(n, ir.For):
-            ir.map_children(n, lambda c: visit(c, around + [n]) if c is n.body else c)
-            return n
-        if isinstance(n, ir.Stmt):
-            ir.map_children(n, lambda c: visit(c, around))
-        return n
-    visit(block, [])
-    return found
-
-
 class _Lanes:
     def __init__(self, module: ir.Module, function: ir.Function):
         self.env = function_env(module, function)
         self.taken = {n.id for n in ir.walk(function.body) if isinstance(n, ir.Name)} | \
             {n.name for n in ir.walk(function.body) if isinstance(n, ir.Declarator)} | {p.name for p in function.params}
-
-    def is_parallel(self, loop: ir.For, ranges: tuple) -> bool:
-        return parallel_obstacle(_guarded(loop, ranges), env=self.env) is None
 
     def visit(self, node, ranges: tuple):
         """Blocks innermost first; ``ranges`` are the guards ``start <= v && v < stop`` of the
@@ -140,8 +118,6 @@ class _Lanes:
         for l in loops:
             if assigned_scalars(l.body) - declared_names(l.body):
                 return node
-        if any(self.is_parallel(outer, ranges) for outer in _loops_around(node, loops)):
-            return node  # the lanes would serialise a loop whose iterations could run apart
         lane = fresh("lane", self.taken)
         ids = {id(l) for l in loops}
         arrays: list[ir.Decl] = []  # declared outside the lane loops: shared by the lanes
@@ -200,7 +176,8 @@ def lanes_outward(module: ir.Module) -> ir.Module:
         if isinstance(i, ir.ExternC):
             return replace(i, items=tuple(item(x) for x in i.items))
         if isinstance(i, ir.Function) and i.body is not None and lane_loops(i.body):
-            return replace(i, body=_Lanes(module, i).visit(i.body, ()))
+            lanes = _Lanes(module, i)  # the function's own block is left to outline: its loops are kernels
+            return replace(i, body=ir.Block(tuple(lanes.visit(s, ()) for s in i.body.body)))
         return i
     return replace(module, items=tuple(item(i) for i in module.items))
 

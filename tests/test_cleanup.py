@@ -162,6 +162,21 @@ def test_dce_keeps_blocks_whose_names_would_clash():
     assert apply(Dce(), dedent(src)) == dedent(src) + "\n"
 
 
+def test_dce_keeps_the_braces_a_goto_must_not_jump_into():
+    # merged, `int t = n * 2;` would sit between the goto and its label: a C++ compile error
+    src = """
+    void f(float *a, int n) {
+      if (n == 0)
+        goto done;
+      {
+        int t = n * 2;
+        a[t] = 1;
+      }
+      done:;
+    }"""
+    assert apply(Dce(), dedent(src)) == dedent(src) + "\n"
+
+
 # ---- simplify-index ----------------------------------------------------------------------------------------
 
 INDEX = """

@@ -76,10 +76,14 @@ LOWERING = "{host_entries}inline-device,loop-recovery,host-lower,detensorize"
 # Raising sequential C to a target (pass docstrings say what each does).
 RAISING = {
     "vnni": "outline,bind{{target=vnni}},c-prelude",
-    "cuda": "loop-normalize,constant-fold,mask-bounds,broadcast-forward,contract-temporaries,lanes-outward,dce,outline,bind{{target=cuda}},target-prelude",
-    "hip": "loop-normalize,constant-fold,mask-bounds,broadcast-forward,contract-temporaries,lanes-outward,dce,outline,bind{{target=hip}},target-prelude",
+    "cuda": "outline,bind{{target=cuda}},target-prelude",
+    "hip": "outline,bind{{target=hip}},target-prelude",
     "bang": "outline,bind{{target=bang}},target-prelude",
 }
+
+# Vector code (AVX-512 detensorized) raised to SIMT: one loop per lane, bound like any loop. Lowered
+# BANG keeps its chunked NRAM buffers, which block mode maps onto a block's threads instead.
+VECTOR_TO_LANES = "inline-parallel,loop-normalize,constant-fold,mask-bounds,broadcast-forward,contract-temporaries,lanes-outward,dce"
 
 
 def default_pipeline(source: str, target: str, *, wavefront: int = 64, program: Program | None = None,
@@ -106,7 +110,7 @@ def lower_and_raise(source: str, target: str, *, program: Program | None = None,
             raise UnsupportedError(f"translating {source} to {target}: atomics ({', '.join(atomics)}) are not "
                                    f"raised yet (sequential C has no atomicity to bind)")
     if source == "vnni":
-        lowering = "detensorize"
+        lowering = "detensorize" + ("," + VECTOR_TO_LANES if target in ("cuda", "hip") else "")
     elif program is None:
         raise NotImplementedDirection(f"translating {source} to {target} needs the program (for its host entries)")
     else:
