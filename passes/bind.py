@@ -39,7 +39,7 @@ from xpiler import ir
 from xpiler.errors import UnsupportedError
 from xpiler.ir.analysis import strip_parens
 from xpiler.ir.transform import rename
-from xpiler.ir.effects import (assigned_scalars, call_name, declared_names, is_array_decl, touches_memory,
+from xpiler.ir.effects import (assigned_scalars, call_name, declared_names, free_names, is_array_decl, touches_memory,
                                used_names, writes_memory)
 
 from .base import ModulePass, PassError
@@ -229,7 +229,7 @@ class ParallelLoops:
 
     def __call__(self, loop: ir.For, within: tuple[ir.For, ...] = ()) -> bool:
         """``within``: the canonical loops around ``loop``, whose ranges the check may assume."""
-        if used_names(loop.body) & self.module_variables:
+        if free_names(loop.body) & self.module_variables:
             return False
         if loop.kind in ("blocks", "threads", "parallel"):
             return True

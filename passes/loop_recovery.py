@@ -42,6 +42,7 @@ from xpiler import ir
 from xpiler.errors import UnsupportedError
 from xpiler.intrinsics import REGISTRY
 from xpiler.ir.analysis import strip_parens
+from xpiler.ir.effects import declared_names, used_names
 
 from .base import ModulePass, PassError
 from .registry import register
@@ -695,6 +696,35 @@ def _shared_storage(d: ir.Decl) -> ir.Decl:
 BANG_TASK_BUILTINS = frozenset({"taskId", "taskIdX", "taskIdY", "taskIdZ", "clusterId", "coreId"})
 
 
+def _private_core_storage(module: ir.Module, kernel: ir.Function) -> ir.Function:
+    """``kernel`` with the file-scope ``__nram__`` / ``__wram__`` buffers it uses declared in its own
+    body. Those memories belong to one core: every task has its own (a task runs on one core, and the
+    tasks the same core runs one after another each load what they use), so in the sequential form
+    each task gets a buffer of its own, like an ``__nram__`` local, rather than one shared by all."""
+    used = {n.id for n in ir.walk(kernel.body) if isinstance(n, ir.Name)}
+    private = tuple(ir.Decl((v,), i.scope) for i in module.items if isinstance(i, ir.Decl) and i.scope in ("nram", "wram")
+                    for v in i.vars if v.name in used)
+    if not private:
+        return kernel
+    return replace(kernel, body=ir.Block(private + kernel.body.body))
+
+
+def _drop_unused_core_storage(module: ir.Module) -> ir.Module:
+    """File-scope ``__nram__`` / ``__wram__`` buffers that no function uses any more (each kernel has
+    its own, :func:`_private_core_storage`)."""
+    used = set()
+    for f in module.functions():
+        if f.body is not None:
+            used |= used_names(f.body) - declared_names(f.body)
+
+    def keep(i):
+        if isinstance(i, ir.Decl) and i.scope in ("nram", "wram"):
+            kept = tuple(v for v in i.vars if v.name in used)
+            return replace(i, vars=kept) if kept else None
+        return i
+    return replace(module, items=tuple(x for x in (keep(i) for i in module.items) if x is not None))
+
+
 def recover_bang(kernel: ir.Function) -> ir.Function:
     """The sequential form of a BANG kernel: tasks loop over taskIdZ/Y/X (see the module docstring)."""
     sram, body = _hoist_scoped(kernel.body, {"sram"})
@@ -745,7 +775,8 @@ class LoopRecovery(ModulePass):
         if module.dialect not in ("cuda", "hip", "bang"):
             raise PassError(f"loop-recovery applies to cuda, hip and bang programs, not {module.dialect}")
         warp = self.warp or (64 if module.dialect == "hip" else 32)
-        recover = (lambda k: recover_bang(k)) if module.dialect == "bang" else (lambda k: recover_simt(k, warp))
+        recover = (lambda k: recover_bang(_private_core_storage(module, k))) if module.dialect == "bang" else \
+            (lambda k: recover_simt(k, warp))
 
         def item(i):
             if isinstance(i, ir.Function) and i.kind == "kernel" and i.body is not None:
@@ -753,7 +784,8 @@ class LoopRecovery(ModulePass):
             if isinstance(i, ir.ExternC):
                 return replace(i, items=tuple(item(x) for x in i.items))
             return i
-        return replace(module, items=tuple(item(i) for i in module.items))
+        module = replace(module, items=tuple(item(i) for i in module.items))
+        return _drop_unused_core_storage(module) if module.dialect == "bang" else module
 
 
 def _split_decl(s) -> list:

@@ -114,26 +114,26 @@ def test_atomics_are_refused_rather_than_raced():
         xpiler.translate(src, to="bang", launch={"grid": [1], "block": [64]})
 
 
-def test_tasks_sharing_a_file_scope_buffer_stay_sequential_in_c():
-    # file-scope __nram__ is per core in BANG but one array once lowered: no OpenMP over the tasks
+def test_tasks_with_file_scope_nram_run_in_parallel_each_with_its_own_buffer_in_c():
+    # file-scope __nram__ is per core in BANG: lowered, each task declares its own copy, so OpenMP
+    # may run the tasks concurrently
     entry = next(e for e in suite.entries("bang") if e.file == "pool_nhwc.mlu")
     code = xpiler.translate(entry.source, to="vnni", source="bang", launch=entry.launch)
-    assert "float src[MAX_IN];" in code and "#pragma omp" not in code
+    assert "__nram__" not in code and code.count("float src[MAX_IN];") == 4  # one per entry's task loop
+    assert "#pragma omp parallel for collapse(3)" in code
     assert suite.check_program(entry, "vnni", src=code).passed
 
 
-def test_a_file_scope_buffer_only_device_code_uses_is_a_device_variable():
-    src = """#define N 64
-__nram__ float buf[N];
-__mlu_global__ void twice(float *x, float *y) {
-  __memcpy(buf, x, N * sizeof(float), GDRAM2NRAM);
-  for (int i = 0; i < N; ++i) y[i] = 2.0f * buf[i];
+def test_a_file_scope_variable_only_device_code_uses_is_a_device_variable():
+    src = """float bias[4] = {1.0f, 2.0f, 3.0f, 4.0f};
+extern "C" void add_bias(const float *x, float *y, int n) {
+  for (int i = 0; i < n; ++i) y[i] = x[i] + bias[i % 4];
 }"""
-    code = xpiler.translate(src, to="cuda", source="bang", launch={"task_dim": [1, 1, 1], "func_type": "BLOCK"})
-    assert "__device__ float buf[N];" in code  # nvcc: a host global is undefined in device code
-    x, y = np.random.rand(64).astype(np.float32), np.zeros(64, np.float32)
-    xpiler.run(code, [x, y], entry="twice_kernel", lang="cuda", backend="emulate")
-    np.testing.assert_array_equal(y, 2 * x)
+    code = xpiler.translate(src, to="cuda", source="vnni")
+    assert "__device__ float bias[4] = {1.0f, 2.0f, 3.0f, 4.0f};" in code  # nvcc: a host global is undefined there
+    x, y = np.random.rand(10).astype(np.float32), np.zeros(10, np.float32)
+    xpiler.run(code, [x, y, 10], entry="add_bias", lang="cuda", backend="emulate")
+    np.testing.assert_allclose(y, x + np.tile(np.float32([1, 2, 3, 4]), 3)[:10])
 
 
 def test_device_qualifiers_kept_by_lowering_are_defined_for_bang():
@@ -276,3 +276,25 @@ __global__ void relu_half(const __half *x, __half *y, int n) {
     y = np.zeros(128, np.float16)
     xpiler.run(code, [x, y, 128], entry="relu_half_kernel", lang="bang", backend="emulate")
     np.testing.assert_array_equal(y, np.maximum(x, np.float16(0)))
+
+
+def test_file_scope_nram_is_each_tasks_own_and_tasks_run_as_blocks():
+    # NRAM belongs to a core: every task (a block on the GPU) gets its own buffer, so the tasks stay
+    # parallel; the task's element loops are the block's threads
+    src = """#include <bang.h>
+__nram__ float buf[256];
+__mlu_global__ void twice(float *x, float *y, int n) {
+  for (int i = taskId * 256; i < n; i += taskDim * 256) {
+    int len = n - i < 256 ? n - i : 256;
+    __memcpy(buf, x + i, len * sizeof(float), GDRAM2NRAM);
+    __bang_mul_scalar(buf, buf, 2.0f, len);
+    __memcpy(y + i, buf, len * sizeof(float), NRAM2GDRAM);
+  }
+}"""
+    code = xpiler.translate(src, to="cuda", source="bang", launch=xpiler.Launch(task_dim=(4, 1, 1), func_type="UNION1"))
+    kernel = code[code.index("__global__"):code.index('extern "C"')]
+    assert "  __shared__ float buf[256];\n" in kernel and "__xp_b < ((taskDimZ * taskDimY) * taskDimX)" in kernel
+    assert "for (int i_1 = (int)threadIdx.x; i_1 < len; i_1 += blockDim.x)" in kernel
+    x, y = np.random.rand(1000).astype(np.float32), np.zeros(1000, np.float32)
+    xpiler.run(code, [x, y, 1000], entry="twice", lang="cuda", backend="emulate")
+    np.testing.assert_array_equal(y, 2 * x)
