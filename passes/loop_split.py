@@ -22,6 +22,8 @@ counts, substitution and fresh names.
 
 from __future__ import annotations
 
+import re
+
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import ClassVar, Iterator
@@ -159,13 +161,19 @@ def loop_params(site: LoopSite) -> dict:
     return params
 
 
+def _collapsed(s) -> int:
+    """``k`` of an OpenMP ``collapse(k)`` pragma, else 0."""
+    found = re.search(r"collapse\s*\(\s*(\d+)\s*\)", s.text) if isinstance(s, ir.Pragma) else None
+    return int(found.group(1)) if found else 0
+
+
 def replace_loop(module: ir.Module, index: int, stmts, removed: int | None = None) -> ir.Module:
     """``module`` with its ``index``-th For node (walk order) replaced by ``stmts``: spliced into the
     enclosing block, or wrapped in a block where a single statement is expected. The ``removed``-th
     For node, if any, is dropped.
 
     Pragmas that annotate the old loop go with it: the one right before it, and an OpenMP
-    ``collapse`` on an enclosing loop (which may span it). They describe loops that no longer exist;
+    ``collapse(k)`` on an enclosing loop when the old loop is one of the k it spans. They describe loops that no longer exist;
     the sequential program is the meaning, and parallelism is assigned again later (``bind``)."""
     targets = {index} | ({removed} if removed is not None else set())
     counter = [-1]
@@ -180,8 +188,10 @@ def replace_loop(module: ir.Module, index: int, stmts, removed: int | None = Non
         if isinstance(n, ir.Block):
             body, changed = [], False
             for s in n.body:
-                encloses = isinstance(s, ir.For) and any(counter[0] + 1 < t <= counter[0] + _loops_in(s)
-                                                         for t in targets)
+                # a target among the loops a `collapse(k)` before ``s`` spans (``s`` and the k - 1 loops
+                # perfectly nested in it, the next ones in walk order); deeper loops leave it valid
+                span = _collapsed(body[-1]) if body and isinstance(s, ir.For) else 0
+                encloses = any(counter[0] + 1 < t < counter[0] + 1 + span for t in targets)
                 new = visit(s)
                 if isinstance(new, list) or encloses:
                     while body and isinstance(body[-1], ir.Pragma) and \

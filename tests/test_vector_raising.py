@@ -152,3 +152,20 @@ def test_a_prefix_mask_test_becomes_a_bound_and_the_masked_stores_of_two_rows_st
 def test_each_pass_is_registered_and_prints_its_spec(spec):
     from xpiler.passes.registry import pipeline
     assert [str(p) for p in pipeline(spec)] == [spec]
+
+
+def test_a_contraction_inside_a_collapsed_nest_keeps_the_collapse():
+    src = """extern "C" void f(const float *x, float *y) {
+  #pragma omp parallel for collapse(2)
+  for (int a = 0; a < 4; ++a)
+    for (int b = 0; b < 4; ++b) {
+      float t[8];
+      for (int i = 0; i < 8; ++i) t[i] = x[(a * 4 + b) * 8 + i] * 2.0f;
+      for (int i = 0; i < 8; ++i) y[(a * 4 + b) * 8 + i] = t[i] + 1.0f;
+    }
+}"""
+    code = xpiler.translate(src, to="vnni", source="vnni", pipeline="loop-contraction{loop=i}")
+    assert "#pragma omp parallel for collapse(2)\n  for (int a = 0;" in code and "float t = " in code
+    # a loop the collapse spans does go: its pragma would describe loops that no longer exist
+    fused = xpiler.translate(src, to="vnni", source="vnni", pipeline="loop-fuse{loop=a}")
+    assert "collapse" not in fused
