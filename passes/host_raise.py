@@ -69,6 +69,9 @@ class EntryRaiser:
         self.inspectors: list[ir.Function] = []  # run-time extent inspectors the mirrors call
         self.locals = self.local_values()
         self.env = self.constant_env()
+        # local pointers set from a pointer parameter: host memory under another name
+        self.host_aliases = {v.name: root(v.init) for n in ir.walk(entry.body) if isinstance(n, ir.Decl) for v in n.vars
+                             if v.type.pointer and not v.dims and v.init is not None and root(v.init) in self.pointer_params}
 
     def local_values(self) -> dict[str, ir.Expr]:
         """Single-assignment scalar locals of the entry and their initialisers (for hoisting sizes)."""
@@ -186,6 +189,10 @@ class EntryRaiser:
         counts = None
         for param, arg in zip(kernel.params, launch.args):
             r = root(arg)
+            if param.type.is_pointer and r in self.host_aliases:
+                raise UnsupportedError(f"host-raise: the launch of {kernel.name} in {self.entry.name} passes {r}, a "
+                                       f"local pointer into host memory ({self.host_aliases[r]}): the kernel "
+                                       "could not read it; pass the parameter (plus an offset) instead")
             if r not in self.pointer_params:
                 continue
             offset = offset_of(arg, r)

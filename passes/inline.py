@@ -31,9 +31,13 @@ def _parallel(function: ir.Function) -> bool:
 
 
 class _Inliner:
-    def __init__(self, callees: dict[str, ir.Function]):
+    def __init__(self, callees: dict[str, ir.Function], propagate: bool = False):
         self.callees = callees
         self.counter = itertools.count()
+        # substitute arguments that are names or literals for the parameters the callee never
+        # assigns, rather than binding copies (a pointer stays the caller's pointer: host code
+        # later maps the entry's pointers to device memory by name)
+        self.propagate = propagate
 
     def block(self, block: ir.Block, depth: int) -> ir.Block:
         out: list[ir.Stmt] = []
@@ -98,8 +102,17 @@ class _Inliner:
         local = {p.name for p in callee.params} | {v.name for n in ir.walk(callee.body) if isinstance(n, ir.Decl) for v in n.vars}
         rename = {name: name + suffix for name in local}
         body = ir.rename(callee.body, rename)
+        direct = {}
+        if self.propagate:
+            from xpiler.ir.effects import assigned_scalars
+            changed = assigned_scalars(callee.body)
+            direct = {rename[p.name]: arg for p, arg in zip(callee.params, call.args)
+                      if p.name not in changed and isinstance(arg, (ir.Name, ir.Const))
+                      and not any(isinstance(n, ir.UnOp) and n.op == "&" and n.operand == ir.Name(p.name)
+                                  for n in ir.walk(callee.body))}
+            body = ir.rewrite(body, lambda n: direct[n.id] if isinstance(n, ir.Name) and n.id in direct else n)
         binds = tuple(ir.Decl((ir.Declarator(rename[p.name], replace(p.type, ptr_quals=()), p.dims, arg),))
-                      for p, arg in zip(callee.params, call.args))
+                      for p, arg in zip(callee.params, call.args) if rename[p.name] not in direct)
         result_name = f"__ret{suffix}"
         void = callee.ret.base == "void" and not callee.ret.pointer
         label = f"__end{suffix}"
@@ -181,7 +194,7 @@ class InlineParallel(ModulePass):
         callees = {name: f for name, f in callees.items() if name in called}
         if not callees:
             return module
-        inliner = _Inliner(callees)
+        inliner = _Inliner(callees, propagate=True)
 
         def item(i):
             if isinstance(i, ir.Function) and i.body is not None and i.name not in callees:

@@ -298,3 +298,25 @@ __mlu_global__ void twice(float *x, float *y, int n) {
     x, y = np.random.rand(1000).astype(np.float32), np.zeros(1000, np.float32)
     xpiler.run(code, [x, y, 1000], entry="twice", lang="cuda", backend="emulate")
     np.testing.assert_array_equal(y, 2 * x)
+
+
+def test_a_host_pointer_under_another_name_is_refused_not_passed_to_a_kernel():
+    src = """extern "C" void twice(const float *x, float *y, int n) {
+  const float *xr = x;
+  for (int i = 0; i < n; ++i) y[i] = 2.0f * xr[i];
+}"""
+    with pytest.raises(xpiler.UnsupportedError, match=r"passes xr, a local pointer into host memory \(x\)"):
+        xpiler.translate(src, to="cuda", source="vnni")
+
+
+def test_a_helper_with_an_openmp_loop_is_inlined_and_its_pointers_get_device_mirrors():
+    src = """static void scale(const float *x, float *y, int n, float s) {
+  #pragma omp parallel for
+  for (int i = 0; i < n; ++i) y[i] = s * x[i];
+}
+extern "C" void triple(const float *x, float *y, int n) { scale(x, y, n, 3.0f); }"""
+    code = xpiler.translate(src, to="cuda", source="vnni")
+    assert "static void scale" not in code and "cudaMemcpy(__xp_d_x, x, " in code
+    x, y = np.random.rand(300).astype(np.float32), np.zeros(300, np.float32)
+    xpiler.run(code, [x, y, 300], entry="triple", lang="cuda", backend="emulate")
+    np.testing.assert_allclose(y, 3 * x, rtol=1e-6)
