@@ -145,6 +145,19 @@ class _Inliner:
         return (None if void else ir.Name(result_name)), out
 
 
+def _inline_everywhere(module: ir.Module, inliner: _Inliner) -> ir.Module:
+    """``module`` with every call of the inliner's callees inlined, and the callees removed."""
+    def item(i):
+        if isinstance(i, ir.Function) and i.body is not None and i.name not in inliner.callees:
+            return replace(i, body=inliner.block(i.body, 0))
+        if isinstance(i, ir.ExternC):
+            return replace(i, items=tuple(x for x in (item(y) for y in i.items) if x is not None))
+        if isinstance(i, ir.Function) and i.name in inliner.callees:
+            return None
+        return i
+    return replace(module, items=tuple(x for x in (item(i) for i in module.items) if x is not None))
+
+
 @register
 @dataclass(frozen=True)
 class InlineDevice(ModulePass):
@@ -158,17 +171,8 @@ class InlineDevice(ModulePass):
         callees = {f.name: f for f in functions if f.kind == "device" and _parallel(f)}
         if not callees:
             return module
-        inliner = _Inliner(callees)
-
-        def item(i):
-            if isinstance(i, ir.Function) and i.body is not None and i.name not in callees:
-                return replace(i, body=inliner.block(i.body, 0))
-            if isinstance(i, ir.ExternC):
-                return replace(i, items=tuple(x for x in (item(y) for y in i.items) if x is not None))
-            if isinstance(i, ir.Function) and i.name in callees:
-                return None  # inlined everywhere; its parallel built-ins have no meaning on their own
-            return i
-        return replace(module, items=tuple(x for x in (item(i) for i in module.items) if x is not None))
+        # inlined everywhere; its parallel built-ins have no meaning on their own
+        return _inline_everywhere(module, _Inliner(callees))
 
 
 def _has_openmp(function: ir.Function) -> bool:
@@ -194,14 +198,4 @@ class InlineParallel(ModulePass):
         callees = {name: f for name, f in callees.items() if name in called}
         if not callees:
             return module
-        inliner = _Inliner(callees, propagate=True)
-
-        def item(i):
-            if isinstance(i, ir.Function) and i.body is not None and i.name not in callees:
-                return replace(i, body=inliner.block(i.body, 0))
-            if isinstance(i, ir.ExternC):
-                return replace(i, items=tuple(x for x in (item(y) for y in i.items) if x is not None))
-            if isinstance(i, ir.Function) and i.name in callees:
-                return None  # inlined at every call
-            return i
-        return replace(module, items=tuple(x for x in (item(i) for i in module.items) if x is not None))
+        return _inline_everywhere(module, _Inliner(callees, propagate=True))

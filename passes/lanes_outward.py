@@ -40,9 +40,9 @@ from typing import ClassVar
 from xpiler import ir
 from xpiler.ir.analysis import strip_parens
 from xpiler.ir.dependence import function_env, parallel_obstacle
-from xpiler.ir.effects import assigned_scalars, declared_names, used_names
+from xpiler.ir.effects import assigned_scalars, declared_names
 
-from .base import ModulePass
+from .base import ModulePass, map_function_bodies
 from .constant_fold import const_value
 from .loop_split import const, fresh, name, substitute
 from .registry import register
@@ -172,14 +172,12 @@ class _Lanes:
 
 
 def lanes_outward(module: ir.Module) -> ir.Module:
-    def item(i):
-        if isinstance(i, ir.ExternC):
-            return replace(i, items=tuple(item(x) for x in i.items))
-        if isinstance(i, ir.Function) and i.body is not None and lane_loops(i.body):
-            lanes = _Lanes(module, i)  # the function's own block is left to outline: its loops are kernels
-            return replace(i, body=ir.Block(tuple(lanes.visit(s, ()) for s in i.body.body)))
-        return i
-    return replace(module, items=tuple(item(i) for i in module.items))
+    def body(f: ir.Function) -> ir.Block:
+        if not lane_loops(f.body):
+            return f.body
+        lanes = _Lanes(module, f)  # the function's own block is left to outline: its loops are kernels
+        return ir.Block(tuple(lanes.visit(s, ()) for s in f.body.body))
+    return map_function_bodies(module, body)
 
 
 @register
