@@ -72,7 +72,7 @@ QUERY_RLIMIT = 20_000_000
 # (symbolic sizes dealt to tasks) where z3 spends long on few resources: a closed form hard to check is
 # refused in seconds (only then can the outcome depend on the machine's load).
 BUDGET_RLIMIT = 200_000_000
-DEADLINE_S = 10.0
+DEADLINE_S = 20.0
 # Random parameter points (besides all-1, 2, 3, 7) at which a symbolic extent must be reached.
 SAMPLES = 12
 SAMPLE_RANGE = (0, 12)
