@@ -233,7 +233,7 @@ class ParallelLoops:
             return False
         if loop.kind in ("blocks", "threads", "parallel"):
             return True
-        from xpiler.ir.dependence import is_parallel
+        from xpiler.ir.dependence import assuming, is_parallel, range_guard
         known = self.answers.get(id(loop))
         if known is None or known[0] is not loop:
             known = (loop, is_parallel(loop, constants=self.constants))
@@ -244,13 +244,7 @@ class ParallelLoops:
         key = (id(loop), tuple(id(w) for w in within))
         guarded = self.answers.get(key)
         if guarded is None or guarded[0] is not loop:
-            checked = loop
-            for outer in reversed(within):
-                var, start, stop, step = outer.canonical()
-                if const_value(step, {}) is None or const_value(step, {}) <= 0:
-                    continue
-                guard = _bin("&&", _bin("<=", start, _n(var)), _bin("<", _n(var), stop))
-                checked = replace(checked, body=ir.Block((ir.If(guard, checked.body),)))
+            checked = assuming(loop, (g for g in map(range_guard, within) if g is not None))
             guarded = (loop, is_parallel(checked, constants=self.constants), within)  # within: kept alive
             self.answers[key] = guarded
         return guarded[1]

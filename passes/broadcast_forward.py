@@ -25,21 +25,17 @@ Each read becomes ``(type)(e)``, with the array's element type, so arithmetic ke
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from xpiler import ir
 from xpiler.ir.analysis import strip_parens
-from xpiler.ir.effects import assigned_scalars, touches_memory, used_names
+from xpiler.ir.effects import assigned_scalars, declaration_counts, touches_memory, used_names
 
 from .base import ModulePass, map_function_bodies
-from .constant_fold import const_value as _folded
+from .constant_fold import int_value
 from .registry import register
-
-
-def const_value(e):
-    found = _folded(e)
-    return found[0] if found else None
 
 
 def _fill(stmt, name: str, length: int):
@@ -47,7 +43,7 @@ def _fill(stmt, name: str, length: int):
     if not isinstance(stmt, ir.For) or stmt.canonical() is None:
         return None
     var, start, stop, step = stmt.canonical()
-    if (const_value(start), const_value(stop), const_value(step)) != (0, length, 1):
+    if (int_value(start), int_value(stop), int_value(step)) != (0, length, 1):
         return None
     body = stmt.body.body if isinstance(stmt.body, ir.Block) else (stmt.body,)
     if len(body) != 1 or not isinstance(body[0], ir.ExprStmt):
@@ -79,14 +75,14 @@ def _only_reads(stmts, name: str) -> bool:
     return uses == bases
 
 
-def _forward_in_block(block: ir.Block, function_body, declared: dict, assigned: set) -> ir.Block:
+def _forward_in_block(block: ir.Block, declared: Counter, assigned: set) -> ir.Block:
     stmts = list(block.body)
     k = 0
     while k < len(stmts):
         s = stmts[k]
         if isinstance(s, ir.Decl) and len(s.vars) == 1 and declared.get(s.vars[0].name) == 1:
             v = s.vars[0]
-            length = const_value(v.dims[0]) if len(v.dims) == 1 and v.dims[0] is not None else None
+            length = int_value(v.dims[0]) if len(v.dims) == 1 and v.dims[0] is not None else None
             if length and v.init is None and v.ctor_args is None and "static" not in s.storage:
                 for w in range(k + 1, len(stmts)):
                     value = _fill(stmts[w], v.name, length)
@@ -113,16 +109,11 @@ def _forward_in_block(block: ir.Block, function_body, declared: dict, assigned: 
 
 
 def forward_broadcasts(function: ir.Function) -> ir.Block:
-    declared: dict[str, int] = {}
-    for n in ir.walk(function.body):
-        if isinstance(n, ir.Declarator):
-            declared[n.name] = declared.get(n.name, 0) + 1
-    for p in function.params:
-        declared[p.name] = declared.get(p.name, 0) + 1
+    declared = declaration_counts(function.body) + Counter(p.name for p in function.params)
     assigned = assigned_scalars(function.body)
 
     def block(n):
-        return _forward_in_block(n, function.body, declared, assigned) if isinstance(n, ir.Block) else n
+        return _forward_in_block(n, declared, assigned) if isinstance(n, ir.Block) else n
     return ir.rewrite(function.body, block)
 
 

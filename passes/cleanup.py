@@ -90,6 +90,14 @@ def assigned_names(node) -> set[str]:
     return out
 
 
+def assigned_outside_headers(node) -> set[str]:
+    """:func:`assigned_names`, leaving out the headers of canonical loops: a loop's own counter keeps
+    its value within the loop's body."""
+    def headless(n):
+        return replace(n, init=None, step=None) if isinstance(n, ir.For) and n.canonical() is not None else n
+    return assigned_names(ir.rewrite(node, headless))
+
+
 def address_taken(node) -> set[str]:
     """Names whose address is taken (``&x``, ``&x[i]`` of a scalar's ... ) or bound to references."""
     out = set()

@@ -38,6 +38,12 @@ _PRIMITIVES = {"char", "signed char", "unsigned char", "short", "unsigned short"
                "unsigned long", "long long", "unsigned long long", "float", "double", "half", "bool"}
 
 
+def int_value(e) -> int | None:
+    """The value of an integer constant expression (literals and what folds), else None."""
+    found = const_value(e)
+    return found[0] if found is not None and isinstance(found[0], int) and not isinstance(found[0], bool) else None
+
+
 def const_value(e, env: TypeEnv | None = None, macros: bool = False):
     """``(value, type)`` of an integer constant expression the folder understands, else None. With
     ``macros``, constant macros known to ``env`` (``#define N 2048``) count as their value (analyses use

@@ -28,11 +28,11 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from xpiler import ir
-from xpiler.ir.analysis import strip_parens
 from xpiler.ir.effects import used_names
 
 from .base import ModulePass, PassError, map_function_bodies
-from .loop_contraction import LoopContraction
+from .cleanup import names_in
+from .loop_contraction import LoopContraction, arrays_written, local_arrays
 from .loop_fuse import LoopFuse
 from .loop_split import find_loop, fresh
 from .registry import register
@@ -71,11 +71,7 @@ def _fusions(module: ir.Module):
         if candidate.mode != "siblings":
             continue
         site = find_loop(module, "loop-fuse", candidate.loop, candidate.function, candidate.nth)
-        local = {v.name for n in ir.walk(site.function.body) if isinstance(n, ir.Decl) for v in n.vars if v.dims}
-        written = {strip_parens(n.target.base).id for n in ir.walk(site.loop.body)
-                   if isinstance(n, ir.Assign) and isinstance(n.target, ir.Index)
-                   and isinstance(strip_parens(n.target.base), ir.Name)}
-        if written & local:
+        if arrays_written(site.loop.body) & local_arrays(site.function):
             yield candidate
 
 
@@ -83,8 +79,7 @@ def _unique_arrays(function: ir.Function) -> ir.Block:
     """The body with every local array declared under a name of its own: one declared again in
     another scope (``float a[16]`` in the loop and in the tail) is renamed over the rest of its
     scope, since contraction needs the temporary's one declaration."""
-    taken = {p.name for p in function.params} | {n.id for n in ir.walk(function.body) if isinstance(n, ir.Name)} \
-        | {n.name for n in ir.walk(function.body) if isinstance(n, ir.Declarator)}
+    taken = names_in(function)
     seen = {p.name for p in function.params}
 
     def visit(node):
@@ -105,26 +100,26 @@ def _unique_arrays(function: ir.Function) -> ir.Block:
 def contract_temporaries(module: ir.Module) -> ir.Module:
     module = map_function_bodies(module, _unique_arrays)
     module = map_function_bodies(module, _declarations_first)
-    failed: set[str] = set()
+    failed: set[str] = set()  # specs that failed on the current module
     attempts = 0
-    while attempts < ATTEMPT_LIMIT:
+    applied = True
+    while applied:
+        applied = False
         # contractions first; a sibling fusion only when none applies (it may make one possible)
         for candidate in itertools.chain(LoopContraction.schedule_space(module), _fusions(module)):
             key = candidate.spec()
             if key in failed:
                 continue
+            if attempts == ATTEMPT_LIMIT:
+                return module
             attempts += 1
             try:
                 module = candidate.apply(module)
             except PassError:
                 failed.add(key)
-                if attempts >= ATTEMPT_LIMIT:
-                    break
                 continue
-            # names and positions changed: earlier failures may now succeed
-            failed.clear()
-            break
-        else:
+            failed.clear()  # names and positions changed: earlier failures may now succeed
+            applied = True
             break
     return module
 

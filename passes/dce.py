@@ -26,6 +26,7 @@ from typing import ClassVar
 
 from xpiler import ir
 from xpiler.ir.analysis import strip_parens
+from xpiler.ir.effects import declaration_counts
 from xpiler.ir.types import INTEGER_RANK, FLOAT_RANK, canonical_base
 
 from .base import ModulePass
@@ -38,14 +39,6 @@ _PLAIN = set(INTEGER_RANK) | set(FLOAT_RANK)
 
 def _is_empty(s) -> bool:
     return isinstance(s, ir.Block) and not s.body
-
-
-def _declared_once(fn_body) -> Counter:
-    counts = Counter()
-    for n in ir.walk(fn_body):
-        if isinstance(n, ir.Declarator):
-            counts[n.name] += 1
-    return counts
 
 
 def _target_base(e):
@@ -63,7 +56,7 @@ class _Dce:
     def __init__(self, body: ir.Block):
         self.changed = False
         self.uses = Counter()
-        self.declared = _declared_once(body)
+        self.declared = declaration_counts(body)
         self.addressed = address_taken(body)
         self.dead: set[str] = set()
         # Every Name occurrence; the dead-store candidates: names whose every occurrence is the base of a

@@ -34,17 +34,17 @@ at ``[l]`` becomes a scalar of the lane. Blocks are visited innermost first.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import ClassVar
 
 from xpiler import ir
 from xpiler.ir.analysis import strip_parens
-from xpiler.ir.dependence import function_env, parallel_obstacle
+from xpiler.ir.dependence import assuming, function_env, parallel_obstacle, range_guard
 from xpiler.ir.effects import assigned_scalars, declared_names
 
 from .base import ModulePass, map_function_bodies
-from .constant_fold import const_value
-from .loop_split import const, fresh, name, substitute
+from .cleanup import names_in
+from .loop_split import const, constant_length, fresh, name, substitute
 from .registry import register
 
 
@@ -53,19 +53,9 @@ from .registry import register
 MIN_LANES = 8
 
 
-def _int(e):
-    found = const_value(e)
-    return found[0] if found and isinstance(found[0], int) else None
-
-
 def lane_length(s) -> int | None:
-    """``L`` when ``s`` is ``for (int i = 0; i < L; ++i)`` with a constant ``L``."""
-    if not isinstance(s, ir.For) or not isinstance(s.init, ir.Decl) or s.canonical() is None:
-        return None
-    _, start, stop, step = s.canonical()
-    if _int(start) != 0 or _int(step) != 1:
-        return None
-    length = _int(stop)
+    """``L`` when ``s`` is ``for (int i = 0; i < L; ++i)`` with a constant ``L >= MIN_LANES``."""
+    length = constant_length(s)
     return length if length is not None and length >= MIN_LANES else None
 
 
@@ -82,29 +72,17 @@ def lane_loops(node) -> list[ir.For]:
     return found
 
 
-def _guarded(loop: ir.For, ranges: tuple) -> ir.For:
-    """``loop`` with its body under the enclosing loops' ranges (an assumption for the check)."""
-    for guard in reversed(ranges):
-        loop = replace(loop, body=ir.Block((ir.If(guard, loop.body),)))
-    return loop
-
-
 class _Lanes:
     def __init__(self, module: ir.Module, function: ir.Function):
         self.env = function_env(module, function)
-        self.taken = {n.id for n in ir.walk(function.body) if isinstance(n, ir.Name)} | \
-            {n.name for n in ir.walk(function.body) if isinstance(n, ir.Declarator)} | {p.name for p in function.params}
+        self.taken = names_in(function)
 
     def visit(self, node, ranges: tuple):
         """Blocks innermost first; ``ranges`` are the guards ``start <= v && v < stop`` of the
         enclosing canonical loops, which the dependence check may assume."""
         if isinstance(node, ir.For):
-            canon = node.canonical()
-            inner = ranges
-            if canon is not None and isinstance(node.init, ir.Decl) and (_int(canon[3]) or 0) > 0 and \
-                    canon[0] not in assigned_scalars(node.body):
-                var, start, stop, _ = canon
-                inner = ranges + (ir.BinOp("&&", ir.BinOp("<=", start, name(var)), ir.BinOp("<", name(var), stop)),)
+            guard = range_guard(node)
+            inner = ranges + (guard,) if guard is not None else ranges
             return ir.map_children(node, lambda c: self.visit(c, inner if c is node.body else ranges))
         if isinstance(node, ir.Block):
             return self.block(ir.map_children(node, lambda c: self.visit(c, ranges)), ranges)
@@ -143,7 +121,7 @@ class _Lanes:
             return node  # hoisting would change which declaration a name means
         loop = ir.For(ir.Decl((ir.Declarator(lane, ir.Type("int"), (), const(0)),)),
                       ir.BinOp("<", name(lane), const(lengths.pop())), ir.UnOp("++", name(lane)), ir.Block(rest))
-        if parallel_obstacle(_guarded(loop, ranges), env=self.env) is not None:
+        if parallel_obstacle(assuming(loop, ranges), env=self.env) is not None:
             return node
         return ir.Block(tuple(self.scalarize(arrays, loop, lane)))
 

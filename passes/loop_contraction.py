@@ -61,11 +61,21 @@ def contract_loops(module: ir.Module, var: str, *, buffer: str = "", function: s
     return _drop_declaration(producer.replace(fused, remove=consumer.loop), producer.function.name, temporary)
 
 
+def arrays_written(node) -> set[str]:
+    """Arrays indexed by name that ``node`` assigns elements of (``T[e] = ...``)."""
+    return {strip_parens(n.target.base).id for n in ir.walk(node)
+            if isinstance(n, ir.Assign) and isinstance(n.target, ir.Index)
+            and isinstance(strip_parens(n.target.base), ir.Name)}
+
+
+def local_arrays(function: ir.Function) -> set[str]:
+    """Arrays declared in ``function``'s body."""
+    return {v.name for n in ir.walk(function.body) if isinstance(n, ir.Decl) for v in n.vars if v.dims}
+
+
 def candidates(body1, body2) -> list[str]:
     """Arrays indexed by name that the producer writes and the consumer reads."""
-    written = {strip_parens(n.target.base).id for n in ir.walk(body1)
-               if isinstance(n, ir.Assign) and isinstance(n.target, ir.Index)
-               and isinstance(strip_parens(n.target.base), ir.Name)}
+    written = arrays_written(body1)
     read = {strip_parens(n.base).id for n in ir.walk(body2)
             if isinstance(n, ir.Index) and isinstance(strip_parens(n.base), ir.Name)}
     return sorted(written & read)
@@ -211,7 +221,7 @@ class LoopContraction(ModulePass):
                 bodies = sibling_bodies(site, following, cls.name)
             except PassError:
                 continue
-            local = {v.name for n in ir.walk(site.function.body) if isinstance(n, ir.Decl) for v in n.vars if v.dims}
+            local = local_arrays(site.function)
             found = [t for t in candidates(*bodies) if t in local]
             for temporary in found:
                 yield cls(**loop_params(site), **({"buffer": temporary} if len(found) > 1 else {}))

@@ -30,19 +30,15 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from xpiler import ir
-from xpiler.ir.analysis import strip_parens
+from xpiler.ir.analysis import loop_increment, strip_parens
 from xpiler.ir.effects import assigned_scalars, declared_names, touches_memory, used_names
 from xpiler.ir.types import INTEGER_RANK, canonical_base
 
 from .base import ModulePass, map_function_bodies
-from .constant_fold import const_value
+from .cleanup import names_in
+from .constant_fold import int_value
 from .loop_split import const, fresh, jumps_out, name, substitute
 from .registry import register
-
-
-def _int(e):
-    found = const_value(e)
-    return found[0] if found and isinstance(found[0], int) and not isinstance(found[0], bool) else None
 
 
 def _plus(a: ir.Expr, k: int) -> ir.Expr:
@@ -57,10 +53,10 @@ def _offset(e, var: str) -> int | None:
     if e == ir.Name(var):
         return 0
     if isinstance(e, ir.BinOp) and e.op in ("+", "-") and strip_parens(e.left) == ir.Name(var):
-        c = _int(e.right)
+        c = int_value(e.right)
         return None if c is None else (c if e.op == "+" else -c)
     if isinstance(e, ir.BinOp) and e.op == "+" and strip_parens(e.right) == ir.Name(var):
-        return _int(e.left)
+        return int_value(e.left)
     return None
 
 
@@ -82,17 +78,8 @@ def upper_bounds(cond, var: str) -> list[ir.Expr] | None:
 
 
 def _step(step, var: str) -> int | None:
-    step = strip_parens(step) if step is not None else None
-    if isinstance(step, ir.UnOp) and step.op == "++" and strip_parens(step.operand) == ir.Name(var):
-        return 1
-    if isinstance(step, ir.Assign) and strip_parens(step.target) == ir.Name(var):
-        if step.op == "+=":
-            return _int(step.value)
-        if step.op == "=" and isinstance(strip_parens(step.value), ir.BinOp):
-            v = strip_parens(step.value)
-            if v.op == "+" and strip_parens(v.left) == ir.Name(var):
-                return _int(v.right)
-    return None
+    increment = loop_increment(step, var)
+    return None if increment is None else int_value(increment)
 
 
 class _Normalizer:
@@ -101,7 +88,7 @@ class _Normalizer:
         for n in ir.walk(function.body):
             if isinstance(n, ir.Declarator) and not n.dims:
                 self.types.setdefault(n.name, n.type)
-        self.taken = set(self.types) | {n.id for n in ir.walk(function.body) if isinstance(n, ir.Name)}
+        self.taken = names_in(function)
 
     def counter(self, loop: ir.For) -> tuple[str, ir.Expr | None] | None:
         """``(var, start)`` of a loop whose counter lives outside it (start None: no initialiser)."""

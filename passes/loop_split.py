@@ -22,18 +22,17 @@ counts, substitution and fresh names.
 
 from __future__ import annotations
 
-import re
-
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import ClassVar, Iterator
 
 from xpiler import ir
-from xpiler.ir.analysis import strip_parens
+from xpiler.ir.analysis import omp_collapse, strip_parens
 from xpiler.ir.dependence import LoopEnv, function_env, integer_value
 
 from .base import ModulePass, PassError
 from .cleanup import assigned_names, names_in
+from .constant_fold import int_value
 from .registry import register
 
 SPLIT_FACTORS = (4, 8, 16, 32, 64, 128)
@@ -161,10 +160,12 @@ def loop_params(site: LoopSite) -> dict:
     return params
 
 
-def _collapsed(s) -> int:
-    """``k`` of an OpenMP ``collapse(k)`` pragma, else 0."""
-    found = re.search(r"collapse\s*\(\s*(\d+)\s*\)", s.text) if isinstance(s, ir.Pragma) else None
-    return int(found.group(1)) if found else 0
+def constant_length(loop) -> int | None:
+    """``L`` when ``loop`` is ``for (T i = 0; i < L; ++i)`` (declaring ``i``) with a constant ``L``."""
+    if not isinstance(loop, ir.For) or not isinstance(loop.init, ir.Decl) or loop.canonical() is None:
+        return None
+    _, start, stop, step = loop.canonical()
+    return int_value(stop) if int_value(start) == 0 and int_value(step) == 1 else None
 
 
 def replace_loop(module: ir.Module, index: int, stmts, removed: int | None = None) -> ir.Module:
@@ -190,7 +191,8 @@ def replace_loop(module: ir.Module, index: int, stmts, removed: int | None = Non
             for s in n.body:
                 # a target among the loops a `collapse(k)` before ``s`` spans (``s`` and the k - 1 loops
                 # perfectly nested in it, the next ones in walk order); deeper loops leave it valid
-                span = _collapsed(body[-1]) if body and isinstance(s, ir.For) else 0
+                span = (omp_collapse(body[-1].text) or 0) if body and isinstance(body[-1], ir.Pragma) and \
+                    isinstance(s, ir.For) else 0
                 encloses = any(counter[0] + 1 < t < counter[0] + 1 + span for t in targets)
                 new = visit(s)
                 if isinstance(new, list) or encloses:

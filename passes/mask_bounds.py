@@ -27,19 +27,16 @@ from typing import ClassVar
 
 from xpiler import ir
 from xpiler.ir.analysis import strip_parens
-from xpiler.ir.effects import touches_memory, used_names
+from xpiler.ir.effects import declaration_counts, touches_memory, used_names
 
 from .base import ModulePass, map_function_bodies
-from .constant_fold import const_value
+from .cleanup import assigned_outside_headers
+from .constant_fold import int_value
+from .loop_split import constant_length
 from .registry import register
 
 WIDTHS = {"uint8_t": 8, "unsigned char": 8, "uint16_t": 16, "unsigned short": 16, "uint32_t": 32,
           "unsigned": 32, "unsigned int": 32, "int": 31}
-
-
-def _int(e):
-    found = const_value(e)
-    return found[0] if found and isinstance(found[0], int) else None
 
 
 def _prefix_length(e) -> tuple[ir.Expr, int] | None:
@@ -51,45 +48,19 @@ def _prefix_length(e) -> tuple[ir.Expr, int] | None:
             return None
         width = WIDTHS[e.type.base]
         e = strip_parens(e.operand)
-    if not (isinstance(e, ir.BinOp) and e.op == "-" and _int(e.right) == 1):
+    if not (isinstance(e, ir.BinOp) and e.op == "-" and int_value(e.right) == 1):
         return None
     shift = strip_parens(e.left)
-    if not (isinstance(shift, ir.BinOp) and shift.op == "<<" and _int(shift.left) == 1):
+    if not (isinstance(shift, ir.BinOp) and shift.op == "<<" and int_value(shift.left) == 1):
         return None
     one = strip_parens(shift.left)
     width = min(width, 32 if isinstance(one, ir.Const) and "u" in one.text.lower() else 31)
     return shift.right, width
 
 
-def _assigned_outside_headers(body) -> set[str]:
-    out = set()
-
-    def visit(n, header=False):
-        if isinstance(n, ir.Assign) and isinstance(strip_parens(n.target), ir.Name) and not header:
-            out.add(strip_parens(n.target).id)
-        if isinstance(n, ir.UnOp) and n.op in ("++", "--") and isinstance(strip_parens(n.operand), ir.Name) \
-                and not header:
-            out.add(strip_parens(n.operand).id)
-        if isinstance(n, ir.For):
-            if n.init is not None:
-                visit(n.init, True)
-            if n.cond is not None:
-                visit(n.cond)
-            if n.step is not None:
-                visit(n.step, True)
-            visit(n.body)
-            return
-        ir.map_children(n, lambda c: visit(c, header) or c) if hasattr(n, "__dataclass_fields__") else None
-    visit(body)
-    return out
-
-
 def bound_masks(function: ir.Function) -> ir.Block:
-    declared: dict[str, int] = {}
-    for n in ir.walk(function.body):
-        if isinstance(n, ir.Declarator):
-            declared[n.name] = declared.get(n.name, 0) + 1
-    assigned = _assigned_outside_headers(function.body)
+    declared = declaration_counts(function.body)
+    assigned = assigned_outside_headers(function.body)
     masks = {}
     for n in ir.walk(function.body):
         if isinstance(n, ir.Declarator) and declared[n.name] == 1 and n.name not in assigned and not n.dims \
@@ -104,13 +75,10 @@ def bound_masks(function: ir.Function) -> ir.Block:
 
     def visit(n, lanes: dict):
         if isinstance(n, ir.For):
-            canon = n.canonical()
-            inner = dict(lanes)
-            if canon is not None and isinstance(n.init, ir.Decl) and _int(canon[1]) == 0 and _int(canon[3]) == 1 \
-                    and _int(canon[2]) is not None:
-                inner[canon[0]] = _int(canon[2])
+            length = constant_length(n)
+            inner = lanes if length is None else {**lanes, n.canonical()[0]: length}
             return ir.map_children(n, lambda c: visit(c, inner if c is n.body else lanes))
-        if isinstance(n, ir.BinOp) and n.op == "&" and _int(n.right) == 1:
+        if isinstance(n, ir.BinOp) and n.op == "&" and int_value(n.right) == 1:
             shifted = strip_parens(n.left)
             if isinstance(shifted, ir.BinOp) and shifted.op == ">>" and isinstance(strip_parens(shifted.left), ir.Name) \
                     and isinstance(strip_parens(shifted.right), ir.Name):

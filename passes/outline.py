@@ -26,6 +26,7 @@ from typing import ClassVar
 
 from xpiler import ir
 from xpiler.errors import UnsupportedError
+from xpiler.ir.analysis import omp_collapse
 from xpiler.ir.effects import (assigned_scalars, call_name, declared_names, free_names, is_pure_call,
                                touches_memory, used_names)
 
@@ -227,8 +228,7 @@ def openmp_loops(body):
                 m = re.fullmatch(r"omp\s+parallel\s+for((?:\s+(?:collapse\(\s*\d+\s*\)|schedule\([^)]*\)))*)\s*",
                                  s.text.strip())
                 if m and isinstance(nxt, ir.For):
-                    depth = re.search(r"collapse\(\s*(\d+)", m.group(1))
-                    out.append(("mark", int(depth.group(1)) if depth else 1))
+                    out.append(("mark", omp_collapse(m.group(1)) or 1))
                 continue
             if out and isinstance(out[-1], tuple):
                 depth = out.pop()[1]
@@ -264,9 +264,8 @@ def openmp_regions(body):
                 i += 1
                 continue
             decls, clauses, loop = region
-            depth = re.search(r"collapse\(\s*(\d+)", clauses)
             out += [ir.Pragma(f"omp parallel for{clauses}".rstrip()),
-                    _privatize(loop, decls, int(depth.group(1)) if depth else 1)]
+                    _privatize(loop, decls, omp_collapse(clauses) or 1)]
             changed = True
             i += 2
         return replace(n, body=tuple(out)) if changed else n
@@ -316,14 +315,19 @@ def loop_vectors(body):
     return ir.rewrite(body, fn)
 
 
-def _arrays_for_vectors(body):
-    stmts = _stmts(body)
+def _indexed_vectors(stmts: list):
+    """``(position, declaration, declarator, the statements after it, element type)`` of each
+    ``std::vector`` declared in ``stmts`` and used after it only as ``v[i]`` / ``v.data()``."""
     for i, s in enumerate(stmts):
         v = _vector_decl(s)
         rest = ir.Block(tuple(stmts[i + 1:]))
-        if v is None or not _indexed_only(rest, v.name):
-            continue
-        elem = ir.Type(_VECTOR.fullmatch(v.type.base).group(1))
+        if v is not None and _indexed_only(rest, v.name):
+            yield i, s, v, rest, ir.Type(_VECTOR.fullmatch(v.type.base).group(1))
+
+
+def _arrays_for_vectors(body):
+    stmts = _stmts(body)
+    for i, s, v, rest, elem in _indexed_vectors(stmts):
         size = v.ctor_args[0]
         array = replace(s, vars=(ir.Declarator(v.name, elem, dims=(size,)),))
         k = f"__xp_{v.name}_i"
@@ -362,12 +366,7 @@ def vector_buffers(body: ir.Block) -> ir.Block:
     return and at the end: a buffer device code can take (host-raise makes it device memory).
     Vectors used any other way are left alone (outline then refuses them, naming the type)."""
     stmts = list(body.body)
-    for i, s in enumerate(stmts):
-        v = _vector_decl(s)
-        rest = ir.Block(tuple(stmts[i + 1:]))
-        if v is None or not _indexed_only(rest, v.name):
-            continue
-        elem = ir.Type(_VECTOR.fullmatch(v.type.base).group(1))
+    for i, s, v, rest, elem in _indexed_vectors(stmts):
         calloc = ir.Cast(replace(elem, pointer=1), ir.Call(ir.Name("calloc"), (v.ctor_args[0], ir.SizeOf(type=elem))))
         decl = replace(s, vars=(ir.Declarator(v.name, replace(elem, pointer=1), init=calloc),))
         free = ir.ExprStmt(ir.Call(ir.Name("free"), (ir.Name(v.name),)))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from .nodes import Assign, BinOp, Builtin, Const, Decl, ExprStmt, For, Name, Paren, UnOp, walk
 
 
@@ -24,17 +26,21 @@ def canonical_loop(loop: For):
     cond = strip_parens(loop.cond) if loop.cond is not None else None
     if not (isinstance(cond, BinOp) and cond.op == "<" and strip_parens(cond.left) == Name(var)):
         return None
-    step = strip_parens(loop.step) if loop.step is not None else None
+    inc = loop_increment(loop.step, var)
+    return None if inc is None else (var, start, cond.right, inc)
+
+
+def loop_increment(step, var: str):
+    """``s`` of a loop step ``++v``, ``v += s`` or ``v = v + s``, else None."""
+    step = strip_parens(step) if step is not None else None
     if isinstance(step, UnOp) and step.op == "++" and strip_parens(step.operand) == Name(var):
-        inc = Const("1", 1)
-    elif isinstance(step, Assign) and step.target == Name(var) and step.op == "+=":
-        inc = step.value
-    elif isinstance(step, Assign) and step.target == Name(var) and step.op == "=" \
+        return Const("1", 1)
+    if isinstance(step, Assign) and step.target == Name(var) and step.op == "+=":
+        return step.value
+    if isinstance(step, Assign) and step.target == Name(var) and step.op == "=" \
             and isinstance(step.value, BinOp) and step.value.op == "+" and strip_parens(step.value.left) == Name(var):
-        inc = step.value.right
-    else:
-        return None
-    return var, start, cond.right, inc
+        return step.value.right
+    return None
 
 
 def builtins_used(node) -> set[str]:
@@ -44,3 +50,9 @@ def builtins_used(node) -> set[str]:
         if isinstance(n, Builtin):
             used.add(n.name + (f".{n.axis}" if n.axis else ""))
     return used
+
+
+def omp_collapse(text: str) -> int | None:
+    """``k`` of the ``collapse(k)`` clause in the text of an OpenMP pragma, else None."""
+    found = re.search(r"collapse\s*\(\s*(\d+)", text)
+    return int(found.group(1)) if found else None

@@ -58,7 +58,7 @@ import z3
 
 from . import nodes as ir
 from .analysis import strip_parens
-from .transform import rewrite
+from .effects import declaration_counts
 from .types import TypeEnv, is_floating, is_integer, sizeof
 
 #: Work limit of one solver query, in z3 resource units (about 200 ms of solving), and a wall-clock
@@ -126,6 +126,27 @@ def integer_value(expr, *, constants: Mapping[str, int] = {}, env: TypeEnv | Non
     return _constant(_Shared(constants, env, set()).invariants.int_term(expr))
 
 
+def range_guard(loop: ir.For):
+    """``start <= v && v < stop`` for a canonical loop that declares ``v``, steps it up by a constant
+    and does not assign it in its body (what its body may assume), else None."""
+    canonical = loop.canonical()
+    if canonical is None or not isinstance(loop.init, ir.Decl) or canonical[0] in _assigned(loop.body):
+        return None
+    from xpiler.passes.constant_fold import int_value  # not integer_value: no z3 terms for a literal
+    var, start, stop, step = canonical
+    if (int_value(step) or 0) <= 0:
+        return None
+    return ir.BinOp("&&", ir.BinOp("<=", start, ir.Name(var)), ir.BinOp("<", ir.Name(var), stop))
+
+
+def assuming(loop: ir.For, guards) -> ir.For:
+    """``loop`` with its body under ``guards`` (conditions a dependence query may assume, such as the
+    ranges of the loops around it)."""
+    for guard in reversed(tuple(guards)):
+        loop = replace(loop, body=ir.Block((ir.If(guard, loop.body),)))
+    return loop
+
+
 def function_env(module: ir.Module, function: ir.Function) -> LoopEnv:
     """The types of every name a loop of ``function`` may see: file scope, parameters, and all the
     function's local declarations (flat: a shadowed name keeps the declaration seen last), with the
@@ -135,24 +156,19 @@ def function_env(module: ir.Module, function: ir.Function) -> LoopEnv:
     env.declare_params(function.params)
     assigned = _assigned(function.body)
     # a loop variable keeps its value within its loop's body, where declarations using it live
-    stable = assigned - _assigned(rewrite(function.body, _without_header))
-    declared: dict[str, int] = {}
+    from xpiler.passes.cleanup import assigned_outside_headers
+    stable = assigned - assigned_outside_headers(function.body)
     for n in ir.walk(function.body):
         if isinstance(n, ir.Decl):
             env.declare_decl(n)
             for v in n.vars:
-                declared[v.name] = declared.get(v.name, 0) + 1
                 if not v.dims and v.init is not None and is_integer(v.type) and not v.type.reference \
                         and _plain_value(v.init, assigned - stable):
                     env.invariants[v.name] = v.init
-    for name in assigned | {name for name, count in declared.items() if count > 1}:
+    for name in assigned | {name for name, count in declaration_counts(function.body).items() if count > 1}:
         env.invariants.pop(name, None)
     env.pure_functions = pure_functions(module)
     return env
-
-
-def _without_header(n):
-    return replace(n, init=None, step=None) if isinstance(n, ir.For) and n.canonical() is not None else n
 
 
 def _plain_value(e, changing: set[str]) -> bool:

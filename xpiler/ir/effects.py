@@ -7,6 +7,8 @@ kind is pure (math, conversions) have no effects; unknown calls are assumed to h
 
 from __future__ import annotations
 
+from collections import Counter
+
 from .analysis import strip_parens
 from .nodes import (Assign, Call, Decl, Declarator, Index, Member, Name, UnOp, walk)
 
@@ -40,6 +42,11 @@ def is_pure_call(call: Call) -> bool:
 def declared_names(node) -> set[str]:
     """Names declared anywhere under ``node`` (declarations and loop variables)."""
     return {n.name for n in walk(node) if isinstance(n, Declarator)}
+
+
+def declaration_counts(node) -> Counter:
+    """How many times each name is declared under ``node`` (a name declared once has one meaning)."""
+    return Counter(n.name for n in walk(node) if isinstance(n, Declarator))
 
 
 def used_names(node) -> set[str]:
