@@ -357,3 +357,36 @@ def test_translations_that_fail_are_failures_in_the_bundle_too(tiny_suite, tmp_p
     results = perf.load_gpu_results(tmp_path / "b" / "results.json")
     assert [r["status"] for r in results["programs"]] == ["failed", "failed"]
     assert all(r["correct"] is False for r in results["programs"])
+
+
+def test_bundle_worker_reuses_its_process_and_survives_crashes_and_hangs(tmp_path):
+    # A stand-in for run_bundle.py --serve: "ok" answers, "bad" reports a failure, "crash" dies, "hang" hangs.
+    (tmp_path / "run_bundle.py").write_text(
+        "import json, os, sys, time\n"
+        "for line in sys.stdin:\n"
+        "    name = line.strip()\n"
+        "    if name == 'crash':\n"
+        "        print('segfault in the kernel', file=sys.stderr, flush=True)\n"
+        "        os._exit(139)\n"
+        "    if name == 'hang':\n"
+        "        time.sleep(60)\n"
+        "    status = 'ok' if name == 'ok' else 'failed'\n"
+        "    print('a line the program printed')\n"
+        "    print('XPILER_BENCH_RESULT ' + json.dumps({'status': status, 'pid': os.getpid()}), flush=True)\n"
+        "    if status != 'ok':\n"
+        "        break\n")
+    worker = perf._BundleWorker(str(tmp_path), {"repeat": 1, "warmup": 0, "max_seconds": 1.0})
+    try:
+        first, second = worker.run("ok", 30), worker.run("ok", 30)
+        assert first["status"] == second["status"] == "ok" and first["pid"] == second["pid"], (first, second)
+        bad = worker.run("bad", 30)
+        assert bad == {"status": "failed", "pid": first["pid"]}
+        assert worker.run("ok", 30)["pid"] != first["pid"]          # a failure ends the child
+        crash = worker.run("crash", 30)
+        assert crash["status"] == "failed" and crash["correct"] is False
+        assert crash["reason"] == "the program's process ended with status 139: segfault in the kernel"
+        hang = worker.run("hang", 1)
+        assert hang == {"status": "failed", "correct": False, "reason": "timed out after 1 s"}
+        assert worker.run("ok", 30)["status"] == "ok"
+    finally:
+        worker.stop()

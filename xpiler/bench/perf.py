@@ -45,8 +45,10 @@ of :mod:`xpiler.reference`, numpy only) and ``run_bundle.py``. On the GPU machin
 
     python3 run_bundle.py [--repeat N] [--out results.json]
 
-builds every program with nvcc, runs each in its own process (inputs drawn from a fixed seed, the
-reference computed there), times it and the PyTorch baseline, and writes ``results.json``.
+builds every program with nvcc, runs them one after another in a child process (a fresh one after any
+failure; inputs drawn from a fixed seed, the reference computed there), times each and its PyTorch
+baseline, and writes ``results.json`` after every program (``--deadline S`` stops starting programs
+after S seconds, for time-limited machines).
 """
 
 from __future__ import annotations
@@ -823,9 +825,96 @@ def _bundle_one(root: str, prog: dict, opts: dict) -> dict:
     return rec
 
 
+class _BundleWorker:
+    """One child process that runs bundle programs one after another (``run_bundle.py --serve``): PyTorch
+    and the CUDA context start once, not once per program. A program that fails, crashes or runs past the
+    timeout ends the child (a CUDA error leaves its context unusable); the next program gets a fresh one."""
+
+    def __init__(self, root: str, opts: dict):
+        self.root, self.opts = root, opts
+        self.proc = None
+        self.log = None
+        self.pending = b""
+
+    def _start(self) -> None:
+        import tempfile
+        self.log = tempfile.TemporaryFile(mode="w+", errors="replace")
+        self.proc = subprocess.Popen(
+            [sys.executable, os.path.join(self.root, "run_bundle.py"), "--serve",
+             "--repeat", str(self.opts["repeat"]), "--warmup", str(self.opts["warmup"]),
+             "--max-seconds", str(self.opts["max_seconds"])],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, bufsize=0)
+        self.pending = b""
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+    def _stderr_tail(self) -> str:
+        self.log.seek(0)
+        return self.log.read().strip()[-1500:]
+
+    def _line(self, deadline: float) -> str | None:
+        """The child's next line of output; "" at its end, None at the deadline. Reads the pipe's file
+        descriptor directly: a buffered reader may hold a whole line that ``select`` no longer sees."""
+        import select
+        while b"\n" not in self.pending:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self.proc.stdout], [], [], left)[0]:
+                return None
+            chunk = os.read(self.proc.stdout.fileno(), 1 << 16)
+            if not chunk:
+                return ""
+            self.pending += chunk
+        line, self.pending = self.pending.split(b"\n", 1)
+        return line.decode(errors="replace") + "\n"
+
+    def run(self, name: str, timeout: float) -> dict:
+        if self.proc is None or self.proc.poll() is not None:
+            self._start()
+        self.proc.stdin.write((name + "\n").encode())
+        self.proc.stdin.flush()
+        deadline = time.monotonic() + timeout
+        while True:
+            line = self._line(deadline)
+            if line is None:
+                self.stop()
+                return {"status": "failed", "correct": False, "reason": f"timed out after {timeout:g} s"}
+            if not line:            # the child died: a crash inside the program or the library
+                status = self.proc.wait()
+                self.proc = None
+                return {"status": "failed", "correct": False,
+                        "reason": f"the program's process ended with status {status}: {self._stderr_tail()}"}
+            if line.startswith("XPILER_BENCH_RESULT "):
+                rec = json.loads(line.split(" ", 1)[1])
+                if rec.get("status") != "ok":
+                    self.stop()
+                return rec
+
+
+def _serve(root: str, progs: dict, opts: dict) -> int:
+    """The worker side of :class:`_BundleWorker`: one program name per line in, one result line out."""
+    for line in sys.stdin:
+        name = line.strip()
+        try:
+            rec = _bundle_one(root, progs[name], opts)
+        except Exception as exc:  # noqa: BLE001
+            rec = {"status": "failed", "reason": f"{type(exc).__name__}: {exc}", "correct": False}
+        sys.stdout.write("XPILER_BENCH_RESULT " + json.dumps(rec) + "\n")
+        sys.stdout.flush()
+        if rec.get("status") != "ok":
+            return 0
+    return 0
+
+
 def bundle_main(argv=None, root: str | None = None) -> int:
     """``python3 run_bundle.py [--repeat N] [--warmup N] [--max-seconds S] [--only NAME ...]
-    [--compile-only] [--out results.json]``: build and time every program of the bundle."""
+    [--compile-only] [--deadline S] [--out results.json]``: build and time every program of the bundle.
+    The results file is rewritten after every program (``"complete": false`` until the last one), so a
+    run that is cut off keeps what it measured."""
     import argparse
     root = os.path.abspath(root or os.path.dirname(os.path.abspath(__file__)))
     ap = argparse.ArgumentParser(prog="run_bundle.py", description="time the bundle's programs on this GPU")
@@ -836,10 +925,13 @@ def bundle_main(argv=None, root: str | None = None) -> int:
     ap.add_argument("--compile-only", action="store_true", help="build every program, run nothing")
     ap.add_argument("--out", default=None, help="results file (default: results.json in the bundle)")
     ap.add_argument("--timeout", type=float, default=300.0, help="seconds per program run")
+    ap.add_argument("--deadline", type=float, default=None,
+                    help="start no program after this many seconds; the rest are reported as skipped")
     ap.add_argument("--arch", default=None, help="nvcc -arch (default: native with a GPU, else sm_90)")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel nvcc runs")
-    ap.add_argument("--one", help=argparse.SUPPRESS)
+    ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
+    started = time.monotonic()
     with open(os.path.join(root, "bundle.json")) as fh:
         bundle = json.load(fh)
     if bundle.get("schema") != BUNDLE_SCHEMA:
@@ -850,13 +942,8 @@ def bundle_main(argv=None, root: str | None = None) -> int:
         if getattr(a, key) is not None:
             opts[key] = getattr(a, key)
     progs = {p["name"]: p for p in bundle["programs"]}
-    if a.one:
-        try:
-            rec = _bundle_one(root, progs[a.one], opts)
-        except Exception as exc:  # noqa: BLE001
-            rec = {"status": "failed", "reason": f"{type(exc).__name__}: {exc}", "correct": False}
-        sys.stdout.write("XPILER_BENCH_RESULT " + json.dumps(rec) + "\n")
-        return 0
+    if a.serve:
+        return _serve(root, progs, opts)
     torch = _import_torch()
     have_gpu, device = _gpu_present(torch)
     arch = a.arch or ("native" if have_gpu else "sm_90")
@@ -865,6 +952,20 @@ def bundle_main(argv=None, root: str | None = None) -> int:
     if unknown:
         print(f"run_bundle.py: no program {', '.join(map(repr, unknown))} in the bundle", file=sys.stderr)
         return 2
+    path = a.out or os.path.join(root, "results.json")
+    header = {"schema": GPU_RESULTS_SCHEMA, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+              "device": device if have_gpu else None, "gpu": have_gpu, "skip_reason": None if have_gpu else device,
+              "nvcc": _nvcc_version(), "torch": getattr(torch, "__version__", None),
+              "library": library_description(torch, "cuda") if torch is not None else None,
+              "python": sys.version.split()[0], "numpy": np.__version__, "options": opts}
+    results: list[dict] = []
+
+    def write(complete: bool) -> None:
+        tmp = path + ".tmp"
+        with open(tmp, "w") as fh:
+            json.dump({**header, "complete": complete, "programs": results}, fh, indent=1)
+        os.replace(tmp, path)
+
     # compile everything first, in parallel (nvcc runs are independent); then time one program at a time
     from concurrent.futures import ThreadPoolExecutor
     todo = [n for n in names if not progs[n].get("skip") and not progs[n].get("fail")]
@@ -872,55 +973,39 @@ def bundle_main(argv=None, root: str | None = None) -> int:
           file=sys.stderr, flush=True)
     with ThreadPoolExecutor(max(1, a.jobs)) as pool:
         compiled = dict(zip(todo, pool.map(lambda n: _bundle_compile(root, progs[n], arch, a.timeout), todo)))
-    results = []
-    for i, name in enumerate(names, 1):
-        prog = progs[name]
-        rec = {k: prog.get(k) for k in ("name", "dialect", "op", "file", "entry", "variant", "shape", "source_of")}
-        if prog.get("fail"):
-            rec.update({"status": "failed", "reason": prog["fail"], "correct": False})
-            results.append(rec)
-            continue
-        if prog.get("skip"):
-            rec.update({"status": "skipped", "reason": prog["skip"]})
-            results.append(rec)
-            continue
-        err, secs, cmd = compiled[name]
-        rec["compile_seconds"] = secs
-        if err:
-            rec.update({"status": "failed", "reason": f"compile: {err}", "correct": False})
-        elif a.compile_only or not have_gpu:
-            rec.update({"status": "skipped", "compiled": True,
-                        "reason": "compiled only (--compile-only)" if a.compile_only else f"skipped: {device}"})
-        else:
-            rec["compiled"] = True
-            try:
-                proc = subprocess.run([sys.executable, os.path.join(root, "run_bundle.py"), "--one", name,
-                                       "--repeat", str(opts["repeat"]), "--warmup", str(opts["warmup"]),
-                                       "--max-seconds", str(opts["max_seconds"])],
-                                      capture_output=True, text=True, timeout=a.timeout, errors="replace")
-                lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("XPILER_BENCH_RESULT ")]
-                if lines:
-                    rec.update(json.loads(lines[-1].split(" ", 1)[1]))
+    worker = _BundleWorker(root, opts)
+    try:
+        for i, name in enumerate(names, 1):
+            prog = progs[name]
+            rec = {k: prog.get(k) for k in ("name", "dialect", "op", "file", "entry", "variant", "shape", "source_of")}
+            if prog.get("fail"):
+                rec.update({"status": "failed", "reason": prog["fail"], "correct": False})
+            elif prog.get("skip"):
+                rec.update({"status": "skipped", "reason": prog["skip"]})
+            else:
+                err, secs, cmd = compiled[name]
+                rec["compile_seconds"] = secs
+                if err:
+                    rec.update({"status": "failed", "reason": f"compile: {err}", "correct": False})
+                elif a.compile_only or not have_gpu:
+                    rec.update({"status": "skipped", "compiled": True,
+                                "reason": "compiled only (--compile-only)" if a.compile_only else f"skipped: {device}"})
+                elif a.deadline is not None and time.monotonic() - started > a.deadline:
+                    rec.update({"status": "skipped", "compiled": True,
+                                "reason": f"not run: the run's deadline ({a.deadline:g} s) had passed"})
                 else:
-                    rec.update({"status": "failed", "correct": False,
-                                "reason": f"the program's process ended with status {proc.returncode}: "
-                                          f"{(proc.stderr or proc.stdout).strip()[-1500:]}"})
-            except subprocess.TimeoutExpired:
-                rec.update({"status": "failed", "correct": False, "reason": f"timed out after {a.timeout:g} s"})
-        results.append(rec)
-        prog_ms = (rec.get("program") or {}).get("median_ms")
-        lib_ms = (rec.get("library") or {}).get("median_ms") if rec.get("library") else None
-        print(f"[{i}/{len(names)}] {name}: {rec['status']}"
-              + (f" program {prog_ms:.4f} ms" if prog_ms else "") + (f" library {lib_ms:.4f} ms" if lib_ms else "")
-              + (f" ({rec['reason'][:200]})" if rec.get("reason") else ""), file=sys.stderr, flush=True)
-    out = {"schema": GPU_RESULTS_SCHEMA, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-           "device": device if have_gpu else None, "gpu": have_gpu, "skip_reason": None if have_gpu else device,
-           "nvcc": _nvcc_version(), "torch": getattr(torch, "__version__", None),
-           "library": library_description(torch, "cuda") if torch is not None else None,
-           "python": sys.version.split()[0], "numpy": np.__version__, "options": opts, "programs": results}
-    path = a.out or os.path.join(root, "results.json")
-    with open(path, "w") as fh:
-        json.dump(out, fh, indent=1)
+                    rec["compiled"] = True
+                    rec.update(worker.run(name, a.timeout))
+            results.append(rec)
+            write(complete=False)
+            prog_ms = (rec.get("program") or {}).get("median_ms")
+            lib_ms = (rec.get("library") or {}).get("median_ms") if rec.get("library") else None
+            print(f"[{i}/{len(names)}] {name}: {rec['status']}"
+                  + (f" program {prog_ms:.4f} ms" if prog_ms else "") + (f" library {lib_ms:.4f} ms" if lib_ms else "")
+                  + (f" ({rec['reason'][:200]})" if rec.get("reason") else ""), file=sys.stderr, flush=True)
+    finally:
+        worker.stop()
+    write(complete=True)
     print(f"wrote {path}", file=sys.stderr)
     return 0
 
