@@ -43,6 +43,8 @@ from xpiler.ir.effects import (assigned_scalars, call_name, declared_names, free
                                used_names, writes_memory)
 
 from .base import ModulePass, PassError
+from .block_reduce import (MIN_ITERATIONS, Reduction, combined, find_reduction, identity, partial_update, reads_only,
+                           scalarize_lane_arrays)
 from .host_raise import EntryRaiser
 from .registry import register
 
@@ -366,12 +368,18 @@ def has_thread_loops(node) -> bool:
 class BlockRaiser:
     """Raise a sequential body to the threads of one block (see the module docstring)."""
 
-    def __init__(self, target: str, parallel: ParallelLoops, names: set[str]):
+    def __init__(self, target: str, parallel: ParallelLoops, f: ir.Function, threads: int):
         self.target = target
         self.parallel = parallel
+        self.threads = threads
         self.shared_arrays: list[ir.Declarator] = []
         self.shared_scalars: dict[str, ir.Type] = {}
-        self.taken = set(names)
+        self.taken = used_names(f) | declared_names(f)
+        # declared types, for the partials of reductions: name -> (type, array dimensions)
+        self.types = {p.name: (p.type, len(p.dims)) for p in f.params}
+        self.types.update({v.name: (v.type, len(v.dims)) for n in ir.walk(f.body) if isinstance(n, ir.Decl)
+                           for v in n.vars})
+        self.reductions: dict = {}   # id -> (the loop, kept alive; its Reduction or None)
 
     def fresh(self, name: str) -> str:
         new, i = name, 0
@@ -450,11 +458,42 @@ class BlockRaiser:
                 s.canonical()[0] not in assigned_scalars(s.body) and self.parallel(s) and \
                 not any(isinstance(n, ir.Jump) for n in ir.walk(s.body)):
             return "distribute"
+        if isinstance(s, ir.For) and self.reduction(s, scalars) is not None:
+            return "reduce"
         if not writes_memory(s) and not any(isinstance(n, ir.Decl) and is_array_decl(n) for n in ir.walk(s)):
             return "redundant"
         if isinstance(s, (ir.For, ir.If, ir.Block, ir.While)) and self.nested_work(s):
             return "recurse"
         return "single"
+
+    def reduction(self, s: ir.For, scalars) -> Reduction | None:
+        """The loop as a block reduction (:mod:`block_reduce`), when it is long enough and legal."""
+        known = self.reductions.get(id(s))
+        if known is not None and known[0] is s:
+            return known[1]
+        red = None
+        canon = s.canonical()
+        if canon is not None and s.kind != "blocks":
+            trips = const_value(trip_count(*canon[1:]), {})
+            if trips is None or trips * 16 >= MIN_ITERATIONS:
+                red = find_reduction(s, self.threads, lambda target: self.type_of(target, scalars))
+        if red is not None and trips is not None and trips * red.length < MIN_ITERATIONS:
+            red = None
+        if red is not None:
+            loop, lane = reads_only(red)
+            if not self.parallel(loop) or (lane is not None and not self.parallel(lane, (loop,))):
+                red = None
+        self.reductions[id(s)] = (s, red)
+        return red
+
+    def type_of(self, target: ir.Expr, scalars) -> ir.Type | None:
+        if isinstance(target, ir.Name):
+            return scalars.get(target.id)
+        base = strip_parens(target.base)
+        typ, dims = self.types.get(base.id, (None, 0)) if isinstance(base, ir.Name) else (None, 0)
+        if typ is None or (not dims and not typ.pointer):
+            return None
+        return ir.Type(typ.base) if dims == 1 or (not dims and typ.pointer == 1) else None
 
     def nested_work(self, s) -> bool:
         """Worth recursing: a uniform construct with parallel loops inside."""
@@ -480,6 +519,8 @@ class BlockRaiser:
             return [s, sync] if touches_memory(s) else [s]
         if mode == "distribute":
             return [self.distribute(s), sync]
+        if mode == "reduce":
+            return [self.reduce(self.reduction(s, scalars))]
         if mode == "recurse":
             if isinstance(s, ir.Block):
                 return [ir.Block(tuple(self.raise_block(s.body, scalars)))]
@@ -499,6 +540,46 @@ class BlockRaiser:
         else:
             body = s if isinstance(s, ir.Block) else ir.Block((s,))
         return [ir.If(_bin("==", self.tid(), _c(0)), body), sync]
+
+    def reduce(self, red: Reduction) -> ir.Block:
+        """The reduction over the block's threads (:mod:`block_reduce`)."""
+        tid, sync = self.tid(), _sync(self.target)
+        partials = [self.fresh("__xp_part") for _ in red.accumulations]
+        out: list = [_decl(p, acc.type, identity(acc)) for acc, p in zip(red.accumulations, partials)]
+        update = {id(acc.stmt): partial_update(acc, p) for acc, p in zip(red.accumulations, partials)}
+        body = [update.get(id(s), s) for s in red.body]
+        loops, trips = [red.loop], [trip_count(*red.loop.canonical()[1:])]
+        if red.lane is not None:
+            body = scalarize_lane_arrays(list(red.arrays), body, red.lane.canonical()[0])
+            loops.append(red.lane)
+            trips.append(_c(red.length))
+        nest = Nest([], loops, ir.Block(()), trips)
+        index = self.fresh("__xp_t")
+        out.append(ir.For(_decl(index, LL, ir.Cast(LL, tid)), _bin("<", _n(index), nest.count),
+                          ir.Assign(_n(index), "+=", _builtin("blockDim", "x")),
+                          ir.Block(tuple(decode(nest, _n(index))) + tuple(body)), "serial"))
+        for acc, p in zip(red.accumulations, partials):
+            tree = self.fresh("__xp_red")
+            self.shared_arrays.append(ir.Declarator(tree, acc.type, (_c(self.threads),)))
+            mine, width = ir.Index(_n(tree), tid), self.fresh("__xp_w")
+            out += [ir.ExprStmt(ir.Assign(mine, "=", _n(p))), sync]
+            step = ir.If(_bin("<", tid, _n(width)), ir.ExprStmt(ir.Assign(
+                mine, "=", combined(acc, mine, ir.Index(_n(tree), _bin("+", tid, _n(width)))))))
+            out.append(ir.For(_decl(width, ir.Type("int"), _c(self.threads // 2)), _bin(">=", _n(width), _c(acc.lanes)),
+                              ir.Assign(_n(width), "/=", _c(2)), ir.Block((step, sync))))
+            if acc.lanes > 1:      # lane i's total is in tree[i]
+                var, typ = red.lane.canonical()[0], red.lane.init.vars[0].type
+                result = ir.Block((_decl(var, typ, ir.Cast(typ, tid)),
+                                   ir.ExprStmt(ir.Assign(acc.target, "=", combined(acc, acc.target, mine)))))
+                out.append(ir.If(_bin("<", tid, _c(acc.lanes)), result))
+            else:
+                total = ir.ExprStmt(ir.Assign(acc.target, "=", combined(acc, acc.target, ir.Index(_n(tree), _c(0)))))
+                if isinstance(acc.target, ir.Name) and acc.target.id not in self.shared_scalars:
+                    out.append(total)     # every thread updates its copy of the scalar
+                else:
+                    out.append(ir.If(_bin("==", tid, _c(0)), ir.Block((total,))))
+            out.append(sync)
+        return ir.Block(tuple(out))
 
     def collapsible(self, inner: ir.For, chain: list) -> bool:
         """``inner`` (the only loop of the chain's last body) can join the chain: its own bounds, not
@@ -677,7 +758,7 @@ class Binder:
     def simt(self, f: ir.Function, nest: Nest | None) -> ir.Function:
         quals = ("__global__",)
         threads = self.threads
-        if nest is not None and not self.block_mode(nest):
+        if nest is not None and not self.block_mode(f, nest):
             index = "__xp_f"
             gid = _bin("+", _bin("*", ir.Cast(LL, _builtin("blockIdx", "x")), _builtin("blockDim", "x")),
                        _builtin("threadIdx", "x"))
@@ -692,7 +773,7 @@ class Binder:
             params = f.params + tuple(ir.Param(name, ir.Type(typ.base, 1, typ.quals)) for name, typ, _ in scratch)
             self.plans[f.name] = Plan(self.inline_pre(grid, nest.pre), threads, scratch=scratch)
             return replace(f, quals=quals, kind="kernel", params=params, body=ir.Block(tuple(nest.pre) + (loop,)))
-        raiser = BlockRaiser(self.target, self.parallel, used_names(f) | declared_names(f))
+        raiser = BlockRaiser(self.target, self.parallel, f, threads)
         scalar_params = {p.name: p.type for p in f.params if not p.type.is_pointer and not p.dims}
         if nest is None:
             body = raiser.run(f.body.body, scalar_params)
@@ -727,11 +808,12 @@ class Binder:
             (name, typ, count) for name, typ, count in scratch])
         return replace(f, quals=quals, kind="kernel", params=params, body=ir.Block(tuple(decls) + tuple(body)))
 
-    def block_mode(self, nest: Nest) -> bool:
-        """Block mode for bodies with thread loops or large constant buffers; a body whose only large
-        buffers have a size known at run time (a per-iteration scratch row ``float s[L]``) runs one
-        thread per iteration, each with its slice of a global scratch buffer."""
-        if has_thread_loops(nest.body):
+    def block_mode(self, f: ir.Function, nest: Nest) -> bool:
+        """Block mode for bodies with thread loops or large constant buffers, and for rows that are
+        reduced and mapped (normalisations, softmax); a body whose only large buffers have a size
+        known at run time (a per-iteration scratch row ``float s[L]``) runs one thread per
+        iteration, each with its slice of a global scratch buffer."""
+        if has_thread_loops(nest.body) or self.reduces_rows(f, nest):
             return True
         if any(is_task_loop(loop) for loop in nest.loops) and self.has_parallel_loop(nest.body):
             # a task of a BANG program spreads its chunk over its core's vector lanes: its loops over
@@ -746,6 +828,27 @@ class Binder:
                 continue
             total += size
         return total > FLAT_ARRAY_LIMIT
+
+    def reduces_rows(self, f: ir.Function, nest: Nest) -> bool:
+        """The body reduces a long row and maps one (a loop the block can reduce, and a long parallel
+        loop): in one thread per iteration, each thread would walk its own row (neither coalesced nor
+        enough threads when rows are few); in a block, the row's elements are the threads."""
+        raiser = BlockRaiser(self.target, self.parallel, f, self.threads)
+        scalars = {**{p.name: p.type for p in f.params if not p.type.is_pointer and not p.dims},
+                   **BlockRaiser.block_scalars(nest.pre), **BlockRaiser.block_scalars(nest.body.body)}
+        reduces = maps = False
+        for s in nest.body.body:
+            canon = s.canonical() if isinstance(s, ir.For) else None
+            if canon is None or not isinstance(s.init, ir.Decl):
+                continue
+            trips = const_value(trip_count(*canon[1:]), {})
+            if trips is not None and trips < MIN_ITERATIONS:
+                continue
+            if canon[0] not in assigned_scalars(s.body) and self.parallel(s):
+                maps = True
+            elif raiser.reduction(s, scalars) is not None:
+                reduces = True
+        return reduces and maps
 
     def has_parallel_loop(self, body: ir.Block) -> bool:
         return any(isinstance(n, ir.For) and n.canonical() is not None and isinstance(n.init, ir.Decl)

@@ -1,0 +1,132 @@
+"""Rows that are reduced and mapped run one block per row, their reductions over the block's threads.
+
+A program in (C or vector code, one row per OpenMP iteration), CUDA out: the shape of the reduction
+where it matters, and the numbers (the CUDA run in the emulation) against numpy.
+"""
+
+import numpy as np
+import pytest
+
+import xpiler
+
+RMSNORM = """#include <cmath>
+extern "C" void rmsnorm(const float *x, float *y, int rows, int cols) {
+  #pragma omp parallel for
+  for (int r = 0; r < rows; ++r) {
+    float ss = 0.0f;
+    for (int j = 0; j < cols; ++j) ss += x[r * cols + j] * x[r * cols + j];
+    float scale = 1.0f / sqrtf(ss / cols + 1e-5f);
+    for (int j = 0; j < cols; ++j) y[r * cols + j] = x[r * cols + j] * scale;
+  }
+}"""
+
+# AVX-512: one partial per lane (ss[i]), then a horizontal sum
+RMSNORM_LANES = """#include <immintrin.h>
+#include <cmath>
+extern "C" void rmsnorm(const float *x, float *y, int rows, int cols) {   // cols % 16 == 0
+  #pragma omp parallel for
+  for (int r = 0; r < rows; ++r) {
+    __m512 ss = _mm512_setzero_ps();
+    for (int j = 0; j < cols; j += 16) {
+      __m512 v = _mm512_loadu_ps(x + r * cols + j);
+      ss = _mm512_fmadd_ps(v, v, ss);
+    }
+    __m512 scale = _mm512_set1_ps(1.0f / sqrtf(_mm512_reduce_add_ps(ss) / cols + 1e-5f));
+    for (int j = 0; j < cols; j += 16)
+      _mm512_storeu_ps(y + r * cols + j, _mm512_mul_ps(_mm512_loadu_ps(x + r * cols + j), scale));
+  }
+}"""
+
+ROW_MAX = """#include <cmath>
+extern "C" void shift(const float *x, float *y, int rows, int cols) {
+  #pragma omp parallel for
+  for (int r = 0; r < rows; ++r) {
+    float m = -INFINITY;
+    for (int j = 0; j < cols; ++j) m = fmaxf(m, x[r * cols + j]);
+    for (int j = 0; j < cols; ++j) y[r * cols + j] = x[r * cols + j] - m;
+  }
+}"""
+
+# the running sum is read inside the loop (an exclusive scan): not a reduction
+ROW_SCAN = """extern "C" void scan(const float *x, float *y, int rows, int cols) {
+  #pragma omp parallel for
+  for (int r = 0; r < rows; ++r) {
+    float s = 0.0f;
+    for (int j = 0; j < cols; ++j) { y[r * cols + j] = s; s += x[r * cols + j]; }
+    for (int j = 0; j < cols; ++j) y[r * cols + j] = y[r * cols + j] * 2.0f;
+  }
+}"""
+
+GEMM = """extern "C" void gemm(const float *A, const float *B, float *C, int M, int N, int K) {
+  #pragma omp parallel for collapse(2)
+  for (int i = 0; i < M; ++i)
+    for (int j = 0; j < N; ++j) {
+      float acc = 0.0f;
+      for (int k = 0; k < K; ++k) acc += A[i * K + k] * B[k * N + j];
+      C[i * N + j] = acc;
+    }
+}"""
+
+
+def rmsnorm(x):
+    return x / np.sqrt((x.astype(np.float64) ** 2).mean(axis=1, keepdims=True) + 1e-5)
+
+
+def run(code, entry, x, rows, cols):
+    y = np.zeros_like(x)
+    xpiler.run(code, [x.ravel(), y.ravel(), rows, cols], entry=entry, lang="cuda", backend="emulate")
+    return y
+
+
+def test_a_row_sum_is_a_tree_over_the_blocks_threads():
+    code = xpiler.translate(RMSNORM, to="cuda", source="vnni")
+    kernel = code.split('extern "C"')[0]
+    assert "for (long long __xp_b = (long long)blockIdx.x; __xp_b < rows; __xp_b += gridDim.x)" in kernel
+    assert "__shared__ float __xp_red[256];" in kernel
+    assert "__xp_part += x[r * cols + j] * x[r * cols + j];" in kernel
+    assert "for (int __xp_w = 128; __xp_w >= 1; __xp_w /= 2)" in kernel
+    assert "ss = ss + __xp_red[0];" in kernel                     # every thread: the row's sum
+    for rows, cols in ((3, 1000), (5, 7), (2, 256)):
+        x = np.random.rand(rows, cols).astype(np.float32)
+        np.testing.assert_allclose(run(code, "rmsnorm", x, rows, cols), rmsnorm(x), rtol=1e-5, atol=1e-6)
+
+
+def test_lane_partials_stop_the_tree_at_one_partial_per_lane():
+    code = xpiler.translate(RMSNORM_LANES, to="cuda", source="vnni")
+    kernel = code.split('extern "C"')[0]
+    assert "for (int __xp_w = 128; __xp_w >= 16; __xp_w /= 2)" in kernel
+    assert "if (threadIdx.x < 16) {" in kernel and "int i = (int)(__xp_t % 16);" in kernel
+    for rows, cols in ((3, 1024), (4, 48)):
+        x = np.random.rand(rows, cols).astype(np.float32)
+        np.testing.assert_allclose(run(code, "rmsnorm", x, rows, cols), rmsnorm(x), rtol=1e-5, atol=1e-6)
+
+
+def test_a_row_maximum_starts_from_minus_infinity_and_is_exact():
+    code = xpiler.translate(ROW_MAX, to="cuda", source="vnni")
+    assert "float __xp_part = -INFINITY;" in code and "m = fmaxf(m, __xp_red[0]);" in code
+    x = (np.random.rand(4, 333).astype(np.float32) - 2.0)          # all negative: 0 would be wrong
+    np.testing.assert_array_equal(run(code, "shift", x, 4, 333), x - x.max(axis=1, keepdims=True))
+
+
+def test_a_running_sum_read_in_the_loop_is_not_a_reduction():
+    code = xpiler.translate(ROW_SCAN, to="cuda", source="vnni")
+    assert "__xp_red" not in code
+    x = np.random.rand(3, 50).astype(np.float32)
+    expected = 2.0 * (np.cumsum(x, axis=1) - x)
+    np.testing.assert_allclose(run(code, "scan", x, 3, 50), expected, rtol=1e-5)
+
+
+def test_a_gemm_keeps_one_thread_per_output():
+    # its reduction is the whole body (no row to map): one thread per output reads B coalesced
+    code = xpiler.translate(GEMM, to="cuda", source="vnni")
+    assert "__xp_red" not in code and "blockIdx.x * blockDim.x" in code
+
+
+@pytest.mark.parametrize("target", ["hip"])
+def test_hip_reduces_the_same_way(target):
+    code = xpiler.translate(RMSNORM, to=target, source="vnni")
+    assert "__shared__ float __xp_red[256];" in code
+    x = np.random.rand(3, 300).astype(np.float32)
+    y = np.zeros_like(x)
+    xpiler.run(code, [x.ravel(), y.ravel(), 3, 300], entry="rmsnorm", lang=target, backend="emulate")
+    np.testing.assert_allclose(y, rmsnorm(x), rtol=1e-5, atol=1e-6)
