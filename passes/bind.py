@@ -460,6 +460,8 @@ class BlockRaiser:
             return "distribute"
         if isinstance(s, ir.For) and self.reduction(s, scalars) is not None:
             return "reduce"
+        if isinstance(s, ir.For) and self.interchanged(s) is not None:
+            return "interchange"
         if not writes_memory(s) and not any(isinstance(n, ir.Decl) and is_array_decl(n) for n in ir.walk(s)):
             return "redundant"
         if isinstance(s, (ir.For, ir.If, ir.Block, ir.While)) and self.nested_work(s):
@@ -485,6 +487,32 @@ class BlockRaiser:
                 red = None
         self.reductions[id(s)] = (s, red)
         return red
+
+    def interchanged(self, s: ir.For) -> ir.For | None:
+        """``for j { for l { S } }`` as ``for l { for j { S } }`` when the loops over ``l`` are
+        independent there: then every thread runs its ``l`` through all ``j``, and the barrier after
+        each ``j`` (distributing the inner loop in place) is gone. Legal because no two instances of
+        ``S`` with different ``l`` depend on each other, and each ``l`` still sees its ``j`` in order."""
+        known = self.reductions.get(("interchange", id(s)))
+        if known is not None and known[0] is s:
+            return known[1]
+        out = None
+        body = [t for t in _stmts(s.body) if not isinstance(t, ir.Comment)]
+        canon = s.canonical()
+        if canon is not None and isinstance(s.init, ir.Decl) and s.kind != "blocks" and len(body) == 1 and \
+                isinstance(body[0], ir.For) and canon[0] not in assigned_scalars(s.body) and \
+                not any(isinstance(n, (ir.Jump, ir.Return, ir.Barrier)) for n in ir.walk(s.body)):
+            inner = body[0]
+            inner_canon = inner.canonical()
+            if inner_canon is not None and isinstance(inner.init, ir.Decl) and inner.kind != "blocks" and \
+                    inner_canon[0] not in assigned_scalars(inner.body):
+                header = lambda loop: used_names(ir.Block((ir.ExprStmt(loop.cond), ir.ExprStmt(loop.step), loop.init)))
+                if not header(inner) & ({canon[0]} | assigned_scalars(inner.body)) and inner_canon[0] not in header(s):
+                    candidate = replace(inner, body=ir.Block((replace(s, body=inner.body),)), kind="serial")
+                    if self.parallel(candidate):
+                        out = candidate
+        self.reductions[("interchange", id(s))] = (s, out)
+        return out
 
     def type_of(self, target: ir.Expr, scalars) -> ir.Type | None:
         if isinstance(target, ir.Name):
@@ -521,6 +549,8 @@ class BlockRaiser:
             return [self.distribute(s), sync]
         if mode == "reduce":
             return [self.reduce(self.reduction(s, scalars))]
+        if mode == "interchange":
+            return [self.distribute(self.interchanged(s)), sync]
         if mode == "recurse":
             if isinstance(s, ir.Block):
                 return [ir.Block(tuple(self.raise_block(s.body, scalars)))]

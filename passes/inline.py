@@ -199,3 +199,26 @@ class InlineParallel(ModulePass):
         if not callees:
             return module
         return _inline_everywhere(module, _Inliner(callees, propagate=True))
+
+
+@register
+@dataclass(frozen=True)
+class InlineVector(ModulePass):
+    """Inline helpers of vector code (functions over lanes: ``exp512_ps``) into their callers."""
+
+    name: ClassVar[str] = "inline-vector"
+    summary: ClassVar[str] = "inline helpers holding lane loops into their callers (their lanes become the caller's)"
+
+    def apply(self, module: ir.Module) -> ir.Module:
+        # A helper's lane loops are opaque at the call: the loop around the call cannot be proved
+        # parallel, and the helper runs in one thread. Inlined, its lanes fuse with the caller's.
+        from .lanes_outward import lane_loops
+        functions = [f for f in module.functions() if f.body is not None]
+        callees = {f.name: f for f in functions if f.kind == "host" and not f.extern_c and lane_loops(f.body)
+                   and not _has_openmp(f)}
+        called = {n.func.id for f in functions for n in ir.walk(f.body)
+                  if isinstance(n, ir.Call) and isinstance(n.func, ir.Name)}
+        callees = {name: f for name, f in callees.items() if name in called}
+        if not callees:
+            return module
+        return _inline_everywhere(module, _Inliner(callees, propagate=True))

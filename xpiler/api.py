@@ -83,7 +83,7 @@ RAISING = {
 
 # Vector code (AVX-512 detensorized) raised to SIMT: one loop per lane, bound like any loop. Lowered
 # BANG keeps its chunked NRAM buffers, which block mode maps onto a block's threads instead.
-VECTOR_TO_LANES = "inline-parallel,loop-normalize,constant-fold,mask-bounds,broadcast-forward,contract-temporaries,lanes-outward,dce"
+VECTOR_TO_LANES = "inline-parallel,inline-vector,loop-normalize,constant-fold,mask-bounds,broadcast-forward,contract-temporaries,lanes-outward,scalar-replace,dce"
 
 
 def default_pipeline(source: str, target: str, *, wavefront: int = 64, program: Program | None = None,

@@ -24,7 +24,11 @@
 
 #include "fault.h"
 
-namespace xgpu {
+// Hidden: each program's library keeps its own registry. With default visibility the registry (a
+// static local of an inline function) is one STB_GNU_UNIQUE object shared by every library loaded in
+// the process, so a later program would find the stale, larger ranges of an earlier one and copy
+// past the end of its own buffers.
+namespace xgpu __attribute__((visibility("hidden"))) {
 
 struct Range {
     char *lo;
@@ -43,9 +47,10 @@ inline void check(cudaError_t e, const char *what) {
 // The host range [lo, lo + bytes) that `p` lies in.
 inline bool find_range(const void *p, Range &out) {
     const char *c = (const char *)p;
-    for (auto &r : registered())
-        if (c >= r.lo && c < r.lo + r.bytes) {
-            out = r;
+    auto &ranges = registered();
+    for (auto r = ranges.rbegin(); r != ranges.rend(); ++r)  // the latest registration of an address wins
+        if (c >= r->lo && c < r->lo + r->bytes) {
+            out = *r;
             return true;
         }
     FILE *f = fopen("/proc/self/maps", "r");
