@@ -463,7 +463,7 @@ class BlockRaiser:
         if isinstance(s, ir.For) and self.interchanged(s) is not None:
             return "interchange"
         if not writes_memory(s) and not any(isinstance(n, ir.Decl) and is_array_decl(n) for n in ir.walk(s)):
-            return "redundant"
+            return "recurse" if self.holds_reduction(s, scalars) else "redundant"
         if isinstance(s, (ir.For, ir.If, ir.Block, ir.While)) and self.nested_work(s):
             return "recurse"
         return "single"
@@ -487,6 +487,15 @@ class BlockRaiser:
                 red = None
         self.reductions[id(s)] = (s, red)
         return red
+
+    def holds_reduction(self, s, scalars) -> bool:
+        """A block (or if) whose statements include a loop the block's threads can reduce: raised
+        statement by statement rather than run whole by every thread."""
+        if not isinstance(s, (ir.Block, ir.If)):
+            return False
+        stmts = _stmts(s) if isinstance(s, ir.Block) else _stmts(s.then) + (_stmts(s.other) if s.other else [])
+        inner = {**scalars, **self.block_scalars(stmts)}
+        return any(isinstance(t, ir.For) and self.reduction(t, inner) is not None for t in stmts)
 
     def interchanged(self, s: ir.For) -> ir.For | None:
         """``for j { for l { S } }`` as ``for l { for j { S } }`` when the loops over ``l`` are

@@ -107,11 +107,11 @@ CROSS_LANE = {"avx512.shuffle_epi8", "avx512.permutexvar_ps", "avx512.permutexva
 _TYPED_MEMCPY = {
     1: ("T *dst, const T *src, int size", "for (int i = 0; i < size; ++i) dst[i] = src[i];"),
     2: ("T *dst, const T *src, int size, int dst_stride, int src_stride, int segnum",
-        "for (int s = 0; s <= segnum; ++s) for (int i = 0; i < size; ++i)"
+        "for (int s = 0; s < segnum + 1; ++s) for (int i = 0; i < size; ++i)"
         " dst[s * dst_stride + i] = src[s * src_stride + i];"),
     3: ("T *dst, const T *src, int size, int dst_stride0, int dst_segnum1, int dst_stride1, int dst_segnum2,"
         " int src_stride0, int src_segnum1, int src_stride1, int src_segnum2",
-        "for (int k = 0; k <= src_segnum2; ++k) for (int j = 0; j <= src_segnum1; ++j) {"
+        "for (int k = 0; k < src_segnum2 + 1; ++k) for (int j = 0; j < src_segnum1 + 1; ++j) {"
         " int n = k * (src_segnum1 + 1) + j; int dj = n % (dst_segnum1 + 1), dk = n / (dst_segnum1 + 1);"
         " for (int i = 0; i < size; ++i) dst[dk * dst_stride1 + dj * dst_stride0 + i] ="
         " src[k * src_stride1 + j * src_stride0 + i]; }"),

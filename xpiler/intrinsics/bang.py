@@ -19,9 +19,9 @@ intrinsic("bang.sync_all", "sync", "", bang=["__sync_all", "__sync_all_ipu"], do
 # exact for any element type (detensorize prints element loops where the sizes divide evenly).
 # Sizes and strides are taken as `int`: on-chip memories are a few MB, far below 2^31.
 _MEMCPY_1D = "for (int i = 0; i < size; ++i) ((char *)dst)[i] = ((const char *)src)[i];"
-_MEMCPY_2D = ("for (int s = 0; s <= segnum; ++s) for (int i = 0; i < size; ++i)"
+_MEMCPY_2D = ("for (int s = 0; s < segnum + 1; ++s) for (int i = 0; i < size; ++i)"
               " ((char *)dst)[s * dst_stride + i] = ((const char *)src)[s * src_stride + i];")
-_MEMCPY_3D = ("for (int k = 0; k <= src_segnum2; ++k) for (int j = 0; j <= src_segnum1; ++j) {"
+_MEMCPY_3D = ("for (int k = 0; k < src_segnum2 + 1; ++k) for (int j = 0; j < src_segnum1 + 1; ++j) {"
               " int n = k * (src_segnum1 + 1) + j;"
               " int dj = n % (dst_segnum1 + 1), dk = n / (dst_segnum1 + 1);"
               " for (int i = 0; i < size; ++i) ((char *)dst)[dk * dst_stride1 + dj * dst_stride0 + i] ="
@@ -123,8 +123,9 @@ intrinsic("bang.sum", "reduce", "const T *src, int n", bang="__bang_sum",
           scalar="double s = 0; for (int i = 0; i < n; ++i) s += (double)src[i]; return __xp_from_double<T>(s);")
 intrinsic("bang.reduce_sum", "reduce", "T *dst, const T *src, int n", bang="__bang_reduce_sum", writes=("dst",),
           scalar="int c = 128 / sizeof(T); for (int i = 0; i < n; i += c) { double s = 0;"
-                 " for (int j = i; j < i + c && j < n; ++j) s += (double)src[j];"
-                 " for (int j = i + 1; j < i + c && j < n; ++j) dst[j] = 0; dst[i] = __xp_from_double<T>(s); }",
+                 " int e = i + c < n ? i + c : n;"
+                 " for (int j = i; j < e; ++j) s += (double)src[j];"
+                 " for (int j = i + 1; j < e; ++j) dst[j] = 0; dst[i] = __xp_from_double<T>(s); }",
           doc="each 128-byte chunk's sum in the chunk's first element, 0 in its other elements (the emulation's choice)")
 _ARGEXT = ("int m = 0; for (int i = 1; i < n; ++i) if (src[i] CMP src[m]) m = i;"
            " T v = src[m]; unsigned idx = m; dst[0] = v;"
