@@ -457,7 +457,7 @@ class BlockRaiser:
         if isinstance(s, ir.For) and s.canonical() is not None and s.kind != "blocks" and \
                 s.canonical()[0] not in assigned_scalars(s.body) and self.parallel(s) and \
                 not any(isinstance(n, ir.Jump) for n in ir.walk(s.body)):
-            return "distribute"
+            return "recurse" if self.chunked(s) else "distribute"
         if isinstance(s, ir.For) and self.reduction(s, scalars) is not None:
             return "reduce"
         if isinstance(s, ir.For) and self.interchanged(s) is not None:
@@ -487,6 +487,22 @@ class BlockRaiser:
                 red = None
         self.reductions[id(s)] = (s, red)
         return red
+
+    def chunked(self, s: ir.For) -> bool:
+        """A loop over chunks whose body walks its chunk in a loop of its own (``for (i = ...; i < n;
+        i += 256) { len = min(256, n - i); for (j = 0; j < len; ++j) ... }``), with bounds that keep
+        the two from collapsing: the chunk's elements, not the chunks, are the threads (consecutive
+        threads read consecutive elements), the chunks run one after another."""
+        body = [t for t in _stmts(s.body) if not isinstance(t, ir.Comment)]
+        if not body or not isinstance(body[-1], ir.For) or body[-1].canonical() is None or \
+                not all(isinstance(t, ir.Decl) and not is_array_decl(t) for t in body[:-1]):
+            return False
+        inner = body[-1]
+        if not isinstance(inner.init, ir.Decl) or (len(body) == 1 and self.collapsible(inner, [s])):
+            return False
+        trips = const_value(trip_count(*inner.canonical()[1:]), {})
+        return (trips is None or trips >= 32) and inner.canonical()[0] not in assigned_scalars(inner.body) and \
+            self.parallel(inner, (s,))
 
     def holds_reduction(self, s, scalars) -> bool:
         """A block (or if) whose statements include a loop the block's threads can reduce: raised

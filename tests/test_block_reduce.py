@@ -130,3 +130,30 @@ def test_hip_reduces_the_same_way(target):
     y = np.zeros_like(x)
     xpiler.run(code, [x.ravel(), y.ravel(), 3, 300], entry="rmsnorm", lang=target, backend="emulate")
     np.testing.assert_allclose(y, rmsnorm(x), rtol=1e-5, atol=1e-6)
+
+
+# per row: q = p / sum(p), then o[d] = sum_j q[j] * v[j][d], the j loop around the d loop
+WEIGHTED_ROWS = """extern "C" void weighted(const float *p, const float *v, float *q, float *o, int rows, int L, int D) {
+  #pragma omp parallel for
+  for (int r = 0; r < rows; ++r) {
+    float s = 0.0f;
+    for (int j = 0; j < L; ++j) s += p[r * L + j];
+    for (int j = 0; j < L; ++j) q[r * L + j] = p[r * L + j] / s;
+    for (int d = 0; d < D; ++d) o[r * D + d] = 0.0f;
+    for (int j = 1; j < L; ++j)
+      for (int d = 0; d < D; ++d) o[r * D + d] += q[r * L + j] * v[j * D + d];
+  }
+}"""
+
+
+def test_a_serial_loop_around_an_independent_loop_is_interchanged_no_barrier_per_iteration():
+    code = xpiler.translate(WEIGHTED_ROWS, to="cuda", source="vnni")
+    kernel = code.split('extern "C"')[0]
+    assert "for (int d = (int)threadIdx.x; d < D; d += blockDim.x) {\n      for (int j = 1; j < L; ++j)" in kernel
+    rows, L, D = 3, 70, 40
+    p, v = np.random.rand(rows, L).astype(np.float32), np.random.rand(L, D).astype(np.float32)
+    q, o = np.zeros((rows, L), np.float32), np.zeros((rows, D), np.float32)
+    xpiler.run(code, [p, v, q, o, rows, L, D], entry="weighted", lang="cuda", backend="emulate")
+    want = p / p.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(q, want, rtol=1e-5)
+    np.testing.assert_allclose(o, want[:, 1:] @ v[1:], rtol=1e-5)

@@ -169,3 +169,54 @@ def test_a_contraction_inside_a_collapsed_nest_keeps_the_collapse():
     # a loop the collapse spans does go: its pragma would describe loops that no longer exist
     fused = xpiler.translate(src, to="vnni", source="vnni", pipeline="loop-fuse{loop=a}")
     assert "collapse" not in fused
+
+
+VECTOR_HELPER = """#include <immintrin.h>
+static inline __m512 cube(__m512 x) { return _mm512_mul_ps(_mm512_mul_ps(x, x), x); }
+extern "C" void cubes(const float *x, float *y, int n) {   // n % 16 == 0
+  for (int i = 0; i < n; i += 16) _mm512_storeu_ps(y + i, cube(_mm512_loadu_ps(x + i)));
+}"""
+
+REGISTER_BLOCK = """extern "C" void mm(const float *A, const float *B, float *C) {   // C[8][32] = A[8][64] @ B[64][32]
+  #pragma omp parallel for
+  for (int i = 0; i < 8; ++i) {
+    float acc[16];
+    for (int jo = 0; jo < 2; ++jo) {
+      for (int j = 0; j < 16; ++j) acc[j] = 0.0f;
+      for (int k = 0; k < 64; ++k)
+        for (int j = 0; j < 16; ++j) acc[j] = acc[j] + A[i * 64 + k] * B[k * 32 + jo * 16 + j];
+      for (int j = 0; j < 16; ++j) C[i * 32 + jo * 16 + j] = acc[j];
+    }
+  }
+}"""
+
+
+def test_a_vector_helper_is_inlined_so_the_loop_around_its_call_is_parallel():
+    code = c_after(VECTOR_HELPER, "inline-vector")
+    assert "cube(" not in code
+    cuda = xpiler.translate(VECTOR_HELPER, to="cuda", source="vnni")
+    assert "blockIdx.x * blockDim.x" in kernels(cuda) and "__xp_f % 16" in kernels(cuda)
+    x, y = np.random.rand(64).astype(np.float32), np.zeros(64, np.float32)
+    xpiler.run(cuda, [x, y, 64], entry="cubes", lang="cuda", backend="emulate")
+    np.testing.assert_allclose(y, x * x * x, rtol=1e-6)
+
+
+def test_an_accumulator_array_used_one_element_per_lane_becomes_a_scalar_and_the_nest_collapses():
+    code = c_after(REGISTER_BLOCK, "contract-temporaries,lanes-outward,scalar-replace")
+    assert "acc[" not in code and "float acc;" in code
+    cuda = xpiler.translate(REGISTER_BLOCK, to="cuda", source="vnni")
+    assert "__xp_f < ((8 * 2) * 16)" in kernels(cuda)     # rows x column blocks x lanes
+    a, b = np.random.rand(8, 64).astype(np.float32), np.random.rand(64, 32).astype(np.float32)
+    c = np.zeros((8, 32), np.float32)
+    xpiler.run(cuda, [a, b, c], entry="mm", lang="cuda", backend="emulate")
+    np.testing.assert_allclose(c, a @ b, rtol=1e-5)
+
+
+def test_scalar_replacement_keeps_an_array_whose_element_is_read_before_it_is_written():
+    src = """extern "C" void f(const float *x, float *y) {
+  float carry[4];
+  for (int j = 0; j < 4; ++j) carry[j] = 0.0f;
+  for (int r = 0; r < 3; ++r)
+    for (int j = 0; j < 4; ++j) { y[r * 4 + j] = carry[j]; carry[j] = x[r * 4 + j]; }
+}"""
+    assert "float carry[4];" in c_after(src, "scalar-replace")

@@ -81,9 +81,12 @@ RAISING = {
     "bang": "outline,bind{{target=bang}},target-prelude",
 }
 
-# Vector code (AVX-512 detensorized) raised to SIMT: one loop per lane, bound like any loop. Lowered
-# BANG keeps its chunked NRAM buffers, which block mode maps onto a block's threads instead.
+# Vector code (AVX-512 detensorized) raised to SIMT: one loop per lane, bound like any loop.
 VECTOR_TO_LANES = "inline-parallel,inline-vector,loop-normalize,constant-fold,mask-bounds,broadcast-forward,contract-temporaries,lanes-outward,scalar-replace,dce"
+# Lowered BANG (or CUDA/HIP) raised to SIMT: the chunk loops through on-chip buffers (load a tile,
+# compute on it, store it) fuse where legal, and the buffers they no longer need become scalars; the
+# remaining buffers become shared memory in block mode.
+BUFFERS_TO_LANES = "contract-temporaries,dce"
 
 
 def default_pipeline(source: str, target: str, *, wavefront: int = 64, program: Program | None = None,
@@ -115,6 +118,8 @@ def lower_and_raise(source: str, target: str, *, program: Program | None = None,
         raise NotImplementedDirection(f"translating {source} to {target} needs the program (for its host entries)")
     else:
         lowering = LOWERING.format(host_entries="".join(s + "," for s in _host_entry_specs(program, launch)))
+        if target in ("cuda", "hip"):
+            lowering += "," + BUFFERS_TO_LANES
     return lowering + "," + RAISING[target].format()
 
 
