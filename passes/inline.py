@@ -191,14 +191,20 @@ class InlineParallel(ModulePass):
         # A helper called from an entry would become one device function run by one thread; inlined,
         # its parallel loop is the entry's, which outline and bind map onto the GPU. Arguments that
         # are constants at a call (the kind of pooling) become constants of that copy.
-        functions = [f for f in module.functions() if f.body is not None]
-        callees = {f.name: f for f in functions if f.kind == "host" and not f.extern_c and _has_openmp(f)}
-        called = {n.func.id for f in functions if f.name not in callees for n in ir.walk(f.body)
-                  if isinstance(n, ir.Call) and isinstance(n.func, ir.Name)}
-        callees = {name: f for name, f in callees.items() if name in called}
-        if not callees:
-            return module
-        return _inline_everywhere(module, _Inliner(callees, propagate=True))
+        return _inline_called_helpers(module, _has_openmp)
+
+
+def _inline_called_helpers(module: ir.Module, wanted) -> ir.Module:
+    """``module`` with the helpers (host functions, not ``extern "C"``) for which ``wanted(f)`` holds
+    inlined wherever another function calls them, arguments substituted."""
+    functions = [f for f in module.functions() if f.body is not None]
+    callees = {f.name: f for f in functions if f.kind == "host" and not f.extern_c and wanted(f)}
+    called = {n.func.id for f in functions for n in ir.walk(f.body)   # helpers of helpers too
+              if isinstance(n, ir.Call) and isinstance(n.func, ir.Name) and n.func.id != f.name}
+    callees = {name: f for name, f in callees.items() if name in called}
+    if not callees:
+        return module
+    return _inline_everywhere(module, _Inliner(callees, propagate=True))
 
 
 @register
@@ -213,12 +219,4 @@ class InlineVector(ModulePass):
         # A helper's lane loops are opaque at the call: the loop around the call cannot be proved
         # parallel, and the helper runs in one thread. Inlined, its lanes fuse with the caller's.
         from .lanes_outward import lane_loops
-        functions = [f for f in module.functions() if f.body is not None]
-        callees = {f.name: f for f in functions if f.kind == "host" and not f.extern_c and lane_loops(f.body)
-                   and not _has_openmp(f)}
-        called = {n.func.id for f in functions for n in ir.walk(f.body)
-                  if isinstance(n, ir.Call) and isinstance(n.func, ir.Name)}
-        callees = {name: f for name, f in callees.items() if name in called}
-        if not callees:
-            return module
-        return _inline_everywhere(module, _Inliner(callees, propagate=True))
+        return _inline_called_helpers(module, lambda f: bool(lane_loops(f.body)) and not _has_openmp(f))
