@@ -655,18 +655,19 @@ def _sign(t) -> int:
 
 
 class _Z3:
-    def __init__(self):
+    def __init__(self, ctx: z3.Context):
+        self.ctx = ctx
         self.vars: dict[str, z3.ArithRef] = {}
         self.memo: dict[int, z3.ExprRef] = {}
 
     def var(self, key: str) -> z3.ArithRef:
         if key not in self.vars:
-            self.vars[key] = z3.Int(key)
+            self.vars[key] = z3.Int(key, self.ctx)
         return self.vars[key]
 
     def int(self, t) -> z3.ArithRef:
         e = self._encode(t)
-        return z3.If(e, z3.IntVal(1), z3.IntVal(0)) if z3.is_bool(e) else e
+        return z3.If(e, z3.IntVal(1, self.ctx), z3.IntVal(0, self.ctx)) if z3.is_bool(e) else e
 
     def bool(self, t) -> z3.BoolRef:
         e = self._encode(t)
@@ -683,7 +684,7 @@ class _Z3:
     def _build(self, t):
         v = _value(t)
         if v is not None:
-            return z3.IntVal(v)
+            return z3.IntVal(v, self.ctx)
         key = _symbol_key(t)
         if key is not None:
             return self.var(key)
@@ -716,14 +717,14 @@ class _Z3:
             if name == "@fmod":
                 return args[0] % args[1]
             if name == "@pow2":
-                power = z3.IntVal(2 ** 64)  # out of range: excluded by the shift-count assumption
+                power = z3.IntVal(2 ** 64, self.ctx)  # out of range: excluded by the shift-count assumption
                 for k in reversed(range(64)):
-                    power = z3.If(args[0] == k, z3.IntVal(2 ** k), power)
+                    power = z3.If(args[0] == k, z3.IntVal(2 ** k, self.ctx), power)
                 return power
-            mask = z3.IntVal(2 ** 64 - 1)
+            mask = z3.IntVal(2 ** 64 - 1, self.ctx)
             for k in reversed(range(1, 64)):
-                mask = z3.If(args[0] == k, z3.IntVal(2 ** k - 1), mask)
-            return z3.If(args[0] <= 0, z3.IntVal(0), mask)
+                mask = z3.If(args[0] == k, z3.IntVal(2 ** k - 1, self.ctx), mask)
+            return z3.If(args[0] <= 0, z3.IntVal(0, self.ctx), mask)
         raise AssertionError(f"not a term: {t!r}")
 
 
@@ -1919,7 +1920,11 @@ class _Solver:
         self.tracer = tracer
         self.deadline = deadline
         self.function = function
-        self.z = _Z3()
+        # A context of its own: in z3's one global context, what earlier queries built changes how
+        # hard queries near their limits end (decided or not), so a footprint depended on what the
+        # process had translated before.
+        self.ctx = z3.Context()
+        self.z = _Z3(self.ctx)
         symbols = set()
         for a in tracer.accesses:
             for t in (a.start, a.size) + a.path:
@@ -1937,7 +1942,7 @@ class _Solver:
         for c in tracer.conditions:
             if not _counters(c.cond):
                 guards = [self.z.bool(p) for p in c.path if not _counters(p)]
-                self.assumptions.append(z3.Implies(z3.And(*guards), self.z.bool(c.cond)))
+                self.assumptions.append(z3.Implies(z3.And(*guards, self.ctx), self.z.bool(c.cond)))
                 self.restrictions.append(c)
             else:
                 self.obligations.append(c)
@@ -1973,7 +1978,7 @@ class _Solver:
         return result
 
     def solver(self, *constraints) -> z3.Solver:
-        s = z3.SolverFor("QF_NIA") if self.parameters else z3.Solver()
+        s = z3.SolverFor("QF_NIA", ctx=self.ctx) if self.parameters else z3.Solver(ctx=self.ctx)
         s.set("rlimit", QUERY_RLIMIT)
         s.add(*self.assumptions, *constraints)
         return s
