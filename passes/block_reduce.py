@@ -38,6 +38,8 @@ from xpiler import ir
 from xpiler.ir.analysis import strip_parens
 from xpiler.ir.effects import assigned_scalars, declared_names, is_array_decl, used_names
 
+from .loop_split import constant_length
+
 #: the functions an accumulation may use, and what they reduce with
 REDUCING_CALLS = {"fmaf": "+", "fma": "+", "fmaxf": "max", "fmax": "max", "fminf": "min", "fmin": "min"}
 #: accumulator types a partial can have
@@ -67,16 +69,6 @@ class Reduction:
     @property
     def length(self) -> int:
         return constant_length(self.lane) if self.lane is not None else 1
-
-
-def constant_length(loop: ir.For) -> int | None:
-    canon = loop.canonical()
-    if canon is None or not isinstance(loop.init, ir.Decl):
-        return None
-    _, start, stop, step = (strip_parens(e) if isinstance(e, ir.Expr) else e for e in canon)
-    if not all(isinstance(e, ir.Const) and isinstance(e.value, int) for e in (start, stop, step)):
-        return None
-    return stop.value if start.value == 0 and step.value == 1 else None
 
 
 def _stmts(s) -> list:
