@@ -65,8 +65,8 @@ def scalar_replace_body(body: ir.Block) -> ir.Block:
         if v is None or len(v.dims) != 1 or v.init is not None or v.ctor_args is not None:
             continue
         total = _names(body, name)
-        if total != len(_accesses(body, name)):
-            continue                # the array itself is used (passed, aliased)
+        if total == 0 or total != len(_accesses(body, name)):
+            continue                # unused (dce's to remove), or the array itself is used (passed, aliased)
         loop = next((n for n in ir.walk(body) if isinstance(n, ir.For) and _replaceable_in(n, name, total)), None)
         if loop is None:
             continue

@@ -221,3 +221,11 @@ def test_scalar_replacement_keeps_an_array_whose_element_is_read_before_it_is_wr
     for (int j = 0; j < 4; ++j) { y[r * 4 + j] = carry[j]; carry[j] = x[r * 4 + j]; }
 }"""
     assert "float carry[4];" in c_after(src, "scalar-replace")
+
+
+def test_scalar_replacement_leaves_an_unused_array_alone():
+    src = """extern "C" void f(const float *x, float *y) {
+  float t[4];
+  for (int i = 0; i < 8; ++i) { y[i] = x[i]; }
+}"""
+    assert "float t[4];" in c_after(src, "scalar-replace")
