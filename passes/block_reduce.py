@@ -39,6 +39,7 @@ from xpiler.ir.analysis import strip_parens
 from xpiler.ir.effects import assigned_scalars, declared_names, is_array_decl, used_names
 
 from .loop_split import constant_length
+from .scalar_replace import elements_as_scalars, used_only_at
 
 #: the functions an accumulation may use, and what they reduce with
 REDUCING_CALLS = {"fmaf": "+", "fma": "+", "fmaxf": "max", "fmax": "max", "fminf": "min", "fmin": "min"}
@@ -204,21 +205,14 @@ def partial_update(acc: Accumulation, partial: str) -> ir.Stmt:
 
 def scalarize_lane_arrays(arrays: list, body: list, lane: str) -> list:
     """Arrays of one (j, i) iteration used only at ``[lane]`` become scalars (registers)."""
+    block = ir.Block(tuple(body))
     out = []
     scalars = set()
     for decl in arrays:
         for v in decl.vars:
-            accesses = [n for s in body for n in ir.walk(s)
-                        if isinstance(n, ir.Index) and strip_parens(n.base) == ir.Name(v.name)]
-            uses = sum(isinstance(n, ir.Name) and n.id == v.name for s in body for n in ir.walk(s))
-            if len(v.dims) == 1 and uses == len(accesses) and all(strip_parens(a.index) == ir.Name(lane) for a in accesses):
+            if len(v.dims) == 1 and used_only_at(block, v.name, lane):
                 scalars.add(v.name)
                 out.append(ir.Decl((ir.Declarator(v.name, v.type),)))
             else:
                 out.append(ir.Decl((v,), decl.scope, decl.storage))
-
-    def element(n):
-        if isinstance(n, ir.Index) and isinstance(strip_parens(n.base), ir.Name) and strip_parens(n.base).id in scalars:
-            return strip_parens(n.base)
-        return n
-    return out + [ir.rewrite(s, element) for s in body]
+    return out + list(elements_as_scalars(block, scalars).body)

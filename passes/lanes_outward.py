@@ -38,7 +38,6 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from xpiler import ir
-from xpiler.ir.analysis import strip_parens
 from xpiler.ir.dependence import assuming, function_env, parallel_obstacle, range_guard
 from xpiler.ir.effects import assigned_scalars, declared_names
 
@@ -46,6 +45,7 @@ from .base import ModulePass, map_function_bodies
 from .cleanup import names_in
 from .loop_split import const, constant_length, fresh, name, substitute
 from .registry import register
+from .scalar_replace import elements_as_scalars, used_only_at
 
 
 #: the shortest loop taken for the lanes of a vector (8 x 32-bit is AVX; narrower loops are more
@@ -131,20 +131,11 @@ class _Lanes:
         kept, scalars = [], []
         for decl in arrays:
             for v in decl.vars:
-                accesses = [n for n in ir.walk(loop) if isinstance(n, ir.Index) and strip_parens(n.base) == ir.Name(v.name)]
-                uses = sum(isinstance(n, ir.Name) and n.id == v.name for n in ir.walk(loop))
-                if len(v.dims) == 1 and v.init is None and uses == len(accesses) and \
-                        all(strip_parens(a.index) == ir.Name(lane) for a in accesses):
+                if len(v.dims) == 1 and v.init is None and used_only_at(loop, v.name, lane):
                     scalars.append(v)
                 else:
                     kept.append(ir.Decl((v,), decl.scope, decl.storage))
-        names = {v.name for v in scalars}
-
-        def element(n):
-            if isinstance(n, ir.Index) and isinstance(strip_parens(n.base), ir.Name) and strip_parens(n.base).id in names:
-                return strip_parens(n.base)
-            return n
-        body = ir.rewrite(loop.body, element)
+        body = elements_as_scalars(loop.body, {v.name for v in scalars})
         declared = tuple(ir.Decl((ir.Declarator(v.name, v.type),)) for v in scalars)
         return kept + [ir.For(loop.init, loop.cond, loop.step, ir.Block(declared + body.body), loop.kind)]
 

@@ -33,26 +33,43 @@ from .base import ModulePass, map_function_bodies
 from .registry import register
 
 
-def _names(node, name: str) -> int:
+def name_uses(node, name: str) -> int:
+    """How often ``name`` appears under ``node``."""
     return sum(isinstance(n, ir.Name) and n.id == name for n in ir.walk(node))
 
 
-def _accesses(node, name: str) -> list[ir.Index]:
+def element_accesses(node, name: str) -> list[ir.Index]:
+    """The elements ``name[...]`` under ``node``."""
     return [n for n in ir.walk(node) if isinstance(n, ir.Index) and strip_parens(n.base) == ir.Name(name)]
+
+
+def used_only_at(node, name: str, index: str) -> bool:
+    """Every use of the array ``name`` under ``node`` is the element ``name[index]``."""
+    accesses = element_accesses(node, name)
+    return name_uses(node, name) == len(accesses) and all(strip_parens(a.index) == ir.Name(index) for a in accesses)
+
+
+def elements_as_scalars(node, names: set[str]):
+    """``node`` with every element ``a[...]`` of an array in ``names`` read as the scalar ``a``."""
+    def element(n):
+        if isinstance(n, ir.Index) and isinstance(strip_parens(n.base), ir.Name) and strip_parens(n.base).id in names:
+            return strip_parens(n.base)
+        return n
+    return ir.rewrite(node, element)
 
 
 def _replaceable_in(loop: ir.For, name: str, total: int) -> bool:
     canon = loop.canonical()
     if canon is None or canon[0] in assigned_scalars(loop.body):
         return False
-    accesses = _accesses(loop.body, name)
+    accesses = element_accesses(loop.body, name)
     if len(accesses) != total or any(strip_parens(a.index) != ir.Name(canon[0]) for a in accesses):
         return False
     first = loop.body
     while isinstance(first, ir.Block):    # a nested block runs unconditionally: look inside
-        first = next(s for s in first.body if _names(s, name))
+        first = next(s for s in first.body if name_uses(s, name))
     return isinstance(first, ir.ExprStmt) and isinstance(first.expr, ir.Assign) and first.expr.op == "=" and \
-        strip_parens(first.expr.target) in accesses and _names(first.expr.value, name) == 0
+        strip_parens(first.expr.target) in accesses and name_uses(first.expr.value, name) == 0
 
 
 def scalar_replace_body(body: ir.Block) -> ir.Block:
@@ -64,8 +81,8 @@ def scalar_replace_body(body: ir.Block) -> ir.Block:
         (v,) = found if len(found) == 1 else (None,)
         if v is None or len(v.dims) != 1 or v.init is not None or v.ctor_args is not None:
             continue
-        total = _names(body, name)
-        if total == 0 or total != len(_accesses(body, name)):
+        total = name_uses(body, name)
+        if total == 0 or total != len(element_accesses(body, name)):
             continue                # unused (dce's to remove), or the array itself is used (passed, aliased)
         loop = next((n for n in ir.walk(body) if isinstance(n, ir.For) and _replaceable_in(n, name, total)), None)
         if loop is None:
@@ -73,8 +90,7 @@ def scalar_replace_body(body: ir.Block) -> ir.Block:
 
         def fn(n, loop=loop, v=v):
             if n is loop:
-                inner = ir.rewrite(loop.body, lambda e: ir.Name(v.name) if isinstance(e, ir.Index) and
-                                   strip_parens(e.base) == ir.Name(v.name) else e)
+                inner = elements_as_scalars(loop.body, {v.name})
                 stmts = inner.body if isinstance(inner, ir.Block) else (inner,)
                 return replace(loop, body=ir.Block((ir.Decl((ir.Declarator(v.name, v.type),)),) + tuple(stmts)))
             if isinstance(n, ir.Block):
