@@ -847,11 +847,17 @@ class _BundleWorker:
         self.pending = b""
 
     def stop(self) -> None:
+        """End the child (if it runs) and close its pipes and log."""
         if self.proc is not None:
             if self.proc.poll() is None:
                 self.proc.kill()
             self.proc.wait()
+            self.proc.stdin.close()
+            self.proc.stdout.close()
             self.proc = None
+        if self.log is not None:
+            self.log.close()
+            self.log = None
 
     def _stderr_tail(self) -> str:
         self.log.seek(0)
@@ -884,10 +890,10 @@ class _BundleWorker:
                 self.stop()
                 return {"status": "failed", "correct": False, "reason": f"timed out after {timeout:g} s"}
             if not line:            # the child died: a crash inside the program or the library
-                status = self.proc.wait()
-                self.proc = None
+                status, tail = self.proc.wait(), self._stderr_tail()
+                self.stop()
                 return {"status": "failed", "correct": False,
-                        "reason": f"the program's process ended with status {status}: {self._stderr_tail()}"}
+                        "reason": f"the program's process ended with status {status}: {tail}"}
             if line.startswith("XPILER_BENCH_RESULT "):
                 rec = json.loads(line.split(" ", 1)[1])
                 if rec.get("status") != "ok":
