@@ -47,6 +47,7 @@ from .block_reduce import (MIN_ITERATIONS, Reduction, combined, find_reduction, 
                            scalarize_lane_arrays)
 from .host_raise import EntryRaiser
 from .registry import register
+from .simd_nest import scalar_types, simd_chain, simd_threads
 
 SIMT_TARGETS = ("cuda", "hip")
 SHARED_LIMIT = 48 * 1024          # static shared memory per block without opt-in (conventions)
@@ -778,8 +779,19 @@ class Binder:
         for outer in reversed(nest.loops[:-1]):
             first = replace(outer, body=ir.Block((first,)))
         pragma = ir.Pragma("omp parallel for" + (f" collapse({len(nest.loops)})" if len(nest.loops) > 1 else ""))
-        body = tuple(nest.pre) + (pragma, first)
-        return replace(f, body=replace(f.body, body=body), kind="host")
+        chain: tuple = (pragma, first)
+        taken = used_names(f) | declared_names(f) | {p.name for p in f.params}
+
+        def fresh(name: str) -> str:
+            name = next(f"__xp_{name}{i or ''}" for i in range(len(taken) + 1) if f"__xp_{name}{i or ''}" not in taken)
+            taken.add(name)
+            return name
+        simd = simd_chain(nest.loops, nest.body, scalar_types(f), fresh) or \
+            simd_threads(nest.loops, nest.body, self.constants)
+        if simd is not None:  # the SIMD form, when its counters fit in an int; the chain as it was else
+            fits, stmts = simd
+            chain = (ir.If(fits, ir.Block(tuple(stmts)), ir.Block(chain)),)
+        return replace(f, body=replace(f.body, body=tuple(nest.pre) + chain), kind="host")
 
     # -- bang ------------------------------------------------------------------------------------------
     def bang(self, f: ir.Function, nest: Nest | None) -> ir.Function:

@@ -58,7 +58,10 @@ def test_an_openmp_loop_is_parallel_and_its_private_accumulator_stays_per_thread
 def test_vnni_target_gets_openmp_on_the_recovered_block_loops():
     entry = next(e for e in suite.entries("cuda") if e.file == "softmax_warp_xor.cu")
     code = xpiler.translate(entry.source, to="vnni", source="cuda")
-    assert "#pragma omp parallel for collapse(3)\n  for (unsigned blockIdx_z = 0;" in code
+    # block loops in parallel, each thread loop of the x axis a SIMD loop (tests/test_cpu_nest.py)
+    assert "#pragma omp parallel for collapse(3)\n    for (int blockIdx_z = 0;" in code
+    assert "#pragma omp simd\n              for (int threadIdx_x = 0; threadIdx_x < (int)blockDim.x;" in code
+    assert "  } else {\n#pragma omp parallel for collapse(3)\n    for (unsigned blockIdx_z = 0;" in code
     assert suite.check_program(entry, "vnni", src=code).passed
 
 

@@ -1,0 +1,483 @@
+"""SIMD nests for the CPU: a recovered block x thread chain made vectorisable.
+
+``bind{target=vnni}`` runs a parallel nest as one OpenMP loop. A recovered SIMT chain (``blockIdx_z,
+y, x, threadIdx_z, y, x``) collapsed that way decodes six indices per element and never vectorises.
+:func:`simd_chain` rewrites the chain, exactly:
+
+* **join** (loopy's ``join_inames``, TVM's ``fuse``): a block loop and the thread loop of its axis,
+  whose variables the body uses only as ``b * T + t`` (``T`` the thread loop's extent), become one
+  loop over the axis's global index ``g``, and ``b * T + t`` becomes ``(unsigned)g``;
+* **order**: the block loops that were not joined first, then the axes z, y, x. Every loop of the
+  chain is parallel and no bound depends on another loop of it, so any order is legal;
+* **guard to bound**: the innermost loop's body ``if (x < E && c) S``, where ``x`` is the loop's
+  counter (or a signed copy of it) and ``E`` a signed expression the loop does not change, becomes
+  the bound ``min(n, E)``; conjuncts and scalar declarations that do not depend on the counter move
+  in front of the loop (a ``return`` of the source, ``if (x >= E) goto next_thread;``, is read as
+  the same guard);
+* the innermost loop gets ``#pragma omp simd``, the loops around it ``omp parallel for``.
+
+The new loops count with ``int``: gcc vectorises those, while an ``unsigned`` counter may wrap and
+its addresses are then not affine. That needs every extent, joined ones included, to fit in an
+``int``, which :func:`simd_chain` checks at run time: the original nest runs when they do not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from xpiler import ir
+from xpiler.ir.analysis import strip_parens
+from xpiler.ir.effects import assigned_scalars, is_array_decl, touches_memory, used_names
+
+INT = ir.Type("int")
+UNSIGNED = ir.Type("unsigned")
+ULL = ir.Type("unsigned long long")
+INT_MAX = 2147483647
+AXES = ("z", "y", "x")
+
+
+def _c(v: int) -> ir.Const:
+    return ir.Const(str(v), v)
+
+
+def _p(e: ir.Expr) -> ir.Expr:
+    return e if isinstance(e, (ir.Name, ir.Const, ir.Paren, ir.Member, ir.Call, ir.Index)) else ir.Paren(e)
+
+
+def _axis(loop: ir.For, kind: str) -> str | None:
+    var = loop.canonical()[0]
+    prefix = "blockIdx_" if kind == "blocks" else "threadIdx_"
+    if loop.kind == kind and var.startswith(prefix) and var[len(prefix):] in AXES:
+        return var[len(prefix):]
+    return None
+
+
+def _stmts(s) -> list:
+    return list(s.body) if isinstance(s, ir.Block) else [s]
+
+
+# ---- join ------------------------------------------------------------------------------------------
+def _is_global_index(e, b: str, t: str, extent) -> bool:
+    """``e`` is ``b * T + t`` (in any operand order, parenthesised or not)."""
+    e = strip_parens(e)
+    if not (isinstance(e, ir.BinOp) and e.op == "+"):
+        return False
+    for prod, last in ((e.left, e.right), (e.right, e.left)):
+        prod, last = strip_parens(prod), strip_parens(last)
+        if last == ir.Name(t) and isinstance(prod, ir.BinOp) and prod.op == "*":
+            l, r = strip_parens(prod.left), strip_parens(prod.right)
+            if (l == ir.Name(b) and r == strip_parens(extent)) or (r == ir.Name(b) and l == strip_parens(extent)):
+                return True
+    return False
+
+
+def join_uses(body, b: str, t: str, extent, g: str):
+    """``body`` with every ``b * T + t`` replaced by ``(unsigned)g``; None when ``b`` or ``t`` is
+    still named elsewhere (the pair cannot be joined)."""
+    def fn(n):
+        if isinstance(n, ir.Expr) and _is_global_index(n, b, t, extent):
+            return ir.Cast(UNSIGNED, ir.Name(g))
+        return n
+    joined = ir.rewrite(body, fn)
+    return None if {b, t} & used_names(joined) else joined
+
+
+def _flat(s) -> list:
+    """The statements of ``s``, nested blocks opened."""
+    return [x for y in _stmts(s) for x in (_flat(y) if isinstance(y, ir.Block) else [y])]
+
+
+# ---- return-as-goto back to a guard --------------------------------------------------------------
+def _guard_form(stmts: list) -> list:
+    """``{ ...; if (c) goto L; rest } L:;`` (how loop recovery spells a thread's ``return``) as
+    ``...; if (!(c)) { rest }``, when that is the only jump to ``L``; else ``stmts`` unchanged."""
+    if len(stmts) != 2 or not isinstance(stmts[0], ir.Block) or not isinstance(stmts[1], ir.Verbatim):
+        return stmts
+    label = stmts[1].text.strip()
+    if not label.endswith(":;"):
+        return stmts
+    goto = f"goto {label[:-2]};"
+    inner = list(stmts[0].body)
+    jumps = [n for n in ir.walk(stmts[0]) if isinstance(n, ir.Verbatim) and n.text.strip() == goto]
+    for i, s in enumerate(inner):
+        then = _flat(s.then) if isinstance(s, ir.If) and s.other is None else []
+        if then and all(isinstance(x, ir.Verbatim) and x.text.strip() == goto for x in then) and len(jumps) == len(then):
+            return inner[:i] + [ir.If(ir.UnOp("!", _p(s.cond)), ir.Block(tuple(inner[i + 1:])))]
+    return stmts
+
+
+# ---- guard to bound --------------------------------------------------------------------------------
+def _conjuncts(e) -> list:
+    e = strip_parens(e)
+    if isinstance(e, ir.BinOp) and e.op == "&&":
+        return _conjuncts(e.left) + _conjuncts(e.right)
+    return [e]
+
+
+def _and(terms: list):
+    out = None
+    for t in terms:
+        out = t if out is None else ir.BinOp("&&", out, t)
+    return out
+
+
+def _negated_comparison(e):
+    """``!(a >= b)`` as ``a < b`` (and the like), else None."""
+    e = strip_parens(e)
+    flip = {">=": "<", "<=": ">", "<": ">=", ">": "<="}
+    if isinstance(e, ir.UnOp) and e.op == "!":
+        inner = strip_parens(e.operand)
+        if isinstance(inner, ir.BinOp) and inner.op in flip:
+            return ir.BinOp(flip[inner.op], inner.left, inner.right)
+        if isinstance(inner, ir.BinOp) and inner.op == "||":
+            return ir.BinOp("&&", ir.UnOp("!", _p(inner.left)), ir.UnOp("!", _p(inner.right)))
+    return None
+
+
+def _split_negations(cond) -> list:
+    out = []
+    for c in _conjuncts(cond):
+        n = _negated_comparison(c)
+        out += _split_negations(n) if n is not None and n != c else [c]
+    return out
+
+
+def scalar_types(function: ir.Function) -> dict[str, ir.Type]:
+    """Name -> type of the function's scalar parameters and declarations (names declared with two
+    different types, or as arrays, are left out: their type depends on the place)."""
+    seen: dict = {}
+    decls = [(p.name, p.type, p.dims) for p in function.params]
+    decls += [(v.name, v.type, v.dims) for n in ir.walk(function.body) if isinstance(n, ir.Decl) for v in n.vars]
+    for name, typ, dims in decls:
+        seen.setdefault(name, set()).add(None if dims else replace(typ, quals=()))
+    return {name: next(iter(ts)) for name, ts in seen.items() if len(ts) == 1 and None not in ts}
+
+
+def is_signed_int(e, types: dict) -> bool:
+    """``e`` is an ``int`` expression: int literals, names declared ``int``, and arithmetic on them."""
+    e = strip_parens(e)
+    if isinstance(e, ir.Const):
+        return isinstance(e.value, int) and not isinstance(e.value, bool) and e.text.isdigit()
+    if isinstance(e, ir.Name):
+        t = types.get(e.id)
+        return t is not None and t.base == "int" and t.pointer == 0
+    if isinstance(e, ir.Cast):
+        return e.type.base == "int" and e.type.pointer == 0
+    if isinstance(e, ir.BinOp) and e.op in "+-*/%":
+        return is_signed_int(e.left, types) and is_signed_int(e.right, types)
+    if isinstance(e, ir.UnOp) and e.op == "-":
+        return is_signed_int(e.operand, types)
+    return False
+
+
+def _copy_of(decl, g: str) -> str | None:
+    """The name ``decl`` declares when it is ``int x = g`` (through casts to int/unsigned)."""
+    if not isinstance(decl, ir.Decl) or len(decl.vars) != 1:
+        return None
+    v = decl.vars[0]
+    if v.dims or v.init is None or v.type.base != "int" or v.type.pointer:
+        return None
+    e = strip_parens(v.init)
+    while isinstance(e, ir.Cast) and e.type.base in ("int", "unsigned") and not e.type.pointer:
+        e = strip_parens(e.operand)
+    return v.name if e == ir.Name(g) else None
+
+
+def bound_guard(g: str, extent, body: list, types: dict):
+    """Guard to bound for the loop ``for (int g = 0; g < extent; ++g) body`` (``g`` in ``[0,
+    INT_MAX]``). Returns ``(hoisted statements, bounds, hoisted conditions, new body)``: the loop
+    becomes ``hoisted; if (conditions) for (g < min(extent, bounds...)) new body``."""
+    prefix = []
+    while True:
+        while body and isinstance(body[0], ir.Decl):
+            prefix.append(body.pop(0))
+        guarded = _guard_form(body)
+        if guarded is not body:
+            body = guarded
+        elif len(body) == 1 and isinstance(body[0], ir.Block):
+            body = list(body[0].body)   # a block that ends the body: its declarations are the body's
+        else:
+            break
+    if len(body) != 1 or not isinstance(body[0], ir.If) or body[0].other is not None:
+        return [], [], [], prefix + body
+    guard = body[0]
+    changed = assigned_scalars(guard.then) | {g}
+    # the declarations that do not depend on g, in order, move out
+    dependent, hoisted, kept, copies = {g}, [], [], {g}
+    for d in prefix:
+        names = {v.name for v in d.vars}
+        if used_names(d) & dependent or is_array_decl(d) or touches_memory(d) or names & changed:
+            kept.append(d)
+            dependent |= names
+            if _copy_of(d, g):
+                copies.add(_copy_of(d, g))
+        else:
+            hoisted.append(d)
+    bounds, conditions, rest = [], [], []
+    for c in _split_negations(guard.cond):
+        c = strip_parens(c)
+        names = used_names(ir.ExprStmt(c))
+        if not names & dependent and not touches_memory(ir.ExprStmt(c)) and not names & changed:
+            conditions.append(c)
+            continue
+        if isinstance(c, ir.BinOp) and c.op in ("<", ">"):
+            x, e = (c.left, c.right) if c.op == "<" else (c.right, c.left)
+            x = strip_parens(x)
+            if isinstance(x, ir.Name) and x.id in copies and is_signed_int(e, types) and \
+                    not used_names(ir.ExprStmt(e)) & (dependent | changed) and not touches_memory(ir.ExprStmt(e)):
+                bounds.append(e)
+                continue
+        rest.append(c)
+    if not bounds and not conditions and not hoisted:
+        return [], [], [], prefix + body
+    inner = kept + ([ir.If(_and(rest), guard.then)] if rest else _stmts(guard.then))
+    return hoisted, bounds, conditions, inner
+
+
+# ---- the chain ------------------------------------------------------------------------------------
+def _int_loop(var: str, stop, body: list, kind: str) -> ir.For:
+    return ir.For(ir.Decl((ir.Declarator(var, INT, init=_c(0)),)), ir.BinOp("<", ir.Name(var), stop),
+                  ir.UnOp("++", ir.Name(var)), ir.Block(tuple(body)), kind=kind)
+
+
+def _as_int(e) -> ir.Expr:
+    return e if isinstance(e, ir.Cast) and e.type == INT else ir.Cast(INT, _p(e))
+
+
+def simd_chain(loops: list, body: ir.Block, types: dict, fresh) -> tuple[ir.Expr, list] | None:
+    """``(fits, statements)``: the statements run the perfect parallel chain ``loops`` (outermost
+    first, innermost body ``body``) as an OpenMP-parallel nest whose innermost loop is a SIMD loop,
+    valid when ``fits`` holds (every extent fits in an int). None when the chain is not a recovered
+    block x thread nest or nothing would vectorise. ``types``: declared types of the function's
+    names; ``fresh(name)``: a name unused in the function."""
+    canon = [lp.canonical() for lp in loops]
+    if any(c is None or strip_parens(c[1]) != _c(0) or strip_parens(c[3]) != _c(1) for c in canon):
+        return None
+    blocks = {_axis(lp, "blocks"): lp for lp in loops if _axis(lp, "blocks")}
+    threads = {_axis(lp, "threads"): lp for lp in loops if _axis(lp, "threads")}
+    if len(threads) + len(blocks) != len(loops) or "x" not in threads:
+        return None
+    stmts: ir.Stmt = body
+    outer, inner = [], []     # (counter, extent) of the new loops, outermost first
+    checks = []               # extents that must fit in an int
+    joined_any = False
+    for axis in AXES:
+        b, t = blocks.get(axis), threads.get(axis)
+        if t is None:
+            if b is not None:
+                outer.append(b.canonical()[::2])
+            continue
+        tvar, _, tstop, _ = t.canonical()
+        if b is not None:
+            bvar, _, bstop, _ = b.canonical()
+            g = fresh(f"global_{axis}")
+            joined = join_uses(stmts, bvar, tvar, tstop, g)
+            if joined is not None:
+                stmts, joined_any = joined, True
+                product = ir.BinOp("*", ir.Cast(ULL, _p(bstop)), _p(tstop))
+                inner.append((g, ir.Cast(INT, ir.Paren(product))))
+                checks.append(product)
+                continue
+            outer.append((bvar, bstop))   # not joined: it stays a loop over blocks, outside
+        inner.append((tvar, tstop))
+    if not joined_any:
+        return None
+    axes = outer + inner
+    originals = {c[0] for c in canon}
+    checks += [ir.Cast(ULL, _p(ext)) for var, ext in axes if var in originals]
+
+    def unsigned_uses(n):   # the loop variables were unsigned: their uses keep that type
+        return ir.Cast(UNSIGNED, n) if isinstance(n, ir.Name) and n.id in originals else n
+    stmts = ir.rewrite(stmts, unsigned_uses)
+    inner_var, inner_stop = axes[-1]
+    hoisted, bounds, conditions, inner_body = bound_guard(inner_var, inner_stop, _stmts(stmts), types)
+    pre: list = list(hoisted)
+    stop = _as_int(inner_stop)
+    if bounds:
+        end = fresh("end")
+        pre.append(ir.Decl((ir.Declarator(end, INT, init=stop),)))
+        for e in bounds:
+            pre.append(ir.If(ir.BinOp("<", _p(e), ir.Name(end)), ir.ExprStmt(ir.Assign(ir.Name(end), "=", e))))
+        stop = ir.Name(end)
+    nest: list = [ir.Pragma("omp simd"), _int_loop(inner_var, stop, inner_body, "vector")]
+    if conditions:
+        nest = [ir.If(_and(conditions), ir.Block(tuple(nest)))]
+    nest = pre + nest
+    for var, ext in reversed(axes[:-1]):
+        nest = [_int_loop(var, _as_int(ext), nest, "parallel")]
+    if len(axes) > 1:
+        nest = [ir.Pragma("omp parallel for" + (f" collapse({len(axes) - 1})" if len(axes) > 2 else ""))] + nest
+    fits = _and([ir.BinOp("<=", c, ir.Const(f"{INT_MAX}u", INT_MAX)) for c in checks])
+    return fits, [_relabel(s) for s in nest]
+
+
+def _relabel(node):
+    """The labels a thread's ``return`` jumps to, renamed: the original nest keeps its own."""
+    def fn(n):
+        if isinstance(n, ir.Verbatim) and "__next_thread" in n.text:
+            return replace(n, text=n.text.replace("__next_thread", "__next_simd_thread"))
+        return n
+    return ir.rewrite(node, fn)
+
+
+# ---- thread loops of a block (kernels with barriers) ----------------------------------------------
+class _SignedIndices:
+    """Index arithmetic of recovered counters in ``int``.
+
+    A recovered counter is unsigned, and so is ``blockIdx_x * TILE + tx``: gcc cannot prove such an
+    index does not wrap, so it is not affine in the SIMD loop's counter and nothing vectorises. An
+    expression built with ``+`` and ``*`` from counters, ``blockDim`` / ``gridDim`` members,
+    non-negative constants and ``int`` copies of such expressions has its largest value at the upper
+    corner of the counters' ranges; when that corner fits in an ``int`` (checked at run time, in
+    ``double``, once per kernel), computing it in ``int`` gives the same value. Rewritten where the
+    value is used as an ``int`` (an ``int`` declaration, an array index, a cast to ``int``)."""
+
+    def __init__(self, stops: dict, constants: dict, assigned: set, indices: set):
+        self.stops = stops            # counter -> its extent (an upper bound of its values)
+        self.constants = constants
+        self.assigned = assigned
+        self.indices = indices        # unsigned variables used only as array indices
+        self.copies: dict = {}        # int variable -> the corner of the expression it holds
+        self.corners: list = []       # corners that must fit in an int
+
+    def corner(self, e):
+        """The expression's value at the upper corner (a double expression), or None when ``e`` is
+        not such an index expression."""
+        e = strip_parens(e)
+        if isinstance(e, ir.Cast) and e.type == UNSIGNED and isinstance(e.operand, ir.Name) and e.operand.id in self.stops:
+            return ir.Cast(ir.Type("double"), _p(self.stops[e.operand.id]))
+        if isinstance(e, ir.Name) and e.id in self.copies:
+            return self.copies[e.id]
+        if isinstance(e, ir.Member) and isinstance(e.base, ir.Name) and e.base.id in ("blockDim", "gridDim"):
+            return ir.Cast(ir.Type("double"), e)
+        if isinstance(e, ir.Const) or (isinstance(e, ir.Name) and e.id in self.constants):
+            from .bind import const_value
+            v = const_value(e, self.constants)
+            return _c(v) if v is not None and v >= 0 else None
+        if isinstance(e, ir.BinOp) and e.op in "+*":
+            a, b = self.corner(e.left), self.corner(e.right)
+            return None if a is None or b is None else ir.BinOp(e.op, _p(a), _p(b))
+        return None
+
+    def signed(self, e):
+        """``e`` computed in int (``corner(e)`` is not None)."""
+        def fn(n):
+            if isinstance(n, ir.Cast) and n.type == UNSIGNED and isinstance(n.operand, ir.Name) and n.operand.id in self.stops:
+                return n.operand
+            if isinstance(n, ir.Member) and isinstance(n.base, ir.Name) and n.base.id in ("blockDim", "gridDim"):
+                return ir.Cast(INT, n)
+            return n
+        return ir.rewrite(e, fn)
+
+    def rewrite(self, e):
+        corner = self.corner(e)
+        if corner is None or isinstance(strip_parens(e), (ir.Const, ir.Name, ir.Member)):
+            return e, None
+        self.corners.append(corner)
+        return self.signed(e), corner
+
+    def statement(self, s):
+        """``s`` with its int-valued index expressions in int (declarations in order, so that a
+        copy is known before its uses)."""
+        if isinstance(s, ir.Decl) and len(s.vars) == 1 and not s.vars[0].dims and s.vars[0].init is not None:
+            v = s.vars[0]
+            as_index = v.type.base == "unsigned" and v.name in self.indices and self.corner(v.init) is not None
+            if (v.type.base == "int" or as_index) and not v.type.pointer and v.name not in self.assigned:
+                if as_index:   # only ever an index: the same element, counted in int
+                    v = replace(v, type=replace(v.type, base="int"))
+                init, corner = self.rewrite(v.init)
+                if corner is None:
+                    corner = self.corner(v.init)
+                if corner is not None:
+                    self.copies[v.name] = corner
+                return replace(s, vars=(replace(v, init=self.expressions(init)),))
+        if isinstance(s, (ir.Decl, ir.ExprStmt, ir.If, ir.Return)) or not hasattr(s, "__dataclass_fields__"):
+            return self.expressions(s)
+        return ir.map_children(s, lambda c: self.statement(c) if isinstance(c, ir.Stmt) else self.expressions(c))
+
+    def expressions(self, node):
+        def fn(n):
+            if isinstance(n, ir.Index):
+                index, corner = self.rewrite(n.index)
+                return replace(n, index=index) if corner is not None else n
+            if isinstance(n, ir.Cast) and n.type == INT and not n.type.pointer:
+                operand, corner = self.rewrite(n.operand)
+                return replace(n, operand=operand) if corner is not None else n
+            return n
+        return ir.rewrite(node, fn)
+
+
+def _thread_loops(node) -> list:
+    return [n for n in ir.walk(node) if isinstance(n, ir.For) and n.kind == "threads"]
+
+
+def simd_threads(loops: list, body: ir.Block, constants: dict) -> tuple[ir.Expr, list] | None:
+    """``(fits, statements)`` for a parallel chain of block loops whose body has thread loops (a
+    kernel split at barriers): every recovered loop counts with ``int``, the innermost thread loops
+    of the x axis get ``#pragma omp simd``, and index arithmetic of counters is in int
+    (:class:`_SignedIndices`). Valid when ``fits`` holds; None when there is nothing to do."""
+    threads = _thread_loops(body)
+    canon = [lp.canonical() for lp in loops] + [t.canonical() for t in threads]
+    if not threads or any(c is None or strip_parens(c[1]) != _c(0) or strip_parens(c[3]) != _c(1) for c in canon):
+        return None
+    if any(lp.kind != "blocks" for lp in loops):
+        return None
+    stops = {c[0]: c[2] for c in canon}
+    if len(stops) != len({c[0] for c in canon} | set()) or any(strip_parens(c[2]) != strip_parens(stops[c[0]]) for c in canon):
+        return None   # a counter name with two different extents
+    uses = [n.id for n in ir.walk(body) if isinstance(n, ir.Name)]
+    as_index = [strip_parens(n.index).id for n in ir.walk(body) if isinstance(n, ir.Index) and
+                isinstance(strip_parens(n.index), ir.Name)]
+    indices = {name for name in set(as_index) if as_index.count(name) == uses.count(name)}
+    signed = _SignedIndices(stops, constants, assigned_scalars(body) - set(stops), indices)
+
+    def counters(n):   # the counters were unsigned: their uses (not the loop headers) keep that type
+        if isinstance(n, ir.For) and n.kind == "threads":
+            return replace(n, body=counters(n.body))
+        if isinstance(n, ir.Name):
+            return ir.Cast(UNSIGNED, n) if n.id in stops else n
+        return ir.map_children(n, counters)
+
+    def loops_in_int(n):
+        if isinstance(n, ir.Block):
+            out = []
+            for s in n.body:
+                if isinstance(s, ir.For) and s.kind == "threads" and s.canonical()[0] == "threadIdx_x" and \
+                        not _thread_loops(s.body) and not _jumps_out(s.body):
+                    out.append(ir.Pragma("omp simd"))
+                out.append(s)
+            n = replace(n, body=tuple(out))
+        if isinstance(n, ir.For) and n.kind == "threads":
+            var, _, stop, _ = n.canonical()
+            return _int_loop(var, _as_int(stop), _stmts(n.body), n.kind)
+        return n
+    fast = ir.rewrite(counters(body), loops_in_int)
+    fast = signed.statement(fast)
+    nest: list = list(fast.body)
+    for lp in reversed(loops):
+        var, _, stop, _ = lp.canonical()
+        nest = [_int_loop(var, _as_int(stop), nest, "parallel")]
+    nest = [ir.Pragma("omp parallel for" + (f" collapse({len(loops)})" if len(loops) > 1 else ""))] + nest
+    checks = [ir.BinOp("<=", ir.Cast(ULL, _p(stops[c[0]])), ir.Const(f"{INT_MAX}u", INT_MAX)) for c in canon]
+    checks += [ir.BinOp("<=", c, ir.Const(f"{INT_MAX}.0", float(INT_MAX))) for c in signed.corners]
+    unique = []
+    for c in checks:
+        if c not in unique:
+            unique.append(c)
+    return _and(unique), [_relabel(s) for s in nest]
+
+
+def _jumps_out(node) -> bool:
+    """``break`` / ``continue`` of the loop itself (an OpenMP SIMD loop may not have them)."""
+    def visit(n, depth):
+        if isinstance(n, ir.Jump):
+            return depth == 0
+        inner = depth + (1 if isinstance(n, (ir.For, ir.While)) else 0)
+        from dataclasses import fields
+        for f in fields(n) if hasattr(n, "__dataclass_fields__") else ():
+            v = getattr(n, f.name)
+            for c in (v if isinstance(v, tuple) else (v,)):
+                if hasattr(c, "__dataclass_fields__") and visit(c, inner):
+                    return True
+        return False
+    return visit(node, 0)

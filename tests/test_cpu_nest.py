@@ -1,0 +1,205 @@
+"""CUDA/HIP translated to the CPU (vnni target): the recovered block x thread nest becomes a SIMD nest
+(``simd_nest``), and device mirrors give way to the caller's arrays (``elide-mirrors``)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+import xpiler
+from xpiler.oracle.build import VNNI_FLAGS
+
+SIGN_2D = """
+__global__ void sign_kernel(const float *A, float *out, int rows, int cols) {
+  int col = blockIdx.x * blockDim.x + threadIdx.x;
+  int row = blockIdx.y * blockDim.y + threadIdx.y;
+  if (row < rows && col < cols) {
+    float v = A[row * cols + col];
+    out[row * cols + col] = v > 0.0f ? 1.0f : (v < 0.0f ? -1.0f : 0.0f);
+  }
+}
+extern "C" void sign(const float *A, float *out, int rows, int cols) {
+  float *d_A, *d_out;
+  size_t size = (size_t)rows * cols * sizeof(float);
+  cudaMalloc(&d_A, size);
+  cudaMalloc(&d_out, size);
+  cudaMemcpy(d_A, A, size, cudaMemcpyHostToDevice);
+  dim3 block(32, 8);
+  dim3 grid((cols + block.x - 1) / block.x, (rows + block.y - 1) / block.y);
+  sign_kernel<<<grid, block>>>(d_A, d_out, rows, cols);
+  cudaMemcpy(out, d_out, size, cudaMemcpyDeviceToHost);
+  cudaFree(d_A);
+  cudaFree(d_out);
+}
+"""
+
+# out[i] reads in[i - 1]: run in place (out == in) with the caller's arrays directly, an ascending loop
+# would read what it has just written.
+PREFIX_PAIRS = """
+__global__ void pairs(const float *in, float *out, int n) {
+  int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  out[i] = in[i] + (i > 0 ? in[i - 1] : 0.0f);
+}
+extern "C" void prefix_pairs(const float *in, float *out, int n) {
+  float *d_in, *d_out;
+  cudaMalloc(&d_in, n * sizeof(float));
+  cudaMalloc(&d_out, n * sizeof(float));
+  cudaMemcpy(d_in, in, n * sizeof(float), cudaMemcpyHostToDevice);
+  pairs<<<(n + 127) / 128, 128>>>(d_in, d_out, n);
+  cudaMemcpy(out, d_out, n * sizeof(float), cudaMemcpyDeviceToHost);
+  cudaFree(d_in);
+  cudaFree(d_out);
+}
+"""
+
+
+def test_a_2d_grid_becomes_a_parallel_row_loop_around_a_simd_column_loop():
+    code = xpiler.translate(SIGN_2D, to="vnni", source="cuda")
+    # the block and thread loop of each axis are joined into the axis's global index
+    assert "for (int __xp_global_y = 0; __xp_global_y < (int)((unsigned long long)gridDim.y * blockDim.y);" in code
+    # the guard `col < cols` is the SIMD loop's bound; `row < rows` is checked once per row
+    assert ("        int row = (unsigned)__xp_global_y;\n"
+            "        int __xp_end = (int)((unsigned long long)gridDim.x * blockDim.x);\n"
+            "        if (cols < __xp_end)\n"
+            "          __xp_end = cols;\n"
+            "        if (row < rows) {\n"
+            "#pragma omp simd\n"
+            "          for (int __xp_global_x = 0; __xp_global_x < __xp_end; ++__xp_global_x) {\n"
+            "            int col = (unsigned)__xp_global_x;\n"
+            "            float v = A[row * cols + col];\n") in code
+    # int counters need the extents to fit in an int; the original nest runs when they do not
+    assert "(unsigned long long)gridDim.x * blockDim.x <= 2147483647u" in code
+    assert "  } else {\n#pragma omp parallel for collapse(6)\n    for (unsigned blockIdx_z = 0;" in code
+    a = np.random.default_rng(0).standard_normal((45, 70)).astype(np.float32)
+    a[3, 4] = 0.0
+    out = np.zeros_like(a)
+    xpiler.run(code, [a, out, 45, 70], entry="sign", lang="vnni")
+    np.testing.assert_array_equal(out, np.sign(a))
+
+
+def test_a_thread_return_is_read_as_the_loop_bound():
+    code = xpiler.translate(PREFIX_PAIRS, to="vnni", source="cuda")
+    assert ("        int __xp_end = (int)((unsigned long long)gridDim.x * blockDim.x);\n"
+            "        if (n < __xp_end)\n          __xp_end = n;\n#pragma omp simd\n"
+            "        for (int __xp_global_x = 0; __xp_global_x < __xp_end; ++__xp_global_x) {\n"
+            "          int i = (unsigned)__xp_global_x;\n          out[i] = in[i]") in code
+    assert "goto __next_simd_thread" not in code and "goto __next_thread0;" in code   # only the original nest jumps
+
+
+def test_mirrors_are_elided_with_a_runtime_overlap_check_for_written_arrays():
+    code = xpiler.translate(SIGN_2D, to="vnni", source="cuda")
+    assert "  d_A = (float *)A;\n" in code                         # read only: always the caller's array
+    assert ("  int __xp_direct_d_out = ((uintptr_t)out + (size) <= (uintptr_t)A || "
+            "(uintptr_t)A + (size) <= (uintptr_t)out);\n"
+            "  d_out = __xp_direct_d_out ? (float *)out : (float *)malloc(size);\n") in code
+    assert "  if (!__xp_direct_d_out)\n    memcpy(out, d_out, size);\n  if (!__xp_direct_d_out)\n    free(d_out);\n" in code
+    assert "memcpy(d_A" not in code and "free(d_A)" not in code
+
+
+@pytest.mark.skipif(shutil.which("g++") is None, reason="g++ is not installed")
+def test_an_in_place_call_keeps_the_mirror_and_computes_what_the_source_does(tmp_path):
+    code = xpiler.translate(PREFIX_PAIRS, to="vnni", source="cuda")
+    driver = """
+#include <stdio.h>
+extern "C" void prefix_pairs(const float *in, float *out, int n);
+int main() {
+  float a[300], b[300];
+  for (int i = 0; i < 300; ++i) a[i] = b[i] = (float)(i % 17);
+  prefix_pairs(a, a, 300);      /* in place: the arrays overlap */
+  prefix_pairs(b, b + 1, 299);  /* shifted overlap */
+  for (int i = 0; i < 300; ++i) printf("%g %g\\n", a[i], b[i]);
+  return 0;
+}
+"""
+    (tmp_path / "k.cpp").write_text(code)
+    (tmp_path / "main.cpp").write_text(driver)
+    subprocess.run(["g++", *VNNI_FLAGS, "k.cpp", "main.cpp", "-o", "t"], cwd=tmp_path, check=True,
+                   capture_output=True, timeout=120)
+    out = subprocess.run(["./t"], cwd=tmp_path, check=True, capture_output=True, text=True, timeout=60).stdout
+    got = np.array([[float(v) for v in line.split()] for line in out.splitlines()])
+    x = (np.arange(300) % 17).astype(np.float64)
+    expect_a = x + np.concatenate([[0.0], x[:-1]])
+    expect_b = x.copy()
+    expect_b[1:] = x[:299] + np.concatenate([[0.0], x[:298]])
+    np.testing.assert_array_equal(got[:, 0], expect_a)
+    np.testing.assert_array_equal(got[:, 1], expect_b)
+
+
+def test_an_input_mirror_the_kernel_writes_is_kept():
+    src = """
+__global__ void scratch(float *tmp, float *out, int n) {
+  int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < n) { tmp[i] = tmp[i] * 2.0f; out[i] = tmp[i] + 1.0f; }
+}
+extern "C" void twice_plus_one(const float *x, float *out, int n) {
+  float *d_tmp, *d_out;
+  cudaMalloc(&d_tmp, n * sizeof(float));
+  cudaMalloc(&d_out, n * sizeof(float));
+  cudaMemcpy(d_tmp, x, n * sizeof(float), cudaMemcpyHostToDevice);
+  scratch<<<(n + 255) / 256, 256>>>(d_tmp, d_out, n);
+  cudaMemcpy(out, d_out, n * sizeof(float), cudaMemcpyDeviceToHost);
+  cudaFree(d_tmp);
+  cudaFree(d_out);
+}
+"""
+    code = xpiler.translate(src, to="vnni", source="cuda")
+    assert "d_tmp = (float *)malloc(n * sizeof(float));" in code      # the caller's x is const: never written
+    assert "memcpy(d_tmp, x, n * sizeof(float));" in code
+    x = np.arange(10, dtype=np.float32)
+    out = np.zeros_like(x)
+    xpiler.run(code, [x, out, 10], entry="twice_plus_one", lang="vnni")
+    np.testing.assert_array_equal(out, 2 * np.arange(10, dtype=np.float32) + 1)
+    np.testing.assert_array_equal(x, np.arange(10, dtype=np.float32))
+
+
+def test_a_return_before_the_copy_back_keeps_the_output_mirror():
+    src = SIGN_2D.replace("  cudaMemcpy(out, d_out, size, cudaMemcpyDeviceToHost);",
+                          "  if (cudaGetLastError() != cudaSuccess || rows > 100000) return;\n"
+                          "  cudaMemcpy(out, d_out, size, cudaMemcpyDeviceToHost);")
+    code = xpiler.translate(src, to="vnni", source="cuda")
+    assert "d_out = (float *)malloc(size);" in code and "memcpy(out, d_out, size);" in code
+
+
+ROW_SUMS_SHARED = """
+#define T 64
+__global__ void row_sums(const float *x, float *out, int cols) {
+  __shared__ float part[T];
+  int row = blockIdx.x;
+  float s = 0.0f;
+  for (int c = threadIdx.x; c < cols; c += T) s += x[row * cols + c];
+  part[threadIdx.x] = s;
+  __syncthreads();
+  for (int h = T / 2; h > 0; h /= 2) {
+    if (threadIdx.x < h) part[threadIdx.x] += part[threadIdx.x + h];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) out[row] = part[0] + (s - s);   // s lives across the barriers
+}
+extern "C" void sums(const float *x, float *out, int rows, int cols) {
+  float *dx, *dout;
+  cudaMalloc(&dx, rows * cols * sizeof(float));
+  cudaMalloc(&dout, rows * sizeof(float));
+  cudaMemcpy(dx, x, rows * cols * sizeof(float), cudaMemcpyHostToDevice);
+  row_sums<<<rows, T>>>(dx, dout, cols);
+  cudaMemcpy(out, dout, rows * sizeof(float), cudaMemcpyDeviceToHost);
+  cudaFree(dx);
+  cudaFree(dout);
+}
+"""
+
+
+def test_thread_loops_between_barriers_are_simd_loops_with_int_indices():
+    code = xpiler.translate(ROW_SUMS_SHARED, to="vnni", source="cuda")
+    assert "#pragma omp simd\n              for (int threadIdx_x = 0; threadIdx_x < (int)blockDim.x; ++threadIdx_x) {" in code
+    # the thread's index into the per-thread arrays is counted in int, when its largest value fits
+    assert "int __tid = (threadIdx_z * (int)blockDim.y + threadIdx_y) * (int)blockDim.x + threadIdx_x;" in code
+    assert ("(((((double)blockDim.z) * ((double)blockDim.y)) + ((double)blockDim.y)) * ((double)blockDim.x))"
+            " + ((double)blockDim.x) <= 2147483647.0") in code
+    x = np.random.default_rng(1).standard_normal((7, 300)).astype(np.float32)
+    out = np.zeros(7, np.float32)
+    xpiler.run(code, [x, out, 7, 300], entry="sums", lang="vnni")
+    np.testing.assert_allclose(out, x.sum(axis=1), rtol=1e-5, atol=1e-5)
