@@ -786,12 +786,19 @@ class Binder:
             name = next(f"__xp_{name}{i or ''}" for i in range(len(taken) + 1) if f"__xp_{name}{i or ''}" not in taken)
             taken.add(name)
             return name
-        simd = simd_chain(nest.loops, nest.body, scalar_types(f), fresh) or \
+        simd = simd_chain(nest.loops, nest.body, scalar_types(f), fresh, self.independent(f)) or \
             simd_threads(nest.loops, nest.body, self.constants)
         if simd is not None:  # the SIMD form, when its counters fit in an int; the chain as it was else
             fits, stmts = simd
             chain = (ir.If(fits, ir.Block(tuple(stmts)), ir.Block(chain)),)
         return replace(f, body=replace(f.body, body=tuple(nest.pre) + chain), kind="host")
+
+    def independent(self, f: ir.Function):
+        """Whether a loop of ``f`` has independent iterations, the program's own pure functions
+        known (a grid-stride loop calling a helper such as ``gelu_tanh``)."""
+        from xpiler.ir.dependence import function_env, is_parallel
+        env = function_env(self.module, f)
+        return lambda loop: is_parallel(loop, constants=self.constants, env=env)
 
     # -- bang ------------------------------------------------------------------------------------------
     def bang(self, f: ir.Function, nest: Nest | None) -> ir.Function:

@@ -234,6 +234,36 @@ def bound_guard(g: str, extent, body: list, types: dict):
     return hoisted, bounds, conditions, inner
 
 
+# ---- grid-stride loops -----------------------------------------------------------------------------
+def grid_stride(body: list, g: str, extents: tuple, types: dict, parallel):
+    """``for (int i = g; i < E; i += G) S`` as the whole body of the loop over the joined index ``g``
+    in ``[0, G)`` (``G`` the grid's threads on the axis, ``S`` not naming ``g``) visits every ``i`` of
+    ``[0, E)`` once when ``G > 0``: returns ``(i, E, S)``, the loop ``for (int i = 0; i < E; ++i) S``
+    replacing both, when the loop's iterations are independent (their order changes). None
+    otherwise."""
+    while len(body) == 1 and isinstance(body[0], ir.Block):
+        body = list(body[0].body)
+    if len(body) != 1 or not isinstance(body[0], ir.For):
+        return None
+    loop = body[0]
+    canon = loop.canonical()
+    if canon is None or not isinstance(loop.init, ir.Decl) or loop.init.vars[0].type.base != "int":
+        return None
+    var, start, stop, step = canon
+    start = strip_parens(start)
+    while isinstance(start, ir.Cast) and start.type.base in ("int", "unsigned"):
+        start = strip_parens(start.operand)
+    b, t = (strip_parens(e) for e in extents)
+    step = strip_parens(step)
+    if start != ir.Name(g) or not is_signed_int(stop, types) or not (
+            isinstance(step, ir.BinOp) and step.op == "*" and
+            {repr(strip_parens(step.left)), repr(strip_parens(step.right))} == {repr(b), repr(t)}):
+        return None
+    if g in used_names(loop.body) or var in assigned_scalars(loop.body) or not parallel(loop):
+        return None
+    return var, stop, ir.Block(tuple(_stmts(loop.body)))
+
+
 # ---- the chain ------------------------------------------------------------------------------------
 def _int_loop(var: str, stop, body: list, kind: str) -> ir.For:
     return ir.For(ir.Decl((ir.Declarator(var, INT, init=_c(0)),)), ir.BinOp("<", ir.Name(var), stop),
@@ -244,12 +274,13 @@ def _as_int(e) -> ir.Expr:
     return e if isinstance(e, ir.Cast) and e.type == INT else ir.Cast(INT, _p(e))
 
 
-def simd_chain(loops: list, body: ir.Block, types: dict, fresh) -> tuple[ir.Expr, list] | None:
+def simd_chain(loops: list, body: ir.Block, types: dict, fresh, parallel=None) -> tuple[ir.Expr, list] | None:
     """``(fits, statements)``: the statements run the perfect parallel chain ``loops`` (outermost
     first, innermost body ``body``) as an OpenMP-parallel nest whose innermost loop is a SIMD loop,
     valid when ``fits`` holds (every extent fits in an int). None when the chain is not a recovered
     block x thread nest or nothing would vectorise. ``types``: declared types of the function's
-    names; ``fresh(name)``: a name unused in the function."""
+    names; ``fresh(name)``: a name unused in the function; ``parallel(loop)``: whether a loop's
+    iterations are independent (for grid-stride loops, :func:`grid_stride`)."""
     canon = [lp.canonical() for lp in loops]
     if any(c is None or strip_parens(c[1]) != _c(0) or strip_parens(c[3]) != _c(1) for c in canon):
         return None
@@ -261,6 +292,7 @@ def simd_chain(loops: list, body: ir.Block, types: dict, fresh) -> tuple[ir.Expr
     outer, inner = [], []     # (counter, extent) of the new loops, outermost first
     checks = []               # extents that must fit in an int
     joined_any = False
+    products: dict = {}       # joined counter -> (block extent, thread extent)
     for axis in AXES:
         b, t = blocks.get(axis), threads.get(axis)
         if t is None:
@@ -276,6 +308,7 @@ def simd_chain(loops: list, body: ir.Block, types: dict, fresh) -> tuple[ir.Expr
                 stmts, joined_any = joined, True
                 product = ir.BinOp("*", ir.Cast(ULL, _p(bstop)), _p(tstop))
                 inner.append((g, ir.Cast(INT, ir.Paren(product))))
+                products[g] = (bstop, tstop)
                 checks.append(product)
                 continue
             outer.append((bvar, bstop))   # not joined: it stays a loop over blocks, outside
@@ -290,7 +323,14 @@ def simd_chain(loops: list, body: ir.Block, types: dict, fresh) -> tuple[ir.Expr
         return ir.Cast(UNSIGNED, n) if isinstance(n, ir.Name) and n.id in originals else n
     stmts = ir.rewrite(stmts, unsigned_uses)
     inner_var, inner_stop = axes[-1]
+    positive = []
+    if inner_var in products and parallel is not None:
+        strided = grid_stride(_stmts(stmts), inner_var, products[inner_var], types, parallel)
+        if strided is not None:
+            inner_var, inner_stop, stmts = strided
+            positive = [ir.BinOp(">", axes[-1][1], _c(0))]
     hoisted, bounds, conditions, inner_body = bound_guard(inner_var, inner_stop, _stmts(stmts), types)
+    conditions = positive + conditions
     pre: list = list(hoisted)
     stop = _as_int(inner_stop)
     if bounds:

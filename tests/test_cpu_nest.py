@@ -203,3 +203,52 @@ def test_thread_loops_between_barriers_are_simd_loops_with_int_indices():
     out = np.zeros(7, np.float32)
     xpiler.run(code, [x, out, 7, 300], entry="sums", lang="vnni")
     np.testing.assert_allclose(out, x.sum(axis=1), rtol=1e-5, atol=1e-5)
+
+
+GELU_GRID_STRIDE = """
+__device__ float gelu_tanh(float x) {
+  return 0.5f * x * (1.0f + tanhf(0.7978845608f * (x + 0.044715f * x * x * x)));
+}
+__global__ void gelu_kernel(const float *in, float *out, int n) {
+  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += blockDim.x * gridDim.x)
+    out[i] = gelu_tanh(in[i]);
+}
+extern "C" void gelu(const float *in, float *out, int n) {
+  float *d_in, *d_out;
+  cudaMalloc(&d_in, n * sizeof(float));
+  cudaMalloc(&d_out, n * sizeof(float));
+  cudaMemcpy(d_in, in, n * sizeof(float), cudaMemcpyHostToDevice);
+  gelu_kernel<<<4, 128>>>(d_in, d_out, n);
+  cudaMemcpy(out, d_out, n * sizeof(float), cudaMemcpyDeviceToHost);
+  cudaFree(d_in);
+  cudaFree(d_out);
+}
+"""
+
+
+def test_a_grid_stride_loop_becomes_one_simd_loop_over_all_elements():
+    code = xpiler.translate(GELU_GRID_STRIDE, to="vnni", source="cuda")
+    # for g < G: for (i = g; i < n; i += G) visits every i < n once when G > 0 (gelu_tanh is pure)
+    assert ("        if ((int)((unsigned long long)gridDim.x * blockDim.x) > 0) {\n#pragma omp simd\n"
+            "          for (int i = 0; i < (int)n; ++i) {\n            out[i] = gelu_tanh(in[i]);") in code
+    # tanhf vectorises through glibc's libmvec
+    assert 'float tanhf(float) __attribute__((__simd__("notinbranch")));  // libmvec' in code
+    x = np.linspace(-6, 6, 1001, dtype=np.float32)     # more elements than the 512 threads
+    out = np.zeros_like(x)
+    xpiler.run(code, [x, out, x.size], entry="gelu", lang="vnni")
+    expect = 0.5 * x * (1 + np.tanh(0.7978845608 * (x + 0.044715 * x ** 3)))
+    np.testing.assert_allclose(out, expect, rtol=1e-5, atol=1e-6)
+
+
+def test_a_grid_stride_loop_with_dependent_iterations_keeps_its_order():
+    src = GELU_GRID_STRIDE.replace("out[i] = gelu_tanh(in[i]);", "out[i] = gelu_tanh(in[i]) + (i >= 512 ? out[i - 512] : 0.0f);")
+    code = xpiler.translate(src, to="vnni", source="cuda")
+    assert "for (int i = (unsigned)__xp_global_x; i < n; i += blockDim.x * gridDim.x)" in code
+    x = np.linspace(-1, 1, 1100, dtype=np.float32)
+    out = np.zeros_like(x)
+    xpiler.run(code, [x, out, x.size], entry="gelu", lang="vnni")
+    g = 0.5 * x * (1 + np.tanh(0.7978845608 * (x + 0.044715 * x ** 3)))
+    expect = g.copy()
+    for i in range(512, x.size):
+        expect[i] += expect[i - 512]
+    np.testing.assert_allclose(out, expect, rtol=1e-5, atol=1e-5)

@@ -192,6 +192,21 @@ for _name in ("CNRT_FUNC_TYPE_BLOCK", "CNRT_FUNC_TYPE_UNION1", "CNRT_FUNC_TYPE_U
               "cnrtFuncTypeUnion2", "cnrtFuncTypeUnion4", "cnrtFuncTypeUnion8", "cnrtFuncTypeUnion16"):
     ENTRIES[_name] = ("", ("__xpiler_union_job",))
 
+# glibc's vector math library (libmvec, linked through -lm) has AVX-512 variants of these; declared
+# `simd`, a call in an `omp simd` loop vectorises instead of calling the scalar function per element.
+# Accuracy: libmvec's float functions are within 4 ulp (CUDA's own expf: 2 ulp, __expf far more).
+_LIBMVEC = {(2, 22): ("expf", "logf", "sinf", "cosf", "powf"),
+            (2, 35): ("tanhf", "exp2f", "log2f", "log10f", "expm1f", "log1pf", "atanf", "asinf", "acosf",
+                      "sinhf", "coshf", "tanf", "erff", "cbrtf", "atan2f", "hypotf", "exp10f")}
+for (_major, _minor), _names in _LIBMVEC.items():
+    for _name in _names:
+        _args = "float, float" if _name in ("powf", "atan2f", "hypotf") else "float"
+        ENTRIES[_name] = (
+            f"#if defined(__x86_64__) && defined(__GLIBC__) && (__GLIBC__ > {_major} || "
+            f"(__GLIBC__ == {_major} && __GLIBC_MINOR__ >= {_minor}))\n"
+            f"#ifdef __cplusplus\nextern \"C\"\n#endif\n"
+            f"float {_name}({_args}) __attribute__((__simd__(\"notinbranch\")));  // libmvec\n#endif", ())
+
 # Fast-math spellings with a C library equivalent (glibc declares some of them itself).
 RENAMES = {"__expf": "expf", "__logf": "logf", "__powf": "powf", "__sinf": "sinf", "__cosf": "cosf",
            "__tanf": "tanf", "__exp10f": "exp10f", "__log2f": "log2f", "__log10f": "log10f"}
