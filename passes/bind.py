@@ -47,7 +47,7 @@ from .block_reduce import (MIN_ITERATIONS, Reduction, combined, find_reduction, 
                            scalarize_lane_arrays)
 from .host_raise import EntryRaiser
 from .registry import register
-from .simd_nest import scalar_types, simd_chain, simd_threads
+from .simd_nest import scalar_types, simd_chain, simd_inner_loops, simd_threads
 
 SIMT_TARGETS = ("cuda", "hip")
 SHARED_LIMIT = 48 * 1024          # static shared memory per block without opt-in (conventions)
@@ -775,7 +775,10 @@ class Binder:
         nest = find_nest(f, self.parallel)
         if nest is None:
             return replace(f, kind="host")
-        first = nest.loops[-1]  # the chain rebuilt: declarations between its loops were sunk inwards
+        independent = self.independent(f)
+        # the chain rebuilt (declarations between its loops were sunk inwards), its innermost
+        # independent loops marked SIMD
+        first = replace(nest.loops[-1], body=simd_inner_loops(nest.body, independent))
         for outer in reversed(nest.loops[:-1]):
             first = replace(outer, body=ir.Block((first,)))
         pragma = ir.Pragma("omp parallel for" + (f" collapse({len(nest.loops)})" if len(nest.loops) > 1 else ""))
@@ -786,7 +789,7 @@ class Binder:
             name = next(f"__xp_{name}{i or ''}" for i in range(len(taken) + 1) if f"__xp_{name}{i or ''}" not in taken)
             taken.add(name)
             return name
-        simd = simd_chain(nest.loops, nest.body, scalar_types(f), fresh, self.independent(f)) or \
+        simd = simd_chain(nest.loops, nest.body, scalar_types(f), fresh, independent) or \
             simd_threads(nest.loops, nest.body, self.constants)
         if simd is not None:  # the SIMD form, when its counters fit in an int; the chain as it was else
             fits, stmts = simd

@@ -281,6 +281,14 @@ def simd_chain(loops: list, body: ir.Block, types: dict, fresh, parallel=None) -
     block x thread nest or nothing would vectorise. ``types``: declared types of the function's
     names; ``fresh(name)``: a name unused in the function; ``parallel(loop)``: whether a loop's
     iterations are independent (for grid-stride loops, :func:`grid_stride`)."""
+    recovered = 0
+    while recovered < len(loops) and loops[recovered].kind in ("blocks", "threads"):
+        recovered += 1
+    if recovered < len(loops):   # loops of the source inside the recovered ones: part of the body
+        inner_loop = replace(loops[-1], body=body)
+        for lp in reversed(loops[recovered:-1]):
+            inner_loop = replace(lp, body=ir.Block((inner_loop,)))
+        loops, body = loops[:recovered], ir.Block((inner_loop,))
     canon = [lp.canonical() for lp in loops]
     if any(c is None or strip_parens(c[1]) != _c(0) or strip_parens(c[3]) != _c(1) for c in canon):
         return None
@@ -320,7 +328,12 @@ def simd_chain(loops: list, body: ir.Block, types: dict, fresh, parallel=None) -
     checks += [ir.Cast(ULL, _p(ext)) for var, ext in axes if var in originals]
 
     def unsigned_uses(n):   # the loop variables were unsigned: their uses keep that type
-        return ir.Cast(UNSIGNED, n) if isinstance(n, ir.Name) and n.id in originals else n
+        if isinstance(n, ir.Name) and n.id in originals:
+            return ir.Cast(UNSIGNED, n)
+        if isinstance(n, ir.Cast) and n.type == INT and isinstance(n.operand, ir.Cast) and \
+                n.operand.type == UNSIGNED and isinstance(n.operand.operand, ir.Name):
+            return n.operand.operand   # (int)(unsigned)v of an int counter v is v
+        return n
     stmts = ir.rewrite(stmts, unsigned_uses)
     inner_var, inner_stop = axes[-1]
     positive = []
@@ -521,3 +534,36 @@ def _jumps_out(node) -> bool:
                     return True
         return False
     return visit(node, 0)
+
+
+# ---- innermost loops -------------------------------------------------------------------------------
+def simd_inner_loops(node, parallel, inside: bool = False):
+    """``node`` with ``#pragma omp simd`` before every innermost loop (no loop inside) that counts an
+    ``int`` and whose iterations are independent (``parallel(loop)``), outside SIMD loops already
+    marked: the element loops of detensorized BANG intrinsics, the tails of lane loops. gcc at -O2
+    vectorises such a loop only when told."""
+    if isinstance(node, ir.Block):
+        out, marked = [], False
+        for s in node.body:
+            if isinstance(s, ir.Pragma):
+                marked = s.text.startswith("omp simd") or s.text.startswith("omp parallel for simd")
+                out.append(s)
+                continue
+            if isinstance(s, ir.For) and not marked and not inside and _simd_candidate(s) and parallel(s):
+                out += [ir.Pragma("omp simd"), s]
+            else:
+                out.append(simd_inner_loops(s, parallel, inside or (marked and isinstance(s, ir.For))))
+            marked = False
+        return replace(node, body=tuple(out))
+    if isinstance(node, ir.For) and not inside and _simd_candidate(node) and parallel(node):
+        return ir.Block((ir.Pragma("omp simd"), node))
+    if isinstance(node, (ir.For, ir.If, ir.While)):
+        return ir.map_children(node, lambda c: simd_inner_loops(c, parallel, inside) if isinstance(c, ir.Stmt) else c)
+    return node
+
+
+def _simd_candidate(loop: ir.For) -> bool:
+    canon = loop.canonical()
+    if canon is None or not isinstance(loop.init, ir.Decl) or loop.init.vars[0].type.base != "int":
+        return False
+    return not any(isinstance(n, (ir.For, ir.While)) for n in ir.walk(loop.body))

@@ -195,17 +195,18 @@ for _name in ("CNRT_FUNC_TYPE_BLOCK", "CNRT_FUNC_TYPE_UNION1", "CNRT_FUNC_TYPE_U
 # glibc's vector math library (libmvec, linked through -lm) has AVX-512 variants of these; declared
 # `simd`, a call in an `omp simd` loop vectorises instead of calling the scalar function per element.
 # Accuracy: libmvec's float functions are within 4 ulp (CUDA's own expf: 2 ulp, __expf far more).
-_LIBMVEC = {(2, 22): ("expf", "logf", "sinf", "cosf", "powf"),
-            (2, 35): ("tanhf", "exp2f", "log2f", "log10f", "expm1f", "log1pf", "atanf", "asinf", "acosf",
-                      "sinhf", "coshf", "tanf", "erff", "cbrtf", "atan2f", "hypotf", "exp10f")}
+_LIBMVEC = {(2, 22): ("exp", "log", "sin", "cos", "pow"),
+            (2, 35): ("tanh", "exp2", "log2", "log10", "expm1", "log1p", "atan", "asin", "acos", "sinh", "cosh",
+                      "tan", "erf", "cbrt", "atan2", "hypot", "exp10")}
 for (_major, _minor), _names in _LIBMVEC.items():
-    for _name in _names:
-        _args = "float, float" if _name in ("powf", "atan2f", "hypotf") else "float"
-        ENTRIES[_name] = (
-            f"#if defined(__x86_64__) && defined(__GLIBC__) && (__GLIBC__ > {_major} || "
-            f"(__GLIBC__ == {_major} && __GLIBC_MINOR__ >= {_minor}))\n"
-            f"#ifdef __cplusplus\nextern \"C\"\n#endif\n"
-            f"float {_name}({_args}) __attribute__((__simd__(\"notinbranch\")));  // libmvec\n#endif", ())
+    for _base in _names:
+        for _name, _t in ((_base + "f", "float"), (_base, "double")):
+            _args = f"{_t}, {_t}" if _base in ("pow", "atan2", "hypot") else _t
+            ENTRIES[_name] = (
+                f"#if defined(__x86_64__) && defined(__GLIBC__) && (__GLIBC__ > {_major} || "
+                f"(__GLIBC__ == {_major} && __GLIBC_MINOR__ >= {_minor}))\n"
+                f"#ifdef __cplusplus\nextern \"C\"\n#endif\n"
+                f"{_t} {_name}({_args}) __attribute__((__simd__(\"notinbranch\")));  // libmvec\n#endif", ())
 
 # Fast-math spellings with a C library equivalent (glibc declares some of them itself).
 RENAMES = {"__expf": "expf", "__logf": "logf", "__powf": "powf", "__sinf": "sinf", "__cosf": "cosf",
