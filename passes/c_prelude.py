@@ -16,13 +16,18 @@ from .registry import register
 @register
 @dataclass(frozen=True)
 class CPrelude(ModulePass):
+    """``vector_math``: the math functions the program calls that glibc's libmvec vectorises
+    (``expf``, ``tanhf``, ``exp``, ...) are declared ``simd``, so that calls in SIMD loops use the
+    vector variants (within 4 ulp; ``vector_math=false`` keeps libm's scalar results bit for bit)."""
+
     name: ClassVar[str] = "c-prelude"
     summary: ClassVar[str] = "add the headers and definitions a sequential C program needs"
+    vector_math: bool = True
 
     def apply(self, module: ir.Module) -> ir.Module:
         if module.dialect != "vnni":
             raise PassError(f"c-prelude applies to C (vnni) programs, not {module.dialect}")
-        return with_prelude(module)
+        return with_prelude(module, vector_math=self.vector_math)
 
 
 @register

@@ -240,9 +240,10 @@ class _Elider:
 
 
 def _disjoint(a: _Mirror, b: _Mirror) -> ir.Expr:
-    """``[h_a, h_a + S_a)`` and ``[h_b, h_b + S_b)`` do not overlap."""
+    """``[h_a, h_a + S_a)`` and ``[h_b, h_b + S_b)`` do not overlap (byte pointers compared: the
+    arrays stay pointers, which analyses of the C, such as the footprint, follow)."""
     def addr(m):
-        return ir.Cast(ir.Type("uintptr_t"), ir.Name(m.host))
+        return ir.Cast(ir.Type("char", 1, ("const",)), ir.Name(m.host))
 
     def end(m):
         return ir.BinOp("+", addr(m), ir.Paren(m.size))

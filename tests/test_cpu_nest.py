@@ -93,8 +93,8 @@ def test_a_thread_return_is_read_as_the_loop_bound():
 def test_mirrors_are_elided_with_a_runtime_overlap_check_for_written_arrays():
     code = xpiler.translate(SIGN_2D, to="vnni", source="cuda")
     assert "  d_A = (float *)A;\n" in code                         # read only: always the caller's array
-    assert ("  int __xp_direct_d_out = ((uintptr_t)out + (size) <= (uintptr_t)A || "
-            "(uintptr_t)A + (size) <= (uintptr_t)out);\n"
+    assert ("  int __xp_direct_d_out = ((const char *)out + (size) <= (const char *)A || "
+            "(const char *)A + (size) <= (const char *)out);\n"
             "  d_out = __xp_direct_d_out ? (float *)out : (float *)malloc(size);\n") in code
     assert "  if (!__xp_direct_d_out)\n    memcpy(out, d_out, size);\n  if (!__xp_direct_d_out)\n    free(d_out);\n" in code
     assert "memcpy(d_A" not in code and "free(d_A)" not in code
@@ -232,7 +232,8 @@ def test_a_grid_stride_loop_becomes_one_simd_loop_over_all_elements():
     assert ("        if ((int)((unsigned long long)gridDim.x * blockDim.x) > 0) {\n#pragma omp simd\n"
             "          for (int i = 0; i < (int)n; ++i) {\n            out[i] = gelu_tanh(in[i]);") in code
     # tanhf vectorises through glibc's libmvec
-    assert 'float tanhf(float) __attribute__((__simd__("notinbranch")));  // libmvec' in code
+    assert 'extern "C" float tanhf(float) __attribute__((__simd__("notinbranch")));  // libmvec' in code
+    xpiler.parse(code, source="vnni")   # the output is a program the frontend reads back
     x = np.linspace(-6, 6, 1001, dtype=np.float32)     # more elements than the 512 threads
     out = np.zeros_like(x)
     xpiler.run(code, [x, out, x.size], entry="gelu", lang="vnni")
@@ -252,3 +253,11 @@ def test_a_grid_stride_loop_with_dependent_iterations_keeps_its_order():
     for i in range(512, x.size):
         expect[i] += expect[i - 512]
     np.testing.assert_allclose(out, expect, rtol=1e-5, atol=1e-5)
+
+
+def test_vector_math_can_be_turned_off_for_libm_results_bit_for_bit():
+    pipeline = xpiler.translate_with_trace(GELU_GRID_STRIDE, to="vnni", source="cuda").pipeline
+    assert pipeline.endswith(",elide-mirrors,c-prelude")
+    code = xpiler.translate(GELU_GRID_STRIDE, to="vnni", source="cuda",
+                            pipeline=pipeline.replace("c-prelude", "c-prelude{vector_math=false}"))
+    assert "libmvec" not in code and "__simd__" not in code

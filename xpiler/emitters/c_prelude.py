@@ -198,15 +198,15 @@ for _name in ("CNRT_FUNC_TYPE_BLOCK", "CNRT_FUNC_TYPE_UNION1", "CNRT_FUNC_TYPE_U
 _LIBMVEC = {(2, 22): ("exp", "log", "sin", "cos", "pow"),
             (2, 35): ("tanh", "exp2", "log2", "log10", "expm1", "log1p", "atan", "asin", "acos", "sinh", "cosh",
                       "tan", "erf", "cbrt", "atan2", "hypot", "exp10")}
+LIBMVEC: dict[str, str] = {}
 for (_major, _minor), _names in _LIBMVEC.items():
     for _base in _names:
         for _name, _t in ((_base + "f", "float"), (_base, "double")):
             _args = f"{_t}, {_t}" if _base in ("pow", "atan2", "hypot") else _t
-            ENTRIES[_name] = (
+            LIBMVEC[_name] = (
                 f"#if defined(__x86_64__) && defined(__GLIBC__) && (__GLIBC__ > {_major} || "
                 f"(__GLIBC__ == {_major} && __GLIBC_MINOR__ >= {_minor}))\n"
-                f"#ifdef __cplusplus\nextern \"C\"\n#endif\n"
-                f"{_t} {_name}({_args}) __attribute__((__simd__(\"notinbranch\")));  // libmvec\n#endif", ())
+                f"extern \"C\" {_t} {_name}({_args}) __attribute__((__simd__(\"notinbranch\")));  // libmvec\n#endif")
 
 # Fast-math spellings with a C library equivalent (glibc declares some of them itself).
 RENAMES = {"__expf": "expf", "__logf": "logf", "__powf": "powf", "__sinf": "sinf", "__cosf": "cosf",
@@ -240,9 +240,10 @@ def needed(module: ir.Module) -> list[str]:
     return [name for name in ENTRIES if name in want]
 
 
-def with_prelude(module: ir.Module) -> ir.Module:
+def with_prelude(module: ir.Module, vector_math: bool = False) -> ir.Module:
     """``module`` with the standard headers and the prelude entries it needs, after its includes;
-    fast-math spellings renamed to their C library equivalents."""
+    fast-math spellings renamed to their C library equivalents. ``vector_math``: declare the math
+    functions it calls that libmvec has as ``simd`` (vectorised calls, within 4 ulp of libm)."""
     module = ir.rewrite(module, lambda n: ir.Name(RENAMES[n.id]) if isinstance(n, ir.Name) and n.id in RENAMES else n)
     items = list(module.items)
     have = {i.path for i in items if isinstance(i, ir.Include)}
@@ -251,7 +252,13 @@ def with_prelude(module: ir.Module) -> ir.Module:
     while at < len(items) and isinstance(items[at], (ir.Include, ir.Comment)):
         at += 1
     prelude = [ir.Verbatim(ENTRIES[name][0], "prelude") for name in needed(module) if ENTRIES[name][0]]
+    if vector_math:
+        prelude += [ir.Verbatim(LIBMVEC[name], "vector math") for name in sorted(_called(module) & set(LIBMVEC))]
     return ir.Module(module.dialect, tuple(items[:at] + headers + prelude + items[at:]), module.filename)
+
+
+def _called(module: ir.Module) -> set[str]:
+    return {n.func.id for n in ir.walk(module) if isinstance(n, ir.Call) and isinstance(n.func, ir.Name)}
 
 
 # What the device dialects' own headers already define (their prelude leaves these out).

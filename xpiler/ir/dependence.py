@@ -287,17 +287,20 @@ class _Shared:
         self.env = env
         self.assigned = assigned   # names assigned anywhere in the body (or address taken)
         self.symbols: dict[str, z3.ArithRef] = {}
+        # a context of its own: in z3's one global context, what earlier queries built changes
+        # whether a query near its limits is decided, so answers would depend on the history
+        self.ctx = z3.Context()
         self.invariants = _Iteration(self, "outer")   # evaluates initializers of invariant integers
 
     def symbol(self, name: str):
         if name in self.constants:
-            return z3.IntVal(int(self.constants[name]))
+            return z3.IntVal(int(self.constants[name]), self.ctx)
         var = self.outer(name)
         if var is not None and isinstance(var.value, int) and not isinstance(var.value, bool):
-            return z3.IntVal(var.value)   # a constant macro
+            return z3.IntVal(var.value, self.ctx)   # a constant macro
         if name not in self.symbols:
             init = getattr(self.env, "invariants", {}).get(name)
-            self.symbols[name] = z3.Int(name)   # while its initializer is evaluated (no cycles)
+            self.symbols[name] = z3.Int(name, self.ctx)   # while its initializer is evaluated (no cycles)
             if init is not None and name not in self.assigned:
                 value = self.invariants.int_term(init)
                 if value is not None:
@@ -341,7 +344,7 @@ class _Iteration:
 
     # ---- names -----------------------------------------------------------------------------------
     def fresh(self, hint: str = "v"):
-        return z3.Int(f"{hint}#{self.tag}#{next(self.counter)}")
+        return z3.Int(f"{hint}#{self.tag}#{next(self.counter)}", self.shared.ctx)
 
     def lookup(self, name: str) -> _Local | None:
         for scope in reversed(self.scopes):
@@ -355,12 +358,12 @@ class _Iteration:
     def strides(self, type_: ir.Type | None, dims: tuple) -> tuple[tuple, bool, bool]:
         """``(strides, sized, elements are pointers)`` of an array or pointer of ``type_`` / ``dims``."""
         if type_ is None:
-            return (z3.IntVal(1),), False, False
+            return (z3.IntVal(1, self.shared.ctx),), False, False
         element = replace(type_, pointer=type_.pointer - (0 if dims else 1), reference=False) \
             if (dims or type_.pointer) else type_
         size = sizeof(element)
         sized = size is not None
-        step = z3.IntVal(size) if sized else z3.IntVal(1)
+        step = z3.IntVal(size, self.shared.ctx) if sized else z3.IntVal(1, self.shared.ctx)
         extents = [self.int_or_fresh(d) if d is not None else self.fresh("extent") for d in dims[1:]]
         strides = []
         for extent in reversed(extents):
@@ -379,8 +382,8 @@ class _Iteration:
         e = strip_parens(e)
         if isinstance(e, ir.Const):
             if isinstance(e.value, bool):
-                return z3.IntVal(int(e.value))
-            return z3.IntVal(e.value) if isinstance(e.value, int) else None
+                return z3.IntVal(int(e.value), self.shared.ctx)
+            return z3.IntVal(e.value, self.shared.ctx) if isinstance(e.value, int) else None
         if isinstance(e, ir.Name):
             local = self.lookup(e.id)
             if local is not None:
@@ -420,7 +423,7 @@ class _Iteration:
             return inner if inner is not None else self.fresh()
         if isinstance(e, ir.SizeOf):
             size = sizeof(e.type) if e.type is not None else None
-            return z3.IntVal(size) if size is not None else None
+            return z3.IntVal(size, self.shared.ctx) if size is not None else None
         if isinstance(e, ir.Ternary):
             c, a, b = self.condition(e.cond, True), self.int_term(e.then), self.int_term(e.other)
             return z3.If(c, a, b) if c is not None and a is not None and b is not None else None
@@ -453,7 +456,7 @@ class _Iteration:
         if e.op in ("<<", ">>") and value is not None and 0 <= value < 2 ** 32:
             # a constant shifted by a variable amount (``1u << n``, mask bits ``(k >> i) & 1`` of a
             # constant mask): one case per amount keeps the query linear
-            result = z3.IntVal(0)
+            result = z3.IntVal(0, self.shared.ctx)
             for amount in reversed(range(32 if e.op == "<<" else value.bit_length())):
                 result = z3.If(b == amount, value << amount if e.op == "<<" else value >> amount, result)
             return result
@@ -507,12 +510,12 @@ class _Iteration:
                 strides, sized, elem_pointer = self.strides(var.type, var.dims)
                 # a pointer the loop reassigns points anywhere
                 base = None if e.id in self.shared.assigned and not var.dims else e.id
-                return Pointer(base, z3.IntVal(0) if base else None, strides, sized, elem_pointer=elem_pointer)
+                return Pointer(base, z3.IntVal(0, self.shared.ctx) if base else None, strides, sized, elem_pointer=elem_pointer)
             if not assume:
                 return None
             # untyped: compared in elements with the other accesses of the base
             base = None if e.id in self.shared.assigned else e.id
-            return Pointer(base, z3.IntVal(0) if base else None, (z3.IntVal(1),), False)
+            return Pointer(base, z3.IntVal(0, self.shared.ctx) if base else None, (z3.IntVal(1, self.shared.ctx),), False)
         if isinstance(e, ir.BinOp) and e.op in ("+", "-"):
             p = self.pointer(e.left, False)
             if p is None and e.op == "+":
@@ -549,7 +552,7 @@ class _Iteration:
             if isinstance(target, ir.Name):
                 local = self.lookup(target.id)
                 size = sizeof(local.type if local is not None else None)
-                return Pointer(target.id, z3.IntVal(0), (z3.IntVal(size or 1),), size is not None,
+                return Pointer(target.id, z3.IntVal(0, self.shared.ctx), (z3.IntVal(size or 1, self.shared.ctx),), size is not None,
                                private=local is not None)
             return None
         if isinstance(e, ir.Index):
@@ -558,7 +561,7 @@ class _Iteration:
                 q = p.advance(self.int_term(e.index))
                 return replace(q, strides=q.strides[1:])
             if p is not None and p.elem_pointer:
-                return Pointer(None, None, (z3.IntVal(1),), False)
+                return Pointer(None, None, (z3.IntVal(1, self.shared.ctx),), False)
             return None
         if isinstance(e, ir.Ternary):
             a, b = self.pointer(e.then), self.pointer(e.other)
@@ -581,7 +584,7 @@ class _Iteration:
                 return None
             return p, p.strides[0]
         if isinstance(e, ir.Member) and e.arrow:   # somewhere in the structure it points to
-            p = self.pointer(e.base) or Pointer(None, None, (z3.IntVal(1),), False)
+            p = self.pointer(e.base) or Pointer(None, None, (z3.IntVal(1, self.shared.ctx),), False)
             return replace(p, offset=None), None
         if isinstance(e, ir.Member):   # a field of an element in memory: the whole element
             return self.location(e.base)
@@ -671,7 +674,7 @@ class _Iteration:
     def read_scalar(self, name: str, node) -> None:
         """Outer scalars written somewhere in the loop are locations too (fission must order them)."""
         if self.lookup(name) is None and name in self.shared.assigned:
-            self.record(Pointer(name, z3.IntVal(0), (z3.IntVal(1),), False), z3.IntVal(1), False, node)
+            self.record(Pointer(name, z3.IntVal(0, self.shared.ctx), (z3.IntVal(1, self.shared.ctx),), False), z3.IntVal(1, self.shared.ctx), False, node)
 
     def store(self, target, compound: bool) -> None:
         t = strip_parens(target)
@@ -682,10 +685,10 @@ class _Iteration:
             if self.lookup(owner.id) is None:
                 if owner.id not in self.scalar_writes:
                     self.scalar_writes.append(owner.id)
-                where = Pointer(owner.id, z3.IntVal(0), (z3.IntVal(1),), False)
+                where = Pointer(owner.id, z3.IntVal(0, self.shared.ctx), (z3.IntVal(1, self.shared.ctx),), False)
                 if compound:
-                    self.record(where, z3.IntVal(1), False, t)
-                self.record(where, z3.IntVal(1), True, t)
+                    self.record(where, z3.IntVal(1, self.shared.ctx), False, t)
+                self.record(where, z3.IntVal(1, self.shared.ctx), True, t)
             return
         found = self.location(t)
         if found is None:
@@ -777,7 +780,7 @@ class _Iteration:
         self.display = saved
 
     def private_storage(self, name: str) -> Pointer:
-        return Pointer(f"{name}#{self.tag}#{next(self.counter)}", z3.IntVal(0), (z3.IntVal(1),), False, private=True)
+        return Pointer(f"{name}#{self.tag}#{next(self.counter)}", z3.IntVal(0, self.shared.ctx), (z3.IntVal(1, self.shared.ctx),), False, private=True)
 
     def guarded(self, condition, walk: Callable[[], None]) -> None:
         if condition is not None:
@@ -842,7 +845,7 @@ class _Iteration:
         local = _Local(v.type, v.dims)
         if v.dims:
             strides, sized, elem_pointer = self.strides(v.type, v.dims)
-            local.value = Pointer(f"{v.name}#{self.tag}", z3.IntVal(0), strides, sized, private=True,
+            local.value = Pointer(f"{v.name}#{self.tag}", z3.IntVal(0, self.shared.ctx), strides, sized, private=True,
                                   elem_pointer=elem_pointer)
         elif v.init is not None and v.name not in self.shared.assigned and not isinstance(v.init, ir.InitList):
             if v.type.is_pointer:
@@ -851,7 +854,7 @@ class _Iteration:
                 local.value = self.int_term(v.init)
         elif not v.type.is_pointer and (sizeof(v.type) or 0) > 8:
             # a vector or struct value: private storage that may be indexed (``__m512 v; v[i]``)
-            local.value = Pointer(f"{v.name}#{self.tag}", z3.IntVal(0), (z3.IntVal(1),), False, private=True)
+            local.value = Pointer(f"{v.name}#{self.tag}", z3.IntVal(0, self.shared.ctx), (z3.IntVal(1, self.shared.ctx),), False, private=True)
         return local
 
     def bounds(self, symbol, start, stop, step) -> list:
@@ -875,7 +878,7 @@ class _Iteration:
         bounded = canonical is not None and canonical[0] not in _assigned(s.body)
         if bounded:
             var, start, stop, step = canonical
-            symbol = z3.Int(f"{var}#{self.tag}#{next(self.counter)}")
+            symbol = z3.Int(f"{var}#{self.tag}#{next(self.counter)}", self.shared.ctx)
             constraints = self.bounds(symbol, start, stop, step)
             self.scopes.append({var: _Local(ir.Type("int"), (), symbol)})
             self.expr(s.cond)
@@ -956,7 +959,7 @@ class LoopAccesses:
 
     def _iteration(self, shared: _Shared, tag: str, start, stop, step) -> _Iteration:
         it = _Iteration(shared, tag)
-        symbol = z3.Int(f"{self.var}#{tag}")
+        symbol = z3.Int(f"{self.var}#{tag}", shared.ctx)
         it.path = it.bounds(symbol, start, stop, step)
         it.loops[self.var] = symbol
         it.scopes.append({self.var: _Local(ir.Type("int"), (), symbol)})
@@ -982,9 +985,9 @@ class LoopAccesses:
                 continue
             if a.base is not None and b.base is not None and a.base != b.base:
                 continue
-            overlap = _overlap(a, b)
+            overlap = _overlap(a, b, self.shared.ctx)
             constraints = (*a.path, *b.path, relation(a.loops, b.loops), overlap)
-            solver = _limited(z3.Solver())
+            solver = _limited(z3.Solver(ctx=self.shared.ctx))
             solver.add(*constraints)
             result = solver.check()
             if result == z3.sat:
@@ -1009,7 +1012,7 @@ class Conflict:
 def _smallest(constraints, variables):
     """A model with the lexicographically smallest ``variables`` (a witness that does not depend on
     the solver's search), or None when the optimiser cannot find it in time."""
-    optimizer = _limited(z3.Optimize())
+    optimizer = _limited(z3.Optimize(ctx=constraints[0].ctx))
     optimizer.add(*constraints)
     for v in variables:
         optimizer.minimize(v)
@@ -1026,13 +1029,13 @@ def _values(model, loops: Mapping[str, object]) -> dict[str, int]:
     return {var: model.eval(symbol, model_completion=True).as_long() for var, symbol in loops.items()}
 
 
-def _overlap(a: Access, b: Access):
+def _overlap(a: Access, b: Access, ctx):
     """z3: the two accesses touch a common location (assumed when their units differ or are unknown)."""
     if a.base is None or b.base is None or a.sized != b.sized or a.lo is None or b.lo is None:
-        return z3.BoolVal(True)
+        return z3.BoolVal(True, ctx)
     terms = [] if b.hi is None else [a.lo < b.hi]
     terms += [] if a.hi is None else [b.lo < a.hi]
-    return z3.And(*terms) if terms else z3.BoolVal(True)
+    return z3.And(*terms) if terms else z3.BoolVal(True, ctx)
 
 
 def loop_body(loop: ir.For) -> tuple:
