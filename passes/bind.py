@@ -790,7 +790,9 @@ class Binder:
             taken.add(name)
             return name
         simd = simd_chain(nest.loops, nest.body, scalar_types(f), fresh, independent) or \
-            simd_threads(nest.loops, nest.body, self.constants)
+            simd_threads(nest.loops, nest.body, self.constants,
+                         {p.name for p in f.params} | declared_names(ir.Block(tuple(nest.pre))) |
+                         set(self.parallel.module_variables))
         if simd is not None:  # the SIMD form, when its counters fit in an int; the chain as it was else
             fits, stmts = simd
             chain = (ir.If(fits, ir.Block(tuple(stmts)), ir.Block(chain)),)

@@ -385,11 +385,14 @@ class _SignedIndices:
     ``double``, once per kernel), computing it in ``int`` gives the same value. Rewritten where the
     value is used as an ``int`` (an ``int`` declaration, an array index, a cast to ``int``)."""
 
-    def __init__(self, stops: dict, constants: dict, assigned: set, indices: set):
+    def __init__(self, stops: dict, constants: dict, assigned: set, indices: set, copyable: set):
         self.stops = stops            # counter -> its extent (an upper bound of its values)
         self.constants = constants
         self.assigned = assigned
         self.indices = indices        # unsigned variables used only as array indices
+        # names whose every declaration is the same scalar with the same initializer, none outside:
+        # wherever such a name is used, it holds that value, whatever scope it was declared in
+        self.copyable = copyable
         self.copies: dict = {}        # int variable -> the corner of the expression it holds
         self.corners: list = []       # corners that must fit in an int
 
@@ -435,7 +438,8 @@ class _SignedIndices:
         if isinstance(s, ir.Decl) and len(s.vars) == 1 and not s.vars[0].dims and s.vars[0].init is not None:
             v = s.vars[0]
             as_index = v.type.base == "unsigned" and v.name in self.indices and self.corner(v.init) is not None
-            if (v.type.base == "int" or as_index) and not v.type.pointer and v.name not in self.assigned:
+            if (v.type.base == "int" or as_index) and not v.type.pointer and v.name not in self.assigned \
+                    and v.name in self.copyable:
                 if as_index:   # only ever an index: the same element, counted in int
                     v = replace(v, type=replace(v.type, base="int"))
                 init, corner = self.rewrite(v.init)
@@ -464,11 +468,25 @@ def _thread_loops(node) -> list:
     return [n for n in ir.walk(node) if isinstance(n, ir.For) and n.kind == "threads"]
 
 
-def simd_threads(loops: list, body: ir.Block, constants: dict) -> tuple[ir.Expr, list] | None:
+def _copyable(body, outer: set) -> set[str]:
+    """Names declared in ``body`` only (not in ``outer``), always as the same scalar ``int`` /
+    ``unsigned`` with the same initializer."""
+    decls: dict = {}
+    for n in ir.walk(body):
+        if isinstance(n, ir.Decl):
+            for v in n.vars:
+                decls.setdefault(v.name, []).append(v)
+    return {name for name, vs in decls.items() if name not in outer and all(
+        not v.dims and v.init is not None and not v.type.pointer and v.type.base in ("int", "unsigned")
+        and v.init == vs[0].init and v.type == vs[0].type for v in vs)}
+
+
+def simd_threads(loops: list, body: ir.Block, constants: dict, outer: set = frozenset()) -> tuple[ir.Expr, list] | None:
     """``(fits, statements)`` for a parallel chain of block loops whose body has thread loops (a
     kernel split at barriers): every recovered loop counts with ``int``, the innermost thread loops
     of the x axis get ``#pragma omp simd``, and index arithmetic of counters is in int
-    (:class:`_SignedIndices`). Valid when ``fits`` holds; None when there is nothing to do."""
+    (:class:`_SignedIndices`). Valid when ``fits`` holds; None when there is nothing to do.
+    ``outer``: the names declared outside ``body`` (parameters, the function's other declarations)."""
     threads = _thread_loops(body)
     canon = [lp.canonical() for lp in loops] + [t.canonical() for t in threads]
     if not threads or any(c is None or strip_parens(c[1]) != _c(0) or strip_parens(c[3]) != _c(1) for c in canon):
@@ -482,7 +500,8 @@ def simd_threads(loops: list, body: ir.Block, constants: dict) -> tuple[ir.Expr,
     as_index = [strip_parens(n.index).id for n in ir.walk(body) if isinstance(n, ir.Index) and
                 isinstance(strip_parens(n.index), ir.Name)]
     indices = {name for name in set(as_index) if as_index.count(name) == uses.count(name)}
-    signed = _SignedIndices(stops, constants, assigned_scalars(body) - set(stops), indices)
+    signed = _SignedIndices(stops, constants, assigned_scalars(body) - set(stops), indices,
+                            _copyable(body, set(outer)))
 
     def counters(n):   # the counters were unsigned: their uses (not the loop headers) keep that type
         if isinstance(n, ir.For) and n.kind == "threads":
