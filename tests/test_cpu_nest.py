@@ -261,3 +261,33 @@ def test_vector_math_can_be_turned_off_for_libm_results_bit_for_bit():
     code = xpiler.translate(GELU_GRID_STRIDE, to="vnni", source="cuda",
                             pipeline=pipeline.replace("c-prelude", "c-prelude{vector_math=false}"))
     assert "libmvec" not in code and "__simd__" not in code
+
+
+def test_a_name_declared_two_ways_is_not_taken_for_a_counter_copy():
+    # `t` holds threadIdx.x before the barrier and n - 1 - threadIdx.x after it: neither is rewritten
+    src = """
+__global__ void rev(const float *x, float *out, int n) {
+  __shared__ float buf[64];
+  { int t = threadIdx.x; buf[t] = x[blockIdx.x * 64 + t]; }
+  __syncthreads();
+  { int t = 63 - threadIdx.x; out[blockIdx.x * 64 + threadIdx.x] = buf[t]; }
+}
+extern "C" void reverse64(const float *x, float *out, int blocks) {
+  float *dx, *dout;
+  cudaMalloc(&dx, blocks * 64 * sizeof(float));
+  cudaMalloc(&dout, blocks * 64 * sizeof(float));
+  cudaMemcpy(dx, x, blocks * 64 * sizeof(float), cudaMemcpyHostToDevice);
+  rev<<<blocks, 64>>>(dx, dout, blocks * 64);
+  cudaMemcpy(out, dout, blocks * 64 * sizeof(float), cudaMemcpyDeviceToHost);
+  cudaFree(dx);
+  cudaFree(dout);
+}
+"""
+    code = xpiler.translate(src, to="vnni", source="cuda")
+    fast = code[:code.index("} else {")]
+    assert "#pragma omp simd" in fast
+    assert "int t = (unsigned)threadIdx_x;" in fast and "int t = 63 - (unsigned)threadIdx_x;" in fast
+    x = np.arange(3 * 64, dtype=np.float32)
+    out = np.zeros_like(x)
+    xpiler.run(code, [x, out, 3], entry="reverse64", lang="vnni")
+    np.testing.assert_array_equal(out, x.reshape(3, 64)[:, ::-1].reshape(-1))
