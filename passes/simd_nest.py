@@ -243,9 +243,16 @@ def grid_stride(body: list, g: str, extents: tuple, types: dict, parallel):
     otherwise."""
     while len(body) == 1 and isinstance(body[0], ir.Block):
         body = list(body[0].body)
+    # scalar declarations before the loop (`int stride = blockDim.x * gridDim.x;`) go with its body
+    pre = []
+    while body and isinstance(body[0], ir.Decl) and not is_array_decl(body[0]) and not touches_memory(body[0]):
+        pre.append(body.pop(0))
     if len(body) != 1 or not isinstance(body[0], ir.For):
         return None
     loop = body[0]
+    values = {v.name: v.init for d in pre for v in d.vars if v.init is not None}
+    if g in used_names(ir.Block(tuple(pre))) or set(values) & (assigned_scalars(loop.body) | used_names(loop.init)):
+        return None
     canon = loop.canonical()
     if canon is None or not isinstance(loop.init, ir.Decl) or loop.init.vars[0].type.base != "int":
         return None
@@ -255,13 +262,17 @@ def grid_stride(body: list, g: str, extents: tuple, types: dict, parallel):
         start = strip_parens(start.operand)
     b, t = (strip_parens(e) for e in extents)
     step = strip_parens(step)
+    if isinstance(step, ir.Name) and step.id in values:
+        step = strip_parens(values[step.id])
+    if set(values) & used_names(ir.ExprStmt(stop)):
+        return None
     if start != ir.Name(g) or not is_signed_int(stop, types) or not (
             isinstance(step, ir.BinOp) and step.op == "*" and
             {repr(strip_parens(step.left)), repr(strip_parens(step.right))} == {repr(b), repr(t)}):
         return None
     if g in used_names(loop.body) or var in assigned_scalars(loop.body) or not parallel(loop):
         return None
-    return var, stop, ir.Block(tuple(_stmts(loop.body)))
+    return var, stop, ir.Block(tuple(pre + _stmts(loop.body)))
 
 
 # ---- the chain ------------------------------------------------------------------------------------

@@ -291,3 +291,16 @@ extern "C" void reverse64(const float *x, float *out, int blocks) {
     out = np.zeros_like(x)
     xpiler.run(code, [x, out, 3], entry="reverse64", lang="vnni")
     np.testing.assert_array_equal(out, x.reshape(3, 64)[:, ::-1].reshape(-1))
+
+
+def test_a_grid_stride_held_in_a_variable_is_recognised():
+    src = GELU_GRID_STRIDE.replace(
+        "  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += blockDim.x * gridDim.x)",
+        "  int stride = gridDim.x * blockDim.x;\n  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride)")
+    code = xpiler.translate(src, to="vnni", source="cuda")
+    assert ("#pragma omp simd\n          for (int i = 0; i < (int)n; ++i) {\n"
+            "            int stride = gridDim.x * blockDim.x;\n            out[i] = gelu_tanh(in[i]);") in code
+    x = np.linspace(-3, 3, 700, dtype=np.float32)
+    out = np.zeros_like(x)
+    xpiler.run(code, [x, out, x.size], entry="gelu", lang="vnni")
+    np.testing.assert_allclose(out, 0.5 * x * (1 + np.tanh(0.7978845608 * (x + 0.044715 * x ** 3))), rtol=1e-5, atol=1e-6)
