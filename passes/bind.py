@@ -778,7 +778,7 @@ class Binder:
         independent = self.independent(f)
         # the chain rebuilt (declarations between its loops were sunk inwards), its innermost
         # independent loops marked SIMD
-        first = replace(nest.loops[-1], body=simd_inner_loops(nest.body, independent))
+        first = replace(nest.loops[-1], body=simd_inner_loops(nest.body, independent, scalar_types(f)))
         for outer in reversed(nest.loops[:-1]):
             first = replace(outer, body=ir.Block((first,)))
         pragma = ir.Pragma("omp parallel for" + (f" collapse({len(nest.loops)})" if len(nest.loops) > 1 else ""))

@@ -567,11 +567,14 @@ def _jumps_out(node) -> bool:
 
 
 # ---- innermost loops -------------------------------------------------------------------------------
-def simd_inner_loops(node, parallel, inside: bool = False):
+def simd_inner_loops(node, parallel, types: dict | None = None, inside: bool = False):
     """``node`` with ``#pragma omp simd`` before every innermost loop (no loop inside) that counts an
     ``int`` and whose iterations are independent (``parallel(loop)``), outside SIMD loops already
     marked: the element loops of detensorized BANG intrinsics, the tails of lane loops. gcc at -O2
-    vectorises such a loop only when told."""
+    vectorises such a loop only when told. A loop that only sums into scalars besides (``s += e``,
+    ``s = fmaf(a, b, s)``) gets ``omp simd reduction(+: s)``: the sum is reassociated, as OpenMP's
+    reduction clause (and BANG's own ``__bang_reduce_sum``, a tree) does. ``types``: the declared
+    types of the function's scalars (no reductions without them)."""
     if isinstance(node, ir.Block):
         out, marked = [], False
         for s in node.body:
@@ -579,17 +582,39 @@ def simd_inner_loops(node, parallel, inside: bool = False):
                 marked = s.text.startswith("omp simd") or s.text.startswith("omp parallel for simd")
                 out.append(s)
                 continue
-            if isinstance(s, ir.For) and not marked and not inside and _simd_candidate(s) and parallel(s):
-                out += [ir.Pragma("omp simd"), s]
+            pragma = _simd_pragma(s, parallel, types) if isinstance(s, ir.For) and not marked and not inside else None
+            if pragma is not None:
+                out += [pragma, s]
             else:
-                out.append(simd_inner_loops(s, parallel, inside or (marked and isinstance(s, ir.For))))
+                out.append(simd_inner_loops(s, parallel, types, inside or (marked and isinstance(s, ir.For))))
             marked = False
         return replace(node, body=tuple(out))
-    if isinstance(node, ir.For) and not inside and _simd_candidate(node) and parallel(node):
-        return ir.Block((ir.Pragma("omp simd"), node))
+    pragma = _simd_pragma(node, parallel, types) if isinstance(node, ir.For) and not inside else None
+    if pragma is not None:
+        return ir.Block((pragma, node))
     if isinstance(node, (ir.For, ir.If, ir.While)):
-        return ir.map_children(node, lambda c: simd_inner_loops(c, parallel, inside) if isinstance(c, ir.Stmt) else c)
+        return ir.map_children(node, lambda c: simd_inner_loops(c, parallel, types, inside) if isinstance(c, ir.Stmt) else c)
     return node
+
+
+def _simd_pragma(loop: ir.For, parallel, types) -> ir.Pragma | None:
+    """The SIMD pragma for an innermost loop: independent iterations, or a sum into scalars."""
+    if not _simd_candidate(loop):
+        return None
+    if parallel(loop):
+        return ir.Pragma("omp simd")
+    if types is None:
+        return None
+    from .block_reduce import find_reduction, reads_only
+    red = find_reduction(loop, 1, lambda target: types.get(target.id) if isinstance(target, ir.Name) else None)
+    if red is None or red.lane is not None or any(
+            a.op != "+" or not isinstance(a.target, ir.Name) or a.type.base not in ("float", "double")
+            for a in red.accumulations):
+        return None
+    if not parallel(reads_only(red)[0]):
+        return None
+    names = sorted({a.target.id for a in red.accumulations})
+    return ir.Pragma(f"omp simd reduction(+: {', '.join(names)})")
 
 
 def _simd_candidate(loop: ir.For) -> bool:

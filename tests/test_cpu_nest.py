@@ -304,3 +304,28 @@ def test_a_grid_stride_held_in_a_variable_is_recognised():
     out = np.zeros_like(x)
     xpiler.run(code, [x, out, x.size], entry="gelu", lang="vnni")
     np.testing.assert_allclose(out, 0.5 * x * (1 + np.tanh(0.7978845608 * (x + 0.044715 * x ** 3))), rtol=1e-5, atol=1e-6)
+
+
+DOT_ROWS_BANG = """
+__mlu_entry__ void dot_rows(float *a, float *b, float *out, int rows, int cols) {
+  for (int r = taskId; r < rows; r += taskDim) {
+    float s = 0.0f;
+    for (int c = 0; c < cols; ++c) s += a[r * cols + c] * b[c];
+    out[r] = s;
+  }
+}
+"""
+
+
+def test_an_innermost_sum_is_a_simd_reduction_and_a_dependent_loop_is_left_alone():
+    code = xpiler.translate(DOT_ROWS_BANG, to="vnni", source="bang")
+    assert ("          float s = 0.0f;\n#pragma omp simd reduction(+: s)\n          for (int c = 0; c < cols; ++c)\n"
+            "            s += a[r * cols + c] * b[c];") in code
+    rng = np.random.default_rng(2)
+    a, b = rng.standard_normal((37, 300)).astype(np.float32), rng.standard_normal(300).astype(np.float32)
+    out = np.zeros(37, np.float32)
+    xpiler.run(code, [a, b, out, 37, 300], entry="dot_rows_kernel", lang="vnni")
+    np.testing.assert_allclose(out, a @ b, rtol=1e-4, atol=1e-4)
+    # a running value that is also stored is not a reduction
+    scan = DOT_ROWS_BANG.replace("s += a[r * cols + c] * b[c];", "{ s += a[r * cols + c] * b[c]; a[r * cols + c] = s; }")
+    assert "reduction" not in xpiler.translate(scan, to="vnni", source="bang")
