@@ -46,6 +46,7 @@ from .base import ModulePass, PassError
 from .block_reduce import (MIN_ITERATIONS, Reduction, combined, find_reduction, identity, partial_update, reads_only,
                            scalarize_lane_arrays)
 from .host_raise import EntryRaiser
+from .loop_split import fresh
 from .registry import register
 from .simd_nest import scalar_types, simd_chain, simd_inner_loops, simd_threads
 
@@ -383,12 +384,7 @@ class BlockRaiser:
         self.reductions: dict = {}   # id -> (the loop, kept alive; its Reduction or None)
 
     def fresh(self, name: str) -> str:
-        new, i = name, 0
-        while new in self.taken:
-            i += 1
-            new = f"{name}_{i}"
-        self.taken.add(new)
-        return new
+        return fresh(name, self.taken)
 
     def tid(self):
         return _builtin("threadIdx", "x")
@@ -775,21 +771,16 @@ class Binder:
         nest = find_nest(f, self.parallel)
         if nest is None:
             return replace(f, kind="host")
-        independent = self.independent(f)
+        independent, types = self.independent(f), scalar_types(f)
         # the chain rebuilt (declarations between its loops were sunk inwards), its innermost
         # independent loops marked SIMD
-        first = replace(nest.loops[-1], body=simd_inner_loops(nest.body, independent, scalar_types(f)))
+        first = replace(nest.loops[-1], body=simd_inner_loops(nest.body, independent, types))
         for outer in reversed(nest.loops[:-1]):
             first = replace(outer, body=ir.Block((first,)))
         pragma = ir.Pragma("omp parallel for" + (f" collapse({len(nest.loops)})" if len(nest.loops) > 1 else ""))
         chain: tuple = (pragma, first)
         taken = used_names(f) | declared_names(f) | {p.name for p in f.params}
-
-        def fresh(name: str) -> str:
-            name = next(f"__xp_{name}{i or ''}" for i in range(len(taken) + 1) if f"__xp_{name}{i or ''}" not in taken)
-            taken.add(name)
-            return name
-        simd = simd_chain(nest.loops, nest.body, scalar_types(f), fresh, independent) or \
+        simd = simd_chain(nest.loops, nest.body, types, lambda name: fresh(f"__xp_{name}", taken), independent) or \
             simd_threads(nest.loops, nest.body, self.constants,
                          {p.name for p in f.params} | declared_names(ir.Block(tuple(nest.pre))) |
                          set(self.parallel.module_variables))

@@ -31,6 +31,7 @@ from xpiler.ir.analysis import strip_parens
 from xpiler.ir.effects import assigned_scalars, call_name, used_names
 
 from .base import ModulePass, PassError, map_function_bodies
+from .bind import const_value
 from .registry import register
 
 # error codes of the runtimes that lowered host code compares with
@@ -109,8 +110,9 @@ class _Elider:
         self.stmts = list(f.body.body)
         self.params = {p.name for p in f.params if p.type.pointer or p.dims}
         self.assigned = assigned_scalars(f.body)
-        from .bind import const_value
-        self.const_value = const_value
+        # names whose value is the same wherever they are in scope: never assigned after their declaration
+        declared = {p.name for p in f.params} | {v.name for s in self.stmts if isinstance(s, ir.Decl) for v in s.vars}
+        self.stable = declared - self.assigned
         env = dict(_SUCCESS)
         for s in self.stmts:
             if isinstance(s, ir.Decl):
@@ -132,10 +134,9 @@ class _Elider:
                     rejected.add(name)
                 found[name] = _Mirror(name, i, typ, size)
         for i, s in enumerate(self.stmts):
+            names = used_names(s)
             for name, m in found.items():
-                if i == m.alloc or name not in used_names(s):
-                    continue
-                if not self.use(m, i, s):
+                if i != m.alloc and name in names and not self.use(m, i, s):
                     rejected.add(name)
         out = []
         for name, m in found.items():
@@ -147,16 +148,10 @@ class _Elider:
                 continue
             if m.copy_out is None and not all(self.kernel_reads_only(self.stmts[c], name) for c in m.calls):
                 continue
-            if not _names_of(m.size) <= self.stable() or m.host in self.assigned:
+            if not _names_of(m.size) <= self.stable or m.host in self.assigned:
                 continue
             out.append(m)
         return out
-
-    def stable(self) -> set[str]:
-        """Names whose value is the same wherever they are in scope: never assigned after their
-        declaration."""
-        declared = {p.name for p in self.f.params} | {v.name for s in self.stmts if isinstance(s, ir.Decl) for v in s.vars}
-        return declared - self.assigned
 
     def use(self, m: _Mirror, i: int, s) -> bool:
         """Record one statement naming the mirror; False when the use is not one elision allows."""
@@ -194,7 +189,7 @@ class _Elider:
 
     def may_return(self, start: int, end: int) -> bool:
         for s in self.stmts[start:end]:
-            if isinstance(s, ir.If) and self.const_value(s.cond, self.env) == 0:
+            if isinstance(s, ir.If) and const_value(s.cond, self.env) == 0:
                 continue   # a check of an error code that is constant: never taken
             if any(isinstance(n, ir.Return) for n in ir.walk(s)):
                 return True
@@ -210,6 +205,7 @@ class _Elider:
             # ranges to check: the earlier elided arrays this one conflicts with (one of the two written)
             conflicts = [(o, flag) for o, flag in direct if o.written or m.written]
             flag = None
+            host = ir.Cast(m.type, ir.Name(m.host)) if m.type else ir.Name(m.host)
             if conflicts:
                 flag = f"__xp_direct_{m.name}"
                 cond = None
@@ -218,7 +214,6 @@ class _Elider:
                     if oflag is not None:
                         term = ir.BinOp("||", ir.UnOp("!", ir.Name(oflag)), ir.Paren(term))
                     cond = ir.Paren(term) if cond is None else ir.BinOp("&&", cond, ir.Paren(term))
-                host = ir.Cast(m.type, ir.Name(m.host)) if m.type else ir.Name(m.host)
                 replaced[m.alloc] = [
                     ir.Decl((ir.Declarator(flag, ir.Type("int"), init=cond),)),
                     replace(self.stmts[m.alloc], expr=replace(self.stmts[m.alloc].expr, value=ir.Ternary(
@@ -227,7 +222,6 @@ class _Elider:
                     if i is not None:
                         replaced[i] = [ir.If(ir.UnOp("!", ir.Name(flag)), self.stmts[i])]
             else:
-                host = ir.Cast(m.type, ir.Name(m.host)) if m.type else ir.Name(m.host)
                 replaced[m.alloc] = [replace(self.stmts[m.alloc], expr=replace(self.stmts[m.alloc].expr, value=host))]
                 for i in (m.copy_in, m.copy_out, *m.frees):
                     if i is not None:

@@ -251,7 +251,7 @@ def jumps_out(stmts) -> str | None:
     """What in ``stmts`` leaves the current iteration early (``break``, ``continue``, ``return``,
     ``goto``), as "contains `break`"; None when nothing does. Jumps inside inner loops stay there."""
     for s in stmts:
-        for n in _statements_outside_loops(s):
+        for n in statements_outside_loops(s):
             if isinstance(n, ir.Jump):
                 return f"contains `{n.kind}`"
             if isinstance(n, ir.Verbatim):
@@ -261,13 +261,15 @@ def jumps_out(stmts) -> str | None:
     return None
 
 
-def _statements_outside_loops(s):
+def statements_outside_loops(s):
+    """``s`` and the statements under it that are not inside a loop of it (a loop itself is, its
+    body not): where a ``break`` or ``continue`` would leave the current iteration."""
     yield s
     if isinstance(s, (ir.For, ir.While)):
         return
     for child in ir.children(s):
         if isinstance(child, ir.Stmt):
-            yield from _statements_outside_loops(child)
+            yield from statements_outside_loops(child)
 
 
 def printed(e) -> str:

@@ -29,6 +29,8 @@ from xpiler import ir
 from xpiler.ir.analysis import strip_parens
 from xpiler.ir.effects import assigned_scalars, is_array_decl, touches_memory, used_names
 
+from .loop_split import statements_outside_loops
+
 INT = ir.Type("int")
 UNSIGNED = ir.Type("unsigned")
 ULL = ir.Type("unsigned long long")
@@ -505,7 +507,7 @@ def simd_threads(loops: list, body: ir.Block, constants: dict, outer: set = froz
     if any(lp.kind != "blocks" for lp in loops):
         return None
     stops = {c[0]: c[2] for c in canon}
-    if len(stops) != len({c[0] for c in canon} | set()) or any(strip_parens(c[2]) != strip_parens(stops[c[0]]) for c in canon):
+    if any(strip_parens(c[2]) != strip_parens(stops[c[0]]) for c in canon):
         return None   # a counter name with two different extents
     uses = [n.id for n in ir.walk(body) if isinstance(n, ir.Name)]
     as_index = [strip_parens(n.index).id for n in ir.walk(body) if isinstance(n, ir.Index) and
@@ -552,18 +554,7 @@ def simd_threads(loops: list, body: ir.Block, constants: dict, outer: set = froz
 
 def _jumps_out(node) -> bool:
     """``break`` / ``continue`` of the loop itself (an OpenMP SIMD loop may not have them)."""
-    def visit(n, depth):
-        if isinstance(n, ir.Jump):
-            return depth == 0
-        inner = depth + (1 if isinstance(n, (ir.For, ir.While)) else 0)
-        from dataclasses import fields
-        for f in fields(n) if hasattr(n, "__dataclass_fields__") else ():
-            v = getattr(n, f.name)
-            for c in (v if isinstance(v, tuple) else (v,)):
-                if hasattr(c, "__dataclass_fields__") and visit(c, inner):
-                    return True
-        return False
-    return visit(node, 0)
+    return any(isinstance(n, ir.Jump) for s in _stmts(node) for n in statements_outside_loops(s))
 
 
 # ---- innermost loops -------------------------------------------------------------------------------
