@@ -783,7 +783,7 @@ class Binder:
         simd = simd_chain(nest.loops, nest.body, types, lambda name: fresh(f"__xp_{name}", taken), independent) or \
             simd_threads(nest.loops, nest.body, self.constants,
                          {p.name for p in f.params} | declared_names(ir.Block(tuple(nest.pre))) |
-                         set(self.parallel.module_variables))
+                         set(self.parallel.module_variables), independent, lambda name: fresh(f"__xp_{name}", taken))
         if simd is not None:  # the SIMD form, when its counters fit in an int; the chain as it was else
             fits, stmts = simd
             chain = (ir.If(fits, ir.Block(tuple(stmts)), ir.Block(chain)),)

@@ -30,6 +30,7 @@ from xpiler.ir.analysis import strip_parens
 from xpiler.ir.effects import assigned_scalars, is_array_decl, touches_memory, used_names
 
 from .loop_split import statements_outside_loops
+from .simd_sink import sink
 
 INT = ir.Type("int")
 UNSIGNED = ir.Type("unsigned")
@@ -365,7 +366,9 @@ def simd_chain(loops: list, body: ir.Block, types: dict, fresh, parallel=None) -
         for e in bounds:
             pre.append(ir.If(ir.BinOp("<", _p(e), ir.Name(end)), ir.ExprStmt(ir.Assign(ir.Name(end), "=", e))))
         stop = ir.Name(end)
-    nest: list = [ir.Pragma("omp simd"), _int_loop(inner_var, stop, inner_body, "vector")]
+    # a body with loops: the lanes below them (gcc vectorises an outer loop only around one loop)
+    nest: list = sink(inner_var, stop, inner_body, fresh) or \
+        [ir.Pragma("omp simd"), _int_loop(inner_var, stop, inner_body, "vector")]
     if conditions:
         nest = [ir.If(_and(conditions), ir.Block(tuple(nest)))]
     nest = pre + nest
@@ -494,12 +497,15 @@ def _copyable(body, outer: set) -> set[str]:
         and v.init == vs[0].init and v.type == vs[0].type for v in vs)}
 
 
-def simd_threads(loops: list, body: ir.Block, constants: dict, outer: set = frozenset()) -> tuple[ir.Expr, list] | None:
+def simd_threads(loops: list, body: ir.Block, constants: dict, outer: set = frozenset(), parallel=None,
+                 fresh=None) -> tuple[ir.Expr, list] | None:
     """``(fits, statements)`` for a parallel chain of block loops whose body has thread loops (a
     kernel split at barriers): every recovered loop counts with ``int``, the innermost thread loops
     of the x axis get ``#pragma omp simd``, and index arithmetic of counters is in int
     (:class:`_SignedIndices`). Valid when ``fits`` holds; None when there is nothing to do.
-    ``outer``: the names declared outside ``body`` (parameters, the function's other declarations)."""
+    ``outer``: the names declared outside ``body`` (parameters, the function's other declarations).
+    With ``parallel`` and ``fresh`` (as for :func:`simd_chain`), a SIMD loop whose body holds loops
+    and whose iterations are independent is sunk below them (:func:`sink_simd_loops`)."""
     threads = _thread_loops(body)
     canon = [lp.canonical() for lp in loops] + [t.canonical() for t in threads]
     if not threads or any(c is None or strip_parens(c[1]) != _c(0) or strip_parens(c[3]) != _c(1) for c in canon):
@@ -538,6 +544,8 @@ def simd_threads(loops: list, body: ir.Block, constants: dict, outer: set = froz
         return n
     fast = ir.rewrite(counters(body), loops_in_int)
     fast = signed.statement(fast)
+    if parallel is not None and fresh is not None:
+        fast = sink_simd_loops(fast, parallel, fresh)
     nest: list = list(fast.body)
     for lp in reversed(loops):
         var, _, stop, _ = lp.canonical()
@@ -550,6 +558,34 @@ def simd_threads(loops: list, body: ir.Block, constants: dict, outer: set = froz
         if c not in unique:
             unique.append(c)
     return _and(unique), [_relabel(s) for s in nest]
+
+
+def sink_simd_loops(node, parallel, fresh):
+    """``node`` with each ``omp simd`` loop over ``[0, n)`` whose body holds loops run as strips of
+    lanes sunk below those loops (:func:`~.simd_sink.sink`), where its iterations are independent
+    (``parallel(loop)``). A thread's ``return`` (``if (c) goto next;``) is read as ``if (!c)``."""
+    if isinstance(node, ir.Block):
+        out, body = [], list(node.body)
+        i = 0
+        while i < len(body):
+            s = body[i]
+            loop = body[i + 1] if i + 1 < len(body) else None
+            if isinstance(s, ir.Pragma) and s.text == "omp simd" and isinstance(loop, ir.For):
+                canon = loop.canonical()
+                sunk, guarded = None, _guard_form(_stmts(loop.body))
+                if canon is not None and strip_parens(canon[1]) == _c(0) and strip_parens(canon[3]) == _c(1) \
+                        and isinstance(loop.init, ir.Decl) and loop.init.vars[0].type.base == "int" and \
+                        parallel(replace(loop, body=ir.Block(tuple(guarded)))):
+                    sunk = sink(canon[0], canon[2], guarded, fresh)
+                out += sunk if sunk is not None else [s, loop]
+                i += 2
+                continue
+            out.append(sink_simd_loops(s, parallel, fresh))
+            i += 1
+        return replace(node, body=tuple(out))
+    if isinstance(node, (ir.For, ir.If, ir.While)):
+        return ir.map_children(node, lambda c: sink_simd_loops(c, parallel, fresh) if isinstance(c, ir.Stmt) else c)
+    return node
 
 
 def _jumps_out(node) -> bool:

@@ -329,3 +329,159 @@ def test_an_innermost_sum_is_a_simd_reduction_and_a_dependent_loop_is_left_alone
     # a running value that is also stored is not a reduction
     scan = DOT_ROWS_BANG.replace("s += a[r * cols + c] * b[c];", "{ s += a[r * cols + c] * b[c]; a[r * cols + c] = s; }")
     assert "reduction" not in xpiler.translate(scan, to="vnni", source="bang")
+
+
+# A window over rows for every column: the thread's body holds two loops, which gcc does not vectorise
+# around; `scale` selects a branch the loops do not change.
+WINDOW_MAX = """
+__global__ void window_max(const float *x, float *y, int rows, int cols, int kh, int kw, int scale) {
+  int c = blockIdx.x * blockDim.x + threadIdx.x;
+  int r = blockIdx.y;
+  if (c >= cols - kw + 1) return;
+  const float *base = x + (size_t)r * cols + c;
+  float acc = -INFINITY;
+  for (int i = 0; i < kh; ++i)
+    for (int j = 0; j < kw; ++j)
+      acc = fmaxf(acc, base[i * cols + j]);
+  if (scale) acc *= 2.0f;
+  y[r * (cols - kw + 1) + c] = acc;
+}
+extern "C" void window(const float *x, float *y, int rows, int cols, int kh, int kw, int scale) {
+  int out_rows = rows - kh + 1, out_cols = cols - kw + 1;
+  float *dx, *dy;
+  cudaMalloc(&dx, rows * cols * sizeof(float));
+  cudaMalloc(&dy, out_rows * out_cols * sizeof(float));
+  cudaMemcpy(dx, x, rows * cols * sizeof(float), cudaMemcpyHostToDevice);
+  window_max<<<dim3((out_cols + 31) / 32, out_rows), 32>>>(dx, dy, rows, cols, kh, kw, scale);
+  cudaMemcpy(y, dy, out_rows * out_cols * sizeof(float), cudaMemcpyDeviceToHost);
+  cudaFree(dx);
+  cudaFree(dy);
+}
+"""
+
+
+def _window_reference(x, kh, kw, scale):
+    rows, cols = x.shape
+    out = np.full((rows - kh + 1, cols - kw + 1), -np.inf, np.float32)
+    for i in range(kh):
+        for j in range(kw):
+            out = np.fmax(out, x[i:i + rows - kh + 1, j:j + cols - kw + 1])
+    return out * 2 if scale else out
+
+
+def test_a_thread_body_with_loops_is_strip_mined_and_its_lanes_sunk_below_them():
+    code = xpiler.translate(WINDOW_MAX, to="vnni", source="cuda")
+    # strips of 64 lanes; the accumulator, used across the loops, becomes one value per lane
+    assert ("for (int __xp_strip = 0; __xp_strip < __xp_end; __xp_strip += 64) {\n"
+            "            const int __xp_lanes = __xp_end - __xp_strip < 64 ? __xp_end - __xp_strip : 64;\n"
+            "            float acc[64];\n") in code
+    # the window loops stay outside; the lane loop is innermost, and the pointer, a pure function of
+    # the lane, is declared again there (its addresses stay affine in the lane)
+    assert ("            for (int i = 0; i < kh; ++i) {\n"
+            "              for (int j = 0; j < kw; ++j) {\n"
+            "#pragma omp simd\n"
+            "                for (int __xp_lane = 0; __xp_lane < __xp_lanes; ++__xp_lane) {\n"
+            "                  const int __xp_global_x = __xp_strip + __xp_lane;\n"
+            "                  int c = (unsigned)__xp_global_x;\n"
+            "                  const float *base = x + (size_t)r * cols + c;\n"
+            "                  acc[__xp_lane] = __xp_fmaxf(acc[__xp_lane], base[i * cols + j]);\n") in code
+    # fmaxf as a select gcc vectorises, and loops unswitched on `scale`
+    assert "static inline float __xp_fmaxf(float a, float b) { return a > b || b != b ? a : b; }" in code
+    assert '#pragma GCC optimize("unswitch-loops")' in code
+    rng = np.random.default_rng(3)
+    for rows, cols, kh, kw, scale in ((9, 150, 3, 2, 0), (5, 70, 1, 4, 1), (4, 6, 2, 2, 1)):
+        x = rng.standard_normal((rows, cols)).astype(np.float32)
+        x[0, 1] = np.nan   # fmaxf's choice: the number
+        y = np.zeros((rows - kh + 1, cols - kw + 1), np.float32)
+        xpiler.run(code, [x, y, rows, cols, kh, kw, scale], entry="window", lang="vnni")
+        np.testing.assert_array_equal(y, _window_reference(x, kh, kw, scale))
+
+
+def test_a_loop_bound_that_depends_on_the_lane_keeps_the_lane_loop_outside():
+    triangle = WINDOW_MAX.replace("for (int i = 0; i < kh; ++i)", "for (int i = 0; i < (c % kh) + 1; ++i)")
+    code = xpiler.translate(triangle, to="vnni", source="cuda")
+    assert "__xp_strip" not in code
+    assert ("#pragma omp simd\n"
+            "          for (int __xp_global_x = 0; __xp_global_x < __xp_end; ++__xp_global_x) {") in code
+
+
+def test_a_continue_of_an_unsplit_body_is_kept_and_a_break_keeps_the_lane_loop_outside():
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((7, 80)).astype(np.float32)
+    # `continue` of the j loop: its body is one part, run by one lane loop, where it skips the lane
+    skip = WINDOW_MAX.replace("      acc = fmaxf(acc, base[i * cols + j]);",
+                              "    {\n      if (base[i * cols + j] > 1.0f) continue;\n"
+                              "      acc = fmaxf(acc, base[i * cols + j]);\n    }")
+    code = xpiler.translate(skip, to="vnni", source="cuda")
+    assert "__xp_strip" in code and "continue;" in code
+    y = np.zeros((5, 78), np.float32)
+    xpiler.run(code, [x, y, 7, 80, 3, 3, 0], entry="window", lang="vnni")
+    np.testing.assert_array_equal(y, _window_reference(np.where(x > 1.0, -np.inf, x).astype(np.float32), 3, 3, 0))
+    # a lane cannot leave a loop the other lanes go on with
+    early = WINDOW_MAX.replace("  for (int i = 0; i < kh; ++i)\n", "  for (int i = 0; i < kh; ++i) {\n").replace(
+        "      acc = fmaxf(acc, base[i * cols + j]);", "      acc = fmaxf(acc, base[i * cols + j]);\n    if (acc > 1.5f) break;\n  }")
+    code = xpiler.translate(early, to="vnni", source="cuda")
+    assert "__xp_strip" not in code
+    y = np.zeros((5, 78), np.float32)
+    xpiler.run(code, [x, y, 7, 80, 3, 3, 0], entry="window", lang="vnni")
+    expect = np.full((5, 78), -np.inf, np.float32)
+    for r in range(5):
+        for c in range(78):
+            for i in range(3):
+                expect[r, c] = max(expect[r, c], x[r + i, c:c + 3].max())
+                if expect[r, c] > 1.5:
+                    break
+    np.testing.assert_array_equal(y, expect)
+
+
+@pytest.mark.skipif(shutil.which("g++") is None, reason="g++ is not installed")
+def test_the_vectorisable_fmaxf_and_fminf_give_libm_results_bit_for_bit(tmp_path):
+    from xpiler.emitters.c_prelude import VECTOR_MINMAX
+    values = "0.0f, -0.0f, 1.0f, -1.5f, INFINITY, -INFINITY, NAN, 3.0e38f, 1.0e-45f"
+    program = "#include <math.h>\n#include <stdio.h>\n#include <string.h>\n" + "\n".join(VECTOR_MINMAX.values()) + f"""
+static unsigned bits(float v) {{ unsigned u; memcpy(&u, &v, 4); return u; }}
+int main() {{
+  volatile float v[] = {{{values}}};
+  int n = sizeof(v) / sizeof(v[0]), bad = 0;
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < n; ++j) {{
+      float a = v[i], b = v[j];
+      if (isnan(a) && isnan(b)) continue;   /* a NaN either way, payloads aside */
+      bad += bits(__xp_fmaxf(a, b)) != bits(fmaxf(a, b)) || bits(__xp_fminf(a, b)) != bits(fminf(a, b));
+      bad += __xp_fmax(a, b) != fmax(a, b) && !isnan(__xp_fmax(a, b)) || __xp_fmin(a, b) != fmin(a, b) && !isnan(__xp_fmin(a, b));
+    }}
+  printf("%d\\n", bad);
+  return 0;
+}}
+"""
+    (tmp_path / "m.cpp").write_text(program)
+    subprocess.run(["g++", *VNNI_FLAGS, "m.cpp", "-o", "m", "-lm"], cwd=tmp_path, check=True, capture_output=True,
+                   timeout=120)
+    assert subprocess.run(["./m"], cwd=tmp_path, check=True, capture_output=True, text=True,
+                          timeout=60).stdout.strip() == "0"
+
+
+def test_a_branch_on_the_lane_around_loops_runs_every_part_under_the_lanes_condition():
+    # odd columns take the window, even ones copy: the branch depends on the lane
+    branchy = WINDOW_MAX.replace("  float acc = -INFINITY;\n", "  float acc = base[0];\n  if (c % 2 == 1) {\n").replace(
+        "      acc = fmaxf(acc, base[i * cols + j]);\n", "      acc = fmaxf(acc, base[i * cols + j]);\n  }\n")
+    code = xpiler.translate(branchy, to="vnni", source="cuda")
+    assert "__xp_strip" in code
+    assert ("                  const int __xp_mask = c % 2 == 1;\n"
+            "                  if (__xp_mask) {\n"
+            "                    acc[__xp_lane] = __xp_fmaxf(acc[__xp_lane], base[i * cols + j]);\n") in code
+    x = np.random.default_rng(5).standard_normal((6, 90)).astype(np.float32)
+    y = np.zeros((4, 88), np.float32)
+    xpiler.run(code, [x, y, 6, 90, 3, 3, 1], entry="window", lang="vnni")
+    expect = _window_reference(x, 3, 3, 0)
+    expect[:, 0::2] = x[:4, 0:88:2]
+    np.testing.assert_array_equal(y, expect * 2)
+
+
+def test_a_body_with_one_loop_is_left_to_gccs_outer_loop_vectorisation():
+    # gcc vectorises around a single innermost loop itself, keeping each lane's sum in a register
+    row = WINDOW_MAX.replace("  for (int i = 0; i < kh; ++i)\n    for (int j = 0; j < kw; ++j)\n      acc = fmaxf(acc, base[i * cols + j]);",
+                             "  for (int j = 0; j < kw; ++j)\n    acc = fmaxf(acc, base[j]);")
+    code = xpiler.translate(row, to="vnni", source="cuda")
+    assert "__xp_strip" not in code
+    assert ("#pragma omp simd\n          for (int __xp_global_x = 0; __xp_global_x < __xp_end; ++__xp_global_x) {") in code

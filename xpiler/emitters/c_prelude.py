@@ -12,6 +12,7 @@ entries here rather than inventing their own helper mechanisms.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from .. import ir
 
@@ -208,6 +209,18 @@ for (_major, _minor), _names in _LIBMVEC.items():
                 f"(__GLIBC__ == {_major} && __GLIBC_MINOR__ >= {_minor}))\n"
                 f"extern \"C\" {_t} {_name}({_args}) __attribute__((__simd__(\"notinbranch\")));  // libmvec\n#endif")
 
+# fmaxf / fminf as selects gcc vectorises (-O2 keeps them calls): glibc's x86-64 result bit for bit
+# (``maxss``, so the second operand when the two compare equal, as +0 and -0 do; the number when one
+# is a NaN), NaN payloads aside.
+VECTOR_MINMAX = {
+    name: f"static inline {t} __xp_{name}({t} a, {t} b) {{ return a {op} b || b != b ? a : b; }}"
+    for name, t, op in (("fmaxf", "float", ">"), ("fminf", "float", "<"), ("fmax", "double", ">"),
+                        ("fmin", "double", "<"))}
+
+# gcc -O2 does not unswitch loops, and does not vectorise a loop that branches on a value the loop
+# does not change (a pooling kind, an activation flag): a SIMD loop of such a program needs it.
+UNSWITCH = '#pragma GCC optimize("unswitch-loops")'
+
 # Fast-math spellings with a C library equivalent (glibc declares some of them itself).
 RENAMES = {"__expf": "expf", "__logf": "logf", "__powf": "powf", "__sinf": "sinf", "__cosf": "cosf",
            "__tanf": "tanf", "__exp10f": "exp10f", "__log2f": "log2f", "__log10f": "log10f"}
@@ -242,9 +255,16 @@ def needed(module: ir.Module) -> list[str]:
 
 def with_prelude(module: ir.Module, vector_math: bool = False) -> ir.Module:
     """``module`` with the standard headers and the prelude entries it needs, after its includes;
-    fast-math spellings renamed to their C library equivalents. ``vector_math``: declare the math
-    functions it calls that libmvec has as ``simd`` (vectorised calls, within 4 ulp of libm)."""
+    fast-math spellings renamed to their C library equivalents. ``vector_math``: code that gcc -O2
+    vectorises: the math functions it calls that libmvec has declared ``simd`` (vectorised calls,
+    within 4 ulp of libm), ``fmaxf`` / ``fminf`` / ``fmax`` / ``fmin`` as selects (libm's results),
+    and its loops unswitched (``#pragma GCC optimize``)."""
     module = ir.rewrite(module, lambda n: ir.Name(RENAMES[n.id]) if isinstance(n, ir.Name) and n.id in RENAMES else n)
+    minmax: set = set()
+    if vector_math:
+        minmax = (_called(module) & set(VECTOR_MINMAX)) - {f.name for f in module.functions()}
+        module = ir.rewrite(module, lambda n: replace(n, func=ir.Name(f"__xp_{n.func.id}")) if isinstance(n, ir.Call)
+                            and isinstance(n.func, ir.Name) and n.func.id in minmax else n)
     items = list(module.items)
     have = {i.path for i in items if isinstance(i, ir.Include)}
     headers = [ir.Include(h) for h in HEADERS if h not in have]
@@ -254,6 +274,8 @@ def with_prelude(module: ir.Module, vector_math: bool = False) -> ir.Module:
     prelude = [ir.Verbatim(ENTRIES[name][0], "prelude") for name in needed(module) if ENTRIES[name][0]]
     if vector_math:
         prelude += [ir.Verbatim(LIBMVEC[name], "vector math") for name in sorted(_called(module) & set(LIBMVEC))]
+        prelude += [ir.Verbatim(VECTOR_MINMAX[name], "vector math") for name in sorted(minmax)]
+        prelude.insert(0, ir.Verbatim(UNSWITCH, "vector math"))
     return ir.Module(module.dialect, tuple(items[:at] + headers + prelude + items[at:]), module.filename)
 
 

@@ -1,0 +1,265 @@
+"""Sinking a SIMD loop below the loops of its body: strip-mine, expand scalars, interchange.
+
+gcc vectorises an outer loop only around a single innermost loop. A SIMD loop over the threads of
+a recovered kernel whose body holds two loops, or a nest (a pooling window, a filter over channels
+and taps), is then run one lane at a time. :func:`sink` rewrites such a loop, exactly, when its
+iterations are independent::
+
+    #pragma omp simd                        for (int g0 = 0; g0 < n; g0 += W) {
+    for (int g = 0; g < n; ++g) {             const int lanes = n - g0 < W ? n - g0 : W;
+      const float *p = x + g;                 float acc[W];
+      float acc = 0.0f;              =>       #pragma omp simd
+      for (int i = 0; i < kh; ++i)            for (int l = 0; l < lanes; ++l) { acc[l] = 0.0f; }
+        for (int j = 0; j < kw; ++j)          for (int i = 0; i < kh; ++i)
+          acc += p[i * n + j];                  for (int j = 0; j < kw; ++j) {
+      y[g] = acc;                                 #pragma omp simd
+    }                                             for (int l = 0; l < lanes; ++l) {
+                                                    const int g = g0 + l; const float *p = x + g;
+                                                    acc[l] += p[i * n + j];
+                                                  }
+                                                }
+                                              ...
+                                            }
+
+* **strip-mine** the loop into strips of ``W`` iterations (loopy's ``split_iname``);
+* **split** the body at its loops: the statements between loops become SIMD loops over the strip's
+  lanes, and a loop whose header does not depend on the lane is kept, its body split the same way
+  (the lane loop moves innermost: TVM's ``reorder``). Independent iterations make every such
+  reordering legal: each lane still runs its own statements in their order;
+* **expand** what one part of the body declares and another part uses: a scalar becomes an array of
+  ``W`` lanes (scalar expansion), except a constant whose value is a pure function of the lane and
+  of values the loop does not change: that one is declared again wherever it is used, so that gcc
+  still sees addresses affine in the lane (``p`` above).
+
+A ``continue`` of the loop is kept only where the part it belongs to is not split; ``break``,
+``return``, ``goto`` and barriers, loop headers that depend on the lane, ``while`` loops and names
+declared twice leave the loop as it was (:func:`sink` returns None).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from xpiler import ir
+from xpiler.ir.effects import assigned_scalars, declaration_counts, touches_memory, used_names
+
+from .loop_split import statements_outside_loops
+
+INT = ir.Type("int")
+CONST_INT = ir.Type("int", quals=("const",))
+WIDTH = 64   # lanes per strip: four AVX-512 vectors of floats, in L1 with every expanded scalar
+
+
+def _c(v: int) -> ir.Const:
+    return ir.Const(str(v), v)
+
+
+def _stmts(s) -> list:
+    return list(s.body) if isinstance(s, ir.Block) else [s]
+
+
+def _has_loop(node) -> bool:
+    return any(isinstance(n, (ir.For, ir.While)) for n in ir.walk(node))
+
+
+class _Unsinkable(Exception):
+    pass
+
+
+class _Sinker:
+    def __init__(self, var: str, body: list, lane: str, start: str, lanes: str, fresh):
+        self.var, self.lane, self.start, self.lanes, self.fresh = var, lane, start, lanes, fresh
+        block = ir.Block(tuple(body))
+        counts = declaration_counts(block)
+        if any(c > 1 for c in counts.values()) or var in counts:
+            raise _Unsinkable("a name declared twice")
+        self.declared = set(counts)
+        assigned = assigned_scalars(block)
+        if assigned - self.declared:
+            raise _Unsinkable("a scalar of the enclosing code assigned")
+        self.assigned = assigned
+        if any(isinstance(n, (ir.Verbatim, ir.Barrier, ir.Return, ir.While)) for n in ir.walk(block)):
+            raise _Unsinkable("a goto, barrier, return or while loop")
+        self.expanded: dict[str, ir.Declarator] = {}   # name -> its declarator (type of the lanes)
+        self.remat: dict[str, ir.Decl] = {}             # name -> its declaration, repeated per use
+        self.arrays: set[str] = set()                  # expanded names whose arrays are declared
+        self.masks: set[str] = set()                   # conditions of lane-dependent branches
+        self.guards: list[ir.Expr] = []                # masks the current part runs under
+
+    # -- classification -----------------------------------------------------------------------------
+    def _varying(self, names: set) -> bool:
+        return bool(names & (self.declared | {self.var}))
+
+    def _rematerialisable(self, d: ir.Declarator, decl: ir.Decl, bound: set) -> bool:
+        """A constant whose value is a pure function of the lane, the enclosing kept loops' counters
+        and values the loop does not change."""
+        if d.init is None or d.dims or d.ctor_args is not None or decl.storage or d.type.reference or \
+                d.name in self.assigned or touches_memory(d.init):
+            return False
+        return not (used_names(d.init) & self.declared) - bound - set(self.remat)
+
+    # -- the body, part by part ---------------------------------------------------------------------
+    def level(self, stmts: list, header_bound: set) -> list:
+        """The statements of one level of the body (the loop's own body, or a kept loop's body),
+        split into SIMD parts and kept loops."""
+        items: list = []      # (kind, statements): "straight" parts and "loop" / "if" statements
+        pending: list = []
+        for s in self._masked(stmts, header_bound):
+            if isinstance(s, ir.Pragma):
+                pending.append(s)
+                continue
+            if _has_loop(s):
+                items.append(("kept", pending + [s]))
+            elif items and items[-1][0] == "straight":
+                items[-1][1].extend(pending + [s])
+            else:
+                items.append(("straight", pending + [s]))
+            pending = []
+        if pending:
+            items.append(("straight", pending))
+        split = len(items) > 1
+        for kind, part in items:
+            for s in part:
+                for n in statements_outside_loops(s):
+                    if isinstance(n, ir.Jump) and (split or n.kind != "continue"):
+                        raise _Unsinkable(f"'{n.kind}' in a split body")
+        # declarations: constants of the lane declared again where used; those used in another
+        # part expanded
+        uses = [used_names(ir.Block(tuple(p))) for _, p in items]
+        for i, (kind, part) in enumerate(items):
+            if kind != "straight":
+                continue
+            for s in part:
+                if not isinstance(s, ir.Decl):
+                    continue
+                for d in s.vars:
+                    if self._rematerialisable(d, s, header_bound):
+                        self.remat[d.name] = replace(s, vars=(d,))
+                    elif not any(d.name in u for j, u in enumerate(uses) if j != i):
+                        continue
+                    elif d.dims or d.ctor_args is not None or s.storage or d.type.reference:
+                        raise _Unsinkable(f"'{d.name}' cannot be expanded")
+                    else:
+                        self.expanded[d.name] = d
+        out: list = []
+        for kind, part in items:
+            if kind == "straight":
+                out += self.lane_loop(part)
+            else:
+                out += self.kept(part, header_bound)
+        return out
+
+    def kept(self, part: list, header_bound: set) -> list:
+        *pragmas, s = part
+        if isinstance(s, ir.For):
+            header = [x for x in (s.init, s.cond, s.step) if x is not None]
+            own = {d.name for d in s.init.vars} if isinstance(s.init, ir.Decl) else set()
+            names = used_names(ir.Block(tuple(ir.ExprStmt(x) if isinstance(x, ir.Expr) else x for x in header)))
+            if (names - own) & (self.declared | {self.var}) - header_bound or own & assigned_scalars(s.body):
+                raise _Unsinkable("a loop header that depends on the lane")
+            return pragmas + [replace(s, body=ir.Block(tuple(self.level(_stmts(s.body), header_bound | own))))]
+        if isinstance(s, ir.If) and isinstance(s.cond, ir.Name) and s.cond.id in self.masks:
+            # a branch on the lane: both sides sunk, every part under the lane's condition
+            out = []
+            for cond, side in ((s.cond, s.then), (ir.UnOp("!", s.cond), s.other)):
+                if side is not None:
+                    self.guards.append(cond)
+                    out += self.level(_stmts(side), header_bound)
+                    self.guards.pop()
+            return pragmas + out
+        if isinstance(s, ir.If) and not self._varying(used_names(s.cond) - header_bound):
+            other = ir.Block(tuple(self.level(_stmts(s.other), header_bound))) if s.other is not None else None
+            return pragmas + [replace(s, then=ir.Block(tuple(self.level(_stmts(s.then), header_bound))),
+                                      other=other)]
+        if isinstance(s, ir.Block):
+            return pragmas + [ir.Block(tuple(self.level(list(s.body), header_bound)))]
+        raise _Unsinkable(f"a {type(s).__name__} around a loop that depends on the lane")
+
+    def _masked(self, stmts: list, header_bound: set) -> list:
+        """``if (c) S`` around a loop, ``c`` depending on the lane, as ``const int m = c; if (m) S``:
+        ``m`` is then expanded (or declared again) like any value of the lane."""
+        out = []
+        for s in stmts:
+            if isinstance(s, ir.If) and _has_loop(s) and self._varying(used_names(s.cond) - header_bound):
+                mask = self.fresh("mask")
+                self.masks.add(mask)
+                self.declared.add(mask)
+                out += [ir.Decl((ir.Declarator(mask, CONST_INT, init=s.cond),)), replace(s, cond=ir.Name(mask))]
+            else:
+                out.append(s)
+        return out
+
+    def lane_loop(self, part: list) -> list:
+        """One straight part as a SIMD loop over the strip's lanes."""
+        decls = []
+        for s in part:
+            if isinstance(s, ir.Decl):
+                decls += [ir.Decl((ir.Declarator(d.name, replace(d.type, quals=tuple(q for q in d.type.quals if q != "const")),
+                                                 dims=(_c(WIDTH),)),))
+                          for d in s.vars if d.name in self.expanded and d.name not in self.arrays]
+                self.arrays |= {d.name for d in s.vars}
+        body = []
+        for s in part:
+            if isinstance(s, ir.Decl) and any(d.name in self.expanded or d.name in self.remat for d in s.vars):
+                kept = [d for d in s.vars if d.name not in self.expanded and d.name not in self.remat]
+                if kept:
+                    body.append(replace(s, vars=tuple(kept)))
+                body += [ir.ExprStmt(ir.Assign(ir.Name(d.name), "=", d.init))
+                         for d in s.vars if d.name in self.expanded and d.init is not None]
+            else:
+                body.append(s)
+        if not any(not isinstance(s, (ir.Pragma, ir.Comment)) and s != ir.Block(()) for s in body):
+            return decls   # nothing left to run: declarations only
+        if self.guards:
+            cond = self.guards[0]
+            for g in self.guards[1:]:
+                cond = ir.BinOp("&&", cond, g)
+            body = [ir.If(cond, ir.Block(tuple(body)))]
+        body = [ir.rewrite(s, self._index_lanes) for s in body]
+        needed = self._needed(ir.Block(tuple(body)))
+        head = [self.remat[n] for n in self.remat if n in needed]
+        if self.var in used_names(ir.Block(tuple(head + body))):
+            head.insert(0, ir.Decl((ir.Declarator(self.var, CONST_INT,
+                                                  init=ir.BinOp("+", ir.Name(self.start), ir.Name(self.lane))),)))
+        loop = ir.For(ir.Decl((ir.Declarator(self.lane, INT, init=_c(0)),)),
+                      ir.BinOp("<", ir.Name(self.lane), ir.Name(self.lanes)), ir.UnOp("++", ir.Name(self.lane)),
+                      ir.Block(tuple(head + body)), kind="vector")
+        return decls + [ir.Pragma("omp simd"), loop]
+
+    def _needed(self, node) -> set:
+        """Rematerialised names used by ``node``, with those their values use."""
+        needed, todo = set(), used_names(node) & set(self.remat)
+        while todo:
+            n = todo.pop()
+            needed.add(n)
+            todo |= (used_names(self.remat[n]) & set(self.remat)) - needed
+        return needed
+
+    def at_lane(self, e: ir.Expr) -> ir.Expr:
+        return ir.Index(e, ir.Name(self.lane))
+
+    def _index_lanes(self, n):
+        if isinstance(n, ir.Name) and n.id in self.expanded:
+            return self.at_lane(n)
+        return n
+
+
+def sink(var: str, stop: ir.Expr, body: list, fresh) -> list | None:
+    """Statements running ``for (int var = 0; var < stop; ++var) body`` (independent iterations)
+    with the lane loop sunk below the loops of ``body``; None when ``body`` has no loop or cannot be
+    split exactly, and when it has a single loop (gcc vectorises around one loop itself, keeping what
+    the lanes sum in registers). ``fresh(name)``: a name unused in the function."""
+    if sum(isinstance(n, (ir.For, ir.While)) for s in body for n in ir.walk(s)) < 2:
+        return None   # no loop, or one loop: gcc vectorises the outer loop itself, its sums in registers
+    start, lanes, lane = fresh("strip"), fresh("lanes"), fresh("lane")
+    try:
+        sinker = _Sinker(var, body, lane, start, lanes, fresh)
+        inner = sinker.level(body, set())
+    except _Unsinkable:
+        return None
+    width = _c(WIDTH)
+    remaining = ir.BinOp("-", stop, ir.Name(start))
+    count = ir.Decl((ir.Declarator(lanes, CONST_INT,
+                                   init=ir.Ternary(ir.BinOp("<", remaining, width), remaining, width)),))
+    return [ir.For(ir.Decl((ir.Declarator(start, INT, init=_c(0)),)), ir.BinOp("<", ir.Name(start), stop),
+                   ir.Assign(ir.Name(start), "+=", width), ir.Block((count,) + tuple(inner)))]
