@@ -48,7 +48,7 @@ from .block_reduce import (MIN_ITERATIONS, Reduction, combined, find_reduction, 
 from .host_raise import EntryRaiser
 from .loop_split import fresh
 from .registry import register
-from .simd_nest import scalar_types, simd_chain, simd_inner_loops, simd_threads
+from .simd_nest import is_signed_int, scalar_types, simd_chain, simd_inner_loops, simd_threads, sink_parallel_nests
 
 SIMT_TARGETS = ("cuda", "hip")
 SHARED_LIMIT = 48 * 1024          # static shared memory per block without opt-in (conventions)
@@ -772,18 +772,22 @@ class Binder:
         if nest is None:
             return replace(f, kind="host")
         independent, types = self.independent(f), scalar_types(f)
-        # the chain rebuilt (declarations between its loops were sunk inwards), its innermost
-        # independent loops marked SIMD
-        first = replace(nest.loops[-1], body=simd_inner_loops(nest.body, independent, types))
+        taken = used_names(f) | declared_names(f) | {p.name for p in f.params}
+        # the chain rebuilt (declarations between its loops were sunk inwards), its deepest
+        # independent loops around loops sunk below them, its innermost independent loops SIMD
+        body = sink_parallel_nests(nest.body, independent, lambda name: fresh(f"__xp_{name}", taken),
+                                   lambda e: is_signed_int(e, types), self.constants)
+        first = replace(nest.loops[-1], body=simd_inner_loops(body, independent, types))
         for outer in reversed(nest.loops[:-1]):
             first = replace(outer, body=ir.Block((first,)))
         pragma = ir.Pragma("omp parallel for" + (f" collapse({len(nest.loops)})" if len(nest.loops) > 1 else ""))
         chain: tuple = (pragma, first)
-        taken = used_names(f) | declared_names(f) | {p.name for p in f.params}
-        simd = simd_chain(nest.loops, nest.body, types, lambda name: fresh(f"__xp_{name}", taken), independent) or \
+        simd = simd_chain(nest.loops, nest.body, types, lambda name: fresh(f"__xp_{name}", taken), independent,
+                          self.constants) or \
             simd_threads(nest.loops, nest.body, self.constants,
                          {p.name for p in f.params} | declared_names(ir.Block(tuple(nest.pre))) |
-                         set(self.parallel.module_variables), independent, lambda name: fresh(f"__xp_{name}", taken))
+                         set(self.parallel.module_variables), independent, lambda name: fresh(f"__xp_{name}", taken),
+                         types)
         if simd is not None:  # the SIMD form, when its counters fit in an int; the chain as it was else
             fits, stmts = simd
             chain = (ir.If(fits, ir.Block(tuple(stmts)), ir.Block(chain)),)

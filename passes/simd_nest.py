@@ -267,6 +267,10 @@ def grid_stride(body: list, g: str, extents: tuple, types: dict, parallel):
     step = strip_parens(step)
     if isinstance(step, ir.Name) and step.id in values:
         step = strip_parens(values[step.id])
+    # a bound held in a declaration of the prelude (`const int total = N * C;`): its value
+    ints = {v.name: v.init for d in pre for v in d.vars if v.init is not None and v.type.base == "int" and
+            not v.type.pointer and is_signed_int(v.init, types)}
+    stop = ir.rewrite(stop, lambda n: _p(ints[n.id]) if isinstance(n, ir.Name) and n.id in ints else n)
     if set(values) & used_names(ir.ExprStmt(stop)):
         return None
     if start != ir.Name(g) or not is_signed_int(stop, types) or not (
@@ -288,13 +292,15 @@ def _as_int(e) -> ir.Expr:
     return e if isinstance(e, ir.Cast) and e.type == INT else ir.Cast(INT, _p(e))
 
 
-def simd_chain(loops: list, body: ir.Block, types: dict, fresh, parallel=None) -> tuple[ir.Expr, list] | None:
+def simd_chain(loops: list, body: ir.Block, types: dict, fresh, parallel=None,
+               constants: dict | None = None) -> tuple[ir.Expr, list] | None:
     """``(fits, statements)``: the statements run the perfect parallel chain ``loops`` (outermost
     first, innermost body ``body``) as an OpenMP-parallel nest whose innermost loop is a SIMD loop,
     valid when ``fits`` holds (every extent fits in an int). None when the chain is not a recovered
     block x thread nest or nothing would vectorise. ``types``: declared types of the function's
     names; ``fresh(name)``: a name unused in the function; ``parallel(loop)``: whether a loop's
-    iterations are independent (for grid-stride loops, :func:`grid_stride`)."""
+    iterations are independent (for grid-stride loops, :func:`grid_stride`); ``constants``: values of
+    names (macros)."""
     recovered = 0
     while recovered < len(loops) and loops[recovered].kind in ("blocks", "threads"):
         recovered += 1
@@ -367,7 +373,7 @@ def simd_chain(loops: list, body: ir.Block, types: dict, fresh, parallel=None) -
             pre.append(ir.If(ir.BinOp("<", _p(e), ir.Name(end)), ir.ExprStmt(ir.Assign(ir.Name(end), "=", e))))
         stop = ir.Name(end)
     # a body with loops: the lanes below them (gcc vectorises an outer loop only around one loop)
-    nest: list = sink(inner_var, stop, inner_body, fresh) or \
+    nest: list = sink(inner_var, stop, inner_body, fresh, lambda e: is_signed_int(e, types), constants) or \
         [ir.Pragma("omp simd"), _int_loop(inner_var, stop, inner_body, "vector")]
     if conditions:
         nest = [ir.If(_and(conditions), ir.Block(tuple(nest)))]
@@ -498,7 +504,7 @@ def _copyable(body, outer: set) -> set[str]:
 
 
 def simd_threads(loops: list, body: ir.Block, constants: dict, outer: set = frozenset(), parallel=None,
-                 fresh=None) -> tuple[ir.Expr, list] | None:
+                 fresh=None, types: dict | None = None) -> tuple[ir.Expr, list] | None:
     """``(fits, statements)`` for a parallel chain of block loops whose body has thread loops (a
     kernel split at barriers): every recovered loop counts with ``int``, the innermost thread loops
     of the x axis get ``#pragma omp simd``, and index arithmetic of counters is in int
@@ -545,7 +551,7 @@ def simd_threads(loops: list, body: ir.Block, constants: dict, outer: set = froz
     fast = ir.rewrite(counters(body), loops_in_int)
     fast = signed.statement(fast)
     if parallel is not None and fresh is not None:
-        fast = sink_simd_loops(fast, parallel, fresh)
+        fast = sink_simd_loops(fast, parallel, fresh, lambda e: is_signed_int(e, types or {}), constants)
     nest: list = list(fast.body)
     for lp in reversed(loops):
         var, _, stop, _ = lp.canonical()
@@ -560,7 +566,7 @@ def simd_threads(loops: list, body: ir.Block, constants: dict, outer: set = froz
     return _and(unique), [_relabel(s) for s in nest]
 
 
-def sink_simd_loops(node, parallel, fresh):
+def sink_simd_loops(node, parallel, fresh, signed=lambda e: False, constants: dict | None = None):
     """``node`` with each ``omp simd`` loop over ``[0, n)`` whose body holds loops run as strips of
     lanes sunk below those loops (:func:`~.simd_sink.sink`), where its iterations are independent
     (``parallel(loop)``). A thread's ``return`` (``if (c) goto next;``) is read as ``if (!c)``."""
@@ -576,16 +582,69 @@ def sink_simd_loops(node, parallel, fresh):
                 if canon is not None and strip_parens(canon[1]) == _c(0) and strip_parens(canon[3]) == _c(1) \
                         and isinstance(loop.init, ir.Decl) and loop.init.vars[0].type.base == "int" and \
                         parallel(replace(loop, body=ir.Block(tuple(guarded)))):
-                    sunk = sink(canon[0], canon[2], guarded, fresh)
+                    sunk = sink(canon[0], canon[2], guarded, fresh, signed, constants)
                 out += sunk if sunk is not None else [s, loop]
                 i += 2
                 continue
-            out.append(sink_simd_loops(s, parallel, fresh))
+            out.append(sink_simd_loops(s, parallel, fresh, signed, constants))
             i += 1
         return replace(node, body=tuple(out))
     if isinstance(node, (ir.For, ir.If, ir.While)):
-        return ir.map_children(node, lambda c: sink_simd_loops(c, parallel, fresh) if isinstance(c, ir.Stmt) else c)
+        return ir.map_children(node, lambda c: sink_simd_loops(c, parallel, fresh, signed, constants)
+                               if isinstance(c, ir.Stmt) else c)
     return node
+
+
+def sink_parallel_nests(node, parallel, fresh, signed=lambda e: False, constants: dict | None = None):
+    """``node`` with the deepest independent loops over ``[0, n)`` whose bodies hold loops (the
+    channel loop around a pooling window of a detensorized ``__bang_maxpool``) run as strips of
+    lanes sunk below those loops (:func:`~.simd_sink.sink`). Loops already bound (OpenMP's) and
+    loops around a sunk one are left alone."""
+    return _sink_nests(node, parallel, fresh, signed, constants or {})[0]
+
+
+def _sink_nests(node, parallel, fresh, signed, constants) -> tuple:
+    if isinstance(node, ir.Block):
+        out, any_sunk, marked = [], False, False
+        for s in node.body:
+            if isinstance(s, ir.Pragma):
+                out.append(s)
+                marked = s.text.startswith("omp")
+                continue
+            if marked:
+                out.append(s)
+            else:
+                new, sunk = _sink_nests(s, parallel, fresh, signed, constants)
+                out.append(new)
+                any_sunk |= sunk
+            marked = False
+        return replace(node, body=tuple(out)), any_sunk
+    if isinstance(node, ir.For):
+        body, sunk = _sink_nests(node.body, parallel, fresh, signed, constants)
+        node = replace(node, body=body)
+        if sunk:
+            return node, True
+        canon = node.canonical()
+        if node.kind == "serial" and canon is not None and strip_parens(canon[1]) == _c(0) and \
+                strip_parens(canon[3]) == _c(1) and isinstance(node.init, ir.Decl) and \
+                node.init.vars[0].type == INT and any(isinstance(n, ir.For) for n in ir.walk(node.body)) and \
+                parallel(node):
+            stmts = sink(canon[0], canon[2], _stmts(node.body), fresh, signed, constants)
+            if stmts is not None:
+                return ir.Block(tuple(stmts)), True
+        return node, False
+    if isinstance(node, (ir.If, ir.While)):
+        sunk_any = False
+
+        def visit(c):
+            nonlocal sunk_any
+            if not isinstance(c, ir.Stmt):
+                return c
+            new, sunk = _sink_nests(c, parallel, fresh, signed, constants)
+            sunk_any |= sunk
+            return new
+        return ir.map_children(node, visit), sunk_any
+    return node, False
 
 
 def _jumps_out(node) -> bool:

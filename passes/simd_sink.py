@@ -28,8 +28,10 @@ iterations are independent::
   reordering legal: each lane still runs its own statements in their order;
 * **expand** what one part of the body declares and another part uses: a scalar becomes an array of
   ``W`` lanes (scalar expansion), except a constant whose value is a pure function of the lane and
-  of values the loop does not change: that one is declared again wherever it is used, so that gcc
-  still sees addresses affine in the lane (``p`` above).
+  of values the loop does not change, without a division: that one is declared again wherever it is
+  used, so that gcc still sees addresses affine in the lane (``p`` above);
+* a loop whose start depends on the lane (a thread's share of a row, ``for (c = threadIdx.x; c < n;
+  c += blockDim.x)``) runs as many steps as the lane with the most, each lane taking its own.
 
 A ``continue`` of the loop is kept only where the part it belongs to is not split; ``break``,
 ``return``, ``goto`` and barriers, loop headers that depend on the lane, ``while`` loops and names
@@ -41,6 +43,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from xpiler import ir
+from xpiler.ir.analysis import strip_parens
 from xpiler.ir.effects import assigned_scalars, declaration_counts, touches_memory, used_names
 
 from .loop_split import statements_outside_loops
@@ -52,6 +55,10 @@ WIDTH = 64   # lanes per strip: four AVX-512 vectors of floats, in L1 with every
 
 def _c(v: int) -> ir.Const:
     return ir.Const(str(v), v)
+
+
+def _p(e: ir.Expr) -> ir.Expr:
+    return e if isinstance(e, (ir.Name, ir.Const, ir.Paren, ir.Member, ir.Call, ir.Index, ir.Cast)) else ir.Paren(e)
 
 
 def _stmts(s) -> list:
@@ -67,8 +74,9 @@ class _Unsinkable(Exception):
 
 
 class _Sinker:
-    def __init__(self, var: str, body: list, lane: str, start: str, lanes: str, fresh):
+    def __init__(self, var: str, body: list, lane: str, start: str, lanes: str, fresh, signed, constants):
         self.var, self.lane, self.start, self.lanes, self.fresh = var, lane, start, lanes, fresh
+        self.signed, self.constants = signed, constants
         block = ir.Block(tuple(body))
         counts = declaration_counts(block)
         if any(c > 1 for c in counts.values()) or var in counts:
@@ -85,6 +93,7 @@ class _Sinker:
         self.arrays: set[str] = set()                  # expanded names whose arrays are declared
         self.masks: set[str] = set()                   # conditions of lane-dependent branches
         self.guards: list[ir.Expr] = []                # masks the current part runs under
+        self.guarded: dict[str, ir.Decl] = {}           # counters of strided loops, declared under their guard
 
     # -- classification -----------------------------------------------------------------------------
     def _varying(self, names: set) -> bool:
@@ -96,6 +105,8 @@ class _Sinker:
         if d.init is None or d.dims or d.ctor_args is not None or decl.storage or d.type.reference or \
                 d.name in self.assigned or touches_memory(d.init):
             return False
+        if any(isinstance(n, ir.BinOp) and n.op in "/%" for n in ir.walk(d.init)):
+            return False   # a vector has no integer division: computed once per strip, kept per lane
         return not (used_names(d.init) & self.declared) - bound - set(self.remat)
 
     # -- the body, part by part ---------------------------------------------------------------------
@@ -152,11 +163,11 @@ class _Sinker:
     def kept(self, part: list, header_bound: set) -> list:
         *pragmas, s = part
         if isinstance(s, ir.For):
-            header = [x for x in (s.init, s.cond, s.step) if x is not None]
             own = {d.name for d in s.init.vars} if isinstance(s.init, ir.Decl) else set()
-            names = used_names(ir.Block(tuple(ir.ExprStmt(x) if isinstance(x, ir.Expr) else x for x in header)))
-            if (names - own) & (self.declared | {self.var}) - header_bound or own & assigned_scalars(s.body):
-                raise _Unsinkable("a loop header that depends on the lane")
+            if own & assigned_scalars(s.body):
+                raise _Unsinkable("a loop counter assigned in its body")
+            if free_header_names(s) & (self.declared | {self.var}) - header_bound:
+                return self.strided(s, pragmas, header_bound)
             return pragmas + [replace(s, body=ir.Block(tuple(self.level(_stmts(s.body), header_bound | own))))]
         if isinstance(s, ir.If) and isinstance(s.cond, ir.Name) and s.cond.id in self.masks:
             # a branch on the lane: both sides sunk, every part under the lane's condition
@@ -174,6 +185,57 @@ class _Sinker:
         if isinstance(s, ir.Block):
             return pragmas + [ir.Block(tuple(self.level(list(s.body), header_bound)))]
         raise _Unsinkable(f"a {type(s).__name__} around a loop that depends on the lane")
+
+    def _positive_step(self, e) -> ir.Expr | None:
+        """``e`` as a positive int: a positive constant, or a block extent (``blockDim.x``, which the
+        SIMD nests check to fit in an int)."""
+        e = strip_parens(e)
+        if isinstance(e, ir.Const) and isinstance(e.value, int) and e.value > 0:
+            return e
+        if isinstance(e, ir.Name) and isinstance(self.constants.get(e.id), int) and self.constants[e.id] > 0:
+            return e
+        if isinstance(e, ir.Member) and isinstance(e.base, ir.Name) and e.base.id == "blockDim" and not e.arrow:
+            return ir.Cast(INT, e)
+        return None
+
+    def strided(self, s: ir.For, pragmas: list, header_bound: set) -> list:
+        """``for (int c = e; c < E; c += S) B``, ``e`` depending on the lane (a thread's share of a row:
+        ``c = threadIdx.x; c += blockDim.x``), ``E`` and ``S > 0`` not: every lane counts its own trips
+        ``t``, the loop runs the most of them, and lane ``l`` takes step ``m`` when ``m < t[l]``, at
+        ``c = e + m * S`` (always below ``E``: no overflow)."""
+        canon = s.canonical()
+        if canon is None or not isinstance(s.init, ir.Decl) or s.init.vars[0].type != INT:
+            raise _Unsinkable("a loop header that depends on the lane")
+        c, first, stop, step = canon
+        step = self._positive_step(step)
+        # the bound may differ between lanes too, as long as the loop does not change it
+        if step is None or used_names(ir.ExprStmt(stop)) & assigned_scalars(s.body) or not self.signed(stop):
+            raise _Unsinkable("a loop header that depends on the lane")
+        trips, most, m = self.fresh("trips"), self.fresh("trips_max"), self.fresh(f"{c}_step")
+        self.declared |= {trips, most, m}
+        self.expanded[trips] = ir.Declarator(trips, INT)
+        self.arrays.add(trips)
+        first = _p(first) if self.signed(first) else ir.Cast(INT, _p(first))   # as `int c = first` converts
+        count = ir.Cast(INT, ir.BinOp("+", ir.BinOp("/", ir.BinOp("-", ir.BinOp("-", ir.Cast(ir.Type("long long"), _p(stop)), _c(1)),
+                                                                           first), _p(step)), _c(1)))
+        guards, self.guards = self.guards, []
+        out = [ir.Decl((ir.Declarator(trips, INT, dims=(_c(WIDTH),)),))]
+        out += self.lane_loop([ir.ExprStmt(ir.Assign(ir.Name(trips), "=", _c(0)))]) if guards else []
+        self.guards = guards
+        out += self.lane_loop([ir.ExprStmt(ir.Assign(ir.Name(trips), "=", ir.Ternary(ir.BinOp("<", first, _p(stop)), count, _c(0))))])
+        lane_trips = ir.Index(ir.Name(trips), ir.Name(self.lane))
+        out += [ir.Decl((ir.Declarator(most, INT, init=_c(0)),)), ir.Pragma(f"omp simd reduction(max: {most})"),
+                ir.For(ir.Decl((ir.Declarator(self.lane, INT, init=_c(0)),)),
+                       ir.BinOp("<", ir.Name(self.lane), ir.Name(self.lanes)), ir.UnOp("++", ir.Name(self.lane)),
+                       ir.ExprStmt(ir.Assign(ir.Name(most), "=", ir.Ternary(ir.BinOp(">", lane_trips, ir.Name(most)),
+                                                                              lane_trips, ir.Name(most)))), kind="vector")]
+        self.guarded[c] = ir.Decl((ir.Declarator(c, CONST_INT, init=ir.BinOp("+", first, ir.BinOp("*", ir.Name(m), _p(step)))),))
+        self.guards.append(ir.BinOp("<", ir.Name(m), ir.Name(trips)))
+        body = self.level(_stmts(s.body), header_bound | {m})
+        self.guards.pop()
+        loop = ir.For(ir.Decl((ir.Declarator(m, INT, init=_c(0)),)), ir.BinOp("<", ir.Name(m), ir.Name(most)),
+                      ir.UnOp("++", ir.Name(m)), ir.Block(tuple(body)), kind=s.kind)
+        return out + pragmas + [loop]
 
     def _masked(self, stmts: list, header_bound: set) -> list:
         """``if (c) S`` around a loop, ``c`` depending on the lane, as ``const int m = c; if (m) S``:
@@ -210,14 +272,23 @@ class _Sinker:
                 body.append(s)
         if not any(not isinstance(s, (ir.Pragma, ir.Comment)) and s != ir.Block(()) for s in body):
             return decls   # nothing left to run: declarations only
+        needed = self._needed(ir.Block(tuple(body + self.guards)))
+        # what depends on a strided loop's counter is declared after it, under the guard
+        inner_names = set(self.guarded)
+        for n in self.remat:
+            if used_names(self.remat[n]) & inner_names:
+                inner_names.add(n)
+        inner = [self.guarded[n] for n in self.guarded if n in used_names(ir.Block(tuple(body))) | needed]
+        inner += [self.remat[n] for n in self.remat if n in needed and n in inner_names]
+        head = [self.remat[n] for n in self.remat if n in needed and n not in inner_names]
+        body = inner + body
         if self.guards:
             cond = self.guards[0]
             for g in self.guards[1:]:
                 cond = ir.BinOp("&&", cond, g)
             body = [ir.If(cond, ir.Block(tuple(body)))]
         body = [ir.rewrite(s, self._index_lanes) for s in body]
-        needed = self._needed(ir.Block(tuple(body)))
-        head = [self.remat[n] for n in self.remat if n in needed]
+        head = [ir.rewrite(s, self._index_lanes) for s in head]
         if self.var in used_names(ir.Block(tuple(head + body))):
             head.insert(0, ir.Decl((ir.Declarator(self.var, CONST_INT,
                                                   init=ir.BinOp("+", ir.Name(self.start), ir.Name(self.lane))),)))
@@ -227,12 +298,13 @@ class _Sinker:
         return decls + [ir.Pragma("omp simd"), loop]
 
     def _needed(self, node) -> set:
-        """Rematerialised names used by ``node``, with those their values use."""
-        needed, todo = set(), used_names(node) & set(self.remat)
+        """Rematerialised names (and strided counters) used by ``node``, with those their values use."""
+        defs = {**self.remat, **self.guarded}
+        needed, todo = set(), used_names(node) & set(defs)
         while todo:
             n = todo.pop()
             needed.add(n)
-            todo |= (used_names(self.remat[n]) & set(self.remat)) - needed
+            todo |= (used_names(defs[n]) & set(defs)) - needed
         return needed
 
     def at_lane(self, e: ir.Expr) -> ir.Expr:
@@ -244,16 +316,30 @@ class _Sinker:
         return n
 
 
-def sink(var: str, stop: ir.Expr, body: list, fresh) -> list | None:
+def free_header_names(loop: ir.For) -> set:
+    """Names a loop's header uses, besides its own counter."""
+    header = [x for x in (loop.init, loop.cond, loop.step) if x is not None]
+    own = {d.name for d in loop.init.vars} if isinstance(loop.init, ir.Decl) else set()
+    return used_names(ir.Block(tuple(ir.ExprStmt(x) if isinstance(x, ir.Expr) else x for x in header))) - own
+
+
+def sink(var: str, stop: ir.Expr, body: list, fresh, signed=lambda e: False, constants: dict | None = None) -> list | None:
     """Statements running ``for (int var = 0; var < stop; ++var) body`` (independent iterations)
     with the lane loop sunk below the loops of ``body``; None when ``body`` has no loop or cannot be
     split exactly, and when it has a single loop (gcc vectorises around one loop itself, keeping what
-    the lanes sum in registers). ``fresh(name)``: a name unused in the function."""
-    if sum(isinstance(n, (ir.For, ir.While)) for s in body for n in ir.walk(s)) < 2:
-        return None   # no loop, or one loop: gcc vectorises the outer loop itself, its sums in registers
+    the lanes sum in registers, unless the lanes count it differently). ``fresh(name)``: a name unused
+    in the function; ``signed(e)``: whether ``e`` is a signed int expression; ``constants``: values
+    of names (macros)."""
+    loops = [n for s in body for n in ir.walk(s) if isinstance(n, (ir.For, ir.While))]
+    declared = declaration_counts(ir.Block(tuple(body)))
+    if len(loops) == 1 and isinstance(loops[0], ir.For) and not (
+            free_header_names(loops[0]) & (set(declared) | {var})):
+        return None   # one loop the lanes count alike: gcc vectorises around it, its sums in registers
+    if not loops:
+        return None
     start, lanes, lane = fresh("strip"), fresh("lanes"), fresh("lane")
     try:
-        sinker = _Sinker(var, body, lane, start, lanes, fresh)
+        sinker = _Sinker(var, body, lane, start, lanes, fresh, signed, constants or {})
         inner = sinker.level(body, set())
     except _Unsinkable:
         return None

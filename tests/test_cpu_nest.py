@@ -397,12 +397,25 @@ def test_a_thread_body_with_loops_is_strip_mined_and_its_lanes_sunk_below_them()
         np.testing.assert_array_equal(y, _window_reference(x, kh, kw, scale))
 
 
-def test_a_loop_bound_that_depends_on_the_lane_keeps_the_lane_loop_outside():
+def test_a_loop_whose_bound_depends_on_the_lane_runs_as_many_steps_as_its_longest_lane():
     triangle = WINDOW_MAX.replace("for (int i = 0; i < kh; ++i)", "for (int i = 0; i < (c % kh) + 1; ++i)")
     code = xpiler.translate(triangle, to="vnni", source="cuda")
-    assert "__xp_strip" not in code
-    assert ("#pragma omp simd\n"
-            "          for (int __xp_global_x = 0; __xp_global_x < __xp_end; ++__xp_global_x) {") in code
+    # every lane counts its trips; lane l takes step m while m < its trips
+    assert "__xp_trips[__xp_lane] = 0 < ((c % kh) + 1) ? (int)(((long long)((c % kh) + 1) - 1 - 0) / 1 + 1) : 0;" in code
+    assert "#pragma omp simd reduction(max: __xp_trips_max)" in code
+    assert ("if (__xp_i_step < __xp_trips[__xp_lane]) {\n"
+            "                    const int i = 0 + __xp_i_step * 1;\n") in code
+    x = np.random.default_rng(6).standard_normal((8, 100)).astype(np.float32)
+    y = np.zeros((6, 99), np.float32)
+    xpiler.run(code, [x, y, 8, 100, 3, 2, 0], entry="window", lang="vnni")
+    expect = np.full((6, 99), -np.inf, np.float32)
+    for c in range(99):
+        for i in range(c % 3 + 1):
+            expect[:, c] = np.fmax(expect[:, c], np.fmax(x[i:i + 6, c], x[i:i + 6, c + 1]))
+    np.testing.assert_array_equal(y, expect)
+    # a step that differs between lanes is not taken apart
+    uneven = WINDOW_MAX.replace("for (int i = 0; i < kh; ++i)", "for (int i = 0; i < kh; i += 1 + c % 2)")
+    assert "__xp_strip" not in xpiler.translate(uneven, to="vnni", source="cuda")
 
 
 def test_a_continue_of_an_unsplit_body_is_kept_and_a_break_keeps_the_lane_loop_outside():
@@ -467,8 +480,9 @@ def test_a_branch_on_the_lane_around_loops_runs_every_part_under_the_lanes_condi
         "      acc = fmaxf(acc, base[i * cols + j]);\n", "      acc = fmaxf(acc, base[i * cols + j]);\n  }\n")
     code = xpiler.translate(branchy, to="vnni", source="cuda")
     assert "__xp_strip" in code
-    assert ("                  const int __xp_mask = c % 2 == 1;\n"
-            "                  if (__xp_mask) {\n"
+    # the condition, with its division, is computed once per strip and kept per lane
+    assert "              __xp_mask[__xp_lane] = c % 2 == 1;\n" in code
+    assert ("                  if (__xp_mask[__xp_lane]) {\n"
             "                    acc[__xp_lane] = __xp_fmaxf(acc[__xp_lane], base[i * cols + j]);\n") in code
     x = np.random.default_rng(5).standard_normal((6, 90)).astype(np.float32)
     y = np.zeros((4, 88), np.float32)
@@ -485,3 +499,45 @@ def test_a_body_with_one_loop_is_left_to_gccs_outer_loop_vectorisation():
     code = xpiler.translate(row, to="vnni", source="cuda")
     assert "__xp_strip" not in code
     assert ("#pragma omp simd\n          for (int __xp_global_x = 0; __xp_global_x < __xp_end; ++__xp_global_x) {") in code
+
+
+# A row per block; each thread sums its share of the row (`c = threadIdx.x; c += blockDim.x`), then
+# thread 0 adds the shares after a barrier.
+ROW_SUMS = """
+__global__ void row_sums(const float *x, float *y, int cols) {
+  __shared__ float part[128];
+  float s = 0.0f;
+  for (int c = threadIdx.x; c < cols; c += blockDim.x)
+    s += x[blockIdx.x * cols + c];
+  part[threadIdx.x] = s;
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    float t = 0.0f;
+    for (int i = 0; i < blockDim.x; ++i) t += part[i];
+    y[blockIdx.x] = t;
+  }
+}
+extern "C" void sums(const float *x, float *y, int rows, int cols) {
+  float *dx, *dy;
+  cudaMalloc(&dx, rows * cols * sizeof(float));
+  cudaMalloc(&dy, rows * sizeof(float));
+  cudaMemcpy(dx, x, rows * cols * sizeof(float), cudaMemcpyHostToDevice);
+  row_sums<<<rows, 128>>>(dx, dy, cols);
+  cudaMemcpy(y, dy, rows * sizeof(float), cudaMemcpyDeviceToHost);
+  cudaFree(dx);
+  cudaFree(dy);
+}
+"""
+
+
+def test_a_threads_share_of_a_row_between_barriers_is_a_simd_loop_per_step():
+    code = xpiler.translate(ROW_SUMS, to="vnni", source="cuda")
+    # the threads' shares: lane l takes step m while m < its trips, at c = l + m * blockDim.x
+    assert "#pragma omp simd reduction(max: __xp_trips_max)" in code
+    assert "const int c = (int)(unsigned)threadIdx_x + __xp_c_step * (int)blockDim.x;" in code
+    rng = np.random.default_rng(7)
+    for rows, cols in ((5, 1000), (3, 100), (2, 128)):
+        x = rng.standard_normal((rows, cols)).astype(np.float32)
+        y = np.zeros(rows, np.float32)
+        xpiler.run(code, [x, y, rows, cols], entry="sums", lang="vnni")
+        np.testing.assert_allclose(y, x.sum(axis=1), rtol=1e-5, atol=1e-4)

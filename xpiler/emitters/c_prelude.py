@@ -262,9 +262,18 @@ def with_prelude(module: ir.Module, vector_math: bool = False) -> ir.Module:
     module = ir.rewrite(module, lambda n: ir.Name(RENAMES[n.id]) if isinstance(n, ir.Name) and n.id in RENAMES else n)
     minmax: set = set()
     if vector_math:
-        minmax = (_called(module) & set(VECTOR_MINMAX)) - {f.name for f in module.functions()}
+        own = {f.name for f in module.functions()}
+        minmax = (_called(module) & set(VECTOR_MINMAX)) - own
         module = ir.rewrite(module, lambda n: replace(n, func=ir.Name(f"__xp_{n.func.id}")) if isinstance(n, ir.Call)
                             and isinstance(n.func, ir.Name) and n.func.id in minmax else n)
+        # and in source kept as text (the static member functions of a functor struct)
+        texts = [i for i in module.items if isinstance(i, ir.Verbatim)]
+        for name in set(VECTOR_MINMAX) - own:
+            if any(re.search(rf"(?<![\w:.>]){name}\s*\(", v.text) for v in texts):
+                minmax.add(name)
+        module = ir.Module(module.dialect, tuple(
+            replace(i, text=re.sub(rf"(?<![\w:.>])({'|'.join(sorted(minmax))})(\s*\()", r"__xp_\1\2", i.text))
+            if isinstance(i, ir.Verbatim) and minmax else i for i in module.items), module.filename)
     items = list(module.items)
     have = {i.path for i in items if isinstance(i, ir.Include)}
     headers = [ir.Include(h) for h in HEADERS if h not in have]
