@@ -599,7 +599,7 @@ def sink_parallel_nests(node, parallel, fresh, signed=lambda e: False, constants
     """``node`` with the deepest independent loops over ``[0, n)`` whose bodies hold loops (the
     channel loop around a pooling window of a detensorized ``__bang_maxpool``) run as strips of
     lanes sunk below those loops (:func:`~.simd_sink.sink`). Loops already bound (OpenMP's) and
-    loops around a sunk one are left alone."""
+    loops around an independent one (which is vectorised itself) are left alone."""
     return _sink_nests(node, parallel, fresh, signed, constants or {})[0]
 
 
@@ -620,19 +620,19 @@ def _sink_nests(node, parallel, fresh, signed, constants) -> tuple:
             marked = False
         return replace(node, body=tuple(out)), any_sunk
     if isinstance(node, ir.For):
-        body, sunk = _sink_nests(node.body, parallel, fresh, signed, constants)
+        body, claimed = _sink_nests(node.body, parallel, fresh, signed, constants)
         node = replace(node, body=body)
-        if sunk:
+        if claimed:   # an independent loop inside runs as SIMD lanes, itself or sunk
             return node, True
+        if node.kind != "serial" or not parallel(node):
+            return node, False
         canon = node.canonical()
-        if node.kind == "serial" and canon is not None and strip_parens(canon[1]) == _c(0) and \
-                strip_parens(canon[3]) == _c(1) and isinstance(node.init, ir.Decl) and \
-                node.init.vars[0].type == INT and any(isinstance(n, ir.For) for n in ir.walk(node.body)) and \
-                parallel(node):
+        if canon is not None and strip_parens(canon[1]) == _c(0) and strip_parens(canon[3]) == _c(1) and \
+                isinstance(node.init, ir.Decl) and node.init.vars[0].type == INT:
             stmts = sink(canon[0], canon[2], _stmts(node.body), fresh, signed, constants)
             if stmts is not None:
                 return ir.Block(tuple(stmts)), True
-        return node, False
+        return node, True
     if isinstance(node, (ir.If, ir.While)):
         sunk_any = False
 

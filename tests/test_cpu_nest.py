@@ -541,3 +541,29 @@ def test_a_threads_share_of_a_row_between_barriers_is_a_simd_loop_per_step():
         y = np.zeros(rows, np.float32)
         xpiler.run(code, [x, y, rows, cols], entry="sums", lang="vnni")
         np.testing.assert_allclose(y, x.sum(axis=1), rtol=1e-5, atol=1e-4)
+
+
+def test_the_channel_loop_around_a_detensorized_bang_pooling_window_is_sunk():
+    from xpiler import suite
+    entry = next(e for e in suite.entries("bang") if e.file == "pool_nhwc.mlu" and e.entry == "maxpool_nhwc_kernel")
+    code = xpiler.translate(open(entry.path).read(), to="vnni", source="bang",
+                            **({"launch": entry.launch} if entry.launch else {}))
+    # __bang_maxpool's channel loop: lanes below the window loops, the running maximum per lane
+    assert "for (int __xp_strip = 0; __xp_strip < C_pool_rows0; __xp_strip += 64) {" in code
+    assert "double acc[64];" in code
+    n, h, w, c = 2, 9, 11, 70
+    x = np.random.default_rng(8).standard_normal((n, h, w, c)).astype(np.float32)
+    y = np.zeros((n, 4, 5, c), np.float32)
+    xpiler.run(code, [x, y, n, h, w, c, 2, 2, 2, 2], entry="maxpool_nhwc_kernel", lang="vnni")
+    expect = x[:, :8, :10].reshape(n, 4, 2, 5, 2, c).max(axis=(2, 4))
+    np.testing.assert_array_equal(y, expect)
+
+
+def test_fmaxf_in_a_functor_struct_kept_as_text_is_the_vectorisable_select_too():
+    from xpiler import suite
+    entry = next(e for e in suite.entries("hip") if e.file == "pool_nhwc_template.hip" and e.entry == "maxpool")
+    code = xpiler.translate(open(entry.path).read(), to="vnni", source="hip",
+                            **({"launch": entry.launch} if entry.launch else {}))
+    assert "  __device__ static float step(float acc, float v) { return __xp_fmaxf(acc, v); }" in code
+    assert "static inline float __xp_fmaxf(float a, float b)" in code
+    assert "fmaxf(" not in code.replace("__xp_fmaxf(", "")
