@@ -94,10 +94,16 @@ class _Sinker:
         self.masks: set[str] = set()                   # conditions of lane-dependent branches
         self.guards: list[ir.Expr] = []                # masks the current part runs under
         self.guarded: dict[str, ir.Decl] = {}           # counters of strided loops, declared under their guard
+        self.uniform: set[str] = set()                  # values every lane shares, declared once
 
     # -- classification -----------------------------------------------------------------------------
     def _varying(self, names: set) -> bool:
-        return bool(names & (self.declared | {self.var}))
+        return bool(names & self.lane_names())
+
+    def lane_names(self) -> set:
+        """Names whose value may differ between lanes: the counter, and what the body declares
+        (but the values every lane shares)."""
+        return (self.declared | {self.var}) - self.uniform
 
     def _rematerialisable(self, d: ir.Declarator, decl: ir.Decl, bound: set) -> bool:
         """A constant whose value is a pure function of the lane, the enclosing kept loops' counters
@@ -107,7 +113,7 @@ class _Sinker:
             return False
         if any(isinstance(n, ir.BinOp) and n.op in "/%" for n in ir.walk(d.init)):
             return False   # a vector has no integer division: computed once per strip, kept per lane
-        return not (used_names(d.init) & self.declared) - bound - set(self.remat)
+        return not (used_names(d.init) & self.declared) - bound - set(self.remat) - self.uniform
 
     # -- the body, part by part ---------------------------------------------------------------------
     def level(self, stmts: list, header_bound: set) -> list:
@@ -115,6 +121,7 @@ class _Sinker:
         split into SIMD parts and kept loops."""
         items: list = []      # (kind, statements): "straight" parts and "loop" / "if" statements
         pending: list = []
+        shared, stmts = self._shared_values(_continues_as_guards(stmts), header_bound)
         for s in self._masked(stmts, header_bound):
             if isinstance(s, ir.Pragma):
                 pending.append(s)
@@ -152,7 +159,7 @@ class _Sinker:
                         raise _Unsinkable(f"'{d.name}' cannot be expanded")
                     else:
                         self.expanded[d.name] = d
-        out: list = []
+        out: list = list(shared)
         for kind, part in items:
             if kind == "straight":
                 out += self.lane_loop(part)
@@ -166,7 +173,7 @@ class _Sinker:
             own = {d.name for d in s.init.vars} if isinstance(s.init, ir.Decl) else set()
             if own & assigned_scalars(s.body):
                 raise _Unsinkable("a loop counter assigned in its body")
-            if free_header_names(s) & (self.declared | {self.var}) - header_bound:
+            if free_header_names(s) & self.lane_names() - header_bound:
                 return self.strided(s, pragmas, header_bound)
             return pragmas + [replace(s, body=ir.Block(tuple(self.level(_stmts(s.body), header_bound | own))))]
         if isinstance(s, ir.If) and isinstance(s.cond, ir.Name) and s.cond.id in self.masks:
@@ -236,6 +243,22 @@ class _Sinker:
         loop = ir.For(ir.Decl((ir.Declarator(m, INT, init=_c(0)),)), ir.BinOp("<", ir.Name(m), ir.Name(most)),
                       ir.UnOp("++", ir.Name(m)), ir.Block(tuple(body)), kind=s.kind)
         return out + pragmas + [loop]
+
+    def _shared_values(self, stmts: list, header_bound: set) -> tuple[list, list]:
+        """``(declarations, rest)``: the constants of this level that do not depend on the lane (an
+        image row ``n = blockIdx_z / Ho``, a filter row ``ih = oh * s + kh``) declared once, before
+        its parts, for all lanes; their values use nothing the level changes."""
+        shared, rest = [], []
+        for s in stmts:
+            if isinstance(s, ir.Decl) and not s.storage and all(
+                    d.init is not None and not d.dims and d.ctor_args is None and not d.type.reference and
+                    d.name not in self.assigned and not touches_memory(d.init) and
+                    not used_names(d.init) & self.lane_names() - header_bound for d in s.vars):
+                self.uniform |= {d.name for d in s.vars}
+                shared.append(s)
+            else:
+                rest.append(s)
+        return shared, rest
 
     def _masked(self, stmts: list, header_bound: set) -> list:
         """``if (c) S`` around a loop, ``c`` depending on the lane, as ``const int m = c; if (m) S``:
@@ -316,11 +339,76 @@ class _Sinker:
         return n
 
 
+def _continues_as_guards(stmts: list) -> list:
+    """``if (c) continue; rest`` as ``if (!(c)) { rest }``: the same iteration, with no jump to split."""
+    for i, s in enumerate(stmts):
+        if isinstance(s, ir.If) and s.other is None and _stmts(s.then) == [ir.Jump("continue")]:
+            return stmts[:i] + [ir.If(ir.UnOp("!", _p(s.cond)), ir.Block(tuple(_continues_as_guards(stmts[i + 1:]))))]
+    return stmts
+
+
 def free_header_names(loop: ir.For) -> set:
     """Names a loop's header uses, besides its own counter."""
     header = [x for x in (loop.init, loop.cond, loop.step) if x is not None]
     own = {d.name for d in loop.init.vars} if isinstance(loop.init, ir.Decl) else set()
     return used_names(ir.Block(tuple(ir.ExprStmt(x) if isinstance(x, ir.Expr) else x for x in header))) - own
+
+
+def _terms(e) -> list:
+    """The top-level summands of an index expression (through parentheses and integer casts)."""
+    e = strip_parens(e)
+    while isinstance(e, ir.Cast) and not e.type.pointer:
+        e = strip_parens(e.operand)
+    if isinstance(e, ir.BinOp) and e.op == "+":
+        return _terms(e.left) + _terms(e.right)
+    if isinstance(e, ir.BinOp) and e.op == "-":
+        return _terms(e.left) + [ir.UnOp("-", e.right)]
+    return [e]
+
+
+def _unit_stride(e, name: str, values: dict, depth: int = 3) -> bool:
+    """Whether ``name`` is a summand of index ``e`` (its addresses step by one element with it),
+    looking through the values of declared names."""
+    for t in _terms(e):
+        if isinstance(t, ir.Name) and (t.id == name or depth and t.id in values and
+                                       _unit_stride(values[t.id], name, values, depth - 1)):
+            return True
+    return False
+
+
+def _short_loop(loop: ir.For, constants: dict) -> bool:
+    canon = loop.canonical()
+    if canon is None:
+        return False
+    start, stop, step = (strip_parens(x) for x in canon[1:])
+    values = [x.value if isinstance(x, ir.Const) else constants.get(x.id) if isinstance(x, ir.Name) else None
+              for x in (start, stop, step)]
+    return all(isinstance(v, int) for v in values) and values[2] > 0 and (values[1] - values[0]) // values[2] <= 8
+
+
+def inner_loop_is_the_better_vector(var: str, body: list, constants: dict) -> bool:
+    """Whether an innermost loop of ``body`` walks memory contiguously where the lanes would gather
+    every access (a convolution's channel loop, the lanes over output pixels decoded by division):
+    gcc vectorises that loop itself (a reduction), better. Short constant loops do not count."""
+    block = ir.Block(tuple(body))
+    values = {n.name: n.init for n in ir.walk(block) if isinstance(n, ir.Declarator) and n.init is not None}
+    lane = {var} | {n.name for n in ir.walk(block) if isinstance(n, ir.Declarator) and n.init is None}
+    changed = True
+    while changed:   # the names whose values depend on the lane
+        changed = False
+        for name, init in values.items():
+            if name not in lane and used_names(init) & lane:
+                lane.add(name)
+                changed = True
+    for loop in (n for s in body for n in ir.walk(s) if isinstance(n, ir.For)):
+        if _has_loop(loop.body) or _short_loop(loop, constants) or loop.canonical() is None:
+            continue
+        k = loop.canonical()[0]
+        addresses = [ir.BinOp("+", n.base, n.index) for n in ir.walk(loop.body) if isinstance(n, ir.Index)]
+        gathered = [a for a in addresses if used_names(ir.ExprStmt(a)) & lane and not _unit_stride(a, var, values)]
+        if any(_unit_stride(a, k, values) for a in addresses) and addresses and len(gathered) == len(addresses):
+            return True
+    return False
 
 
 def sink(var: str, stop: ir.Expr, body: list, fresh, signed=lambda e: False, constants: dict | None = None) -> list | None:
@@ -335,7 +423,7 @@ def sink(var: str, stop: ir.Expr, body: list, fresh, signed=lambda e: False, con
     if len(loops) == 1 and isinstance(loops[0], ir.For) and not (
             free_header_names(loops[0]) & (set(declared) | {var})):
         return None   # one loop the lanes count alike: gcc vectorises around it, its sums in registers
-    if not loops:
+    if not loops or inner_loop_is_the_better_vector(var, body, constants or {}):
         return None
     start, lanes, lane = fresh("strip"), fresh("lanes"), fresh("lane")
     try:

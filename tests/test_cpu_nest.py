@@ -567,3 +567,46 @@ def test_fmaxf_in_a_functor_struct_kept_as_text_is_the_vectorisable_select_too()
     assert "  __device__ static float step(float acc, float v) { return __xp_fmaxf(acc, v); }" in code
     assert "static inline float __xp_fmaxf(float a, float b)" in code
     assert "fmaxf(" not in code.replace("__xp_fmaxf(", "")
+
+
+# Lanes over (pixel, output channel) decoded by division; the channel loop inside reads both arrays
+# contiguously: gcc vectorises that loop itself (a sum), better than lanes that would gather.
+CHANNEL_MIX = """
+__global__ void mix(const float *x, const float *w, float *y, int P, int Co, int Ci, int R) {
+  int idx = blockIdx.x * blockDim.x + threadIdx.x;
+  if (idx >= P * Co) return;
+  int co = idx % Co, p = idx / Co;
+  float acc = 0.0f;
+  for (int r = 0; r < R; ++r)
+    for (int ci = 0; ci < Ci; ++ci)
+      acc += x[(p + r) * Ci + ci] * w[co * Ci + ci];
+  y[idx] = acc;
+}
+extern "C" void channel_mix(const float *x, const float *w, float *y, int P, int Co, int Ci, int R) {
+  float *dx, *dw, *dy;
+  cudaMalloc(&dx, (P + R) * Ci * sizeof(float));
+  cudaMalloc(&dw, Co * Ci * sizeof(float));
+  cudaMalloc(&dy, P * Co * sizeof(float));
+  cudaMemcpy(dx, x, (P + R) * Ci * sizeof(float), cudaMemcpyHostToDevice);
+  cudaMemcpy(dw, w, Co * Ci * sizeof(float), cudaMemcpyHostToDevice);
+  mix<<<(P * Co + 127) / 128, 128>>>(dx, dw, dy, P, Co, Ci, R);
+  cudaMemcpy(y, dy, P * Co * sizeof(float), cudaMemcpyDeviceToHost);
+  cudaFree(dx);
+  cudaFree(dw);
+  cudaFree(dy);
+}
+"""
+
+
+def test_lanes_that_would_gather_leave_a_contiguous_inner_loop_to_vectorise_itself():
+    code = xpiler.translate(CHANNEL_MIX, to="vnni", source="cuda")
+    assert "__xp_strip" not in code
+    assert "#pragma omp simd reduction(+: acc)" in code
+    rng = np.random.default_rng(9)
+    P, Co, Ci, R = 30, 7, 40, 3
+    x = rng.standard_normal((P + R, Ci)).astype(np.float32)
+    w = rng.standard_normal((Co, Ci)).astype(np.float32)
+    y = np.zeros((P, Co), np.float32)
+    xpiler.run(code, [x, w, y, P, Co, Ci, R], entry="channel_mix", lang="vnni")
+    expect = sum(x[r:r + P] for r in range(R)) @ w.T
+    np.testing.assert_allclose(y, expect, rtol=1e-4, atol=1e-4)
