@@ -171,6 +171,22 @@ def test_non_programs_are_rejected(data, message):
         xpiler.parse(data)
 
 
+@pytest.mark.parametrize("body, line, column, message", [
+    # the indentation suggests the loop, the braces say otherwise
+    ("  for (int j = 0; j < n; ++j)\n    y[j] += 1.0f;\n    if (y[0] > 2.0f) break;\n", 4, 22,
+     "'break' outside of a loop or switch"),
+    ("  if (n > 0) continue;\n", 2, 14, "'continue' outside of a loop"),
+])
+def test_a_jump_outside_any_loop_is_an_error_with_its_place(body, line, column, message):
+    text = "__global__ void k(float *y, int n) {\n" + body + "}\n"
+    with pytest.raises(xpiler.ParseError) as info:
+        xpiler.parse(text, filename="k.cu")
+    assert (info.value.line, info.value.column) == (line, column)
+    assert str(info.value) == f"k.cu:{line}:{column}: {message}"
+    # inside a loop, or a switch for break, they are fine
+    xpiler.parse("__global__ void k(int n) { switch (n) { case 1: break; } while (n) { if (n) continue; } }")
+
+
 def test_deep_nesting_is_an_error_not_a_crash():
     src = "extern \"C\" void f(int x) { x = " + "(" * 1000 + "1" + ")" * 1000 + "; }"
     with pytest.raises(xpiler.UnsupportedError, match="nesting deeper than"):

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from .. import ir
-from ..errors import UnsupportedError
+from ..errors import ParseError, UnsupportedError
 from ..intrinsics import REGISTRY
 from .parser import Source, parse
 
@@ -465,10 +465,17 @@ class Lifter:
         if t == "return_statement":
             value = node.named_children[0] if node.named_children else None
             return ir.Return(self.expr(value) if value is not None else None)
-        if t == "break_statement":
-            return ir.Jump("break")
-        if t == "continue_statement":
-            return ir.Jump("continue")
+        if t in ("break_statement", "continue_statement"):
+            kind = t.removesuffix("_statement")
+            targets = ("for_statement", "while_statement", "do_statement") + (("switch_statement",) if kind == "break" else ())
+            up = node.parent
+            while up is not None and up.type not in targets + ("function_definition", "lambda_expression"):
+                up = up.parent
+            if up is None or up.type not in targets:
+                line, column = self.src.position(node.start_byte)
+                raise ParseError(f"'{kind}' outside of a loop" + (" or switch" if kind == "break" else ""),
+                                 filename=self.src.filename, line=line, column=column)
+            return ir.Jump(kind)
         if t == "preproc_call":
             return self.pragma_or_keep(node)
         if t in ("preproc_def", "preproc_function_def"):
