@@ -65,6 +65,10 @@ def _stmts(s) -> list:
     return list(s.body) if isinstance(s, ir.Block) else [s]
 
 
+def _divides(e) -> bool:
+    return any(isinstance(n, ir.BinOp) and n.op in ("/", "%") for n in ir.walk(e))
+
+
 def _has_loop(node) -> bool:
     return any(isinstance(n, (ir.For, ir.While)) for n in ir.walk(node))
 
@@ -111,7 +115,7 @@ class _Sinker:
         if d.init is None or d.dims or d.ctor_args is not None or decl.storage or d.type.reference or \
                 d.name in self.assigned or touches_memory(d.init):
             return False
-        if any(isinstance(n, ir.BinOp) and n.op in "/%" for n in ir.walk(d.init)):
+        if _divides(d.init):
             return False   # a vector has no integer division: computed once per strip, kept per lane
         return not (used_names(d.init) & self.declared) - bound - set(self.remat) - self.uniform
 
@@ -169,6 +173,11 @@ class _Sinker:
 
     def kept(self, part: list, header_bound: set) -> list:
         *pragmas, s = part
+        header = [x for x in ((s.init, s.cond, s.step) if isinstance(s, ir.For) else (s.cond,) if isinstance(s, ir.If)
+                              else ()) if x is not None]
+        if self.guards and any(_divides(x) for x in header):
+            # run for all lanes, it would divide where no lane under the condition would have
+            raise _Unsinkable("a division in a loop header under a lane's condition")
         if isinstance(s, ir.For):
             own = {d.name for d in s.init.vars} if isinstance(s.init, ir.Decl) else set()
             if own & assigned_scalars(s.body):
@@ -253,7 +262,9 @@ class _Sinker:
             if isinstance(s, ir.Decl) and not s.storage and all(
                     d.init is not None and not d.dims and d.ctor_args is None and not d.type.reference and
                     d.name not in self.assigned and not touches_memory(d.init) and
-                    not used_names(d.init) & self.lane_names() - header_bound for d in s.vars):
+                    not used_names(d.init) & self.lane_names() - header_bound and
+                    not (self.guards and _divides(d.init)) for d in s.vars):
+                # (under a lane's condition a division may be one no lane would have made)
                 self.uniform |= {d.name for d in s.vars}
                 shared.append(s)
             else:

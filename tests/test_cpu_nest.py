@@ -610,3 +610,20 @@ def test_lanes_that_would_gather_leave_a_contiguous_inner_loop_to_vectorise_itse
     xpiler.run(code, [x, w, y, P, Co, Ci, R], entry="channel_mix", lang="vnni")
     expect = sum(x[r:r + P] for r in range(R)) @ w.T
     np.testing.assert_allclose(y, expect, rtol=1e-4, atol=1e-4)
+
+
+def test_a_shared_division_under_a_lanes_condition_stays_under_it():
+    # no lane passes `c < d` when d = 0: the division `kh / d` must not run (it would trap)
+    guarded = WINDOW_MAX.replace("  float acc = -INFINITY;\n", "  float acc = -INFINITY;\n  if (c < scale) {\n"
+                                 "  const int reps = kh / scale;\n").replace(
+        "      acc = fmaxf(acc, base[i * cols + j]);\n", "      acc = fmaxf(acc, base[i * cols + j] * reps);\n  }\n")
+    code = xpiler.translate(guarded, to="vnni", source="cuda")
+    x = np.random.default_rng(10).standard_normal((5, 40)).astype(np.float32)
+    y = np.zeros((3, 39), np.float32)
+    xpiler.run(code, [x, y, 5, 40, 3, 2, 0], entry="window", lang="vnni")
+    np.testing.assert_array_equal(y, np.full((3, 39), -np.inf, np.float32))
+    y = np.zeros((3, 39), np.float32)
+    xpiler.run(code, [x, y, 5, 40, 3, 2, 1], entry="window", lang="vnni")   # lane 0 only, reps = 3
+    expect = np.full((3, 39), -np.inf, np.float32)
+    expect[:, 0] = (3 * _window_reference(x, 3, 2, 0)[:, 0]) * 2
+    np.testing.assert_array_equal(y, expect)
