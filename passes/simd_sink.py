@@ -50,6 +50,7 @@ from .loop_split import statements_outside_loops
 
 INT = ir.Type("int")
 CONST_INT = ir.Type("int", quals=("const",))
+LONG_LONG = ir.Type("long long")
 WIDTH = 64   # lanes per strip: four AVX-512 vectors of floats, in L1 with every expanded scalar
 
 
@@ -218,38 +219,43 @@ class _Sinker:
         """``for (int c = e; c < E; c += S) B``, ``e`` depending on the lane (a thread's share of a row:
         ``c = threadIdx.x; c += blockDim.x``), ``E`` and ``S > 0`` not: every lane counts its own trips
         ``t``, the loop runs the most of them, and lane ``l`` takes step ``m`` when ``m < t[l]``, at
-        ``c = e + m * S`` (always below ``E``: no overflow)."""
+        ``c = e + m * S`` (always below ``E``; trips and steps count in 64 bits: no overflow)."""
         canon = s.canonical()
         if canon is None or not isinstance(s.init, ir.Decl) or s.init.vars[0].type != INT:
             raise _Unsinkable("a loop header that depends on the lane")
         c, first, stop, step = canon
         step = self._positive_step(step)
-        # the bound may differ between lanes too, as long as the loop does not change it
-        if step is None or used_names(ir.ExprStmt(stop)) & assigned_scalars(s.body) or not self.signed(stop):
+        # the start and bound may differ between lanes too, as long as the loop does not change them
+        changed = assigned_scalars(s.body)
+        if step is None or (used_names(ir.ExprStmt(stop)) | used_names(ir.ExprStmt(first))) & changed or \
+                not self.signed(stop):
             raise _Unsinkable("a loop header that depends on the lane")
         trips, most, m = self.fresh("trips"), self.fresh("trips_max"), self.fresh(f"{c}_step")
         self.declared |= {trips, most, m}
-        self.expanded[trips] = ir.Declarator(trips, INT)
+        self.expanded[trips] = ir.Declarator(trips, LONG_LONG)
         self.arrays.add(trips)
         first = _p(first) if self.signed(first) else ir.Cast(INT, _p(first))   # as `int c = first` converts
-        count = ir.Cast(INT, ir.BinOp("+", ir.BinOp("/", ir.BinOp("-", ir.BinOp("-", ir.Cast(ir.Type("long long"), _p(stop)), _c(1)),
-                                                                           first), _p(step)), _c(1)))
+        # trips and steps count in 64 bits: (E - 1 - e) / S + 1 need not fit an int when e < 0
+        count = ir.BinOp("+", ir.BinOp("/", ir.BinOp("-", ir.BinOp("-", ir.Cast(LONG_LONG, _p(stop)), _c(1)), first),
+                                         _p(step)), _c(1))
         guards, self.guards = self.guards, []
-        out = [ir.Decl((ir.Declarator(trips, INT, dims=(_c(WIDTH),)),))]
+        out = [ir.Decl((ir.Declarator(trips, LONG_LONG, dims=(_c(WIDTH),)),))]
         out += self.lane_loop([ir.ExprStmt(ir.Assign(ir.Name(trips), "=", _c(0)))]) if guards else []
         self.guards = guards
         out += self.lane_loop([ir.ExprStmt(ir.Assign(ir.Name(trips), "=", ir.Ternary(ir.BinOp("<", first, _p(stop)), count, _c(0))))])
         lane_trips = ir.Index(ir.Name(trips), ir.Name(self.lane))
-        out += [ir.Decl((ir.Declarator(most, INT, init=_c(0)),)), ir.Pragma(f"omp simd reduction(max: {most})"),
+        out += [ir.Decl((ir.Declarator(most, LONG_LONG, init=_c(0)),)), ir.Pragma(f"omp simd reduction(max: {most})"),
                 ir.For(ir.Decl((ir.Declarator(self.lane, INT, init=_c(0)),)),
                        ir.BinOp("<", ir.Name(self.lane), ir.Name(self.lanes)), ir.UnOp("++", ir.Name(self.lane)),
                        ir.ExprStmt(ir.Assign(ir.Name(most), "=", ir.Ternary(ir.BinOp(">", lane_trips, ir.Name(most)),
                                                                               lane_trips, ir.Name(most)))), kind="vector")]
-        self.guarded[c] = ir.Decl((ir.Declarator(c, CONST_INT, init=ir.BinOp("+", first, ir.BinOp("*", ir.Name(m), _p(step)))),))
+        # e + m * S is below E, m * S alone need not fit an int
+        value = ir.BinOp("+", ir.Cast(LONG_LONG, _p(first)), ir.BinOp("*", ir.Name(m), _p(step)))
+        self.guarded[c] = ir.Decl((ir.Declarator(c, CONST_INT, init=ir.Cast(INT, ir.Paren(value))),))
         self.guards.append(ir.BinOp("<", ir.Name(m), ir.Name(trips)))
         body = self.level(_stmts(s.body), header_bound | {m})
         self.guards.pop()
-        loop = ir.For(ir.Decl((ir.Declarator(m, INT, init=_c(0)),)), ir.BinOp("<", ir.Name(m), ir.Name(most)),
+        loop = ir.For(ir.Decl((ir.Declarator(m, LONG_LONG, init=_c(0)),)), ir.BinOp("<", ir.Name(m), ir.Name(most)),
                       ir.UnOp("++", ir.Name(m)), ir.Block(tuple(body)), kind=s.kind)
         return out + pragmas + [loop]
 

@@ -401,10 +401,11 @@ def test_a_loop_whose_bound_depends_on_the_lane_runs_as_many_steps_as_its_longes
     triangle = WINDOW_MAX.replace("for (int i = 0; i < kh; ++i)", "for (int i = 0; i < (c % kh) + 1; ++i)")
     code = xpiler.translate(triangle, to="vnni", source="cuda")
     # every lane counts its trips; lane l takes step m while m < its trips
-    assert "__xp_trips[__xp_lane] = 0 < ((c % kh) + 1) ? (int)(((long long)((c % kh) + 1) - 1 - 0) / 1 + 1) : 0;" in code
+    # (trips and steps in 64 bits: no overflow whatever the start)
+    assert "__xp_trips[__xp_lane] = 0 < ((c % kh) + 1) ? ((long long)((c % kh) + 1) - 1 - 0) / 1 + 1 : 0;" in code
     assert "#pragma omp simd reduction(max: __xp_trips_max)" in code
     assert ("if (__xp_i_step < __xp_trips[__xp_lane]) {\n"
-            "                    const int i = 0 + __xp_i_step * 1;\n") in code
+            "                    const int i = (int)((long long)0 + __xp_i_step * 1);\n") in code
     x = np.random.default_rng(6).standard_normal((8, 100)).astype(np.float32)
     y = np.zeros((6, 99), np.float32)
     xpiler.run(code, [x, y, 8, 100, 3, 2, 0], entry="window", lang="vnni")
@@ -534,7 +535,7 @@ def test_a_threads_share_of_a_row_between_barriers_is_a_simd_loop_per_step():
     code = xpiler.translate(ROW_SUMS, to="vnni", source="cuda")
     # the threads' shares: lane l takes step m while m < its trips, at c = l + m * blockDim.x
     assert "#pragma omp simd reduction(max: __xp_trips_max)" in code
-    assert "const int c = (int)(unsigned)threadIdx_x + __xp_c_step * (int)blockDim.x;" in code
+    assert "const int c = (int)((long long)(int)(unsigned)threadIdx_x + __xp_c_step * (int)blockDim.x);" in code
     rng = np.random.default_rng(7)
     for rows, cols in ((5, 1000), (3, 100), (2, 128)):
         x = rng.standard_normal((rows, cols)).astype(np.float32)
