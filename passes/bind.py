@@ -773,21 +773,21 @@ class Binder:
             return replace(f, kind="host")
         independent, types = self.independent(f), scalar_types(f)
         taken = used_names(f) | declared_names(f) | {p.name for p in f.params}
+
+        def new_name(name: str) -> str:
+            return fresh(f"__xp_{name}", taken)
         # the chain rebuilt (declarations between its loops were sunk inwards), its deepest
         # independent loops around loops sunk below them, its innermost independent loops SIMD
-        body = sink_parallel_nests(nest.body, independent, lambda name: fresh(f"__xp_{name}", taken),
-                                   lambda e: is_signed_int(e, types), self.constants)
+        body = sink_parallel_nests(nest.body, independent, new_name, lambda e: is_signed_int(e, types), self.constants)
         first = replace(nest.loops[-1], body=simd_inner_loops(body, independent, types))
         for outer in reversed(nest.loops[:-1]):
             first = replace(outer, body=ir.Block((first,)))
         pragma = ir.Pragma("omp parallel for" + (f" collapse({len(nest.loops)})" if len(nest.loops) > 1 else ""))
         chain: tuple = (pragma, first)
-        simd = simd_chain(nest.loops, nest.body, types, lambda name: fresh(f"__xp_{name}", taken), independent,
-                          self.constants) or \
+        simd = simd_chain(nest.loops, nest.body, types, new_name, independent, self.constants) or \
             simd_threads(nest.loops, nest.body, self.constants,
                          {p.name for p in f.params} | declared_names(ir.Block(tuple(nest.pre))) |
-                         set(self.parallel.module_variables), independent, lambda name: fresh(f"__xp_{name}", taken),
-                         types)
+                         set(self.parallel.module_variables), independent, new_name, types)
         if simd is not None:  # the SIMD form, when its counters fit in an int; the chain as it was else
             fits, stmts = simd
             chain = (ir.If(fits, ir.Block(tuple(stmts)), ir.Block(chain)),)
@@ -798,7 +798,13 @@ class Binder:
         known (a grid-stride loop calling a helper such as ``gelu_tanh``)."""
         from xpiler.ir.dependence import function_env, is_parallel
         env = function_env(self.module, f)
-        return lambda loop: is_parallel(loop, constants=self.constants, env=env)
+        answers: dict = {}   # the SIMD passes ask about the same loop more than once
+
+        def independent(loop: ir.For) -> bool:
+            if loop not in answers:
+                answers[loop] = is_parallel(loop, constants=self.constants, env=env)
+            return answers[loop]
+        return independent
 
     # -- bang ------------------------------------------------------------------------------------------
     def bang(self, f: ir.Function, nest: Nest | None) -> ir.Function:

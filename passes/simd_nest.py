@@ -566,6 +566,15 @@ def simd_threads(loops: list, body: ir.Block, constants: dict, outer: set = froz
     return _and(unique), [_relabel(s) for s in nest]
 
 
+def _int_counter_from_zero(loop: ir.For):
+    """``(var, start, stop, step)`` of ``for (int var = 0; var < stop; ++var)``, else None."""
+    canon = loop.canonical()
+    if canon is None or strip_parens(canon[1]) != _c(0) or strip_parens(canon[3]) != _c(1) or \
+            not isinstance(loop.init, ir.Decl) or loop.init.vars[0].type != INT:
+        return None
+    return canon
+
+
 def sink_simd_loops(node, parallel, fresh, signed=lambda e: False, constants: dict | None = None):
     """``node`` with each ``omp simd`` loop over ``[0, n)`` whose body holds loops run as strips of
     lanes sunk below those loops (:func:`~.simd_sink.sink`), where its iterations are independent
@@ -577,11 +586,9 @@ def sink_simd_loops(node, parallel, fresh, signed=lambda e: False, constants: di
             s = body[i]
             loop = body[i + 1] if i + 1 < len(body) else None
             if isinstance(s, ir.Pragma) and s.text == "omp simd" and isinstance(loop, ir.For):
-                canon = loop.canonical()
+                canon = _int_counter_from_zero(loop)
                 sunk, guarded = None, _guard_form(_stmts(loop.body))
-                if canon is not None and strip_parens(canon[1]) == _c(0) and strip_parens(canon[3]) == _c(1) \
-                        and isinstance(loop.init, ir.Decl) and loop.init.vars[0].type.base == "int" and \
-                        parallel(replace(loop, body=ir.Block(tuple(guarded)))):
+                if canon is not None and parallel(replace(loop, body=ir.Block(tuple(guarded)))):
                     sunk = sink(canon[0], canon[2], guarded, fresh, signed, constants)
                 out += sunk if sunk is not None else [s, loop]
                 i += 2
@@ -626,9 +633,8 @@ def _sink_nests(node, parallel, fresh, signed, constants) -> tuple:
             return node, True
         if node.kind != "serial" or not parallel(node):
             return node, False
-        canon = node.canonical()
-        if canon is not None and strip_parens(canon[1]) == _c(0) and strip_parens(canon[3]) == _c(1) and \
-                isinstance(node.init, ir.Decl) and node.init.vars[0].type == INT:
+        canon = _int_counter_from_zero(node)
+        if canon is not None:
             stmts = sink(canon[0], canon[2], _stmts(node.body), fresh, signed, constants)
             if stmts is not None:
                 return ir.Block(tuple(stmts)), True
