@@ -21,7 +21,7 @@ BUILTIN_MODULES = ("xpiler.passes.simt_port", "xpiler.passes.inline", "xpiler.pa
                    "xpiler.passes.loop_expansion", "xpiler.passes.loop_contraction",
                    "xpiler.passes.broadcast_forward", "xpiler.passes.loop_normalize", "xpiler.passes.lanes_outward", "xpiler.passes.mask_bounds",
                    "xpiler.passes.contract_temporaries", "xpiler.passes.scalar_replace",
-                   "xpiler.passes.elide_mirrors")
+                   "xpiler.passes.elide_mirrors", "xpiler.passes.wide_subscripts")
 
 _builtin: dict[str, type[ModulePass]] = {}
 

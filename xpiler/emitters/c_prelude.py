@@ -217,9 +217,13 @@ VECTOR_MINMAX = {
     for name, t, op in (("fmaxf", "float", ">"), ("fminf", "float", "<"), ("fmax", "double", ">"),
                         ("fmin", "double", "<"))}
 
-# gcc -O2 does not unswitch loops, and does not vectorise a loop that branches on a value the loop
-# does not change (a pooling kind, an activation flag): a SIMD loop of such a program needs it.
-UNSWITCH = '#pragma GCC optimize("unswitch-loops")'
+# What gcc -O2 leaves out and a SIMD loop of a lowered kernel needs:
+# - it does not unswitch loops, so it does not vectorise a loop that branches on a value the loop
+#   does not change (a pooling kind, an activation flag);
+# - its "very cheap" vectoriser cost model vectorises no loop with a load under a condition (a tile
+#   loaded with its tail zeroed, a convolution's padding, a thread's guard): "no vectype for stmt
+#   .MASK_LOAD". The "cheap" model (-O3 uses "dynamic") allows masked loads and stores.
+VECTORISER_OPTIONS = '#pragma GCC optimize("unswitch-loops", "vect-cost-model=cheap")'
 
 # Fast-math spellings with a C library equivalent (glibc declares some of them itself).
 RENAMES = {"__expf": "expf", "__logf": "logf", "__powf": "powf", "__sinf": "sinf", "__cosf": "cosf",
@@ -258,7 +262,7 @@ def with_prelude(module: ir.Module, vector_math: bool = False) -> ir.Module:
     fast-math spellings renamed to their C library equivalents. ``vector_math``: code that gcc -O2
     vectorises: the math functions it calls that libmvec has declared ``simd`` (vectorised calls,
     within 4 ulp of libm), ``fmaxf`` / ``fminf`` / ``fmax`` / ``fmin`` as selects (libm's results),
-    and its loops unswitched (``#pragma GCC optimize``)."""
+    its loops unswitched and loads under conditions vectorised (``#pragma GCC optimize``)."""
     module = ir.rewrite(module, lambda n: ir.Name(RENAMES[n.id]) if isinstance(n, ir.Name) and n.id in RENAMES else n)
     minmax: set = set()
     if vector_math:
@@ -284,7 +288,7 @@ def with_prelude(module: ir.Module, vector_math: bool = False) -> ir.Module:
     if vector_math:
         prelude += [ir.Verbatim(LIBMVEC[name], "vector math") for name in sorted(_called(module) & set(LIBMVEC))]
         prelude += [ir.Verbatim(VECTOR_MINMAX[name], "vector math") for name in sorted(minmax)]
-        prelude.insert(0, ir.Verbatim(UNSWITCH, "vector math"))
+        prelude.insert(0, ir.Verbatim(VECTORISER_OPTIONS, "vector math"))
     return ir.Module(module.dialect, tuple(items[:at] + headers + prelude + items[at:]), module.filename)
 
 
