@@ -1,7 +1,8 @@
 """Wide subscripts (``wide-subscripts``): a signed ``int`` subscript sum is computed in 64 bits.
 
 ``A[row * K + ka]`` becomes ``A[(long long)(row * K) + ka]``: the first term of the sum is widened,
-so the whole sum is evaluated in ``long long``.
+so the whole sum is evaluated in ``long long``. An ``int`` variable used only as a subscript (a
+thread's slot, ``int __tid = (ty * (int)blockDim.x) + tx``) is declared ``long long`` the same way.
 
 Why: gcc (12) does not recognise ``(long)(r * K + (t * 16 + tx))`` as an affine function of ``tx``:
 it cannot rule out that the ``int`` sum wraps, so a load under a condition in such a loop (``ka < K ?
@@ -9,22 +10,28 @@ A[row * K + ka] : 0``, a tile loaded with its tail zeroed, a convolution's paddi
 analysis failed" and the loop stays scalar. Summed in 64 bits from the start, every term is affine.
 
 Exact: the rewrite applies only where every term is a signed ``int`` expression (``int`` literals,
-names declared ``int`` once in the function, arithmetic on them, casts to ``int``). A signed sum that
-does not overflow has the same value in 64 bits; one that does overflow is undefined behaviour in the
-source already. Unsigned arithmetic (which wraps by definition) is left alone.
+names declared ``int`` in scope, arithmetic on them, casts to ``int``). A signed sum that does not
+overflow has the same value in 64 bits; one that does overflow is undefined behaviour in the source
+already. Unsigned arithmetic (which wraps by definition) is left alone, and so is a variable with any
+use other than a subscript (compared with an ``unsigned``, a 64-bit value would compare differently).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from collections import Counter
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from xpiler import ir
 from xpiler.ir.analysis import strip_parens
+from xpiler.ir.effects import assigned_scalars
+from xpiler.ir.types import unqualified
 
 from .base import ModulePass, PassError, map_function_bodies
+from .cleanup import address_taken
 from .registry import register
-from .simd_nest import is_signed_int, scalar_types
+from .simd_nest import is_signed_int
 
 WIDE = ir.Type("long long")
 
@@ -54,15 +61,62 @@ class WideSubscripts(ModulePass):
     def apply(self, module: ir.Module) -> ir.Module:
         if module.dialect != "vnni":
             raise PassError(f"wide-subscripts applies to C (vnni) programs, not {module.dialect}")
+        return map_function_bodies(module, lambda f: _Widener(f).body())
 
-        def body(function: ir.Function):
-            types = scalar_types(function)
 
-            def visit(n):
-                if isinstance(n, ir.Index):
-                    wide = widened(n.index, types)
-                    if wide is not None:
-                        return ir.Index(n.base, wide)
-                return n
-            return ir.rewrite(function.body, visit)
-        return map_function_bodies(module, body)
+class _Widener:
+    """One function's subscripts widened, with the types of the names in scope at each place (a
+    counter is ``int`` in one loop nest and ``unsigned`` in another)."""
+
+    def __init__(self, function: ir.Function):
+        self.function = function
+        body = function.body
+        uses = Counter(n.id for n in ir.walk(body) if isinstance(n, ir.Name))
+        as_index = Counter(strip_parens(n.index).id for n in ir.walk(body) if isinstance(n, ir.Index)
+                           and isinstance(strip_parens(n.index), ir.Name))
+        texts = " ".join(n.text for n in ir.walk(body) if isinstance(n, (ir.Verbatim, ir.RawExpr)))
+        # an int variable that is only ever a subscript (a thread's slot ``__tid``) can hold its value
+        # in 64 bits: no use can tell the difference
+        self.index_only = {name for name, count in as_index.items() if count == uses[name]
+                           and not re.search(rf"\b{re.escape(name)}\b", texts)} - assigned_scalars(body) \
+            - address_taken(body)
+
+    def body(self) -> ir.Block:
+        env = {p.name: unqualified(p.type) for p in self.function.params if not p.dims}
+        return self.statement(self.function.body, env)
+
+    def statement(self, s, env: dict):
+        if isinstance(s, ir.Block):
+            inner = dict(env)
+            return replace(s, body=tuple(self.statement(x, inner) for x in s.body))
+        if isinstance(s, ir.For):
+            inner = dict(env)
+            init = self.statement(s.init, inner) if s.init is not None else None
+            return replace(s, init=init, cond=self.expression(s.cond, inner), step=self.expression(s.step, inner),
+                           body=self.statement(s.body, inner))
+        if isinstance(s, ir.Decl):
+            return replace(s, vars=tuple(self.declarator(v, env) for v in s.vars))
+        return ir.map_children(s, lambda c: self.statement(c, env) if isinstance(c, ir.Stmt)
+                               else self.expression(c, env))
+
+    def declarator(self, v: ir.Declarator, env: dict) -> ir.Declarator:
+        v = ir.map_children(v, lambda c: self.expression(c, env) if isinstance(c, ir.Expr) else c)
+        if v.dims or v.type.pointer:
+            env.pop(v.name, None)
+            return v
+        if v.type.base == "int" and v.name in self.index_only and v.init is not None and is_signed_int(v.init, env):
+            v = replace(v, type=replace(v.type, base=WIDE.base), init=widened(v.init, env) or ir.Cast(WIDE, v.init))
+        env[v.name] = unqualified(v.type)
+        return v
+
+    def expression(self, e, env: dict):
+        if e is None:
+            return None
+
+        def visit(n):
+            if isinstance(n, ir.Index):
+                wide = widened(n.index, env)
+                if wide is not None:
+                    return ir.Index(n.base, wide)
+            return n
+        return ir.rewrite(e, visit)

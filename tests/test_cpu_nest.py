@@ -195,8 +195,9 @@ extern "C" void sums(const float *x, float *out, int rows, int cols) {
 def test_thread_loops_between_barriers_are_simd_loops_with_int_indices():
     code = xpiler.translate(ROW_SUMS_SHARED, to="vnni", source="cuda")
     assert "#pragma omp simd\n              for (int threadIdx_x = 0; threadIdx_x < (int)blockDim.x; ++threadIdx_x) {" in code
-    # the thread's index into the per-thread arrays is counted in int, when its largest value fits
-    assert "int __tid = (threadIdx_z * (int)blockDim.y + threadIdx_y) * (int)blockDim.x + threadIdx_x;" in code
+    # the thread's index into the per-thread arrays is signed when its largest value fits (in 64 bits:
+    # wide-subscripts), so that it is affine in threadIdx_x
+    assert "long long __tid = (long long)((threadIdx_z * (int)blockDim.y + threadIdx_y) * (int)blockDim.x) + threadIdx_x;" in code
     assert ("(((((double)blockDim.z) * ((double)blockDim.y)) + ((double)blockDim.y)) * ((double)blockDim.x))"
             " + ((double)blockDim.x) <= 2147483647.0") in code
     x = np.random.default_rng(1).standard_normal((7, 300)).astype(np.float32)

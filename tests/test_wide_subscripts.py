@@ -58,7 +58,7 @@ def test_signed_int_sums_are_widened_from_their_first_term():
     assert "b[(long long)r + 1] = a[(long long)r + m - 1] + a[u + i] + a[i] + a[2 * (r + i)];" in code
 
 
-def test_names_declared_with_two_types_and_casts_to_unsigned_are_left_alone():
+def test_types_follow_scopes_and_unsigned_arithmetic_is_left_alone():
     code = transform("""
         void f(const float *a, float *b, int n) {
           for (int i = 0; i < n; ++i) {
@@ -69,8 +69,30 @@ def test_names_declared_with_two_types_and_casts_to_unsigned_are_left_alone():
             b[t + 2] = 0.0f;
         }
         """)
-    assert "b[t + 1] = a[(unsigned)i + 1];" in code
+    assert "b[(long long)t + 1] = a[(unsigned)i + 1];" in code
     assert "b[t + 2] = 0.0f;" in code
+
+
+def test_an_int_used_only_as_a_subscript_is_declared_in_64_bits():
+    code = transform("""
+        void f(float *acc, const float *x, unsigned n, int w) {
+          for (int y = 0; y < 4; ++y)
+            for (int t = 0; t < w; ++t) {
+              int slot = y * w + t;
+              int other = y * w + t;
+              acc[slot] += x[other];
+              acc[other] += other < n ? 1.0f : 0.0f;
+            }
+          for (unsigned y = 0; y < 4; ++y) {
+            unsigned slot = y * 8;
+            acc[slot] = 0.0f;
+          }
+        }
+        """)
+    assert "long long slot = (long long)(y * w) + t;" in code
+    # compared with an unsigned: as an int it converts to unsigned, as a long long it would not
+    assert "int other = y * w + t;" in code
+    assert "unsigned slot = y * 8;" in code
 
 
 def test_the_pass_applies_to_c_programs_only():
