@@ -132,6 +132,9 @@ class ScopedRewriter:
     def visit_stmt(self, s, env: TypeEnv) -> list:
         return [s]
 
+    def enter_function(self, f: ir.Function) -> None:
+        """Called before ``f``'s body is rewritten (for facts about the whole function)."""
+
     def visit_function(self, f: ir.Function) -> ir.Function:
         return f
 
@@ -145,6 +148,7 @@ class ScopedRewriter:
         if isinstance(item, ir.ExternC):
             return replace(item, items=tuple(self._top(i) for i in item.items))
         if isinstance(item, ir.Function) and item.body is not None:
+            self.enter_function(item)
             env = self.env.for_function(item)
             body = self.block(item.body, env)
             return self.visit_function(replace(item, body=body))

@@ -26,10 +26,10 @@ from typing import ClassVar
 from xpiler import ir
 from xpiler.ir.analysis import strip_parens
 from xpiler.ir.effects import assigned_scalars
-from xpiler.ir.types import unqualified
+from xpiler.ir.types import TypeEnv, unqualified
 
-from .base import ModulePass, PassError, map_function_bodies
-from .cleanup import address_taken
+from .base import ModulePass, PassError
+from .cleanup import ScopedRewriter, address_taken
 from .registry import register
 from .simd_nest import is_signed_int
 
@@ -61,16 +61,24 @@ class WideSubscripts(ModulePass):
     def apply(self, module: ir.Module) -> ir.Module:
         if module.dialect != "vnni":
             raise PassError(f"wide-subscripts applies to C (vnni) programs, not {module.dialect}")
-        return map_function_bodies(module, lambda f: _Widener(f).body())
+        return _Widener().module(module)
 
 
-class _Widener:
-    """One function's subscripts widened, with the types of the names in scope at each place (a
-    counter is ``int`` in one loop nest and ``unsigned`` in another)."""
+class _ScalarsInScope:
+    """The function's scalars in scope, as :func:`is_signed_int` asks for them (``get(name)``): a
+    counter is ``int`` in one loop nest and ``unsigned`` in another."""
 
-    def __init__(self, function: ir.Function):
-        self.function = function
-        body = function.body
+    def __init__(self, env: TypeEnv):
+        self.env = env
+
+    def get(self, name: str) -> ir.Type | None:
+        var = self.env.lookup(name)
+        return unqualified(var.type) if var is not None and not var.dims and var.kind in ("local", "param") else None
+
+
+class _Widener(ScopedRewriter):
+    def enter_function(self, f: ir.Function) -> None:
+        body = f.body
         uses = Counter(n.id for n in ir.walk(body) if isinstance(n, ir.Name))
         as_index = Counter(strip_parens(n.index).id for n in ir.walk(body) if isinstance(n, ir.Index)
                            and isinstance(strip_parens(n.index), ir.Name))
@@ -81,42 +89,23 @@ class _Widener:
                            and not re.search(rf"\b{re.escape(name)}\b", texts)} - assigned_scalars(body) \
             - address_taken(body)
 
-    def body(self) -> ir.Block:
-        env = {p.name: unqualified(p.type) for p in self.function.params if not p.dims}
-        return self.statement(self.function.body, env)
+    def visit_expr(self, e, env: TypeEnv, truth: bool):
+        if isinstance(e, ir.Index):
+            wide = widened(e.index, _ScalarsInScope(env))
+            if wide is not None:
+                return ir.Index(e.base, wide)
+        return e
 
-    def statement(self, s, env: dict):
-        if isinstance(s, ir.Block):
-            inner = dict(env)
-            return replace(s, body=tuple(self.statement(x, inner) for x in s.body))
-        if isinstance(s, ir.For):
-            inner = dict(env)
-            init = self.statement(s.init, inner) if s.init is not None else None
-            return replace(s, init=init, cond=self.expression(s.cond, inner), step=self.expression(s.step, inner),
-                           body=self.statement(s.body, inner))
+    def visit_stmt(self, s, env: TypeEnv) -> list:
         if isinstance(s, ir.Decl):
-            return replace(s, vars=tuple(self.declarator(v, env) for v in s.vars))
-        return ir.map_children(s, lambda c: self.statement(c, env) if isinstance(c, ir.Stmt)
-                               else self.expression(c, env))
-
-    def declarator(self, v: ir.Declarator, env: dict) -> ir.Declarator:
-        v = ir.map_children(v, lambda c: self.expression(c, env) if isinstance(c, ir.Expr) else c)
-        if v.dims or v.type.pointer:
-            env.pop(v.name, None)
-            return v
-        if v.type.base == "int" and v.name in self.index_only and v.init is not None and is_signed_int(v.init, env):
-            v = replace(v, type=replace(v.type, base=WIDE.base), init=widened(v.init, env) or ir.Cast(WIDE, v.init))
-        env[v.name] = unqualified(v.type)
-        return v
-
-    def expression(self, e, env: dict):
-        if e is None:
-            return None
-
-        def visit(n):
-            if isinstance(n, ir.Index):
-                wide = widened(n.index, env)
-                if wide is not None:
-                    return ir.Index(n.base, wide)
-            return n
-        return ir.rewrite(e, visit)
+            scalars = _ScalarsInScope(env)
+            wide = []
+            for v in s.vars:
+                if v.type.base == "int" and not v.type.pointer and not v.dims and v.name in self.index_only \
+                        and v.init is not None and is_signed_int(v.init, scalars):
+                    v = replace(v, type=replace(v.type, base=WIDE.base),
+                                init=widened(v.init, scalars) or ir.Cast(WIDE, v.init))
+                    env.declare(v.name, v.type)
+                wide.append(v)
+            s = replace(s, vars=tuple(wide))
+        return [s]
