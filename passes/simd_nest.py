@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from xpiler import ir
-from xpiler.ir.analysis import strip_parens
+from xpiler.ir.analysis import conjunction, conjuncts, strip_parens
 from xpiler.ir.effects import assigned_scalars, is_array_decl, touches_memory, used_names
 
 from .loop_split import statements_outside_loops
@@ -110,20 +110,6 @@ def _guard_form(stmts: list) -> list:
 
 
 # ---- guard to bound --------------------------------------------------------------------------------
-def _conjuncts(e) -> list:
-    e = strip_parens(e)
-    if isinstance(e, ir.BinOp) and e.op == "&&":
-        return _conjuncts(e.left) + _conjuncts(e.right)
-    return [e]
-
-
-def _and(terms: list):
-    out = None
-    for t in terms:
-        out = t if out is None else ir.BinOp("&&", out, t)
-    return out
-
-
 def _negated_comparison(e):
     """``!(a >= b)`` as ``a < b`` (and the like), else None."""
     e = strip_parens(e)
@@ -139,7 +125,7 @@ def _negated_comparison(e):
 
 def _split_negations(cond) -> list:
     out = []
-    for c in _conjuncts(cond):
+    for c in conjuncts(cond):
         n = _negated_comparison(c)
         out += _split_negations(n) if n is not None and n != c else [c]
     return out
@@ -233,7 +219,7 @@ def bound_guard(g: str, extent, body: list, types: dict):
         rest.append(c)
     if not bounds and not conditions and not hoisted:
         return [], [], [], prefix + body
-    inner = kept + ([ir.If(_and(rest), guard.then)] if rest else _stmts(guard.then))
+    inner = kept + ([ir.If(conjunction(rest), guard.then)] if rest else _stmts(guard.then))
     return hoisted, bounds, conditions, inner
 
 
@@ -376,13 +362,13 @@ def simd_chain(loops: list, body: ir.Block, types: dict, fresh, parallel=None,
     nest: list = sink(inner_var, stop, inner_body, fresh, lambda e: is_signed_int(e, types), constants) or \
         [ir.Pragma("omp simd"), _int_loop(inner_var, stop, inner_body, "vector")]
     if conditions:
-        nest = [ir.If(_and(conditions), ir.Block(tuple(nest)))]
+        nest = [ir.If(conjunction(conditions), ir.Block(tuple(nest)))]
     nest = pre + nest
     for var, ext in reversed(axes[:-1]):
         nest = [_int_loop(var, _as_int(ext), nest, "parallel")]
     if len(axes) > 1:
         nest = [ir.Pragma("omp parallel for" + (f" collapse({len(axes) - 1})" if len(axes) > 2 else ""))] + nest
-    fits = _and([ir.BinOp("<=", c, ir.Const(f"{INT_MAX}u", INT_MAX)) for c in checks])
+    fits = conjunction([ir.BinOp("<=", c, ir.Const(f"{INT_MAX}u", INT_MAX)) for c in checks])
     return fits, [_relabel(s) for s in nest]
 
 
@@ -563,7 +549,7 @@ def simd_threads(loops: list, body: ir.Block, constants: dict, outer: set = froz
     for c in checks:
         if c not in unique:
             unique.append(c)
-    return _and(unique), [_relabel(s) for s in nest]
+    return conjunction(unique), [_relabel(s) for s in nest]
 
 
 def _int_counter_from_zero(loop: ir.For):

@@ -64,7 +64,7 @@ class WideSubscripts(ModulePass):
         return _Widener().module(module)
 
 
-class _ScalarsInScope:
+class ScalarsInScope:
     """The function's scalars in scope, as :func:`is_signed_int` asks for them (``get(name)``): a
     counter is ``int`` in one loop nest and ``unsigned`` in another."""
 
@@ -91,14 +91,14 @@ class _Widener(ScopedRewriter):
 
     def visit_expr(self, e, env: TypeEnv, truth: bool):
         if isinstance(e, ir.Index):
-            wide = widened(e.index, _ScalarsInScope(env))
+            wide = widened(e.index, ScalarsInScope(env))
             if wide is not None:
                 return ir.Index(e.base, wide)
         return e
 
     def visit_stmt(self, s, env: TypeEnv) -> list:
         if isinstance(s, ir.Decl):
-            scalars = _ScalarsInScope(env)
+            scalars = ScalarsInScope(env)
             wide = []
             for v in s.vars:
                 if v.type.base == "int" and not v.type.pointer and not v.dims and v.name in self.index_only \

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 
@@ -258,7 +259,7 @@ def test_a_grid_stride_loop_with_dependent_iterations_keeps_its_order():
 
 def test_vector_math_can_be_turned_off_for_libm_results_bit_for_bit():
     pipeline = xpiler.translate_with_trace(GELU_GRID_STRIDE, to="vnni", source="cuda").pipeline
-    assert pipeline.endswith(",elide-mirrors,wide-subscripts,c-prelude")
+    assert pipeline.endswith(",elide-mirrors,wide-subscripts,simd-jam,simd-unswitch,c-prelude")
     code = xpiler.translate(GELU_GRID_STRIDE, to="vnni", source="cuda",
                             pipeline=pipeline.replace("c-prelude", "c-prelude{vector_math=false}"))
     assert "libmvec" not in code and "__simd__" not in code
@@ -500,7 +501,9 @@ def test_a_body_with_one_loop_is_left_to_gccs_outer_loop_vectorisation():
                              "  for (int j = 0; j < kw; ++j)\n    acc = fmaxf(acc, base[j]);")
     code = xpiler.translate(row, to="vnni", source="cuda")
     assert "__xp_strip" not in code
-    assert ("#pragma omp simd\n          for (int __xp_global_x = 0; __xp_global_x < __xp_end; ++__xp_global_x) {") in code
+    # (twice: simd-unswitch versions the loop on `scale`)
+    assert len(re.findall(r"#pragma omp simd\n +for \(int __xp_global_x = 0; __xp_global_x < __xp_end; "
+                          r"\+\+__xp_global_x\) \{", code)) == 2
 
 
 # A row per block; each thread sums its share of the row (`c = threadIdx.x; c += blockDim.x`), then

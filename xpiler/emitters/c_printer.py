@@ -116,7 +116,7 @@ class Printer:
             init = self.decl(s.init) if isinstance(s.init, ir.Decl) else self.expr(s.init.expr) if s.init else ""
             cond = self.expr(s.cond) if s.cond is not None else ""
             step = self.expr(s.step) if s.step is not None else ""
-            head = f"for ({init}; {cond}; {step})".replace("; ;", ";;").replace("(; ", "(;").replace("; )", ";)")
+            head = f"for ({init};{' ' + cond if cond else ''};{' ' + step if step else ''})"
             return self.with_body(pad + head, s.body, level)
         if isinstance(s, ir.While):
             if s.do_while:

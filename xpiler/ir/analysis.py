@@ -13,6 +13,22 @@ def strip_parens(expr):
     return expr
 
 
+def conjuncts(e) -> list:
+    """The terms of an ``&&`` chain, in evaluation order (``e`` itself when it is not one)."""
+    e = strip_parens(e)
+    if isinstance(e, BinOp) and e.op == "&&":
+        return conjuncts(e.left) + conjuncts(e.right)
+    return [e]
+
+
+def conjunction(terms: list):
+    """``t0 && t1 && ...`` (None for no terms)."""
+    out = None
+    for t in terms:
+        out = t if out is None else BinOp("&&", out, t)
+    return out
+
+
 def canonical_loop(loop: For):
     """``(var, start, stop, step)`` of ``for (T v = a; v < b; v += s)`` style loops, else None."""
     init = loop.init

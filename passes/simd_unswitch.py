@@ -1,0 +1,192 @@
+"""SIMD unswitch (``simd-unswitch``): a SIMD loop is versioned on the conditions its lanes share.
+
+A tile loaded with its edges zeroed tests a row and a column in every lane::
+
+    #pragma omp simd                                   if (0 < n && by * 16 + ty < M) {
+    for (int tx = 0; tx < n; ++tx) {                   #pragma omp simd
+      int row = by * 16 + ty;                            for (int tx = 0; tx < n; ++tx) {
+      int col = bx * 16 + tx;                  ->          int row = by * 16 + ty; int col = ...;
+      As[ty][tx] = (row < M && col < K)                    As[ty][tx] = col < K ? A[row * K + col] : 0.0f;
+                   ? A[row * K + col] : 0.0f;            }
+    }                                                  } else {
+                                                       #pragma omp simd
+                                                         for (...) { ...the loop as it was... }
+                                                       }
+
+``row < M`` is the same in every lane. gcc (12) still computes it per vector and builds the lane
+mask from that one bit with a chain of sixteen shifts and ors, in the loop: measured, that chain made
+a tiled GEMM's tile loads cost as much as its multiplications. In the first version above the lanes
+test only what differs between them.
+
+Which conditions: the ``&&`` chain of a condition evaluated in every iteration (the condition of an
+``if``, or of a ``?:`` that is not itself under a condition, in a statement at the top of the loop's
+body that no earlier ``break``, ``continue``, ``return`` or ``goto`` can skip), and of it the longest
+prefix of conjuncts that are *invariant*: no memory read, no side effect, no name the loop assigns,
+and not the loop's counter. A local declared at the top of the body with an invariant initializer
+(``row`` above) stands for its initializer, cast to its type where that is not the same.
+
+Exact: the version condition ``start < stop && P1 && P2 ...`` is evaluated only when the loop runs an
+iteration, and in that first iteration the original evaluates every ``Pi`` (and the initializers they
+stand for) too, with the same values: nothing the loop does changes them. So it adds no evaluation
+that could fault or overflow, and where it holds every ``Pi`` holds in every iteration, which is what
+the first version assumes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import ClassVar
+
+from xpiler import ir
+from xpiler.ir.analysis import conjunction, conjuncts, strip_parens
+from xpiler.ir.effects import assigned_scalars, declaration_counts, declared_names, touches_memory
+from xpiler.ir.types import TypeEnv
+
+from .base import ModulePass, PassError
+from .cleanup import ScopedRewriter, address_taken, is_pure
+from .registry import register
+from .simd_nest import is_signed_int
+from .wide_subscripts import ScalarsInScope
+
+
+@register
+@dataclass(frozen=True)
+class SimdUnswitch(ModulePass):
+    name: ClassVar[str] = "simd-unswitch"
+    summary: ClassVar[str] = "C targets: a SIMD loop versioned on the conditions all its lanes share"
+
+    def apply(self, module: ir.Module) -> ir.Module:
+        if module.dialect != "vnni":
+            raise PassError(f"simd-unswitch applies to C (vnni) programs, not {module.dialect}")
+        return _Unswitcher().module(module)
+
+
+class _Unswitcher(ScopedRewriter):
+    def stmts(self, body, env: TypeEnv) -> list:
+        out = super().stmts(body, env)
+        versioned = []
+        i = 0
+        while i < len(out):
+            s = out[i]
+            if isinstance(s, ir.Pragma) and s.text.startswith("omp simd") and i + 1 < len(out) \
+                    and isinstance(out[i + 1], ir.For):
+                got = unswitched(s, out[i + 1], env)
+                if got is not None:
+                    versioned.append(got)
+                    i += 2
+                    continue
+            versioned.append(s)
+            i += 1
+        return versioned
+
+
+def unswitched(pragma: ir.Pragma, loop: ir.For, env: TypeEnv) -> ir.If | None:
+    """``if (start < stop && P...) { fast loop } else { the loop }``, or None when no condition of the
+    loop's body has an invariant prefix."""
+    canonical = loop.canonical()
+    if canonical is None:
+        return None
+    var, start, stop, _ = canonical
+    if not (is_pure(start) and is_pure(stop)):
+        return None
+    body = list(loop.body.body) if isinstance(loop.body, ir.Block) else [loop.body]
+    facts = _Invariance(var, body, env)
+    fast, hoisted = [], []
+    for k, s in enumerate(body):
+        if any(isinstance(n, (ir.Jump, ir.Return, ir.Verbatim)) for n in ir.walk(s)):
+            fast.extend(body[k:])  # what follows may be skipped: its conditions are not evaluated every time
+            break
+        s, found = facts.hoist(s)
+        fast.append(s)
+        hoisted += [c for c in found if c not in hoisted]
+        if isinstance(s, ir.Decl):
+            facts.declare(s)
+    if not hoisted:
+        return None
+    test = conjunction([ir.BinOp("<", start, stop)] + hoisted)
+    fast_loop = replace(loop, body=ir.Block(tuple(fast)))
+    return ir.If(test, ir.Block((pragma, fast_loop)), ir.Block((pragma, loop)))
+
+
+class _Invariance:
+    """What in a SIMD loop's body is the same in every iteration, statement by statement."""
+
+    def __init__(self, var: str, body: list, env: TypeEnv):
+        self.var = var
+        self.env = env
+        block = ir.Block(tuple(body))
+        self.changed = assigned_scalars(block) | address_taken(block) | {var}
+        self.local = declared_names(block)
+        self.once = {name for name, count in declaration_counts(block).items() if count == 1}
+        self.values: dict[str, ir.Expr] = {}   # body locals declared so far with invariant values
+        self.types: dict[str, ir.Type] = {}
+
+    def get(self, name: str):
+        """The type of a scalar (what :func:`is_signed_int` asks)."""
+        return self.types[name] if name in self.types else ScalarsInScope(self.env).get(name)
+
+    def invariant(self, e) -> bool:
+        if not is_pure(e) or touches_memory(e):
+            return False
+        for n in ir.walk(e):
+            if isinstance(n, ir.Name) and (n.id in self.changed or (n.id in self.local and n.id not in self.values)):
+                return False
+            if isinstance(n, (ir.Assign, ir.Builtin, ir.RawExpr, ir.InitList, ir.Comma)):
+                return False
+        return True
+
+    def outside(self, e) -> ir.Expr:
+        """``e`` with the body's locals replaced by their values: its meaning before the loop."""
+        return ir.rewrite(e, lambda n: self.values[n.id] if isinstance(n, ir.Name) and n.id in self.values else n)
+
+    def declare(self, decl: ir.Decl) -> None:
+        for v in decl.vars:
+            if v.dims or v.type.pointer or v.type.reference or v.init is None or v.name not in self.once \
+                    or v.name in self.changed or not self.invariant(v.init):
+                continue
+            same_type = v.type.base == "int" and is_signed_int(v.init, self)
+            value = self.outside(v.init)
+            self.values[v.name] = value if same_type else ir.Cast(replace(v.type, quals=()), value)
+            self.types[v.name] = replace(v.type, quals=())
+
+    # ---- the conditions evaluated every time the statement runs -------------------------------
+    def hoist(self, s):
+        """``s`` with the invariant prefix of each condition it always evaluates removed, and those
+        prefixes (with the body's locals replaced)."""
+        found: list = []
+        if isinstance(s, ir.If):
+            cond, kept = self._split(s.cond, found)
+            if cond is None:
+                then = s.then if isinstance(s.then, ir.Block) else ir.Block((s.then,))
+                return then, found
+            return replace(s, cond=cond), found
+        if isinstance(s, ir.ExprStmt):
+            return replace(s, expr=self._always(s.expr, found)), found
+        if isinstance(s, ir.Decl):
+            return replace(s, vars=tuple(replace(v, init=self._always(v.init, found)) if v.init is not None else v
+                                         for v in s.vars)), found
+        return s, found
+
+    def _split(self, cond, found: list):
+        """(the rest of ``cond``'s ``&&`` chain, or None when all of it is invariant; the prefix)."""
+        terms = conjuncts(cond)
+        k = 0
+        while k < len(terms) and self.invariant(terms[k]):
+            k += 1
+        found += [self.outside(t) for t in terms[:k]]
+        return (conjunction(terms[k:]) if k < len(terms) else None), k
+
+    def _always(self, e, found: list):
+        """``e`` with the invariant prefixes of the ``?:`` conditions it always evaluates removed."""
+        e_ = e
+        if isinstance(e_, ir.Ternary):
+            cond, k = self._split(e_.cond, found)
+            if k == 0:
+                return replace(e_, cond=self._always(e_.cond, found))
+            # ``1 ? a : b`` rather than ``a``: the type of ``?:`` is that of both arms together
+            return replace(e_, cond=ir.Const("1", 1) if cond is None else cond)
+        if isinstance(e_, ir.BinOp) and e_.op in ("&&", "||"):
+            return replace(e_, left=self._always(e_.left, found))  # the right side may not be evaluated
+        if isinstance(e_, (ir.Paren, ir.Cast, ir.UnOp, ir.BinOp, ir.Assign, ir.Index, ir.Call, ir.Member)):
+            return ir.map_children(e_, lambda c: self._always(c, found) if isinstance(c, ir.Expr) else c)
+        return e_
