@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from xpiler import ir
-from xpiler.ir.analysis import conjunction, conjuncts, strip_parens
+from xpiler.ir.analysis import conjunction, conjuncts, only_subscripts, strip_parens
 from xpiler.ir.effects import assigned_scalars, is_array_decl, touches_memory, used_names
 
 from .loop_split import statements_outside_loops
@@ -397,7 +397,7 @@ class _SignedIndices:
         self.stops = stops            # counter -> its extent (an upper bound of its values)
         self.constants = constants
         self.assigned = assigned
-        self.indices = indices        # unsigned variables used only as array indices
+        self.indices = indices        # declarations (ids) of unsigned variables used only as array indices
         # names whose every declaration is the same scalar with the same initializer, none outside:
         # wherever such a name is used, it holds that value, whatever scope it was declared in
         self.copyable = copyable
@@ -445,7 +445,7 @@ class _SignedIndices:
         copy is known before its uses)."""
         if isinstance(s, ir.Decl) and len(s.vars) == 1 and not s.vars[0].dims and s.vars[0].init is not None:
             v = s.vars[0]
-            as_index = v.type.base == "unsigned" and v.name in self.indices and self.corner(v.init) is not None
+            as_index = v.type.base == "unsigned" and id(v) in self.indices and self.corner(v.init) is not None
             if (v.type.base == "int" or as_index) and not v.type.pointer and v.name not in self.assigned \
                     and v.name in self.copyable:
                 if as_index:   # only ever an index: the same element, counted in int
@@ -470,6 +470,16 @@ class _SignedIndices:
                 return replace(n, operand=operand) if corner is not None else n
             return n
         return ir.rewrite(node, fn)
+
+
+def _index_only_declarations(node) -> set[int]:
+    """The declarators (their ids) of scalars whose every use in their scope is an array's subscript
+    (``s[__tid]``). Decided per declaration: a thread's slot ``__tid`` is declared in every phase
+    of a kernel, and a phase that also does arithmetic with it (a shuffle's lane) keeps its type
+    without holding back the others."""
+    return {id(v) for block in ir.walk(node) if isinstance(block, ir.Block)
+            for k, s in enumerate(block.body) if isinstance(s, ir.Decl)
+            for v in s.vars if not v.dims and only_subscripts(block.body[k + 1:], v.name)}
 
 
 def _thread_loops(node) -> list:
@@ -507,11 +517,7 @@ def simd_threads(loops: list, body: ir.Block, constants: dict, outer: set = froz
     stops = {c[0]: c[2] for c in canon}
     if any(strip_parens(c[2]) != strip_parens(stops[c[0]]) for c in canon):
         return None   # a counter name with two different extents
-    uses = [n.id for n in ir.walk(body) if isinstance(n, ir.Name)]
-    as_index = [strip_parens(n.index).id for n in ir.walk(body) if isinstance(n, ir.Index) and
-                isinstance(strip_parens(n.index), ir.Name)]
-    indices = {name for name in set(as_index) if as_index.count(name) == uses.count(name)}
-    signed = _SignedIndices(stops, constants, assigned_scalars(body) - set(stops), indices,
+    signed = _SignedIndices(stops, constants, assigned_scalars(body) - set(stops), set(),
                             _copyable(body, set(outer)))
 
     def counters(n):   # the counters were unsigned: their uses (not the loop headers) keep that type
@@ -535,6 +541,7 @@ def simd_threads(loops: list, body: ir.Block, constants: dict, outer: set = froz
             return _int_loop(var, _as_int(stop), _stmts(n.body), n.kind)
         return n
     fast = ir.rewrite(counters(body), loops_in_int)
+    signed.indices = _index_only_declarations(fast)
     fast = signed.statement(fast)
     if parallel is not None and fresh is not None:
         fast = sink_simd_loops(fast, parallel, fresh, lambda e: is_signed_int(e, types or {}), constants)

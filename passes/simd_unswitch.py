@@ -49,6 +49,10 @@ from .simd_nest import is_signed_int
 from .wide_subscripts import ScalarsInScope
 
 
+# Loops of fewer iterations than one vector of floats are not versioned.
+SHORT = 16
+
+
 @register
 @dataclass(frozen=True)
 class SimdUnswitch(ModulePass):
@@ -89,6 +93,9 @@ def unswitched(pragma: ir.Pragma, loop: ir.For, env: TypeEnv) -> ir.If | None:
     var, start, stop, _ = canonical
     if not (is_pure(start) and is_pure(stop)):
         return None
+    if isinstance(strip_parens(start), ir.Const) and isinstance(strip_parens(stop), ir.Const) \
+            and isinstance(stop.value, int) and isinstance(start.value, int) and stop.value - start.value < SHORT:
+        return None  # a few iterations (a thread's 2 x 2 tile): not worth a second copy
     body = list(loop.body.body) if isinstance(loop.body, ir.Block) else [loop.body]
     facts = _Invariance(var, body, env)
     fast, hoisted = [], []

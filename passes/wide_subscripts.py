@@ -19,13 +19,12 @@ use other than a subscript (compared with an ``unsigned``, a 64-bit value would 
 from __future__ import annotations
 
 import re
-from collections import Counter
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from xpiler import ir
-from xpiler.ir.analysis import strip_parens
-from xpiler.ir.effects import assigned_scalars
+from xpiler.ir.analysis import only_subscripts, strip_parens
+from xpiler.ir.effects import assigned_scalars, used_names
 from xpiler.ir.types import TypeEnv, unqualified
 
 from .base import ModulePass, PassError
@@ -79,15 +78,21 @@ class ScalarsInScope:
 class _Widener(ScopedRewriter):
     def enter_function(self, f: ir.Function) -> None:
         body = f.body
-        uses = Counter(n.id for n in ir.walk(body) if isinstance(n, ir.Name))
-        as_index = Counter(strip_parens(n.index).id for n in ir.walk(body) if isinstance(n, ir.Index)
-                           and isinstance(strip_parens(n.index), ir.Name))
         texts = " ".join(n.text for n in ir.walk(body) if isinstance(n, (ir.Verbatim, ir.RawExpr)))
-        # an int variable that is only ever a subscript (a thread's slot ``__tid``) can hold its value
-        # in 64 bits: no use can tell the difference
-        self.index_only = {name for name, count in as_index.items() if count == uses[name]
-                           and not re.search(rf"\b{re.escape(name)}\b", texts)} - assigned_scalars(body) \
-            - address_taken(body)
+        self.hidden = {name for name in used_names(body) if re.search(rf"\b{re.escape(name)}\b", texts)} \
+            | assigned_scalars(body) | address_taken(body)
+        self.index_only: list[set] = [set()]
+
+    def stmts(self, body, env: TypeEnv) -> list:
+        # an int variable that is only ever a subscript in its scope (a thread's slot ``__tid``) can
+        # hold its value in 64 bits: no use can tell the difference
+        body = list(body)
+        self.index_only.append({v.name for k, s in enumerate(body) if isinstance(s, ir.Decl) for v in s.vars
+                                if v.name not in self.hidden and only_subscripts(body[k + 1:], v.name)})
+        try:
+            return super().stmts(body, env)
+        finally:
+            self.index_only.pop()
 
     def visit_expr(self, e, env: TypeEnv, truth: bool):
         if isinstance(e, ir.Index):
@@ -101,7 +106,7 @@ class _Widener(ScopedRewriter):
             scalars = ScalarsInScope(env)
             wide = []
             for v in s.vars:
-                if v.type.base == "int" and not v.type.pointer and not v.dims and v.name in self.index_only \
+                if v.type.base == "int" and not v.type.pointer and not v.dims and v.name in self.index_only[-1] \
                         and v.init is not None and is_signed_int(v.init, scalars):
                     v = replace(v, type=replace(v.type, base=WIDE.base),
                                 init=widened(v.init, scalars) or ir.Cast(WIDE, v.init))

@@ -632,3 +632,42 @@ def test_a_shared_division_under_a_lanes_condition_stays_under_it():
     expect = np.full((3, 39), -np.inf, np.float32)
     expect[:, 0] = (3 * _window_reference(x, 3, 2, 0)[:, 0]) * 2
     np.testing.assert_array_equal(y, expect)
+
+
+# A row per block of 64 threads: each thread sums its share, a warp shuffle adds the shares of a warp,
+# thread 0 of each warp writes its warp's sum.
+WARP_SUMS = """
+__global__ void warp_sums(const float *x, float *y, int cols) {
+  float s = 0.0f;
+  for (int c = threadIdx.x; c < cols; c += 64)
+    s += x[blockIdx.x * cols + c];
+  for (int off = 16; off > 0; off /= 2)
+    s += __shfl_down_sync(0xffffffff, s, off);
+  if (threadIdx.x % 32 == 0)
+    y[blockIdx.x * 2 + threadIdx.x / 32] = s;
+}
+extern "C" void sums(const float *x, float *y, int rows, int cols) {
+  float *dx, *dy;
+  cudaMalloc(&dx, rows * cols * sizeof(float));
+  cudaMalloc(&dy, rows * 2 * sizeof(float));
+  cudaMemcpy(dx, x, rows * cols * sizeof(float), cudaMemcpyHostToDevice);
+  warp_sums<<<rows, 64>>>(dx, dy, cols);
+  cudaMemcpy(y, dy, rows * 2 * sizeof(float), cudaMemcpyDeviceToHost);
+  cudaFree(dx);
+  cudaFree(dy);
+}
+"""
+
+
+def test_a_threads_slot_is_signed_in_every_phase_that_only_indexes_with_it():
+    code = xpiler.translate(WARP_SUMS, to="vnni", source="cuda")
+    fast = code.split("} else {")[0]
+    slots = re.findall(r"\b(long long|int|unsigned) __tid\b", fast)
+    # the shuffle's phase does lane arithmetic with it (unsigned, as the source's lanes are); the
+    # phases that only index per-thread arrays with it count in 64 bits (affine for gcc)
+    assert slots.count("unsigned") == 1 and slots.count("long long") >= 3, slots
+    x = np.random.default_rng(9).standard_normal((5, 300)).astype(np.float32)
+    y = np.zeros((5, 2), np.float32)
+    xpiler.run(code, [x, y, 5, 300], entry="sums", lang="vnni")
+    share = np.stack([x[:, t::64].sum(axis=1) for t in range(64)], axis=1)  # each thread's share
+    np.testing.assert_allclose(y, np.stack([share[:, :32].sum(1), share[:, 32:].sum(1)], axis=1), rtol=1e-5)

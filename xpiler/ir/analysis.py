@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from .nodes import Assign, BinOp, Builtin, Const, Decl, ExprStmt, For, Name, Paren, UnOp, walk
+from .nodes import Assign, BinOp, Block, Builtin, Const, Decl, ExprStmt, For, Index, Name, Paren, UnOp, walk
 
 
 def strip_parens(expr):
@@ -27,6 +27,13 @@ def conjunction(terms: list):
     for t in terms:
         out = t if out is None else BinOp("&&", out, t)
     return out
+
+
+def only_subscripts(scope, name: str) -> bool:
+    """Every use of ``name`` in ``scope`` (statements) is an array's whole subscript (``s[name]``)."""
+    block = Block(tuple(scope))
+    uses = sum(1 for n in walk(block) if isinstance(n, Name) and n.id == name)
+    return uses == sum(1 for n in walk(block) if isinstance(n, Index) and strip_parens(n.index) == Name(name))
 
 
 def canonical_loop(loop: For):
