@@ -156,44 +156,71 @@ class _Invariance:
             self.values[v.name] = value if same_type else ir.Cast(replace(v.type, quals=()), value)
             self.types[v.name] = replace(v.type, quals=())
 
-    # ---- the conditions evaluated every time the statement runs -------------------------------
+    # ---- the conditions hoisted out of a statement ---------------------------------------------
     def hoist(self, s):
-        """``s`` with the invariant prefix of each condition it always evaluates removed, and those
-        prefixes (with the body's locals replaced)."""
+        """``s`` with the invariant prefix of each condition it holds removed (see the module), and
+        those prefixes (with the body's locals replaced)."""
         found: list = []
-        if isinstance(s, ir.If):
-            cond, kept = self._split(s.cond, found)
-            if cond is None:
-                then = s.then if isinstance(s.then, ir.Block) else ir.Block((s.then,))
-                return then, found
-            return replace(s, cond=cond), found
-        if isinstance(s, ir.ExprStmt):
-            return replace(s, expr=self._always(s.expr, found)), found
-        if isinstance(s, ir.Decl):
-            return replace(s, vars=tuple(replace(v, init=self._always(v.init, found)) if v.init is not None else v
-                                         for v in s.vars)), found
-        return s, found
+        return self._statement(s, found, always=True), found
 
-    def _split(self, cond, found: list):
-        """(the rest of ``cond``'s ``&&`` chain, or None when all of it is invariant; the prefix)."""
+    def _statement(self, s, found: list, always: bool):
+        """``always``: ``s`` runs in every iteration (else only total conjuncts are taken)."""
+        if isinstance(s, ir.If):
+            cond, k = self._split(s.cond, found, always)
+            then = self._statement(s.then, found, False)
+            other = self._statement(s.other, found, False) if s.other is not None else None
+            if cond is None:
+                return then if isinstance(then, ir.Block) else ir.Block((then,))
+            return replace(s, cond=cond if k else self._always(s.cond, found, always), then=then, other=other)
+        if isinstance(s, ir.Block):
+            return replace(s, body=tuple(self._statement(x, found, False) for x in s.body))
+        if isinstance(s, ir.ExprStmt):
+            return replace(s, expr=self._always(s.expr, found, always))
+        if isinstance(s, ir.Decl):
+            return replace(s, vars=tuple(replace(v, init=self._always(v.init, found, always))
+                                         if v.init is not None else v for v in s.vars))
+        return s
+
+    def _split(self, cond, found: list, always: bool):
+        """(the rest of ``cond``'s ``&&`` chain, or None when all of it is taken; how many terms were
+        taken)."""
         terms = conjuncts(cond)
         k = 0
-        while k < len(terms) and self.invariant(terms[k]):
+        while k < len(terms) and self.invariant(terms[k]) and (always or _total(terms[k])):
             k += 1
         found += [self.outside(t) for t in terms[:k]]
         return (conjunction(terms[k:]) if k < len(terms) else None), k
 
-    def _always(self, e, found: list):
-        """``e`` with the invariant prefixes of the ``?:`` conditions it always evaluates removed."""
+    def _always(self, e, found: list, always: bool):
+        """``e`` with the invariant prefixes of the ``?:`` conditions it evaluates whenever it is
+        evaluated removed."""
         e_ = e
         if isinstance(e_, ir.Ternary):
-            cond, k = self._split(e_.cond, found)
+            cond, k = self._split(e_.cond, found, always)
             if k == 0:
-                return replace(e_, cond=self._always(e_.cond, found))
+                return replace(e_, cond=self._always(e_.cond, found, always))
             # ``1 ? a : b`` rather than ``a``: the type of ``?:`` is that of both arms together
             return replace(e_, cond=ir.Const("1", 1) if cond is None else cond)
         if isinstance(e_, ir.BinOp) and e_.op in ("&&", "||"):
-            return replace(e_, left=self._always(e_.left, found))  # the right side may not be evaluated
+            return replace(e_, left=self._always(e_.left, found, always))  # the right side may not run
         if isinstance(e_, (ir.Paren, ir.Cast, ir.UnOp, ir.BinOp, ir.Assign, ir.Index, ir.Call, ir.Member)):
-            return ir.map_children(e_, lambda c: self._always(c, found) if isinstance(c, ir.Expr) else c)
+            return ir.map_children(e_, lambda c: self._always(c, found, always) if isinstance(c, ir.Expr) else c)
         return e_
+
+
+COMPARISONS = ("<", "<=", ">", ">=", "==", "!=", "&&", "||")
+
+
+def _total(e) -> bool:
+    """Comparisons of names and constants: defined for every value, so a condition the source may not
+    evaluate (one under another condition) can be evaluated before the loop all the same."""
+    for n in ir.walk(e):
+        if isinstance(n, ir.BinOp) and n.op not in COMPARISONS:
+            return False
+        if isinstance(n, ir.UnOp) and n.op != "!":
+            return False
+        if isinstance(n, ir.Member) and n.arrow:
+            return False
+        if not isinstance(n, (ir.Name, ir.Const, ir.Paren, ir.BinOp, ir.UnOp, ir.Member)):
+            return False
+    return True

@@ -99,6 +99,29 @@ def test_what_is_not_shared_or_not_evaluated_every_time_stays_in_the_lanes():
     assert transform(src) == unchanged(src)
 
 
+def test_a_comparison_under_a_lanes_condition_is_hoisted_arithmetic_is_not():
+    # a padded convolution's row test sits under the lane's own mask: a comparison is defined for
+    # every value, so it may be evaluated before the loop; `r / d > 0` may divide by zero
+    code = transform("""
+        void f(const float *x, float *acc, int H, int r, int d, int n) {
+        #pragma omp simd
+          for (int i = 0; i < n; ++i) {
+            int ih = r - 1;
+            if (i % 3 != 0) {
+              if (ih >= 0 && ih < H && i < H)
+                acc[i] += x[ih * n + i];
+              if (r / d > 0 && i < H)
+                acc[i] += 1.0f;
+            }
+          }
+        }
+        """)
+    assert "  if (0 < n && r - 1 >= 0 && r - 1 < H) {" in code
+    fast = code.split("} else {")[0]
+    assert "if (i < H)\n          acc[i] += x[ih * n + i];" in fast
+    assert "if (r / d > 0 && i < H)" in fast
+
+
 def test_conditions_after_a_jump_are_not_hoisted():
     code = transform("""
         void f(const float *a, float *b, int m, int r, int n) {
