@@ -384,9 +384,14 @@ class Sequentializer:
             limit = ir.BinOp("+", ir.BinOp("*", ir.Paren(ir.BinOp("/", lane, w)), w), w)
             index = ir.Ternary(ir.BinOp("<", ir.Paren(src), ir.Paren(limit)), ir.BinOp("+", ir.Paren(base), ir.Paren(src)),
                                _name("__tid"))
-        # Lanes past the end of a partial warp do not exist: reading one gives the own value.
-        safe = ir.Ternary(ir.BinOp("<", ir.Paren(index), self.domain.count), ir.Paren(index), _name("__tid"))
-        return ir.Index(_name(buf), safe)
+        # Lanes past the end of a partial warp do not exist: reading one gives the own value. Two
+        # reads under a condition rather than one read at a chosen lane: each subscript is then an
+        # affine function of the thread, which a vectoriser loads (the chosen lane was a gather).
+        own = ir.Index(_name(buf), _name("__tid"))
+        if isinstance(index, ir.Ternary) and index.other == _name("__tid"):
+            exists = ir.BinOp("&&", index.cond, ir.BinOp("<", ir.Paren(index.then), self.domain.count))
+            return ir.Paren(ir.Ternary(exists, ir.Index(_name(buf), index.then), own))
+        return ir.Paren(ir.Ternary(ir.BinOp("<", ir.Paren(index), self.domain.count), ir.Index(_name(buf), index), own))
 
     def mfma(self, call: ir.Call, buf: str, stores: list) -> ir.Expr:
         shape = call.intrinsic.split(".", 1)[1]

@@ -26,7 +26,10 @@ an FMA, not at its throughput. Four rows are four independent chains sharing the
 Applies to a loop ``for (int y = 0; y < n; ++y)`` (``n`` a signed ``int`` it does not change) whose
 body is exactly ``#pragma omp simd`` and a loop, whose body in turn is straight-line code around
 exactly one loop (the *inner* loop: its header does not depend on ``y`` nor on the body's locals, its
-body is assignments). Then:
+body is assignments). The same when the inner loop is itself the SIMD loop, a reduction into the
+row's scalars (``double s = 0; #pragma omp simd reduction(+: s) for (p ...) s += a[p] * b[y][p];``,
+a detensorized matmul's dot products): four rows' reductions are one SIMD loop, ``reduction(+: s_0,
+s_1, s_2, s_3)``, sharing the loads that do not depend on the row. Then:
 
 * **legal**: the ``y`` loop is parallel (:func:`~xpiler.ir.dependence.parallel_obstacle`: no two
   iterations touch a location one of them writes), so its iterations may interleave in any order
@@ -40,6 +43,8 @@ body is assignments). Then:
 """
 
 from __future__ import annotations
+
+import re
 
 from dataclasses import dataclass, replace
 from typing import ClassVar
@@ -58,6 +63,7 @@ from .simd_nest import is_signed_int
 from .wide_subscripts import ScalarsInScope
 
 ROWS = 4
+REDUCTION = re.compile(r"omp simd reduction\(([+*]|max|min):\s*(\w+(?:\s*,\s*\w+)*)\)")
 
 
 @register
@@ -93,6 +99,12 @@ class _Jammer(ScopedRewriter):
             jammed.append(got if got is not None else s)
         return jammed
 
+    def body(self, s, env: TypeEnv):
+        out = super().body(s, env)
+        if isinstance(out, ir.For):  # a loop that is the whole body of another (``for i for j``)
+            return unroll_and_jam(out, self.rows, env, self.taken) or out
+        return out
+
 
 def _stmts(s) -> list:
     return list(s.body) if isinstance(s, ir.Block) else [s]
@@ -115,20 +127,32 @@ def unroll_and_jam(outer: ir.For, rows: int, env: TypeEnv, taken: set) -> ir.Blo
             and not ({y} | assigned_scalars(outer.body)) & free_names(stop)):
         return None
     inside = _stmts(outer.body)
-    if not (len(inside) == 2 and isinstance(inside[0], ir.Pragma) and inside[0].text == "omp simd"
-            and isinstance(inside[1], ir.For) and inside[1].canonical() is not None):
-        return None
-    pragma, simd = inside
-    if y in free_names(ir.Block((simd.init, ir.ExprStmt(simd.cond), ir.ExprStmt(simd.step)))):
-        return None
-    body = _stmts(simd.body)
+    if len(inside) == 2 and isinstance(inside[0], ir.Pragma) and inside[0].text == "omp simd" \
+            and isinstance(inside[1], ir.For) and inside[1].canonical() is not None:
+        # a SIMD loop whose iterations run the inner loop
+        pragma, simd = inside
+        if y in free_names(ir.Block((simd.init, ir.ExprStmt(simd.cond), ir.ExprStmt(simd.step)))):
+            return None
+        body = _stmts(simd.body)
+
+        def wrap(jammed: list) -> ir.Block:
+            return ir.Block((pragma, replace(simd, body=ir.Block(tuple(jammed)))))
+    else:
+        # the inner loop is itself the SIMD loop, a reduction into the row's scalars
+        body = inside
+
+        def wrap(jammed: list) -> ir.Block:
+            return ir.Block(tuple(jammed))
     loops = [k for k, s in enumerate(body) if any(isinstance(n, (ir.For, ir.While)) for n in ir.walk(s))]
     if len(loops) != 1 or not isinstance(body[loops[0]], ir.For):
         return None
     pre, inner, post = body[:loops[0]], body[loops[0]], body[loops[0] + 1:]
-    marks = []  # ``#pragma unroll`` of the inner loop goes with it
-    while pre and isinstance(pre[-1], ir.Pragma) and not pre[-1].text.startswith("omp"):
+    marks = []  # the inner loop's pragmas (``#pragma unroll``, ``omp simd reduction(+: s)``) go with it
+    while pre and isinstance(pre[-1], ir.Pragma) and (not pre[-1].text.startswith("omp")
+                                                      or REDUCTION.fullmatch(pre[-1].text)):
         marks.insert(0, pre.pop())
+    if body is inside and not any(REDUCTION.fullmatch(m.text) for m in marks):
+        return None
     locals_ = declared_names(ir.Block(tuple(pre + post)))
     if any(_loops_or_jumps(s) for s in pre + post) or inner.canonical() is None:
         return None
@@ -160,15 +184,24 @@ def unroll_and_jam(outer: ir.For, rows: int, env: TypeEnv, taken: set) -> ir.Blo
             stores.append(ir.ExprStmt(ir.Assign(row(u, location), "=", ir.Name(scalar))))
         scalars = {row(u, location): ir.Name(scalar) for location, scalar, _ in held[u]}
         fused += [ir.rewrite(row(u, s), lambda n: scalars.get(n, n) if isinstance(n, ir.Index) else n) for s in work]
+    marks = [_reduction_of_rows(m, names) for m in marks]
     jam_body = ([row(u, s) for u in range(rows) for s in pre] + loads
                 + marks + [replace(inner, body=ir.Block(tuple(fused)))] + stores
                 + [row(u, s) for u in range(rows) for s in post])
     counter = ir.Decl((ir.Declarator(y, y_type, init=start),))
     groups = ir.For(None, ir.BinOp(">=", ir.BinOp("-", stop, ir.Name(y)), ir.Const(str(rows), rows)),
-                    ir.Assign(ir.Name(y), "+=", ir.Const(str(rows), rows)),
-                    ir.Block((pragma, replace(simd, body=ir.Block(tuple(jam_body))))), kind=outer.kind)
+                    ir.Assign(ir.Name(y), "+=", ir.Const(str(rows), rows)), wrap(jam_body), kind=outer.kind)
     rest = replace(outer, init=None)
     return ir.Block((counter, groups, rest))
+
+
+def _reduction_of_rows(mark: ir.Pragma, names: list) -> ir.Pragma:
+    """``omp simd reduction(op: s)`` of the fused loop: every row's copy of ``s``."""
+    found = REDUCTION.fullmatch(mark.text)
+    if found is None:
+        return mark
+    op, scalars = found.group(1), [x.strip() for x in found.group(2).split(",")]
+    return ir.Pragma(f"omp simd reduction({op}: {', '.join(n[x] if x in n else x for n in names for x in scalars)})")
 
 
 def _root(location) -> str:

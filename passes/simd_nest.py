@@ -29,6 +29,7 @@ from xpiler import ir
 from xpiler.ir.analysis import conjunction, conjuncts, only_subscripts, strip_parens
 from xpiler.ir.effects import assigned_scalars, is_array_decl, touches_memory, used_names
 
+from .lane_ranges import wide_slots
 from .loop_split import statements_outside_loops
 from .simd_sink import sink
 
@@ -398,6 +399,7 @@ class _SignedIndices:
         self.constants = constants
         self.assigned = assigned
         self.indices = indices        # declarations (ids) of unsigned variables used only as array indices
+        self.values: set = set()      # declarations (ids) of unsigned variables whose uses fit in 64 bits
         # names whose every declaration is the same scalar with the same initializer, none outside:
         # wherever such a name is used, it holds that value, whatever scope it was declared in
         self.copyable = copyable
@@ -446,10 +448,20 @@ class _SignedIndices:
         if isinstance(s, ir.Decl) and len(s.vars) == 1 and not s.vars[0].dims and s.vars[0].init is not None:
             v = s.vars[0]
             as_index = v.type.base == "unsigned" and id(v) in self.indices and self.corner(v.init) is not None
-            if (v.type.base == "int" or as_index) and not v.type.pointer and v.name not in self.assigned \
+            as_value = v.type.base == "unsigned" and id(v) in self.values and self.corner(v.init) is not None
+            if (v.type.base == "int" or as_index or as_value) and not v.type.pointer and v.name not in self.assigned \
                     and v.name in self.copyable:
                 if as_index:   # only ever an index: the same element, counted in int
                     v = replace(v, type=replace(v.type, base="int"))
+                elif as_value:  # lane arithmetic that fits (lane_ranges): the same values in 64 bits
+                    from .wide_subscripts import widened
+                    init, _ = self.rewrite(v.init)
+                    self.corners.append(self.corner(v.init))
+                    self.copies[v.name] = self.corner(v.init)
+                    counters = {name: INT for name in self.stops}
+                    wide = widened(init, counters) if init is not v.init else None
+                    return replace(s, vars=(replace(v, type=replace(v.type, base="long long"),
+                                                    init=wide or ir.Cast(ir.Type("long long"), init)),))
                 init, corner = self.rewrite(v.init)
                 if corner is None:
                     corner = self.corner(v.init)
@@ -542,6 +554,7 @@ def simd_threads(loops: list, body: ir.Block, constants: dict, outer: set = froz
         return n
     fast = ir.rewrite(counters(body), loops_in_int)
     signed.indices = _index_only_declarations(fast)
+    signed.values = wide_slots(fast, types or {}, constants)
     fast = signed.statement(fast)
     if parallel is not None and fresh is not None:
         fast = sink_simd_loops(fast, parallel, fresh, lambda e: is_signed_int(e, types or {}), constants)

@@ -659,13 +659,16 @@ extern "C" void sums(const float *x, float *y, int rows, int cols) {
 """
 
 
-def test_a_threads_slot_is_signed_in_every_phase_that_only_indexes_with_it():
+def test_a_threads_slot_counts_in_64_bits_where_its_lane_arithmetic_fits():
     code = xpiler.translate(WARP_SUMS, to="vnni", source="cuda")
     fast = code.split("} else {")[0]
     slots = re.findall(r"\b(long long|int|unsigned) __tid\b", fast)
-    # the shuffle's phase does lane arithmetic with it (unsigned, as the source's lanes are); the
-    # phases that only index per-thread arrays with it count in 64 bits (affine for gcc)
-    assert slots.count("unsigned") == 1 and slots.count("long long") >= 3, slots
+    # phases that only index per-thread arrays with it, and the shuffle's phase, whose lane
+    # arithmetic (`__tid % 32 + off < 32`, `__tid + off < __nthreads`, off in [1, 16]) stays in
+    # [0, 2^32): all in 64 bits, where gcc sees the reads affine
+    assert slots == ["long long"] * len(slots) and len(slots) >= 4, slots
+    assert ("s[__tid] += ((__tid % 32 % (32)) + (off) < (32) && (__tid + (off)) < __nthreads ? "
+            "__xch1[__tid + (off)] : __xch1[__tid]);") in fast
     x = np.random.default_rng(9).standard_normal((5, 300)).astype(np.float32)
     y = np.zeros((5, 2), np.float32)
     xpiler.run(code, [x, y, 5, 300], entry="sums", lang="vnni")

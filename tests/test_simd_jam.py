@@ -101,6 +101,67 @@ def test_a_thread_sum_in_a_local_is_renamed_per_row_and_the_row_count_is_a_param
     assert "y[(r + 1) * nx + c] = s_1;\n" in code
 
 
+def test_a_row_of_dot_products_jams_its_simd_reductions():
+    # detensorized BANG matmuls: one SIMD reduction per output; four outputs share the loads of `a`
+    code = transform("""
+        void dots(const float *a, const float *b, float *c, int n, int k) {
+          for (int j = 0; j < n; ++j) {
+            double s = 0;
+        #pragma omp simd reduction(+: s)
+            for (int p = 0; p < k; ++p)
+              s += (double)a[p] * (double)b[j * k + p];
+            c[j] = (float)s;
+          }
+        }
+        """)
+    assert code == textwrap.dedent("""\
+        void dots(const float *a, const float *b, float *c, int n, int k) {
+          {
+            int j = 0;
+            for (; n - j >= 4; j += 4) {
+              double s_0 = 0;
+              double s_1 = 0;
+              double s_2 = 0;
+              double s_3 = 0;
+        #pragma omp simd reduction(+: s_0, s_1, s_2, s_3)
+              for (int p = 0; p < k; ++p) {
+                s_0 += (double)a[p] * (double)b[(j + 0) * k + p];
+                s_1 += (double)a[p] * (double)b[(j + 1) * k + p];
+                s_2 += (double)a[p] * (double)b[(j + 2) * k + p];
+                s_3 += (double)a[p] * (double)b[(j + 3) * k + p];
+              }
+              c[j + 0] = (float)s_0;
+              c[j + 1] = (float)s_1;
+              c[j + 2] = (float)s_2;
+              c[j + 3] = (float)s_3;
+            }
+            for (; j < n; ++j) {
+              double s = 0;
+        #pragma omp simd reduction(+: s)
+              for (int p = 0; p < k; ++p)
+                s += (double)a[p] * (double)b[j * k + p];
+              c[j] = (float)s;
+            }
+          }
+        }
+        """)
+
+
+def test_a_loop_around_a_plain_inner_loop_is_not_jammed():
+    # without a SIMD loop there is no vector of lanes to share the loads: left to gcc
+    src = """
+        void dots(const float *a, const float *b, float *c, int n, int k) {
+          for (int j = 0; j < n; ++j) {
+            float s = 0;
+            for (int p = 0; p < k; ++p)
+              s += a[p] * b[j * k + p];
+            c[j] = s;
+          }
+        }
+        """
+    assert transform(src) == unchanged(src)
+
+
 @pytest.mark.parametrize("change, why", [
     ("acc[tid] +=", "acc[tx] +=", ),
     ("acc[tid] += As[ty * 16 + k]", "acc[tid] += acc[tid + 1] + As[ty * 16 + k]"),
