@@ -126,6 +126,31 @@ def test_helper_functions_that_only_compute_are_pure():
     assert loop(src, "i", 1, function="f") == "calls unknown function bump"
 
 
+FUNCTORS = """#include <math.h>
+struct MaxOp {
+  static float init() { return -INFINITY; }
+  static float step(float acc, float v) { return fmaxf(acc, v); }
+  static float finish(float acc, int) { return acc; }
+};
+struct AvgOp {
+  static float step(float acc, float v) { return acc + v; }
+  static float finish(float acc, int count) { return acc / (float)count; }
+};
+template <typename Op>
+void pool(float *y, const float *x, int n) {
+  for (int i = 0; i < n; i++) y[i] = Op::finish(Op::step(Op::init(), x[2 * i]), 2);
+}
+"""
+
+
+def test_static_members_of_template_functors_are_pure_when_every_definition_is():
+    # the kernel calls `Op::step` by its short name: every struct's `step` must only compute (an
+    # unnamed parameter, as in MaxOp::finish, is fine)
+    assert loop(FUNCTORS, "i", function="pool") is None
+    counting = FUNCTORS.replace("struct AvgOp {", "struct AvgOp {\n  static float step(float acc, float *seen) { *seen += 1; return acc; }")
+    assert loop(counting, "i", function="pool") == "calls unknown function Op::step"
+
+
 # ---- loops that are not parallel -----------------------------------------------------------------
 
 def test_prefix_sum():

@@ -51,6 +51,7 @@ vector (interchange).
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass, replace
 from typing import Callable, Mapping
 
@@ -60,6 +61,7 @@ from . import nodes as ir
 from .analysis import strip_parens
 from .effects import declaration_counts
 from .types import TypeEnv, is_floating, is_integer, sizeof
+from ..errors import XpilerError
 
 #: Work limit of one solver query, in z3 resource units (about 200 ms of solving), and a wall-clock
 #: cap for loaded machines. An undecided query counts as a dependence. The resource limit, unlike a
@@ -187,18 +189,58 @@ def pure_functions(module: ir.Module) -> frozenset[str]:
     """Functions of ``module`` whose result depends on their arguments only: no pointer, array or
     reference parameters, no access to memory or to names they do not declare, and calls of pure
     functions only (math, value intrinsics such as ``_mm512_fmadd_ps``, other pure functions)."""
-    candidates = {f.name: f for f in module.functions()
-                  if f.body is not None and not any(p.type.is_pointer or p.dims or p.type.reference for p in f.params)}
+    definitions: dict[str, list] = {}
+    for f in list(module.functions()) + static_members(module):
+        definitions.setdefault(f.name, []).append(f)
+    candidates = {name: fs for name, fs in definitions.items() if all(f.body is not None for f in fs)
+                  and not any(p.type.is_pointer or p.dims or p.type.reference for f in fs for p in f.params)}
     variables = {v.name for n in ir.walk(module) if isinstance(n, ir.Decl) for v in n.vars}
     pure: set[str] = set()
     changed = True
     while changed:   # a function calling another candidate is pure once that one is
         changed = False
-        for fname, f in candidates.items():
-            if fname not in pure and _computes_only(f, pure, variables):
+        for fname, fs in candidates.items():
+            # ``Op::step`` of a template is called by its short name: pure when every ``step`` is
+            if fname not in pure and all(_computes_only(f, pure, variables) for f in fs):
                 pure.add(fname)
                 changed = True
     return frozenset(pure)
+
+
+_STATIC_MEMBER = re.compile(r"\bstatic\s+(?:inline\s+)?[A-Za-z_][\w\s\*]*?\b([A-Za-z_]\w*)\s*\([^;{}]*\)\s*(?:const\s*)?\{")
+
+
+def static_members(module: ir.Module) -> list:
+    """The static member functions of the structs and classes ``module`` keeps as text (the functors
+    of a kernel template: ``struct MaxOp { __device__ static float step(float a, float v) {...} }``),
+    lifted one by one; those that do not lift are left out (and their names are then not pure)."""
+    from xpiler.frontend.lift import lift
+    found = []
+    for item in module.items:
+        if not (isinstance(item, ir.Verbatim) and re.match(r"\s*(?:template\s*<[^>]*>\s*)?(?:struct|class)\b", item.text)):
+            continue
+        for head in _STATIC_MEMBER.finditer(item.text):
+            depth, end = 0, None
+            for k in range(head.end() - 1, len(item.text)):
+                depth += {"{": 1, "}": -1}.get(item.text[k], 0)
+                if depth == 0:
+                    end = k + 1
+                    break
+            if end is None:
+                continue
+            text = item.text[head.start():end].replace("static", "", 1)
+            open_, close = text.index("("), text.index(")")
+            # an unnamed parameter (``finish(float acc, int)``) gets a name the body cannot use
+            params = [p if not re.fullmatch(r"\s*(?:const\s+)?[A-Za-z_][\w:]*(?:\s*\*)*\s*", p) or not p.strip()
+                      else f"{p} __unnamed{k}" for k, p in enumerate(text[open_ + 1:close].split(","))]
+            text = text[:open_ + 1] + ",".join(params) + text[close:]
+            try:
+                lifted = lift(text, module.dialect).module
+            except XpilerError:   # text the lifter does not take: the name stays unknown (impure)
+                found.append(ir.Function(head.group(1), ir.Type("void"), (), None))
+                continue
+            found += [f for f in lifted.functions() if f.name == head.group(1)]
+    return found
 
 
 def _computes_only(f: ir.Function, pure: set[str], variables: set[str]) -> bool:
