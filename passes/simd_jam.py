@@ -127,6 +127,8 @@ def unroll_and_jam(outer: ir.For, rows: int, env: TypeEnv, taken: set) -> ir.Blo
             and not ({y} | assigned_scalars(outer.body)) & free_names(stop)):
         return None
     inside = _stmts(outer.body)
+    if y in declared_names(outer.body):
+        return None  # a nested declaration of the same name: shifting `y` would change it too
     if len(inside) == 2 and isinstance(inside[0], ir.Pragma) and inside[0].text == "omp simd" \
             and isinstance(inside[1], ir.For) and inside[1].canonical() is not None:
         # a SIMD loop whose iterations run the inner loop
