@@ -53,14 +53,13 @@ from xpiler import ir
 from xpiler.ir.analysis import strip_parens
 from xpiler.ir.dependence import parallel_obstacle
 from xpiler.ir.effects import assigned_scalars, declared_names, free_names
-from xpiler.ir.types import TypeEnv
+from xpiler.ir.types import ScalarsInScope, TypeEnv
 
 from .base import ModulePass, PassError
 from .cleanup import ScopedRewriter, names_in
 from .loop_split import fresh
 from .registry import register
 from .simd_nest import is_signed_int
-from .wide_subscripts import ScalarsInScope
 
 ROWS = 4
 REDUCTION = re.compile(r"omp simd reduction\(([+*]|max|min):\s*(\w+(?:\s*,\s*\w+)*)\)")

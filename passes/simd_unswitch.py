@@ -40,13 +40,12 @@ from typing import ClassVar
 from xpiler import ir
 from xpiler.ir.analysis import conjunction, conjuncts, strip_parens
 from xpiler.ir.effects import assigned_scalars, declaration_counts, declared_names, touches_memory
-from xpiler.ir.types import TypeEnv
+from xpiler.ir.types import ScalarsInScope, TypeEnv
 
 from .base import ModulePass, PassError
 from .cleanup import ScopedRewriter, address_taken, is_pure
 from .registry import register
 from .simd_nest import is_signed_int
-from .wide_subscripts import ScalarsInScope
 
 
 # Loops of fewer iterations than one vector of floats are not versioned.

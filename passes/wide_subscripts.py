@@ -25,7 +25,7 @@ from typing import ClassVar
 from xpiler import ir
 from xpiler.ir.analysis import only_subscripts, strip_parens
 from xpiler.ir.effects import assigned_scalars, used_names
-from xpiler.ir.types import TypeEnv, unqualified
+from xpiler.ir.types import ScalarsInScope, TypeEnv
 
 from .base import ModulePass, PassError
 from .cleanup import ScopedRewriter, address_taken
@@ -61,18 +61,6 @@ class WideSubscripts(ModulePass):
         if module.dialect != "vnni":
             raise PassError(f"wide-subscripts applies to C (vnni) programs, not {module.dialect}")
         return _Widener().module(module)
-
-
-class ScalarsInScope:
-    """The function's scalars in scope, as :func:`is_signed_int` asks for them (``get(name)``): a
-    counter is ``int`` in one loop nest and ``unsigned`` in another."""
-
-    def __init__(self, env: TypeEnv):
-        self.env = env
-
-    def get(self, name: str) -> ir.Type | None:
-        var = self.env.lookup(name)
-        return unqualified(var.type) if var is not None and not var.dims and var.kind in ("local", "param") else None
 
 
 class _Widener(ScopedRewriter):

@@ -653,3 +653,15 @@ def _eval_int(text: str, env: "TypeEnv"):
     if pos != len(tokens) or not -2 ** 63 <= value < 2 ** 63:
         return None
     return value
+
+
+class ScalarsInScope:
+    """The scalars declared in scope (locals and parameters; not file-scope names), as a name -> type
+    mapping (``get(name)``): a counter is ``int`` in one loop nest and ``unsigned`` in another."""
+
+    def __init__(self, env: "TypeEnv"):
+        self.env = env
+
+    def get(self, name: str) -> Type | None:
+        var = self.env.lookup(name)
+        return unqualified(var.type) if var is not None and not var.dims and var.kind in ("local", "param") else None
