@@ -163,6 +163,7 @@ ELEMENTWISE = [
     "__bang_div(c, a, b, 128);", "__bang_add_scalar(c, a, 1.5f, 128);", "__bang_mul_scalar(c, a, 3, 128);",
     "__bang_div(c, a, 4.0f, 128);", "__bang_sub_const(c, a, 0.25f, 128);", "__bang_cycle_add(c, a, seg, 128, 16);",
     "__bang_cycle_mul(c, a, seg, 128, 16);", "__bang_cycle_sub(c, a, seg, 128, 16);",
+    "__bang_cycle_maxequal(c, a, seg, 128, 16);",
     "__bang_maximum(c, a, b, 128);", "__bang_minequal(c, a, b, 128);", "__bang_ge(c, a, b, 128);",
     "__bang_ne(c, a, b, 128);", "__bang_lt_scalar(c, a, 0.25f, 128);", "__bang_gt_scalar(c, a, -1.0f, 128);",
     "__bang_square(c, a, 128);", "__bang_relu(c, a, 128);", "__bang_active_relu(c, a, 128);",
@@ -200,6 +201,19 @@ __mlu_global__ void ew(float *out, float *x, float *y) {{
     emulated, native = emulated_and_lowered(src, [out, x, y])
     for k, op in enumerate(ELEMENTWISE):
         np.testing.assert_array_equal(native[0][k * 128:(k + 1) * 128], emulated[0][k * 128:(k + 1) * 128], err_msg=op)
+
+
+def test_a_cycle_operation_runs_whole_segments_as_contiguous_loops():
+    # `i % m` per element is a division a vectoriser cannot do; a segment at a time it is the counter
+    module = Detensorize().apply(sequential("""#include <bang.h>
+__mlu_global__ void k(float *c, float *a, float *seg, int n, int m) { __bang_cycle_mul(c, a, seg, n, m); }
+"""))
+    text = xpiler.emit(module, "vnni")
+    assert "for (int k = 0; k < m; ++k)\n" in text
+    assert "c[j * m + k] = a[j * m + k] * seg[k];" in text
+    # a partial segment (BANG requires whole ones; the description stays exact C without them)
+    assert "c[i] = a[i] * seg[i - full * m];" in text
+    assert "c[i] = a[i] * seg[i % m];" in text            # m <= 0: as written
 
 
 def test_bang_conversions_and_reductions_match_the_emulation_bit_for_bit():

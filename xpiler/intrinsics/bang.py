@@ -52,6 +52,19 @@ for _name, _t in [("__nramset_short", "short"), ("__nramset_char", "char")]:
 _VV = "T *dst, const T *a, const T *b, int n"
 _VS = "T *dst, const T *a, T s, int n"
 _DIV = "__xp_div<T>(a[i], b[i])"
+def _cycle(expr: str) -> str:
+    """The scalar description of a cycle operation ``dst[i] = f(a[i], seg[i % m])``, written as whole
+    segments (``i = j * m + k``, ``i % m`` is ``k``) and the partial one after them: the same for
+    ``m > 0`` (as written otherwise), and a segment is then a contiguous inner loop, which a
+    vectoriser runs without dividing by ``m`` per element."""
+    def at(i: str, k: str) -> str:
+        return expr.replace("[i % m]", f"[{k}]").replace("[i]", f"[{i}]")
+    return ("if (m > 0) { int full = n / m;"
+            f" for (int j = 0; j < full; ++j) for (int k = 0; k < m; ++k) dst[j * m + k] = {at('j * m + k', 'k')};"
+            f" for (int i = full * m; i < n; ++i) dst[i] = {at('i', 'i - full * m')}; }}"
+            f" else {{ for (int i = 0; i < n; ++i) dst[i] = {expr}; }}")
+
+
 for _op, _sym in [("add", "+"), ("sub", "-"), ("mul", "*"), ("div", "/")]:
     _vv = _DIV if _op == "div" else f"a[i] {_sym} b[i]"
     _vs = "__xp_div<T>(a[i], s)" if _op == "div" else f"a[i] {_sym} s"
@@ -64,11 +77,10 @@ for _op, _sym in [("add", "+"), ("sub", "-"), ("mul", "*"), ("div", "/")]:
     intrinsic(f"bang.{_op}_scalar", "vector", _VS, bang=names, writes=("dst",),
               scalar=f"for (int i = 0; i < n; ++i) dst[i] = {_vs};")
     intrinsic(f"bang.cycle_{_op}", "vector", "T *dst, const T *a, const T *seg, int n, int m",
-              bang=f"__bang_cycle_{_op}", writes=("dst",),
-              scalar=f"for (int i = 0; i < n; ++i) dst[i] = {_vc};")
+              bang=f"__bang_cycle_{_op}", writes=("dst",), scalar=_cycle(_vc))
 for _op, _expr in [("maxequal", "a[i] > seg[i % m] ? a[i] : seg[i % m]"), ("minequal", "a[i] < seg[i % m] ? a[i] : seg[i % m]")]:
     intrinsic(f"bang.cycle_{_op}", "vector", "T *dst, const T *a, const T *seg, int n, int m",
-              bang=f"__bang_cycle_{_op}", writes=("dst",), scalar=f"for (int i = 0; i < n; ++i) dst[i] = {_expr};")
+              bang=f"__bang_cycle_{_op}", writes=("dst",), scalar=_cycle(_expr))
 intrinsic("bang.div_tmp", "vector", "T *dst, const T *a, const T *b, T *tmp, int n", bang="__bang_div",
           writes=("dst", "tmp"),
           scalar="for (int i = 0; i < n; ++i) { T q = __xp_div<T>(a[i], b[i]); T r = __xp_div<T>(1, b[i]);"
