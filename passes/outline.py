@@ -26,7 +26,7 @@ from typing import ClassVar
 
 from xpiler import ir
 from xpiler.errors import UnsupportedError
-from xpiler.ir.analysis import omp_collapse
+from xpiler.ir.analysis import omp_collapse, statements
 from xpiler.ir.effects import (assigned_scalars, call_name, declared_names, free_names, is_pure_call,
                                touches_memory, used_names)
 
@@ -295,10 +295,10 @@ def _calls(e) -> bool:
 
 def _privatize(loop: ir.For, decls: list, depth: int) -> ir.For:
     if depth > 1:
-        inner = [s for s in _stmts(loop.body) if not isinstance(s, ir.Comment)]
+        inner = [s for s in statements(loop.body) if not isinstance(s, ir.Comment)]
         if len(inner) == 1 and isinstance(inner[0], ir.For):
             return replace(loop, body=ir.Block((_privatize(inner[0], decls, depth - 1),)))
-    return replace(loop, body=ir.Block(tuple(decls) + tuple(_stmts(loop.body))))
+    return replace(loop, body=ir.Block(tuple(decls) + tuple(statements(loop.body))))
 
 
 _VECTOR = re.compile(r"(?:std::)?vector<\s*([A-Za-z_][\w ]*?)\s*>")
@@ -326,7 +326,7 @@ def _indexed_vectors(stmts: list):
 
 
 def _arrays_for_vectors(body):
-    stmts = _stmts(body)
+    stmts = statements(body)
     for i, s, v, rest, elem in _indexed_vectors(stmts):
         size = v.ctor_args[0]
         array = replace(s, vars=(ir.Declarator(v.name, elem, dims=(size,)),))
@@ -426,14 +426,11 @@ def _paren(e):
 
 def _mark_parallel(loop: ir.For, depth: int) -> ir.For:
     if depth > 1:
-        inner = [s for s in _stmts(loop.body) if not isinstance(s, ir.Comment)]
+        inner = [s for s in statements(loop.body) if not isinstance(s, ir.Comment)]
         if len(inner) == 1 and isinstance(inner[0], ir.For):
             loop = replace(loop, body=ir.Block((_mark_parallel(inner[0], depth - 1),)))
     return replace(loop, kind="parallel")
 
-
-def _stmts(s):
-    return list(s.body) if isinstance(s, ir.Block) else [s]
 
 
 def outline_module(module: ir.Module) -> ir.Module:

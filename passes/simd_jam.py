@@ -50,7 +50,7 @@ from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from xpiler import ir
-from xpiler.ir.analysis import strip_parens
+from xpiler.ir.analysis import statements, strip_parens
 from xpiler.ir.dependence import parallel_obstacle
 from xpiler.ir.effects import assigned_scalars, declared_names, free_names
 from xpiler.ir.types import ScalarsInScope, TypeEnv
@@ -105,9 +105,6 @@ class _Jammer(ScopedRewriter):
         return out
 
 
-def _stmts(s) -> list:
-    return list(s.body) if isinstance(s, ir.Block) else [s]
-
 
 def _loops_or_jumps(node) -> bool:
     return any(isinstance(n, (ir.For, ir.While, ir.Jump, ir.Return, ir.Verbatim, ir.Pragma, ir.Barrier))
@@ -125,7 +122,7 @@ def unroll_and_jam(outer: ir.For, rows: int, env: TypeEnv, taken: set) -> ir.Blo
             and strip_parens(step) == ir.Const("1", 1) and is_signed_int(stop, ScalarsInScope(env))
             and not ({y} | assigned_scalars(outer.body)) & free_names(stop)):
         return None
-    inside = _stmts(outer.body)
+    inside = statements(outer.body)
     if y in declared_names(outer.body):
         return None  # a nested declaration of the same name: shifting `y` would change it too
     if len(inside) == 2 and isinstance(inside[0], ir.Pragma) and inside[0].text == "omp simd" \
@@ -134,7 +131,7 @@ def unroll_and_jam(outer: ir.For, rows: int, env: TypeEnv, taken: set) -> ir.Blo
         pragma, simd = inside
         if y in free_names(ir.Block((simd.init, ir.ExprStmt(simd.cond), ir.ExprStmt(simd.step)))):
             return None
-        body = _stmts(simd.body)
+        body = statements(simd.body)
 
         def wrap(jammed: list) -> ir.Block:
             return ir.Block((pragma, replace(simd, body=ir.Block(tuple(jammed)))))
@@ -159,7 +156,7 @@ def unroll_and_jam(outer: ir.For, rows: int, env: TypeEnv, taken: set) -> ir.Blo
         return None
     k_var = inner.canonical()[0]
     header = ir.Block((inner.init, ir.ExprStmt(inner.cond), ir.ExprStmt(inner.step)))
-    work = _stmts(inner.body)
+    work = statements(inner.body)
     if (free_names(header) & (locals_ | {y})) or not work or k_var in locals_ \
             or not all(isinstance(s, ir.ExprStmt) and isinstance(s.expr, ir.Assign) for s in work) \
             or any(_loops_or_jumps(s) for s in work):

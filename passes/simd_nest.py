@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from xpiler import ir
-from xpiler.ir.analysis import conjunction, conjuncts, only_subscripts, strip_parens
+from xpiler.ir.analysis import conjunction, conjuncts, only_subscripts, statements, strip_parens
 from xpiler.ir.effects import assigned_scalars, is_array_decl, touches_memory, used_names
 
 from .lane_ranges import wide_slots
@@ -55,9 +55,6 @@ def _axis(loop: ir.For, kind: str) -> str | None:
         return var[len(prefix):]
     return None
 
-
-def _stmts(s) -> list:
-    return list(s.body) if isinstance(s, ir.Block) else [s]
 
 
 # ---- join ------------------------------------------------------------------------------------------
@@ -88,7 +85,7 @@ def join_uses(body, b: str, t: str, extent, g: str):
 
 def _flat(s) -> list:
     """The statements of ``s``, nested blocks opened."""
-    return [x for y in _stmts(s) for x in (_flat(y) if isinstance(y, ir.Block) else [y])]
+    return [x for y in statements(s) for x in (_flat(y) if isinstance(y, ir.Block) else [y])]
 
 
 # ---- return-as-goto back to a guard --------------------------------------------------------------
@@ -220,7 +217,7 @@ def bound_guard(g: str, extent, body: list, types: dict):
         rest.append(c)
     if not bounds and not conditions and not hoisted:
         return [], [], [], prefix + body
-    inner = kept + ([ir.If(conjunction(rest), guard.then)] if rest else _stmts(guard.then))
+    inner = kept + ([ir.If(conjunction(rest), guard.then)] if rest else statements(guard.then))
     return hoisted, bounds, conditions, inner
 
 
@@ -266,7 +263,7 @@ def grid_stride(body: list, g: str, extents: tuple, types: dict, parallel):
         return None
     if g in used_names(loop.body) or var in assigned_scalars(loop.body) or not parallel(loop):
         return None
-    return var, stop, ir.Block(tuple(pre + _stmts(loop.body)))
+    return var, stop, ir.Block(tuple(pre + statements(loop.body)))
 
 
 # ---- the chain ------------------------------------------------------------------------------------
@@ -345,11 +342,11 @@ def simd_chain(loops: list, body: ir.Block, types: dict, fresh, parallel=None,
     inner_var, inner_stop = axes[-1]
     positive = []
     if inner_var in products and parallel is not None:
-        strided = grid_stride(_stmts(stmts), inner_var, products[inner_var], types, parallel)
+        strided = grid_stride(statements(stmts), inner_var, products[inner_var], types, parallel)
         if strided is not None:
             inner_var, inner_stop, stmts = strided
             positive = [ir.BinOp(">", axes[-1][1], _c(0))]
-    hoisted, bounds, conditions, inner_body = bound_guard(inner_var, inner_stop, _stmts(stmts), types)
+    hoisted, bounds, conditions, inner_body = bound_guard(inner_var, inner_stop, statements(stmts), types)
     conditions = positive + conditions
     pre: list = list(hoisted)
     stop = _as_int(inner_stop)
@@ -550,7 +547,7 @@ def simd_threads(loops: list, body: ir.Block, constants: dict, outer: set = froz
             n = replace(n, body=tuple(out))
         if isinstance(n, ir.For) and n.kind == "threads":
             var, _, stop, _ = n.canonical()
-            return _int_loop(var, _as_int(stop), _stmts(n.body), n.kind)
+            return _int_loop(var, _as_int(stop), statements(n.body), n.kind)
         return n
     fast = ir.rewrite(counters(body), loops_in_int)
     signed.indices = _index_only_declarations(fast)
@@ -593,7 +590,7 @@ def sink_simd_loops(node, parallel, fresh, signed=lambda e: False, constants: di
             loop = body[i + 1] if i + 1 < len(body) else None
             if isinstance(s, ir.Pragma) and s.text == "omp simd" and isinstance(loop, ir.For):
                 canon = _int_counter_from_zero(loop)
-                sunk, guarded = None, _guard_form(_stmts(loop.body))
+                sunk, guarded = None, _guard_form(statements(loop.body))
                 if canon is not None and parallel(replace(loop, body=ir.Block(tuple(guarded)))):
                     sunk = sink(canon[0], canon[2], guarded, fresh, signed, constants)
                 out += sunk if sunk is not None else [s, loop]
@@ -641,7 +638,7 @@ def _sink_nests(node, parallel, fresh, signed, constants) -> tuple:
             return node, False
         canon = _int_counter_from_zero(node)
         if canon is not None:
-            stmts = sink(canon[0], canon[2], _stmts(node.body), fresh, signed, constants)
+            stmts = sink(canon[0], canon[2], statements(node.body), fresh, signed, constants)
             if stmts is not None:
                 return ir.Block(tuple(stmts)), True
         return node, True
@@ -661,7 +658,7 @@ def _sink_nests(node, parallel, fresh, signed, constants) -> tuple:
 
 def _jumps_out(node) -> bool:
     """``break`` / ``continue`` of the loop itself (an OpenMP SIMD loop may not have them)."""
-    return any(isinstance(n, ir.Jump) for s in _stmts(node) for n in statements_outside_loops(s))
+    return any(isinstance(n, ir.Jump) for s in statements(node) for n in statements_outside_loops(s))
 
 
 # ---- innermost loops -------------------------------------------------------------------------------

@@ -43,7 +43,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from xpiler import ir
-from xpiler.ir.analysis import strip_parens
+from xpiler.ir.analysis import statements, strip_parens
 from xpiler.ir.effects import assigned_scalars, declaration_counts, touches_memory, used_names
 
 from .loop_split import statements_outside_loops
@@ -61,9 +61,6 @@ def _c(v: int) -> ir.Const:
 def _p(e: ir.Expr) -> ir.Expr:
     return e if isinstance(e, (ir.Name, ir.Const, ir.Paren, ir.Member, ir.Call, ir.Index, ir.Cast)) else ir.Paren(e)
 
-
-def _stmts(s) -> list:
-    return list(s.body) if isinstance(s, ir.Block) else [s]
 
 
 def _divides(e) -> bool:
@@ -185,19 +182,19 @@ class _Sinker:
                 raise _Unsinkable("a loop counter assigned in its body")
             if free_header_names(s) & self.lane_names() - header_bound:
                 return self.strided(s, pragmas, header_bound)
-            return pragmas + [replace(s, body=ir.Block(tuple(self.level(_stmts(s.body), header_bound | own))))]
+            return pragmas + [replace(s, body=ir.Block(tuple(self.level(statements(s.body), header_bound | own))))]
         if isinstance(s, ir.If) and isinstance(s.cond, ir.Name) and s.cond.id in self.masks:
             # a branch on the lane: both sides sunk, every part under the lane's condition
             out = []
             for cond, side in ((s.cond, s.then), (ir.UnOp("!", s.cond), s.other)):
                 if side is not None:
                     self.guards.append(cond)
-                    out += self.level(_stmts(side), header_bound)
+                    out += self.level(statements(side), header_bound)
                     self.guards.pop()
             return pragmas + out
         if isinstance(s, ir.If) and not self._varying(used_names(s.cond) - header_bound):
-            other = ir.Block(tuple(self.level(_stmts(s.other), header_bound))) if s.other is not None else None
-            return pragmas + [replace(s, then=ir.Block(tuple(self.level(_stmts(s.then), header_bound))),
+            other = ir.Block(tuple(self.level(statements(s.other), header_bound))) if s.other is not None else None
+            return pragmas + [replace(s, then=ir.Block(tuple(self.level(statements(s.then), header_bound))),
                                       other=other)]
         if isinstance(s, ir.Block):
             return pragmas + [ir.Block(tuple(self.level(list(s.body), header_bound)))]
@@ -253,7 +250,7 @@ class _Sinker:
         value = ir.BinOp("+", ir.Cast(LONG_LONG, _p(first)), ir.BinOp("*", ir.Name(m), _p(step)))
         self.guarded[c] = ir.Decl((ir.Declarator(c, CONST_INT, init=ir.Cast(INT, ir.Paren(value))),))
         self.guards.append(ir.BinOp("<", ir.Name(m), ir.Name(trips)))
-        body = self.level(_stmts(s.body), header_bound | {m})
+        body = self.level(statements(s.body), header_bound | {m})
         self.guards.pop()
         loop = ir.For(ir.Decl((ir.Declarator(m, LONG_LONG, init=_c(0)),)), ir.BinOp("<", ir.Name(m), ir.Name(most)),
                       ir.UnOp("++", ir.Name(m)), ir.Block(tuple(body)), kind=s.kind)
@@ -359,7 +356,7 @@ class _Sinker:
 def _continues_as_guards(stmts: list) -> list:
     """``if (c) continue; rest`` as ``if (!(c)) { rest }``: the same iteration, with no jump to split."""
     for i, s in enumerate(stmts):
-        if isinstance(s, ir.If) and s.other is None and _stmts(s.then) == [ir.Jump("continue")]:
+        if isinstance(s, ir.If) and s.other is None and statements(s.then) == [ir.Jump("continue")]:
             return stmts[:i] + [ir.If(ir.UnOp("!", _p(s.cond)), ir.Block(tuple(_continues_as_guards(stmts[i + 1:]))))]
     return stmts
 

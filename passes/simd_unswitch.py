@@ -38,7 +38,7 @@ from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from xpiler import ir
-from xpiler.ir.analysis import conjunction, conjuncts, strip_parens
+from xpiler.ir.analysis import conjunction, conjuncts, statements, strip_parens
 from xpiler.ir.effects import assigned_scalars, declaration_counts, declared_names, touches_memory
 from xpiler.ir.types import ScalarsInScope, TypeEnv
 
@@ -95,7 +95,7 @@ def unswitched(pragma: ir.Pragma, loop: ir.For, env: TypeEnv) -> ir.If | None:
     if isinstance(strip_parens(start), ir.Const) and isinstance(strip_parens(stop), ir.Const) \
             and isinstance(stop.value, int) and isinstance(start.value, int) and stop.value - start.value < SHORT:
         return None  # a few iterations (a thread's 2 x 2 tile): not worth a second copy
-    body = list(loop.body.body) if isinstance(loop.body, ir.Block) else [loop.body]
+    body = statements(loop.body)
     facts = _Invariance(var, body, env)
     fast, hoisted = [], []
     for k, s in enumerate(body):

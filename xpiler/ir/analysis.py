@@ -13,6 +13,11 @@ def strip_parens(expr):
     return expr
 
 
+def statements(s) -> list:
+    """The statements of a body: a block's, or the one statement that is the body."""
+    return list(s.body) if isinstance(s, Block) else [s]
+
+
 def conjuncts(e) -> list:
     """The terms of an ``&&`` chain, in evaluation order (``e`` itself when it is not one)."""
     e = strip_parens(e)
