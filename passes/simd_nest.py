@@ -450,21 +450,20 @@ class _SignedIndices:
                     and v.name in self.copyable:
                 if as_index:   # only ever an index: the same element, counted in int
                     v = replace(v, type=replace(v.type, base="int"))
-                elif as_value:  # lane arithmetic that fits (lane_ranges): the same values in 64 bits
-                    from .wide_subscripts import widened
-                    init, _ = self.rewrite(v.init)
-                    self.corners.append(self.corner(v.init))
-                    self.copies[v.name] = self.corner(v.init)
-                    counters = {name: INT for name in self.stops}
-                    wide = widened(init, counters) if init is not v.init else None
-                    return replace(s, vars=(replace(v, type=replace(v.type, base="long long"),
-                                                    init=wide or ir.Cast(ir.Type("long long"), init)),))
                 init, corner = self.rewrite(v.init)
                 if corner is None:
                     corner = self.corner(v.init)
+                    if as_value:   # lane_ranges took the slot to be at most INT_MAX: checked at run time
+                        self.corners.append(corner)
                 if corner is not None:
                     self.copies[v.name] = corner
-                return replace(s, vars=(replace(v, init=self.expressions(init)),))
+                init = self.expressions(init)
+                if as_value:   # lane arithmetic that fits (lane_ranges): the same values in 64 bits
+                    from .wide_subscripts import widened   # wide_subscripts imports this module
+                    wide = ir.Type("long long")
+                    init = widened(init, {name: INT for name in self.stops}) or ir.Cast(wide, init)
+                    v = replace(v, type=replace(v.type, base=wide.base))
+                return replace(s, vars=(replace(v, init=init),))
         if isinstance(s, (ir.Decl, ir.ExprStmt, ir.If, ir.Return)) or not hasattr(s, "__dataclass_fields__"):
             return self.expressions(s)
         return ir.map_children(s, lambda c: self.statement(c) if isinstance(c, ir.Stmt) else self.expressions(c))
