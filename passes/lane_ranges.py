@@ -101,12 +101,9 @@ def _counter_bounds(loop: ir.For):
 
 
 def _constant(e, constants: dict):
-    e = strip_parens(e)
-    if isinstance(e, ir.Const) and isinstance(e.value, int) and not isinstance(e.value, bool):
-        return e.value
-    if isinstance(e, ir.Name) and isinstance(constants.get(e.id), int):
-        return constants[e.id]
-    return None
+    """bind's integer value of ``e`` (literals, and names bound in ``constants``), else None."""
+    from .bind import const_value   # bind imports simd_nest, which imports this module
+    return const_value(e, constants)
 
 
 def _uses_fit(scope: list, slot: str, bounds: dict, types: dict, constants: dict) -> bool:
