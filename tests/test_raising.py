@@ -84,6 +84,8 @@ def test_bang_target_distributes_iterations_over_tasks():
     ("cuda", "gemm_shared_tiled.cu", "bang"),
     ("vnni", "gemm_fused.cpp", "cuda"),
     ("vnni", "softmax_fused.cpp", "bang"),     # a local array of the entry becomes a device buffer
+    ("hip", "gemm_mfma_16x16x4f32.hip", "vnni"),   # the MFMA helper of the C prelude: 16 rows, one element
+    ("hip", "gemm_mfma_32x32x8f16.hip", "vnni"),   # 32 rows, four halves per lane
 ])
 def test_suite_programs_raise_and_compute(dialect, file, target):
     for entry in [e for e in suite.entries(dialect) if e.file == file][:1]:
