@@ -48,6 +48,7 @@ from .block_reduce import (MIN_ITERATIONS, Reduction, combined, find_reduction, 
 from .host_raise import EntryRaiser
 from .loop_split import fresh
 from .registry import register
+from .uniform_lanes import group_safe
 from .simd_nest import is_signed_int, scalar_types, simd_chain, simd_inner_loops, simd_threads, sink_parallel_nests
 
 SIMT_TARGETS = ("cuda", "hip")
@@ -784,10 +785,11 @@ class Binder:
             first = replace(outer, body=ir.Block((first,)))
         pragma = ir.Pragma("omp parallel for" + (f" collapse({len(nest.loops)})" if len(nest.loops) > 1 else ""))
         chain: tuple = (pragma, first)
-        simd = simd_chain(nest.loops, nest.body, types, new_name, independent, self.constants) or \
+        groups = self.lane_groups(f)
+        simd = simd_chain(nest.loops, nest.body, types, new_name, independent, self.constants, groups) or \
             simd_threads(nest.loops, nest.body, self.constants,
                          {p.name for p in f.params} | declared_names(ir.Block(tuple(nest.pre))) |
-                         set(self.parallel.module_variables), independent, new_name, types)
+                         set(self.parallel.module_variables), independent, new_name, types, groups)
         if simd is not None:  # the SIMD form, when its counters fit in an int; the chain as it was else
             fits, stmts = simd
             chain = (ir.If(fits, ir.Block(tuple(stmts)), ir.Block(chain)),)
@@ -805,6 +807,12 @@ class Binder:
                 answers[loop] = is_parallel(loop, constants=self.constants, env=env)
             return answers[loop]
         return independent
+
+    def lane_groups(self, f: ir.Function):
+        """Whether the lanes of a group may run a loop's uniform part once (:mod:`.uniform_lanes`)."""
+        from xpiler.ir.dependence import function_env
+        env = function_env(self.module, f)
+        return lambda loop, grouping, split: group_safe(loop, grouping, split, constants=self.constants, env=env)
 
     # -- bang ------------------------------------------------------------------------------------------
     def bang(self, f: ir.Function, nest: Nest | None) -> ir.Function:

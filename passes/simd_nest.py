@@ -32,6 +32,7 @@ from xpiler.ir.effects import assigned_scalars, is_array_decl, touches_memory, u
 from .lane_ranges import wide_slots
 from .loop_split import statements_outside_loops
 from .simd_sink import sink
+from .uniform_lanes import Grouping, group_indices, group_widths, leader_phases, uniform_split
 
 INT = ir.Type("int")
 UNSIGNED = ir.Type("unsigned")
@@ -277,14 +278,15 @@ def _as_int(e) -> ir.Expr:
 
 
 def simd_chain(loops: list, body: ir.Block, types: dict, fresh, parallel=None,
-               constants: dict | None = None) -> tuple[ir.Expr, list] | None:
+               constants: dict | None = None, groups=None) -> tuple[ir.Expr, list] | None:
     """``(fits, statements)``: the statements run the perfect parallel chain ``loops`` (outermost
     first, innermost body ``body``) as an OpenMP-parallel nest whose innermost loop is a SIMD loop,
     valid when ``fits`` holds (every extent fits in an int). None when the chain is not a recovered
     block x thread nest or nothing would vectorise. ``types``: declared types of the function's
     names; ``fresh(name)``: a name unused in the function; ``parallel(loop)``: whether a loop's
     iterations are independent (for grid-stride loops, :func:`grid_stride`); ``constants``: values of
-    names (macros)."""
+    names (macros); ``groups``: as for :func:`simd_threads` (warp-level code whose lanes compute alike
+    runs once per warp)."""
     recovered = 0
     while recovered < len(loops) and loops[recovered].kind in ("blocks", "threads"):
         recovered += 1
@@ -340,6 +342,12 @@ def simd_chain(loops: list, body: ir.Block, types: dict, fresh, parallel=None,
         return n
     stmts = ir.rewrite(stmts, unsigned_uses)
     inner_var, inner_stop = axes[-1]
+    fits = conjunction([ir.BinOp("<=", c, ir.Const(f"{INT_MAX}u", INT_MAX)) for c in checks])
+    if inner_var in products and groups is not None and parallel is not None:
+        grouped = _warps_of_chain(axes, statements(stmts), products[inner_var], types, fresh, parallel, constants,
+                                  groups)
+        if grouped is not None:
+            return fits, [_relabel(s) for s in grouped]
     positive = []
     if inner_var in products and parallel is not None:
         strided = grid_stride(statements(stmts), inner_var, products[inner_var], types, parallel)
@@ -366,8 +374,42 @@ def simd_chain(loops: list, body: ir.Block, types: dict, fresh, parallel=None,
         nest = [_int_loop(var, _as_int(ext), nest, "parallel")]
     if len(axes) > 1:
         nest = [ir.Pragma("omp parallel for" + (f" collapse({len(axes) - 1})" if len(axes) > 2 else ""))] + nest
-    fits = conjunction([ir.BinOp("<=", c, ir.Const(f"{INT_MAX}u", INT_MAX)) for c in checks])
     return fits, [_relabel(s) for s in nest]
+
+
+def _warps_of_chain(axes: list, body: list, product: tuple, types: dict, fresh, parallel, constants, groups):
+    """The chain's statements when its innermost (joined) loop's body depends on the global index
+    ``g`` only through ``g / W`` and the lanes of a group may run it once (:mod:`.uniform_lanes`):
+    a loop over the groups ``w`` in ``[0, ceil(G / W))``, ``g / W`` read as ``w``, among the
+    parallel loops; its own loops vectorised. None otherwise."""
+    var, stop = axes[-1]
+    while True:   # a thread's `return` as the guard it is
+        guarded = _guard_form(body)
+        if guarded is not body:
+            body = guarded
+        elif len(body) == 1 and isinstance(body[0], ir.Block):
+            body = list(body[0].body)
+        else:
+            break
+    widths = group_widths(ir.Block(tuple(body)), var)
+    if len(widths) != 1:
+        return None
+    grouping = Grouping(var, next(iter(widths)))
+    split = uniform_split(body, grouping)
+    if split is None or split.k < len(body) or not groups(_int_loop(var, stop, body, "vector"), grouping, split):
+        return None
+    width, group = grouping.width, fresh("group_x")
+    blocks, threads = product
+    count = ir.BinOp("*", ir.Cast(ULL, _p(blocks)), _p(threads))
+    count = ir.Cast(INT, ir.Paren(ir.BinOp("/", ir.Paren(ir.BinOp("+", count, _c(width - 1))), _c(width))))
+    index = ir.Cast(UNSIGNED, ir.Name(group))
+    stmts = ir.Block(tuple(group_indices(ir.Block(tuple(body)), grouping, index).body))
+    stmts = sink_parallel_nests(stmts, parallel, fresh, lambda e: is_signed_int(e, types), constants)
+    stmts = simd_inner_loops(stmts, parallel, types)
+    nest: list = [_int_loop(group, count, statements(stmts), "parallel")]
+    for v, ext in reversed(axes[:-1]):
+        nest = [_int_loop(v, _as_int(ext), nest, "parallel")]
+    return [ir.Pragma("omp parallel for" + (f" collapse({len(axes)})" if len(axes) > 1 else ""))] + nest
 
 
 def _relabel(node):
@@ -508,14 +550,16 @@ def _copyable(body, outer: set) -> set[str]:
 
 
 def simd_threads(loops: list, body: ir.Block, constants: dict, outer: set = frozenset(), parallel=None,
-                 fresh=None, types: dict | None = None) -> tuple[ir.Expr, list] | None:
+                 fresh=None, types: dict | None = None, groups=None) -> tuple[ir.Expr, list] | None:
     """``(fits, statements)`` for a parallel chain of block loops whose body has thread loops (a
     kernel split at barriers): every recovered loop counts with ``int``, the innermost thread loops
     of the x axis get ``#pragma omp simd``, and index arithmetic of counters is in int
     (:class:`_SignedIndices`). Valid when ``fits`` holds; None when there is nothing to do.
     ``outer``: the names declared outside ``body`` (parameters, the function's other declarations).
     With ``parallel`` and ``fresh`` (as for :func:`simd_chain`), a SIMD loop whose body holds loops
-    and whose iterations are independent is sunk below them (:func:`sink_simd_loops`)."""
+    and whose iterations are independent is sunk below them (:func:`sink_simd_loops`). With
+    ``groups`` (:func:`~.uniform_lanes.group_safe` for the kernel), the part of a phase every lane of
+    a warp computes alike runs once per warp (:mod:`.uniform_lanes`)."""
     threads = _thread_loops(body)
     canon = [lp.canonical() for lp in loops] + [t.canonical() for t in threads]
     if not threads or any(c is None or strip_parens(c[1]) != _c(0) or strip_parens(c[3]) != _c(1) for c in canon):
@@ -549,11 +593,14 @@ def simd_threads(loops: list, body: ir.Block, constants: dict, outer: set = froz
             return _int_loop(var, _as_int(stop), statements(n.body), n.kind)
         return n
     fast = ir.rewrite(counters(body), loops_in_int)
+    if groups is not None:
+        fast = leader_phases(fast, "threadIdx_x", groups)
     signed.indices = _index_only_declarations(fast)
     signed.values = wide_slots(fast, types or {}, constants)
     fast = signed.statement(fast)
     if parallel is not None and fresh is not None:
         fast = sink_simd_loops(fast, parallel, fresh, lambda e: is_signed_int(e, types or {}), constants)
+        fast = _vectorised_groups(fast, parallel, fresh, types or {}, constants)
     nest: list = list(fast.body)
     for lp in reversed(loops):
         var, _, stop, _ = lp.canonical()
@@ -566,6 +613,17 @@ def simd_threads(loops: list, body: ir.Block, constants: dict, outer: set = froz
         if c not in unique:
             unique.append(c)
     return conjunction(unique), [_relabel(s) for s in nest]
+
+
+def _vectorised_groups(node, parallel, fresh, types: dict, constants: dict):
+    """The loops over groups of lanes (:mod:`.uniform_lanes`) with their own loops vectorised: a
+    group runs a whole tile, whose independent loops become SIMD lanes."""
+    def fn(n):
+        if isinstance(n, ir.For) and n.kind == "groups":
+            body = sink_parallel_nests(n.body, parallel, fresh, lambda e: is_signed_int(e, types), constants)
+            return replace(n, body=simd_inner_loops(body, parallel, types), kind="serial")
+        return n
+    return ir.rewrite(node, fn)
 
 
 def _int_counter_from_zero(loop: ir.For):
