@@ -29,6 +29,7 @@ from xpiler import ir
 from xpiler.ir.analysis import conjunction, conjuncts, only_subscripts, statements, strip_parens
 from xpiler.ir.effects import assigned_scalars, is_array_decl, touches_memory, used_names
 
+from .delinearize import delinearized
 from .lane_ranges import wide_slots
 from .loop_split import statements_outside_loops
 from .simd_sink import sink
@@ -365,8 +366,17 @@ def simd_chain(loops: list, body: ir.Block, types: dict, fresh, parallel=None,
             pre.append(ir.If(ir.BinOp("<", _p(e), ir.Name(end)), ir.ExprStmt(ir.Assign(ir.Name(end), "=", e))))
         stop = ir.Name(end)
     # a body with loops: the lanes below them (gcc vectorises an outer loop only around one loop)
-    nest: list = sink(inner_var, stop, inner_body, fresh, lambda e: is_signed_int(e, types), constants) or \
-        [ir.Pragma("omp simd"), _int_loop(inner_var, stop, inner_body, "vector")]
+    def lanes(var, extent, stmts):
+        return sink(var, extent, stmts, fresh, lambda e: is_signed_int(e, types), constants) or \
+            [ir.Pragma("omp simd"), _int_loop(var, extent, stmts, "vector")]
+    nest: list = lanes(inner_var, stop, inner_body)
+    # a flat index decoded with divisions: the nest of its digits, the lanes over the innermost one
+    copies = [inner_var] + [c for c in (_copy_of(d, inner_var) for d in inner_body) if c]
+    for index, trips in ((i, t) for i in copies for t in [stop] + bounds):
+        decoded = delinearized(inner_var, stop, trips, inner_body, index, fresh, lanes)
+        if decoded is not None:
+            nest = [ir.If(decoded[0], ir.Block(tuple(decoded[1])), ir.Block(tuple(nest)))]
+            break
     if conditions:
         nest = [ir.If(conjunction(conditions), ir.Block(tuple(nest)))]
     nest = pre + nest

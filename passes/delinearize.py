@@ -1,0 +1,183 @@
+"""A flat index decoded digit by digit, run as the nest it flattens (the inverse of ``fuse``).
+
+One GPU thread per output element of an NHWC tensor decodes its flat index with divisions::
+
+    c = idx % C;  ow = (idx / C) % Wo;  oh = (idx / (C * Wo)) % Ho;  n = idx / (C * Wo * Ho);
+
+As SIMD lanes over ``idx``, every lane divides four times (there is no vector integer division) and
+gathers its loads through the decoded indices. When ``idx`` runs over exactly ``[0, N * Ho * Wo *
+C)``, the loop over it is the nest::
+
+    for (n < N) for (oh < Ho) for (ow < Wo) for (c < C) { idx = ((n * Ho + oh) * Wo + ow) * C + c; ... }
+
+in the same order, and each digit expression *is* its counter: for positive radices the mixed-radix
+digits of ``idx`` are unique, so ``(idx / (C * Wo)) % Ho == oh`` exactly. The innermost counter is
+then the lane, its loads contiguous.
+
+:func:`delinearized` finds the digits (``idx % R0``, ``(idx / P) % R`` with ``P`` the product of
+the radices below, ``idx / P`` for the top digit; radices are names the loop does not change or
+positive constants, products compared as multisets of factors) and returns the nest with the
+run-time condition under which it is the loop: the radices and the top extent positive, and their
+product, computed in 64 bits, equal to the loop's trip count (which the bound of the loop may be
+smaller than: a grid of fewer threads than elements).
+"""
+
+from __future__ import annotations
+
+from xpiler import ir
+from xpiler.ir.analysis import conjunction, strip_parens
+from xpiler.ir.effects import assigned_scalars, declared_names
+
+INT = ir.Type("int")
+CONST_INT = ir.Type("int", quals=("const",))
+LONG_LONG = ir.Type("long long")
+
+
+def _c(v: int) -> ir.Const:
+    return ir.Const(str(v), v)
+
+
+def _p(e):
+    return e if isinstance(e, (ir.Name, ir.Const, ir.Paren)) else ir.Paren(e)
+
+
+def _factors(e) -> list | None:
+    """The factors of a product of names and positive integer constants, else None."""
+    e = strip_parens(e)
+    while isinstance(e, ir.Cast) and e.type.base == "int" and not e.type.pointer:
+        e = strip_parens(e.operand)
+    if isinstance(e, ir.BinOp) and e.op == "*":
+        left, right = _factors(e.left), _factors(e.right)
+        return None if left is None or right is None else left + right
+    if isinstance(e, ir.Name) or (isinstance(e, ir.Const) and isinstance(e.value, int) and e.value > 0):
+        return [e]
+    return None
+
+
+def _key(factors) -> tuple:
+    return tuple(sorted(repr(f) for f in factors))
+
+
+def _is_index(e, index: str) -> bool:
+    e = strip_parens(e)
+    while isinstance(e, ir.Cast) and e.type.base in ("int", "unsigned") and not e.type.pointer:
+        e = strip_parens(e.operand)
+    return e == ir.Name(index)
+
+
+def _digit(e, index: str):
+    """``(place, radix)`` of ``(index / place) % radix`` (``place`` a factor list, ``radix`` None for
+    the top digit ``index / place``), else None."""
+    e = strip_parens(e)
+    if not isinstance(e, ir.BinOp) or e.op not in ("%", "/"):
+        return None
+    if e.op == "%":
+        inner = strip_parens(e.left)
+        if _is_index(inner, index):
+            return [], e.right
+        if isinstance(inner, ir.BinOp) and inner.op == "/" and _is_index(inner.left, index):
+            place = _factors(inner.right)
+            return (place, e.right) if place is not None else None
+        return None
+    if _is_index(e.left, index):
+        place = _factors(e.right)
+        return (place, None) if place is not None else None
+    return None
+
+
+def _digits(body: list, index: str) -> list | None:
+    """The digit expressions of ``index`` in ``body`` (outermost matches: ``(i / P) % R`` is one
+    digit, not also a top digit ``i / P``)."""
+    found = []
+
+    def visit(n):
+        if isinstance(n, ir.Expr):
+            d = _digit(n, index)
+            if d is not None:
+                found.append((n, d))
+                return
+        for c in ir.children(n):
+            visit(c)
+    for s in body:
+        visit(s)
+    return found
+
+
+def delinearized(var: str, stop, trips, body: list, index: str, fresh, inner):
+    """``(condition, statements)``: the loop ``for (int var = 0; var < stop; ++var) body`` run as the
+    nest of the digits ``body`` decodes from ``index`` (``var`` or an ``int`` copy of it declared in
+    ``body``), valid when ``condition`` holds (see the module); None when ``body`` decodes no chain
+    of digits. ``trips``: the product the top digit's extent is taken from (``stop`` itself, or the
+    bound ``stop`` was clipped to); ``inner(counter, extent, statements)`` builds the innermost loop
+    (a SIMD loop)."""
+    found = _digits(body, index)
+    if not found:
+        return None
+    changing = assigned_scalars(ir.Block(tuple(body))) | declared_names(ir.Block(tuple(body))) | {var, index}
+    places: dict = {}   # place key -> (place factors, radix expression or None)
+    for _, (place, radix) in found:
+        radix_factors = _factors(radix) if radix is not None else []
+        if radix_factors is None or len(radix_factors) > 1 or any(
+                isinstance(f, ir.Name) and f.id in changing for f in place + radix_factors):
+            return None
+        key = (_key(place), radix is not None)
+        if key in places and (places[key][1] is None) != (radix is None):
+            return None
+        if key in places and radix is not None and _key([places[key][1]]) != _key([radix]):
+            return None
+        places[key] = (place, radix)
+    moduli = sorted((v for (k, m), v in places.items() if m), key=lambda v: len(v[0]))
+    tops = [v for (k, m), v in places.items() if not m]
+    if not moduli or len(tops) > 1:
+        return None
+    # the chain: each place the product of the radices below it
+    below: list = []
+    radices = []
+    for place, radix in moduli:
+        if _key(place) != _key(below):
+            return None
+        radices.append(strip_parens(radix))
+        below = below + [strip_parens(radix)]
+    if tops and _key(tops[0][0]) != _key(below):
+        return None
+    top_extent = None
+    if tops:
+        extent = _factors(trips) or []
+        rest = list(extent)
+        for f in below:
+            match = next((r for r in rest if repr(r) == repr(f)), None)
+            if match is None:
+                return None
+            rest.remove(match)
+        if len(rest) != 1 or (isinstance(rest[0], ir.Name) and rest[0].id in changing):
+            return None
+        top_extent = rest[0]
+    extents = radices + ([top_extent] if top_extent is not None else [])
+    counters = [fresh(f"digit{k}") for k in range(len(extents))]
+    by_key = {_key(place) + (radix is not None,): counters[i] for i, (place, radix) in enumerate(moduli)}
+    if tops:
+        by_key[_key(tops[0][0]) + (False,)] = counters[-1]
+
+    def as_counter(n):   # outermost first: `(i / C) % Wo` is one digit, its `i / C` not another
+        if isinstance(n, ir.Expr):
+            d = _digit(n, index)
+            if d is not None:
+                return ir.Name(by_key[_key(d[0]) + (d[1] is not None,)])
+        return ir.map_children(n, as_counter)
+    new_body = [as_counter(s) for s in body]
+    # the flat index from the digits, outermost first: ((n * Ho + oh) * Wo + ow) * C + c
+    flat = ir.Name(counters[-1])
+    for k in range(len(extents) - 2, -1, -1):
+        flat = ir.BinOp("+", ir.BinOp("*", _p(flat), _p(extents[k])), ir.Name(counters[k]))
+    new_body = [ir.Decl((ir.Declarator(var, CONST_INT, init=flat),))] + new_body
+    nest = inner(counters[0], extents[0], new_body)
+    for k in range(1, len(extents)):
+        nest = [ir.For(ir.Decl((ir.Declarator(counters[k], INT, init=_c(0)),)),
+                       ir.BinOp("<", ir.Name(counters[k]), extents[k]), ir.UnOp("++", ir.Name(counters[k])),
+                       ir.Block(tuple(nest)), kind="serial")]
+    count = ir.Cast(LONG_LONG, _p(extents[0]))
+    for e in extents[1:]:
+        count = ir.BinOp("*", count, _p(e))
+    condition = [ir.BinOp(">", _p(e), _c(0)) for e in extents if not isinstance(e, ir.Const)]
+    condition.append(ir.BinOp("==", count, _p(stop)))
+    return conjunction(condition), nest

@@ -1,0 +1,91 @@
+"""A flat index decoded digit by digit runs as the nest of its digits (passes/delinearize.py): one GPU
+thread per NHWC output element, on the CPU the channel the SIMD lane and no division per lane."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import xpiler
+from xpiler import ir
+from xpiler.passes.delinearize import delinearized
+
+AVGPOOL = """
+__global__ void avgpool_kernel(const float *x, float *y, int N, int H, int W, int C) {
+  int Ho = H / 2, Wo = W / 2;
+  int idx = blockIdx.x * blockDim.x + threadIdx.x;
+  if (idx >= N * Ho * Wo * C) return;
+  int c = idx % C;
+  int ow = (idx / C) % Wo;
+  int oh = (idx / (C * Wo)) % Ho;
+  int n = idx / (C * Wo * Ho);
+  float s = 0.0f;
+  for (int i = 0; i < 2; ++i)
+    for (int j = 0; j < 2; ++j) s += x[((n * H + oh * 2 + i) * W + ow * 2 + j) * C + c];
+  y[idx] = s * 0.25f;
+}
+extern "C" void avgpool(const float *x, float *y, int N, int H, int W, int C, int blocks) {
+  int total = N * (H / 2) * (W / 2) * C;
+  float *dx, *dy;
+  cudaMalloc(&dx, sizeof(float) * N * H * W * C);
+  cudaMalloc(&dy, sizeof(float) * total);
+  cudaMemcpy(dx, x, sizeof(float) * N * H * W * C, cudaMemcpyHostToDevice);
+  cudaMemcpy(dy, y, sizeof(float) * total, cudaMemcpyHostToDevice);
+  avgpool_kernel<<<blocks, 128>>>(dx, dy, N, H, W, C);
+  cudaMemcpy(y, dy, sizeof(float) * total, cudaMemcpyDeviceToHost);
+  cudaFree(dx);
+  cudaFree(dy);
+}
+"""
+
+
+def _avgpool(x):
+    n, h, w, c = x.shape
+    return x.reshape(n, h // 2, 2, w // 2, 2, c).sum(axis=(2, 4)) * np.float32(0.25)
+
+
+def test_a_flat_nhwc_index_runs_as_the_nest_of_its_digits():
+    code = xpiler.translate(AVGPOOL, to="vnni", source="cuda")
+    fast = code.split("} else {")[0]
+    # the nest, when the loop runs over exactly N * Ho * Wo * C elements with positive radices
+    assert "if (C > 0 && Wo > 0 && Ho > 0 && N > 0 && (long long)C * Wo * Ho * N == __xp_end) {" in fast
+    assert "for (int __xp_digit3 = 0; __xp_digit3 < N; ++__xp_digit3) {" in fast
+    assert "for (int __xp_digit1 = 0; __xp_digit1 < Wo; ++__xp_digit1) {" in fast
+    # each digit expression is its counter; the channel is the lane
+    assert "int ow = __xp_digit1;" in fast and "const int __xp_digit0 = __xp_strip_1 + __xp_lane_1;" in fast
+    assert "(idx / (C * Wo)) % Ho" not in fast.split("} else {")[0].split("if (C > 0")[1]
+    x = np.random.default_rng(3).standard_normal((2, 10, 6, 24)).astype(np.float32)
+    total = 2 * 5 * 3 * 24
+    y = np.zeros(total, np.float32)
+    xpiler.run(code, [x, y, 2, 10, 6, 24, (total + 127) // 128], entry="avgpool", lang="vnni")
+    np.testing.assert_allclose(y, _avgpool(x).ravel(), rtol=1e-6, atol=1e-6)
+
+
+def test_a_grid_smaller_than_the_tensor_takes_the_flat_loop():
+    # two blocks of 128 threads cover the first 256 elements only: not the whole nest
+    code = xpiler.translate(AVGPOOL, to="vnni", source="cuda")
+    x = np.random.default_rng(4).standard_normal((2, 10, 6, 24)).astype(np.float32)
+    y = np.full(720, -7.0, np.float32)
+    xpiler.run(code, [x, y, 2, 10, 6, 24, 2], entry="avgpool", lang="vnni")
+    want = _avgpool(x).ravel()
+    np.testing.assert_allclose(y[:256], want[:256], rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(y[256:], np.float32(-7.0))
+
+
+def _decode(body_src: str, stop: str = "N * H * C"):
+    """delinearized() on a loop over ``g`` whose body is the C statements ``body_src``."""
+    module = xpiler.lift(f"void f(float *y, int N, int H, int C) {{ for (int g = 0; g < {stop}; ++g) {{ "
+                         f"{body_src} }} }}", source="vnni")
+    loop = next(n for n in ir.walk(next(module.functions()).body) if isinstance(n, ir.For))
+    names = iter(f"d{k}" for k in range(10))
+    return delinearized("g", loop.canonical()[2], loop.canonical()[2], list(loop.body.body), "g",
+                        lambda name: next(names), lambda v, e, s: [ir.For(None, None, None, ir.Block(tuple(s)))])
+
+
+def test_digits_must_form_a_chain_of_places():
+    assert _decode("y[g] = g % C + (g / C) % H + g / (C * H);") is not None
+    # (g / H) % N: the place H is not the product of the radices below (C)
+    assert _decode("y[g] = g % C + (g / H) % N;") is None
+    # a radix the loop changes is not a radix
+    assert _decode("int C2 = C; C2 += 1; y[g] = g % C2 + g / C2;") is None
+    # the top digit's extent must be the bound's remaining factor
+    assert _decode("y[g] = g % C + g / C;", stop="N * C + 1") is None
