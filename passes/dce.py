@@ -86,8 +86,10 @@ class _Dce:
         for n in ir.walk(body):
             if isinstance(n, ir.ExprStmt) and isinstance(n.expr, ir.Assign):
                 name, indices = _target_base(n.expr.target)
-                if name is not None and indices and not (name in decl_types and decl_types[name].dims):
-                    continue  # a store through a pointer writes memory that outlives the pointer
+                if name is not None and indices and not (name in decl_types and
+                                                         len(indices) <= len(decl_types[name].dims)):
+                    continue  # a store through a pointer (an array's pointer element: `c[t][i] = v` of
+                    #           `float *c[n]`) writes memory that outlives the pointer
                 if name is not None and is_pure(n.expr.value) and all(is_pure(i) for i in indices) and \
                         not any(isinstance(m, ir.Name) and m.id == name for x in [n.expr.value, *indices]
                                 for m in ir.walk(x)):
