@@ -29,6 +29,9 @@ PURE_FUNCTIONS = {
     "__int2half_rn", "__hadd", "__hsub", "__hmul", "__hdiv", "__xp_from_double", "__xp_to_fix", "__xp_float2half",
     "__xp_lane16",
 }
+# The warp votes loop recovery emulates (xpiler.emitters.c_prelude): they read the votes of a warp's
+# lanes and return a value, nothing else.
+READING_FUNCTIONS = {"__xpiler_ballot", "__xpiler_any", "__xpiler_all"}
 
 
 def is_pure(e) -> bool:
@@ -40,7 +43,7 @@ def is_pure(e) -> bool:
             return False
         if isinstance(n, ir.Call):
             f = n.func
-            if not (isinstance(f, ir.Name) and f.id.split("::")[-1] in PURE_FUNCTIONS):
+            if not (isinstance(f, ir.Name) and f.id.split("::")[-1] in PURE_FUNCTIONS | READING_FUNCTIONS):
                 return False
         if isinstance(n, (ir.Launch, ir.RawExpr)):
             return False

@@ -149,6 +149,40 @@ def test_dce_before_and_after():
     same_results(DCE, after, lambda: [np.arange(32, dtype=np.float32), 3])
 
 
+def test_dce_removes_a_warp_vote_nobody_reads_and_the_votes_it_read():
+    # loop recovery's emulation of `mask = __activemask()` for shuffles that ignore their mask
+    src = """
+    void f(float *a, unsigned n) {
+      bool votes[64];
+      unsigned mask[64];
+      for (unsigned t = 0; t < n; ++t)
+        votes[t] = (bool)(1);
+      for (unsigned t = 0; t < n; ++t)
+        mask[t] = __xpiler_ballot(votes + (t - t % 32), 32);
+      for (unsigned t = 0; t < n; ++t)
+        a[t] = 1.0f;
+    }"""
+    assert apply(Dce(), dedent(src)) == dedent("""
+    void f(float *a, unsigned n) {
+      for (unsigned t = 0; t < n; ++t)
+        a[t] = 1.0f;
+    }
+    """)
+
+
+def test_dce_keeps_stores_through_the_pointers_an_array_holds():
+    # a thread's output pointer kept across a barrier: `c[t][i] = v` writes through c[t]
+    src = """
+    void f(float *out, int n) {
+      float *c[4];
+      for (int t = 0; t < 4; ++t)
+        c[t] = out + t * n;
+      for (int t = 0; t < 4; ++t)
+        c[t][0] = 1.0f;
+    }"""
+    assert apply(Dce(), dedent(src)) == dedent(src).lstrip("\n") + "\n"
+
+
 def test_dce_keeps_blocks_whose_names_would_clash():
     src = """
     void f(float *a) {

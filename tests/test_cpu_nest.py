@@ -674,3 +674,14 @@ def test_a_threads_slot_counts_in_64_bits_where_its_lane_arithmetic_fits():
     xpiler.run(code, [x, y, 5, 300], entry="sums", lang="vnni")
     share = np.stack([x[:, t::64].sum(axis=1) for t in range(64)], axis=1)  # each thread's share
     np.testing.assert_allclose(y, np.stack([share[:, :32].sum(1), share[:, 32:].sum(1)], axis=1), rtol=1e-5)
+
+
+def test_a_warp_vote_the_emulated_shuffles_do_not_read_is_not_computed():
+    # TVM's reductions take `mask = __activemask()` for __shfl_down_sync, whose emulation reads every
+    # lane anyway: the per-lane ballot over the warp (32 reads per lane) is dead and goes (dce)
+    from xpiler import suite
+    entry = next(e for e in suite.entries("cuda") if e.file == "rmsnorm_tvm.cu")
+    code = xpiler.translate(entry.source, to="vnni", source="cuda", launch=entry.launch)
+    assert "__xpiler_ballot" not in code
+    outcome = suite.check_program(entry, "vnni", src=code)
+    assert outcome.passed, [o for o in outcome.outputs if not o.ok][:1]
