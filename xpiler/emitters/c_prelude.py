@@ -88,12 +88,35 @@ ENTRIES: dict[str, tuple[str, tuple[str, ...]]] = {
     "__hle": ("static inline bool __hle(half a, half b) { return (float)a <= (float)b; }", ("half",)),
     "__heq": ("static inline bool __heq(half a, half b) { return (float)a == (float)b; }", ("half",)),
     "__hneg": ("static inline half __hneg(half a) { return (half)(-(float)a); }", ("half",)),
-    "__hmax": ("static inline half __hmax(half a, half b) { return a > b ? a : b; }", ("half",)),
-    "__hmin": ("static inline half __hmin(half a, half b) { return a < b ? a : b; }", ("half",)),
-    "__hmax2": ("static inline __half2 __hmax2(__half2 a, __half2 b) { return {a.x > b.x ? a.x : b.x, a.y > b.y ? a.y : b.y}; }",
-                ("__half2",)),
-    "__hmin2": ("static inline __half2 __hmin2(__half2 a, __half2 b) { return {a.x < b.x ? a.x : b.x, a.y < b.y ? a.y : b.y}; }",
-                ("__half2",)),
+    # cuda_fp16.h's __hmax / __hmin (and _nan): a NaN operand gives the other operand (both NaN, or any
+    # NaN for _nan: the canonical NaN 0x7fff), +0 is the larger of two zeros. In float (halves convert
+    # exactly) with SSE selects: `a > b ? a : b` on halves compiles to a branch per element (no vector
+    # code for _Float16 without AVX512-FP16), a mispredicted one on data of mixed signs
+    "__xp_hminmax": ("#include <immintrin.h>\n"
+                     "static inline half __xp_hminmax(half a, half b, bool is_max, bool nan_wins) {\n"
+                     "  const __m128 x = _mm_set_ss((float)a), y = _mm_set_ss((float)b);\n"
+                     "  __m128 r = is_max ? _mm_max_ss(x, y) : _mm_min_ss(x, y);  /* x NaN: y */\n"
+                     "  r = _mm_blendv_ps(r, x, _mm_cmpunord_ss(y, y));  /* y NaN: x */\n"
+                     "  r = _mm_blendv_ps(r, is_max ? _mm_and_ps(x, y) : _mm_or_ps(x, y), _mm_cmpeq_ss(x, y));\n"
+                     "  const __m128 xn = _mm_cmpunord_ss(x, x), yn = _mm_cmpunord_ss(y, y);\n"
+                     "  r = _mm_blendv_ps(r, _mm_castsi128_ps(_mm_set1_epi32(0x7fffe000)),\n"
+                     "                    nan_wins ? _mm_or_ps(xn, yn) : _mm_and_ps(xn, yn));\n"
+                     "  return (half)_mm_cvtss_f32(r);\n"
+                     "}", ("half",)),
+    "__hmax": ("static inline half __hmax(half a, half b) { return __xp_hminmax(a, b, true, false); }", ("__xp_hminmax",)),
+    "__hmin": ("static inline half __hmin(half a, half b) { return __xp_hminmax(a, b, false, false); }", ("__xp_hminmax",)),
+    "__hmax_nan": ("static inline half __hmax_nan(half a, half b) { return __xp_hminmax(a, b, true, true); }",
+                   ("__xp_hminmax",)),
+    "__hmin_nan": ("static inline half __hmin_nan(half a, half b) { return __xp_hminmax(a, b, false, true); }",
+                   ("__xp_hminmax",)),
+    "__hmax2": ("static inline __half2 __hmax2(__half2 a, __half2 b) { return {__hmax(a.x, b.x), __hmax(a.y, b.y)}; }",
+                ("__half2", "__hmax")),
+    "__hmin2": ("static inline __half2 __hmin2(__half2 a, __half2 b) { return {__hmin(a.x, b.x), __hmin(a.y, b.y)}; }",
+                ("__half2", "__hmin")),
+    "__hmax2_nan": ("static inline __half2 __hmax2_nan(__half2 a, __half2 b) { return {__hmax_nan(a.x, b.x), "
+                    "__hmax_nan(a.y, b.y)}; }", ("__half2", "__hmax_nan")),
+    "__hmin2_nan": ("static inline __half2 __hmin2_nan(__half2 a, __half2 b) { return {__hmin_nan(a.x, b.x), "
+                    "__hmin_nan(a.y, b.y)}; }", ("__half2", "__hmin_nan")),
     "__hadd2": ("static inline __half2 __hadd2(__half2 a, __half2 b) { return {(half)((float)a.x + (float)b.x), "
                 "(half)((float)a.y + (float)b.y)}; }", ("__half2",)),
     "__hmul2": ("static inline __half2 __hmul2(__half2 a, __half2 b) { return {(half)((float)a.x * (float)b.x), "
