@@ -40,6 +40,8 @@ from xpiler import ir
 from xpiler.ir.analysis import statements, strip_parens
 from xpiler.ir.effects import assigned_scalars, is_array_decl, touches_memory, used_names
 
+from .loop_split import statements_outside_loops
+
 SLOT = "__tid"          # a thread's slot in the per-thread arrays of a kernel split at barriers
 COUNT = "__nthreads"    # their first extent
 ZERO = ir.Const("0", 0)
@@ -125,6 +127,9 @@ def uniform_split(body: list, g: Grouping) -> Split | None:
     # worth a loop of its own only with a loop in it (a tile): a lane's few statements are cheaper
     # run by every lane of a SIMD loop than their results read back from the leader's slot
     if not any(isinstance(n, (ir.For, ir.While)) for s in uniform for n in ir.walk(s)):
+        return None
+    # a `break` / `continue` of the lane loop would leave the leaders' loop, not the lanes'
+    if any(isinstance(n, ir.Jump) for s in uniform for n in statements_outside_loops(s)):
         return None
     declared = {v.name: s for s in uniform if isinstance(s, ir.Decl) for v in s.vars}
     changed = assigned_scalars(ir.Block(tuple(uniform)))

@@ -110,6 +110,19 @@ def test_no_uniform_part_without_a_loop_and_a_pragma_stays_with_its_loop():
     assert split is None
 
 
+def test_a_jump_of_the_lane_loop_keeps_every_lane():
+    split, _ = _split_and_safe("""
+        void f(float *y, float *z, const float *x, int n) {
+          for (int g = 0; g < n; ++g) {
+            int w = g / 32;
+            for (int i = 0; i < 4; ++i) y[w * 4 + i] = x[w * 4 + i];
+            if (x[w] > 0.0f) continue;
+            z[g] = 0.0f;
+          }
+        }""")
+    assert split is None
+
+
 def test_a_rest_that_needs_an_array_of_the_uniform_part_is_not_split():
     split, _ = _split_and_safe("""
         void f(float *y, const float *x, int n) {
