@@ -28,6 +28,8 @@ from xpiler import ir
 from xpiler.ir.analysis import conjunction, strip_parens
 from xpiler.ir.effects import assigned_scalars, declared_names
 
+from .loop_split import statements_outside_loops
+
 INT = ir.Type("int")
 CONST_INT = ir.Type("int", quals=("const",))
 LONG_LONG = ir.Type("long long")
@@ -111,8 +113,8 @@ def delinearized(var: str, stop, trips, body: list, index: str, fresh, inner):
     bound ``stop`` was clipped to); ``inner(counter, extent, statements)`` builds the innermost loop
     (a SIMD loop)."""
     found = _digits(body, index)
-    if not found:
-        return None
+    if not found or any(isinstance(n, (ir.Jump, ir.Verbatim)) for s in body for n in statements_outside_loops(s)):
+        return None   # (a `break` of the flat loop would leave only the innermost digit's loop)
     changing = assigned_scalars(ir.Block(tuple(body))) | declared_names(ir.Block(tuple(body))) | {var, index}
     places: dict = {}   # place key -> (place factors, radix expression or None)
     for _, (place, radix) in found:

@@ -89,3 +89,5 @@ def test_digits_must_form_a_chain_of_places():
     assert _decode("int C2 = C; C2 += 1; y[g] = g % C2 + g / C2;") is None
     # the top digit's extent must be the bound's remaining factor
     assert _decode("y[g] = g % C + g / C;", stop="N * C + 1") is None
+    # a jump of the flat loop: in the nest, a `break` would leave the innermost digit's loop only
+    assert _decode("if (y[g] > 0.0f) break; y[g] = g % C + g / C;") is None
