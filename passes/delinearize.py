@@ -142,18 +142,19 @@ def delinearized(var: str, stop, trips, body: list, index: str, fresh, inner):
         below = below + [strip_parens(radix)]
     if tops and _key(tops[0][0]) != _key(below):
         return None
-    top_extent = None
-    if tops:
-        extent = _factors(trips) or []
-        rest = list(extent)
-        for f in below:
-            match = next((r for r in rest if repr(r) == repr(f)), None)
-            if match is None:
-                return None
-            rest.remove(match)
-        if len(rest) != 1 or (isinstance(rest[0], ir.Name) and rest[0].id in changing):
+    # the trip count is the product of the radices and, with a top digit, of one more factor: its
+    # extent (a lone `g % C`, or digits of some other count, are no decomposition of the loop)
+    rest = list(_factors(trips) or [])
+    for f in below:
+        match = next((r for r in rest if repr(r) == repr(f)), None)
+        if match is None:
             return None
-        top_extent = rest[0]
+        rest.remove(match)
+    if len(rest) != (1 if tops else 0) or any(isinstance(f, ir.Name) and f.id in changing for f in rest):
+        return None
+    top_extent = rest[0] if tops else None
+    if len(moduli) + len(tops) < 2:
+        return None
     extents = radices + ([top_extent] if top_extent is not None else [])
     counters = [fresh(f"digit{k}") for k in range(len(extents))]
     by_key = {_key(place) + (radix is not None,): counters[i] for i, (place, radix) in enumerate(moduli)}
