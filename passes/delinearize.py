@@ -25,7 +25,7 @@ smaller than: a grid of fewer threads than elements).
 from __future__ import annotations
 
 from xpiler import ir
-from xpiler.ir.analysis import conjunction, strip_parens
+from xpiler.ir.analysis import conjunction, is_name, strip_parens
 from xpiler.ir.effects import assigned_scalars, declared_names
 
 from .loop_split import statements_outside_loops
@@ -60,13 +60,6 @@ def _key(factors) -> tuple:
     return tuple(sorted(repr(f) for f in factors))
 
 
-def _is_index(e, index: str) -> bool:
-    e = strip_parens(e)
-    while isinstance(e, ir.Cast) and e.type.base in ("int", "unsigned") and not e.type.pointer:
-        e = strip_parens(e.operand)
-    return e == ir.Name(index)
-
-
 def _digit(e, index: str):
     """``(place, radix)`` of ``(index / place) % radix`` (``place`` a factor list, ``radix`` None for
     the top digit ``index / place``), else None."""
@@ -75,13 +68,13 @@ def _digit(e, index: str):
         return None
     if e.op == "%":
         inner = strip_parens(e.left)
-        if _is_index(inner, index):
+        if is_name(inner, index):
             return [], e.right
-        if isinstance(inner, ir.BinOp) and inner.op == "/" and _is_index(inner.left, index):
+        if isinstance(inner, ir.BinOp) and inner.op == "/" and is_name(inner.left, index):
             place = _factors(inner.right)
             return (place, e.right) if place is not None else None
         return None
-    if _is_index(e.left, index):
+    if is_name(e.left, index):
         place = _factors(e.right)
         return (place, None) if place is not None else None
     return None

@@ -37,7 +37,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from xpiler import ir
-from xpiler.ir.analysis import statements, strip_parens
+from xpiler.ir.analysis import is_name, statements, strip_parens
 from xpiler.ir.effects import assigned_scalars, is_array_decl, touches_memory, used_names
 
 from .loop_split import statements_outside_loops
@@ -67,17 +67,10 @@ class Split:
     decls: tuple
 
 
-def _counter(e, var: str) -> bool:
-    e = strip_parens(e)
-    while isinstance(e, ir.Cast) and e.type.base in ("int", "unsigned") and not e.type.pointer:
-        e = strip_parens(e.operand)
-    return e == ir.Name(var)
-
-
 def _group_index(e, var: str) -> int | None:
     """``W`` of ``x / W`` (``x`` possibly cast), else None."""
     e = strip_parens(e)
-    if isinstance(e, ir.BinOp) and e.op == "/" and _counter(e.left, var):
+    if isinstance(e, ir.BinOp) and e.op == "/" and is_name(e.left, var):
         right = strip_parens(e.right)
         if isinstance(right, ir.Const) and isinstance(right.value, int) and right.value >= 2:
             return right.value

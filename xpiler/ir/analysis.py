@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import re
 
-from .nodes import Assign, BinOp, Block, Builtin, Const, Decl, ExprStmt, For, Index, Name, Paren, UnOp, walk
+from .nodes import Assign, BinOp, Block, Builtin, Cast, Const, Decl, ExprStmt, For, Index, Name, Paren, UnOp, walk
 
 
 def strip_parens(expr):
     while isinstance(expr, Paren):
         expr = expr.inner
     return expr
+
+
+def is_name(e, name: str) -> bool:
+    """``e`` is the variable ``name``, through parentheses and integer casts (``(unsigned)x``)."""
+    e = strip_parens(e)
+    while isinstance(e, Cast) and e.type.base in ("int", "unsigned") and not e.type.pointer:
+        e = strip_parens(e.operand)
+    return e == Name(name)
 
 
 def statements(s) -> list:
