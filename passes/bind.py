@@ -49,7 +49,7 @@ from .host_raise import EntryRaiser
 from .loop_split import fresh
 from .registry import register
 from .uniform_lanes import group_safe
-from .simd_nest import is_signed_int, scalar_types, simd_chain, simd_inner_loops, simd_threads, sink_parallel_nests
+from .simd_nest import scalar_types, simd_chain, simd_threads, vectorised
 
 SIMT_TARGETS = ("cuda", "hip")
 SHARED_LIMIT = 48 * 1024          # static shared memory per block without opt-in (conventions)
@@ -772,20 +772,20 @@ class Binder:
         nest = find_nest(f, self.parallel)
         if nest is None:
             return replace(f, kind="host")
-        independent, types = self.independent(f), scalar_types(f)
+        from xpiler.ir.dependence import function_env
+        env = function_env(self.module, f)   # one walk of the function for both questions below
+        independent, groups, types = self.independent(f, env), self.lane_groups(env), scalar_types(f)
         taken = used_names(f) | declared_names(f) | {p.name for p in f.params}
 
         def new_name(name: str) -> str:
             return fresh(f"__xp_{name}", taken)
         # the chain rebuilt (declarations between its loops were sunk inwards), its deepest
         # independent loops around loops sunk below them, its innermost independent loops SIMD
-        body = sink_parallel_nests(nest.body, independent, new_name, lambda e: is_signed_int(e, types), self.constants)
-        first = replace(nest.loops[-1], body=simd_inner_loops(body, independent, types))
+        first = replace(nest.loops[-1], body=vectorised(nest.body, independent, new_name, types, self.constants))
         for outer in reversed(nest.loops[:-1]):
             first = replace(outer, body=ir.Block((first,)))
         pragma = ir.Pragma("omp parallel for" + (f" collapse({len(nest.loops)})" if len(nest.loops) > 1 else ""))
         chain: tuple = (pragma, first)
-        groups = self.lane_groups(f)
         simd = simd_chain(nest.loops, nest.body, types, new_name, independent, self.constants, groups) or \
             simd_threads(nest.loops, nest.body, self.constants,
                          {p.name for p in f.params} | declared_names(ir.Block(tuple(nest.pre))) |
@@ -795,11 +795,12 @@ class Binder:
             chain = (ir.If(fits, ir.Block(tuple(stmts)), ir.Block(chain)),)
         return replace(f, body=replace(f.body, body=tuple(nest.pre) + chain), kind="host")
 
-    def independent(self, f: ir.Function):
+    def independent(self, f: ir.Function, env=None):
         """Whether a loop of ``f`` has independent iterations, the program's own pure functions
-        known (a grid-stride loop calling a helper such as ``gelu_tanh``)."""
+        known (a grid-stride loop calling a helper such as ``gelu_tanh``). ``env``: ``f``'s
+        :func:`~xpiler.ir.dependence.function_env`, when the caller has it."""
         from xpiler.ir.dependence import function_env, is_parallel
-        env = function_env(self.module, f)
+        env = env or function_env(self.module, f)
         answers: dict = {}   # the SIMD passes ask about the same loop more than once
 
         def independent(loop: ir.For) -> bool:
@@ -808,10 +809,9 @@ class Binder:
             return answers[loop]
         return independent
 
-    def lane_groups(self, f: ir.Function):
-        """Whether the lanes of a group may run a loop's uniform part once (:mod:`.uniform_lanes`)."""
-        from xpiler.ir.dependence import function_env
-        env = function_env(self.module, f)
+    def lane_groups(self, env):
+        """Whether the lanes of a group may run a loop's uniform part once (:mod:`.uniform_lanes`);
+        ``env``: the function's :func:`~xpiler.ir.dependence.function_env`."""
         return lambda loop, grouping, split: group_safe(loop, grouping, split, constants=self.constants, env=env)
 
     # -- bang ------------------------------------------------------------------------------------------

@@ -116,8 +116,6 @@ def delinearized(var: str, stop, trips, body: list, index: str, fresh, inner):
                 isinstance(f, ir.Name) and f.id in changing for f in place + radix_factors):
             return None
         key = (_key(place), radix is not None)
-        if key in places and (places[key][1] is None) != (radix is None):
-            return None
         if key in places and radix is not None and _key([places[key][1]]) != _key([radix]):
             return None
         places[key] = (place, radix)

@@ -413,9 +413,7 @@ def _warps_of_chain(axes: list, body: list, product: tuple, types: dict, fresh, 
     count = ir.BinOp("*", ir.Cast(ULL, _p(blocks)), _p(threads))
     count = ir.Cast(INT, ir.Paren(ir.BinOp("/", ir.Paren(ir.BinOp("+", count, _c(width - 1))), _c(width))))
     index = ir.Cast(UNSIGNED, ir.Name(group))
-    stmts = ir.Block(tuple(group_indices(ir.Block(tuple(body)), grouping, index).body))
-    stmts = sink_parallel_nests(stmts, parallel, fresh, lambda e: is_signed_int(e, types), constants)
-    stmts = simd_inner_loops(stmts, parallel, types)
+    stmts = vectorised(group_indices(ir.Block(tuple(body)), grouping, index), parallel, fresh, types, constants)
     nest: list = [_int_loop(group, count, statements(stmts), "parallel")]
     for v, ext in reversed(axes[:-1]):
         nest = [_int_loop(v, _as_int(ext), nest, "parallel")]
@@ -625,13 +623,20 @@ def simd_threads(loops: list, body: ir.Block, constants: dict, outer: set = froz
     return conjunction(unique), [_relabel(s) for s in nest]
 
 
+def vectorised(body, parallel, fresh, types: dict, constants: dict | None = None):
+    """``body``, which runs as one iteration of a parallel loop, with its own loops vectorised: its
+    deepest independent loops around loops sunk below them (:func:`sink_parallel_nests`), its
+    innermost independent loops and sums SIMD loops (:func:`simd_inner_loops`)."""
+    body = sink_parallel_nests(body, parallel, fresh, lambda e: is_signed_int(e, types), constants)
+    return simd_inner_loops(body, parallel, types)
+
+
 def _vectorised_groups(node, parallel, fresh, types: dict, constants: dict):
     """The loops over groups of lanes (:mod:`.uniform_lanes`) with their own loops vectorised: a
     group runs a whole tile, whose independent loops become SIMD lanes."""
     def fn(n):
         if isinstance(n, ir.For) and n.kind == "groups":
-            body = sink_parallel_nests(n.body, parallel, fresh, lambda e: is_signed_int(e, types), constants)
-            return replace(n, body=simd_inner_loops(body, parallel, types), kind="serial")
+            return replace(n, body=vectorised(n.body, parallel, fresh, types, constants), kind="serial")
         return n
     return ir.rewrite(node, fn)
 

@@ -175,11 +175,12 @@ def group_safe(loop: ir.For, g: Grouping, split: Split, *, constants: dict, env)
         return False
 
 
-def leader_loop(loop: ir.For, g: Grouping, body: list, kind: str = "groups") -> ir.For:
-    """``loop`` (``for (int x = 0; x < n; ++x)``) over the groups' leaders, with ``body``."""
+def leader_loop(loop: ir.For, g: Grouping, body: list) -> ir.For:
+    """``loop`` (``for (int x = 0; x < n; ++x)``) over the groups' leaders, with ``body`` (a loop of
+    kind ``groups``)."""
     var, _, stop, _ = loop.canonical()
     step = ir.Const(str(g.width), g.width) if g.width else stop
-    return replace(loop, step=ir.Assign(ir.Name(var), "+=", step), body=ir.Block(tuple(body)), kind=kind)
+    return replace(loop, step=ir.Assign(ir.Name(var), "+=", step), body=ir.Block(tuple(body)), kind="groups")
 
 
 def group_indices(node, g: Grouping, index: ir.Expr):
@@ -288,13 +289,13 @@ def _rewrite_phases(body, var: str, splits: dict, g: Grouping):
                     out += [s, replace(loop, body=ir.Block(tuple(rest)))]
                 i += 2
                 continue
-            out.append(_redirect(s, var, splits, g))
+            out.append(_redirect(s, var, g))
             i += 1
         return replace(n, body=tuple(out))
     return _top_down(body, fn)
 
 
-def _redirect(node, var, splits, g):
+def _redirect(node, var, g):
     """Phases not split read uniform arrays at the leader's slot (the loop over ``var`` they are in)."""
     if isinstance(node, ir.For) and node.canonical() is not None and node.canonical()[0] == var:
         return leader_slots(node, g)
