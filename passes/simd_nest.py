@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from xpiler import ir
-from xpiler.ir.analysis import conjunction, conjuncts, only_subscripts, statements, strip_parens
+from xpiler.ir.analysis import conjunction, conjuncts, is_name, only_subscripts, statements, strip_parens
 from xpiler.ir.effects import assigned_scalars, is_array_decl, touches_memory, used_names
 
 from .delinearize import delinearized
@@ -93,19 +93,28 @@ def _flat(s) -> list:
 # ---- return-as-goto back to a guard --------------------------------------------------------------
 def _guard_form(stmts: list) -> list:
     """``{ ...; if (c) goto L; rest } L:;`` (how loop recovery spells a thread's ``return``) as
-    ``...; if (!(c)) { rest }``, when that is the only jump to ``L``; else ``stmts`` unchanged."""
-    if len(stmts) != 2 or not isinstance(stmts[0], ir.Block) or not isinstance(stmts[1], ir.Verbatim):
+    ``...; if (!(c)) { rest }``, when that is the only jump to ``L``; else ``stmts`` unchanged.
+    Declarations may come first (the thread's slot), and the jump may clear the thread's alive
+    flag first (``if (c) { __alive[t] = false; goto L; }``): that store moves to the ``else``."""
+    k = 0
+    while k < len(stmts) and isinstance(stmts[k], ir.Decl):
+        k += 1
+    if len(stmts) != k + 2 or not isinstance(stmts[k], ir.Block) or not isinstance(stmts[k + 1], ir.Verbatim):
         return stmts
-    label = stmts[1].text.strip()
+    label = stmts[k + 1].text.strip()
     if not label.endswith(":;"):
         return stmts
     goto = f"goto {label[:-2]};"
-    inner = list(stmts[0].body)
-    jumps = [n for n in ir.walk(stmts[0]) if isinstance(n, ir.Verbatim) and n.text.strip() == goto]
+    inner = _flat(stmts[k])
+    jumps = [n for n in ir.walk(stmts[k]) if isinstance(n, ir.Verbatim) and n.text.strip() == goto]
     for i, s in enumerate(inner):
         then = _flat(s.then) if isinstance(s, ir.If) and s.other is None else []
-        if then and all(isinstance(x, ir.Verbatim) and x.text.strip() == goto for x in then) and len(jumps) == len(then):
-            return inner[:i] + [ir.If(ir.UnOp("!", _p(s.cond)), ir.Block(tuple(inner[i + 1:])))]
+        gotos = [x for x in then if isinstance(x, ir.Verbatim) and x.text.strip() == goto]
+        kills = then[:-1]
+        if then and gotos == then[-1:] and len(jumps) == 1 and \
+                all(isinstance(x, ir.ExprStmt) and _kills(x) for x in kills):
+            other = ir.Block(tuple(kills)) if kills else None
+            return stmts[:k] + inner[:i] + [ir.If(ir.UnOp("!", _p(s.cond)), ir.Block(tuple(inner[i + 1:])), other)]
     return stmts
 
 
@@ -544,6 +553,54 @@ def _thread_loops(node) -> list:
     return [n for n in ir.walk(node) if isinstance(n, ir.For) and n.kind == "threads"]
 
 
+# ---- threads known alive ---------------------------------------------------------------------------
+ALIVE = "__alive"   # loop recovery's flag of a thread that has not returned (kernels split at barriers)
+
+
+def _alive_flag(e) -> bool:
+    e = strip_parens(e)
+    return isinstance(e, ir.Index) and is_name(e.base, ALIVE)
+
+
+def _kills(node) -> bool:
+    """Whether ``node`` clears a thread's alive flag (a ``return`` before a barrier)."""
+    return any(isinstance(n, ir.Assign) and _alive_flag(n.target) and n.value != ir.Const("true", True)
+               for n in ir.walk(node))
+
+
+def alive_at_entry(body: ir.Block) -> ir.Block:
+    """``body`` (a block's phases) without the test of the alive flag in the phases no thread can
+    have returned before: those after the one that sets every flag and up to the first that clears
+    one, at the top level (not in a loop, whose next trip would follow that one). The test is true
+    there; without it a phase's loads and stores are not masked by a flag (gcc cannot vectorise a
+    masked load of a struct's field, a thread's ``float4``)."""
+    out, state = [], "before"
+    for s in body.body:
+        if isinstance(s, ir.For) and s.kind == "threads":
+            if state == "before" and all(isinstance(n, ir.Assign) and _alive_flag(n.target)
+                                         for n in ir.walk(s) if isinstance(n, ir.Assign)) and \
+                    any(isinstance(n, ir.Assign) for n in ir.walk(s)):
+                out.append(s)
+                state = "alive"
+                continue
+            if state == "alive":
+                out.append(ir.rewrite(s, _untested))
+                state = "done" if _kills(s) else state
+                continue
+        elif state == "alive" and _kills(s):
+            state = "done"
+        out.append(s)
+    return replace(body, body=tuple(out))
+
+
+def _untested(n):
+    if isinstance(n, ir.If) and n.other is None:
+        parts = conjuncts(n.cond)
+        if parts and _alive_flag(parts[0]):
+            return n.then if len(parts) == 1 else replace(n, cond=conjunction(parts[1:]))
+    return n
+
+
 def _copyable(body, outer: set) -> set[str]:
     """Names declared in ``body`` only (not in ``outer``), always as the same scalar ``int`` /
     ``unsigned`` with the same initializer."""
@@ -577,6 +634,7 @@ def simd_threads(loops: list, body: ir.Block, constants: dict, outer: set = froz
     stops = {c[0]: c[2] for c in canon}
     if any(strip_parens(c[2]) != strip_parens(stops[c[0]]) for c in canon):
         return None   # a counter name with two different extents
+    body = alive_at_entry(body)
     signed = _SignedIndices(stops, constants, assigned_scalars(body) - set(stops), set(),
                             _copyable(body, set(outer)))
 

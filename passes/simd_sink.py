@@ -50,6 +50,7 @@ from .loop_split import statements_outside_loops
 
 INT = ir.Type("int")
 CONST_INT = ir.Type("int", quals=("const",))
+UNSIGNED = ir.Type("unsigned")
 LONG_LONG = ir.Type("long long")
 WIDTH = 64   # lanes per strip: four AVX-512 vectors of floats, in L1 with every expanded scalar
 
@@ -67,6 +68,16 @@ def _divides(e) -> bool:
     return any(isinstance(n, ir.BinOp) and n.op in ("/", "%") for n in ir.walk(e))
 
 
+def _may_trap(e, constants: dict) -> bool:
+    """Whether ``e`` divides by something other than a positive constant (which may trap: by zero,
+    or ``INT_MIN / -1``)."""
+    def positive(d) -> bool:
+        d = strip_parens(d)
+        value = d.value if isinstance(d, ir.Const) else constants.get(d.id) if isinstance(d, ir.Name) else None
+        return isinstance(value, int) and not isinstance(value, bool) and value > 0
+    return any(isinstance(n, ir.BinOp) and n.op in ("/", "%") and not positive(n.right) for n in ir.walk(e))
+
+
 def _has_loop(node) -> bool:
     return any(isinstance(n, (ir.For, ir.While)) for n in ir.walk(node))
 
@@ -76,8 +87,10 @@ class _Unsinkable(Exception):
 
 
 class _Sinker:
-    def __init__(self, var: str, body: list, lane: str, start: str, lanes: str, fresh, signed, constants):
+    def __init__(self, var: str, body: list, lane: str, start: str, lanes: str, fresh, signed, constants,
+                 width: int = WIDTH):
         self.var, self.lane, self.start, self.lanes, self.fresh = var, lane, start, lanes, fresh
+        self.width = width
         self.signed, self.constants = signed, constants
         block = ir.Block(tuple(body))
         counts = declaration_counts(block)
@@ -173,7 +186,7 @@ class _Sinker:
         *pragmas, s = part
         header = [x for x in ((s.init, s.cond, s.step) if isinstance(s, ir.For) else (s.cond,) if isinstance(s, ir.If)
                               else ()) if x is not None]
-        if self.guards and any(_divides(x) for x in header):
+        if self.guards and any(_may_trap(x, self.constants) for x in header):
             # run for all lanes, it would divide where no lane under the condition would have
             raise _Unsinkable("a division in a loop header under a lane's condition")
         if isinstance(s, ir.For):
@@ -236,7 +249,7 @@ class _Sinker:
         count = ir.BinOp("+", ir.BinOp("/", ir.BinOp("-", ir.BinOp("-", ir.Cast(LONG_LONG, _p(stop)), _c(1)), first),
                                          _p(step)), _c(1))
         guards, self.guards = self.guards, []
-        out = [ir.Decl((ir.Declarator(trips, LONG_LONG, dims=(_c(WIDTH),)),))]
+        out = [ir.Decl((ir.Declarator(trips, LONG_LONG, dims=(_c(self.width),)),))]
         out += self.lane_loop([ir.ExprStmt(ir.Assign(ir.Name(trips), "=", _c(0)))]) if guards else []
         self.guards = guards
         out += self.lane_loop([ir.ExprStmt(ir.Assign(ir.Name(trips), "=", ir.Ternary(ir.BinOp("<", first, _p(stop)), count, _c(0))))])
@@ -254,7 +267,29 @@ class _Sinker:
         self.guards.pop()
         loop = ir.For(ir.Decl((ir.Declarator(m, LONG_LONG, init=_c(0)),)), ir.BinOp("<", ir.Name(m), ir.Name(most)),
                       ir.UnOp("++", ir.Name(m)), ir.Block(tuple(body)), kind=s.kind)
-        return out + pragmas + [loop]
+        if guards:
+            return out + pragmas + [loop]
+        # the steps every lane takes run without the test of the step (unmasked: gcc cannot mask a
+        # load of a struct's field), the last ones with it
+        fewest = self.fresh("trips_min")
+        self.declared.add(fewest)
+        first_lane = ir.Index(ir.Name(trips), _c(0))
+        out += [ir.Decl((ir.Declarator(fewest, LONG_LONG, init=first_lane),)),
+                ir.Pragma(f"omp simd reduction(min: {fewest})"),
+                ir.For(ir.Decl((ir.Declarator(self.lane, INT, init=_c(0)),)),
+                       ir.BinOp("<", ir.Name(self.lane), ir.Name(self.lanes)), ir.UnOp("++", ir.Name(self.lane)),
+                       ir.ExprStmt(ir.Assign(ir.Name(fewest), "=", ir.Ternary(ir.BinOp("<", lane_trips, ir.Name(fewest)),
+                                                                                lane_trips, ir.Name(fewest)))), kind="vector")]
+        # ... and count in int: m * S <= INT_MAX there, and e + (int)(m * S) is the counter's value,
+        # an int, which gcc sees as affine in the lane (the 64-bit sum cast to int it does not)
+        most_in_int = ir.BinOp("/", ir.Const("2147483647", 2147483647), _p(step))
+        out.append(ir.If(ir.BinOp(">", ir.Name(fewest), most_in_int),
+                         ir.ExprStmt(ir.Assign(ir.Name(fewest), "=", most_in_int))))
+        step_taken = ir.BinOp("<", ir.Name(m), lane_trips)
+        every = replace(loop, cond=ir.BinOp("<", ir.Name(m), ir.Name(fewest)),
+                        body=ir.rewrite(loop.body, lambda n: _int_counter(_taken(n, step_taken), c, m)))
+        rest = replace(loop, init=ir.Decl((ir.Declarator(m, LONG_LONG, init=ir.Name(fewest)),)))
+        return out + pragmas + [every] + pragmas + [rest]
 
     def _shared_values(self, stmts: list, header_bound: set) -> tuple[list, list]:
         """``(declarations, rest)``: the constants of this level that do not depend on the lane (an
@@ -294,7 +329,7 @@ class _Sinker:
         for s in part:
             if isinstance(s, ir.Decl):
                 decls += [ir.Decl((ir.Declarator(d.name, replace(d.type, quals=tuple(q for q in d.type.quals if q != "const")),
-                                                 dims=(_c(WIDTH),)),))
+                                                 dims=(_c(self.width),)),))
                           for d in s.vars if d.name in self.expanded and d.name not in self.arrays]
                 self.arrays |= {d.name for d in s.vars}
         body = []
@@ -351,6 +386,32 @@ class _Sinker:
         if isinstance(n, ir.Name) and n.id in self.expanded:
             return self.at_lane(n)
         return n
+
+
+_TRUE = ir.Const("1", 1)
+
+
+def _taken(n, test):
+    """``n`` with the condition ``test`` known true (``c && test`` is ``c``, ``if (test) S`` is ``S``)."""
+    if n == test:
+        return _TRUE
+    if isinstance(n, ir.BinOp) and n.op == "&&" and _TRUE in (n.left, n.right):
+        return n.right if n.left == _TRUE else n.left
+    if isinstance(n, ir.If) and n.cond == _TRUE:
+        return n.then
+    return n
+
+
+def _int_counter(n, c: str, m: str):
+    """The declaration ``const int c = (int)((long long)e + m * S)`` of a strided loop's counter as
+    ``e + (int)(m * S)`` (where ``m * S`` fits an int)."""
+    if not (isinstance(n, ir.Declarator) and n.name == c and isinstance(n.init, ir.Cast)):
+        return n
+    total = strip_parens(n.init.operand)
+    if not (isinstance(total, ir.BinOp) and total.op == "+" and isinstance(total.left, ir.Cast) and
+            isinstance(total.right, ir.BinOp) and total.right.op == "*" and total.right.left == ir.Name(m)):
+        return n
+    return replace(n, init=ir.BinOp("+", _p(total.left.operand), ir.Cast(INT, ir.Paren(total.right))))
 
 
 def _continues_as_guards(stmts: list) -> list:
@@ -425,6 +486,44 @@ def inner_loop_is_the_better_vector(var: str, body: list, constants: dict) -> bo
     return False
 
 
+# ---- strips of whole groups -----------------------------------------------------------------------
+_GROUP_WIDTHS = (16, 32, 64)   # a warp or wavefront: one to four vectors of floats
+
+
+def _group_use(n, var: str) -> int | None:
+    """``W`` when ``n`` is ``x >> log2(W)``, ``x / W``, ``x & (W - 1)`` or ``x % W`` of the counter
+    ``x`` (through an ``int`` / ``unsigned`` cast), else None."""
+    if not (isinstance(n, ir.BinOp) and n.op in (">>", "/", "&", "%")):
+        return None
+    x, k = strip_parens(n.left), strip_parens(n.right)
+    if isinstance(x, ir.Cast) and x.type in (INT, UNSIGNED):
+        x = strip_parens(x.operand)
+    if not (isinstance(x, ir.Name) and x.id == var and isinstance(k, ir.Const) and isinstance(k.value, int)):
+        return None
+    k = k.value
+    w = {">>": 1 << k if 0 <= k < 31 else 0, "/": k, "%": k, "&": k + 1}[n.op]
+    return w if w > 0 and w & (w - 1) == 0 else None
+
+
+def group_width(var: str, body: list) -> int | None:
+    """The width ``W`` of the groups of lanes (a warp: 32) the body takes ``var`` apart by, when every
+    such use names the same one, and it is 16, 32 or 64; else None. Strips of ``W`` lanes starting at a
+    multiple of ``W`` hold one group: ``x / W`` is the strip's and ``x % W`` the lane."""
+    widths = {_group_use(n, var) for s in body for n in ir.walk(s) if isinstance(n, ir.BinOp)} - {None}
+    return next(iter(widths)) if len(widths) == 1 and next(iter(widths)) in _GROUP_WIDTHS else None
+
+
+def _in_group(n, var: str, width: int, start: str):
+    """In a strip of ``width`` lanes from ``start`` (a multiple of it): ``x / W`` (``x >> s``) as
+    ``start / W``, the same for every lane, and ``x % W`` (``x & (W - 1)``) as ``x - start``."""
+    if _group_use(n, var) != width:
+        return n
+    if n.op in (">>", "/"):
+        return replace(n, left=ir.rename(n.left, {var: start}))
+    return _p(ir.rewrite(n.left, lambda m: ir.Paren(ir.BinOp("-", m, ir.Name(start)))
+                         if isinstance(m, ir.Name) and m.id == var else m))
+
+
 def sink(var: str, stop: ir.Expr, body: list, fresh, signed=lambda e: False, constants: dict | None = None) -> list | None:
     """Statements running ``for (int var = 0; var < stop; ++var) body`` (independent iterations)
     with the lane loop sunk below the loops of ``body``; None when ``body`` has no loop or cannot be
@@ -440,12 +539,15 @@ def sink(var: str, stop: ir.Expr, body: list, fresh, signed=lambda e: False, con
     if not loops or inner_loop_is_the_better_vector(var, body, constants or {}):
         return None
     start, lanes, lane = fresh("strip"), fresh("lanes"), fresh("lane")
+    group = group_width(var, body)
+    if group is not None:
+        body = [ir.rewrite(s, lambda n: _in_group(n, var, group, start)) for s in body]
     try:
-        sinker = _Sinker(var, body, lane, start, lanes, fresh, signed, constants or {})
+        sinker = _Sinker(var, body, lane, start, lanes, fresh, signed, constants or {}, group or WIDTH)
         inner = sinker.level(body, set())
     except _Unsinkable:
         return None
-    width = _c(WIDTH)
+    width = _c(group or WIDTH)
     remaining = ir.BinOp("-", stop, ir.Name(start))
     count = ir.Decl((ir.Declarator(lanes, CONST_INT,
                                    init=ir.Ternary(ir.BinOp("<", remaining, width), remaining, width)),))
