@@ -32,7 +32,7 @@ from xpiler.ir.effects import assigned_scalars, is_array_decl, touches_memory, u
 from .delinearize import delinearized
 from .lane_ranges import wide_slots
 from .loop_split import statements_outside_loops
-from .simd_sink import sink
+from .simd_sink import group_width, in_groups, sink, strip_loop
 from .uniform_lanes import Grouping, group_indices, group_widths, leader_phases, uniform_split
 
 INT = ir.Type("int")
@@ -721,7 +721,15 @@ def sink_simd_loops(node, parallel, fresh, signed=lambda e: False, constants: di
             if isinstance(s, ir.Pragma) and s.text == "omp simd" and isinstance(loop, ir.For):
                 canon = _int_counter_from_zero(loop)
                 sunk, guarded = None, _guard_form(statements(loop.body))
-                if canon is not None and parallel(replace(loop, body=ir.Block(tuple(guarded)))):
+                group = group_width(canon[0], guarded, constants or {}) if canon is not None else None
+                if group is not None:
+                    # lanes of a strip of one warp are independent where lanes of the whole loop
+                    # need not be (a lane's share of a row: j = x % 64, j += 64)
+                    start = fresh("strip")
+                    grouped = in_groups(canon[0], guarded, group, start, constants or {})
+                    if parallel(strip_loop(canon[0], grouped, group, start)):
+                        sunk = sink(canon[0], canon[2], grouped, fresh, signed, constants, strip=(start, group))
+                if sunk is None and canon is not None and parallel(replace(loop, body=ir.Block(tuple(guarded)))):
                     sunk = sink(canon[0], canon[2], guarded, fresh, signed, constants)
                 out += sunk if sunk is not None else [s, loop]
                 i += 2

@@ -269,25 +269,44 @@ class _Sinker:
                       ir.UnOp("++", ir.Name(m)), ir.Block(tuple(body)), kind=s.kind)
         if guards:
             return out + pragmas + [loop]
-        # the steps every lane takes run without the test of the step (unmasked: gcc cannot mask a
-        # load of a struct's field), the last ones with it
-        fewest = self.fresh("trips_min")
-        self.declared.add(fewest)
-        first_lane = ir.Index(ir.Name(trips), _c(0))
-        out += [ir.Decl((ir.Declarator(fewest, LONG_LONG, init=first_lane),)),
-                ir.Pragma(f"omp simd reduction(min: {fewest})"),
-                ir.For(ir.Decl((ir.Declarator(self.lane, INT, init=_c(0)),)),
-                       ir.BinOp("<", ir.Name(self.lane), ir.Name(self.lanes)), ir.UnOp("++", ir.Name(self.lane)),
-                       ir.ExprStmt(ir.Assign(ir.Name(fewest), "=", ir.Ternary(ir.BinOp("<", lane_trips, ir.Name(fewest)),
-                                                                                lane_trips, ir.Name(fewest)))), kind="vector")]
+        # the steps every lane with a trip takes run without the test of the step (unmasked: gcc
+        # cannot mask a load of a struct's field), the last ones with it. The lanes with a trip are
+        # usually the first ones (a row shorter than the strip: d = lane, d < 32 of 64 lanes); when
+        # they are, the unmasked steps run those lanes only, the fewest trips among them (at most
+        # the most); else they run none (some lane takes no step)
+        fewest, on, last = self.fresh("trips_min"), self.fresh("lanes_on"), self.fresh("lane_last")
+        self.declared |= {fewest, on, last}
+        lane = ir.Name(self.lane)
+        has_trip = ir.BinOp(">", lane_trips, _c(0))
+
+        def reduction(op: str, name: str, typ: ir.Type, init, value) -> list:
+            # one reduction per loop: gcc 12 miscompiles a SIMD loop reducing an int sum and a long
+            # long minimum together (the sum came out short)
+            return [ir.Decl((ir.Declarator(name, typ, init=init),)), ir.Pragma(f"omp simd reduction({op}: {name})"),
+                    ir.For(ir.Decl((ir.Declarator(self.lane, INT, init=_c(0)),)),
+                           ir.BinOp("<", lane, ir.Name(self.lanes)), ir.UnOp("++", lane),
+                           ir.ExprStmt(ir.Assign(ir.Name(name), "+=" if op == "+" else "=", value)), kind="vector")]
+        out += reduction("min", fewest, LONG_LONG, ir.Name(most), ir.Ternary(
+            ir.BinOp("&&", has_trip, ir.BinOp("<", lane_trips, ir.Name(fewest))), lane_trips, ir.Name(fewest)))
+        out += reduction("+", on, INT, _c(0), ir.Ternary(has_trip, _c(1), _c(0)))
+        out += reduction("max", last, INT, ir.UnOp("-", _c(1)), ir.Ternary(
+            ir.BinOp("&&", has_trip, ir.BinOp(">", lane, ir.Name(last))), lane, ir.Name(last)))
+        out.append(ir.If(ir.BinOp("!=", ir.Name(last), ir.BinOp("-", ir.Name(on), _c(1))),
+                         ir.ExprStmt(ir.Assign(ir.Name(fewest), "=", _c(0)))))
         # ... and count in int: m * S <= INT_MAX there, and e + (int)(m * S) is the counter's value,
         # an int, which gcc sees as affine in the lane (the 64-bit sum cast to int it does not)
         most_in_int = ir.BinOp("/", ir.Const("2147483647", 2147483647), _p(step))
         out.append(ir.If(ir.BinOp(">", ir.Name(fewest), most_in_int),
                          ir.ExprStmt(ir.Assign(ir.Name(fewest), "=", most_in_int))))
         step_taken = ir.BinOp("<", ir.Name(m), lane_trips)
-        every = replace(loop, cond=ir.BinOp("<", ir.Name(m), ir.Name(fewest)),
-                        body=ir.rewrite(loop.body, lambda n: _int_counter(_taken(n, step_taken), c, m)))
+        all_lanes = ir.BinOp("<", lane, ir.Name(self.lanes))
+
+        def every_lane(n):
+            n = _int_counter(_taken(n, step_taken), c, m)
+            if isinstance(n, ir.For) and n.cond == all_lanes:   # the lanes with a trip only
+                return replace(n, cond=ir.BinOp("<", lane, ir.Name(on)))
+            return n
+        every = replace(loop, cond=ir.BinOp("<", ir.Name(m), ir.Name(fewest)), body=ir.rewrite(loop.body, every_lane))
         rest = replace(loop, init=ir.Decl((ir.Declarator(m, LONG_LONG, init=ir.Name(fewest)),)))
         return out + pragmas + [every] + pragmas + [rest]
 
@@ -328,8 +347,7 @@ class _Sinker:
         decls = []
         for s in part:
             if isinstance(s, ir.Decl):
-                decls += [ir.Decl((ir.Declarator(d.name, replace(d.type, quals=tuple(q for q in d.type.quals if q != "const")),
-                                                 dims=(_c(self.width),)),))
+                decls += [ir.Decl((ir.Declarator(d.name, _assignable(d.type), dims=(_c(self.width),)),))
                           for d in s.vars if d.name in self.expanded and d.name not in self.arrays]
                 self.arrays |= {d.name for d in s.vars}
         body = []
@@ -389,6 +407,13 @@ class _Sinker:
 
 
 _TRUE = ir.Const("1", 1)
+
+
+def _assignable(t: ir.Type) -> ir.Type:
+    """``t`` without its top-level ``const`` (a pointer's ``* const``; a pointee's stays)."""
+    if t.pointer:
+        return replace(t, ptr_quals=tuple(q for q in t.ptr_quals if q != "const"))
+    return replace(t, quals=tuple(q for q in t.quals if q != "const"))
 
 
 def _taken(n, test):
@@ -490,33 +515,45 @@ def inner_loop_is_the_better_vector(var: str, body: list, constants: dict) -> bo
 _GROUP_WIDTHS = (16, 32, 64)   # a warp or wavefront: one to four vectors of floats
 
 
-def _group_use(n, var: str) -> int | None:
+def _group_use(n, var: str, constants: dict) -> int | None:
     """``W`` when ``n`` is ``x >> log2(W)``, ``x / W``, ``x & (W - 1)`` or ``x % W`` of the counter
-    ``x`` (through an ``int`` / ``unsigned`` cast), else None."""
+    ``x`` (through an ``int`` / ``unsigned`` cast), ``W`` a constant or a name of one, else None."""
     if not (isinstance(n, ir.BinOp) and n.op in (">>", "/", "&", "%")):
         return None
     x, k = strip_parens(n.left), strip_parens(n.right)
     if isinstance(x, ir.Cast) and x.type in (INT, UNSIGNED):
         x = strip_parens(x.operand)
-    if not (isinstance(x, ir.Name) and x.id == var and isinstance(k, ir.Const) and isinstance(k.value, int)):
+    k = k.value if isinstance(k, ir.Const) else constants.get(k.id) if isinstance(k, ir.Name) else None
+    if not (isinstance(x, ir.Name) and x.id == var and isinstance(k, int) and not isinstance(k, bool)):
         return None
-    k = k.value
     w = {">>": 1 << k if 0 <= k < 31 else 0, "/": k, "%": k, "&": k + 1}[n.op]
     return w if w > 0 and w & (w - 1) == 0 else None
 
 
-def group_width(var: str, body: list) -> int | None:
+def group_width(var: str, body: list, constants: dict) -> int | None:
     """The width ``W`` of the groups of lanes (a warp: 32) the body takes ``var`` apart by, when every
     such use names the same one, and it is 16, 32 or 64; else None. Strips of ``W`` lanes starting at a
     multiple of ``W`` hold one group: ``x / W`` is the strip's and ``x % W`` the lane."""
-    widths = {_group_use(n, var) for s in body for n in ir.walk(s) if isinstance(n, ir.BinOp)} - {None}
+    widths = {_group_use(n, var, constants) for s in body for n in ir.walk(s) if isinstance(n, ir.BinOp)} - {None}
     return next(iter(widths)) if len(widths) == 1 and next(iter(widths)) in _GROUP_WIDTHS else None
 
 
-def _in_group(n, var: str, width: int, start: str):
-    """In a strip of ``width`` lanes from ``start`` (a multiple of it): ``x / W`` (``x >> s``) as
-    ``start / W``, the same for every lane, and ``x % W`` (``x & (W - 1)``) as ``x - start``."""
-    if _group_use(n, var) != width:
+def in_groups(var: str, body: list, width: int, start: str, constants: dict) -> list:
+    """``body`` in a strip of ``width`` lanes from ``start`` (a multiple of it): ``x / W`` (``x >>
+    s``) as ``start / W``, the same for every lane, and ``x % W`` (``x & (W - 1)``) as ``x - start``."""
+    return [ir.rewrite(s, lambda n: _in_group(n, var, width, start, constants)) for s in body]
+
+
+def strip_loop(var: str, body: list, width: int, start: str) -> ir.For:
+    """The loop over one strip of ``width`` lanes from ``start``, ``body`` :func:`in_groups`: the
+    lanes a sunk strip runs together (strips run one after another, in order)."""
+    return ir.For(ir.Decl((ir.Declarator(var, INT, init=ir.Name(start)),)),
+                  ir.BinOp("<", ir.Name(var), ir.BinOp("+", ir.Name(start), _c(width))),
+                  ir.UnOp("++", ir.Name(var)), ir.Block(tuple(body)))
+
+
+def _in_group(n, var: str, width: int, start: str, constants: dict):
+    if _group_use(n, var, constants) != width:
         return n
     if n.op in (">>", "/"):
         return replace(n, left=ir.rename(n.left, {var: start}))
@@ -524,26 +561,34 @@ def _in_group(n, var: str, width: int, start: str):
                          if isinstance(m, ir.Name) and m.id == var else m))
 
 
-def sink(var: str, stop: ir.Expr, body: list, fresh, signed=lambda e: False, constants: dict | None = None) -> list | None:
+def sink(var: str, stop: ir.Expr, body: list, fresh, signed=lambda e: False, constants: dict | None = None,
+         strip: tuple[str, int] | None = None) -> list | None:
     """Statements running ``for (int var = 0; var < stop; ++var) body`` (independent iterations)
     with the lane loop sunk below the loops of ``body``; None when ``body`` has no loop or cannot be
     split exactly, and when it has a single loop (gcc vectorises around one loop itself, keeping what
     the lanes sum in registers, unless the lanes count it differently). ``fresh(name)``: a name unused
     in the function; ``signed(e)``: whether ``e`` is a signed int expression; ``constants``: values
-    of names (macros)."""
+    of names (macros). The strips are as wide as the groups the body takes the lanes apart by
+    (:func:`group_width`), 64 lanes else; ``strip``: ``(name, width)`` of a body already
+    :func:`in_groups` (iterations independent within a strip)."""
+    constants = constants or {}
     loops = [n for s in body for n in ir.walk(s) if isinstance(n, (ir.For, ir.While))]
     declared = declaration_counts(ir.Block(tuple(body)))
     if len(loops) == 1 and isinstance(loops[0], ir.For) and not (
-            free_header_names(loops[0]) & (set(declared) | {var})):
+            free_header_names(loops[0]) & (set(declared) | {var} | ({strip[0]} if strip else set()))):
         return None   # one loop the lanes count alike: gcc vectorises around it, its sums in registers
-    if not loops or inner_loop_is_the_better_vector(var, body, constants or {}):
+    if not loops:
         return None
-    start, lanes, lane = fresh("strip"), fresh("lanes"), fresh("lane")
-    group = group_width(var, body)
-    if group is not None:
-        body = [ir.rewrite(s, lambda n: _in_group(n, var, group, start)) for s in body]
+    start, group = strip if strip is not None else (None, group_width(var, body, constants))
+    if strip is None and group is not None:
+        start = fresh("strip")
+        body = in_groups(var, body, group, start, constants)
+    if inner_loop_is_the_better_vector(var, body, constants):
+        return None
+    start = start or fresh("strip")
+    lanes, lane = fresh("lanes"), fresh("lane")
     try:
-        sinker = _Sinker(var, body, lane, start, lanes, fresh, signed, constants or {}, group or WIDTH)
+        sinker = _Sinker(var, body, lane, start, lanes, fresh, signed, constants, group or WIDTH)
         inner = sinker.level(body, set())
     except _Unsinkable:
         return None

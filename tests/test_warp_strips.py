@@ -150,3 +150,53 @@ def test_the_suites_warp_programs_into_vnni_compute_their_references():
         assert "bool __" not in code, e.id   # flags kept across barriers are bytes (byte-flags)
         result = suite.check_program(e, "vnni", src=code)
         assert result.passed, (e.id, result.summary())
+
+
+# two 64-lane groups per block, a row each; lanes take columns d = lane, lane + 64, ... of their row,
+# each summing a column of V over a row of P through a pointer of its own
+ROWS_BY_GROUPS = """
+#include <cuda_runtime.h>
+__global__ void rows(const float *P, const float *V, float *O, int L, int D) {
+  const int lane = threadIdx.x % 64, r = threadIdx.x / 64;
+  const int row = blockIdx.x * 2 + r;
+  if (row >= L) return;
+  for (int d = lane; d < D; d += 64) {
+    const float *col = V + d;
+    float acc = 0.0f;
+    for (int j = 0; j < L; ++j) acc += P[row * L + j] * col[j * D];
+    O[row * D + d] = acc;
+  }
+}
+extern "C" void run(const float *P, const float *V, float *O, int L, int D) {
+  float *dp, *dv, *dout;
+  cudaMalloc(&dp, L * L * sizeof(float));
+  cudaMalloc(&dv, L * D * sizeof(float));
+  cudaMalloc(&dout, L * D * sizeof(float));
+  cudaMemcpy(dp, P, L * L * sizeof(float), cudaMemcpyHostToDevice);
+  cudaMemcpy(dv, V, L * D * sizeof(float), cudaMemcpyHostToDevice);
+  rows<<<(L + 1) / 2, 128>>>(dp, dv, dout, L, D);
+  cudaMemcpy(O, dout, L * D * sizeof(float), cudaMemcpyDeviceToHost);
+  cudaFree(dp);
+  cudaFree(dv);
+  cudaFree(dout);
+}
+"""
+
+
+def test_lanes_of_one_group_writing_their_own_columns_are_independent_within_a_strip():
+    # over the whole x loop, lanes x and x + 64 may write the same column (O[row * D + d], d = x % 64
+    # + 64 k): the lanes are proven independent in a strip of one group, and sunk there
+    code = xpiler.translate(ROWS_BY_GROUPS, to="vnni", source="cuda")
+    assert "__xp_strip += 64) {" in code
+    assert "const int r = (unsigned)__xp_strip / 64;" in code
+    # a pointer of each lane kept across the sunk j loop is an array of pointers to const
+    assert "const float *col[64];" in code
+    # the lanes with a column are the first ones (D = 32: half the strip): the unmasked steps run them
+    assert "for (int __xp_lane = 0; __xp_lane < __xp_lanes_on; ++__xp_lane) {" in code
+    rng = np.random.default_rng(11)
+    for L, D in ((5, 32), (6, 64), (3, 100), (4, 1)):
+        P = rng.standard_normal((L, L)).astype(np.float32)
+        V = rng.standard_normal((L, D)).astype(np.float32)
+        O = np.full((L, D), np.nan, np.float32)
+        xpiler.run(code, [P, V, O, L, D], entry="run", lang="vnni")
+        np.testing.assert_allclose(O, P.astype(np.float64) @ V, rtol=1e-5, atol=1e-5)
