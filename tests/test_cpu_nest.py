@@ -259,7 +259,7 @@ def test_a_grid_stride_loop_with_dependent_iterations_keeps_its_order():
 
 def test_vector_math_can_be_turned_off_for_libm_results_bit_for_bit():
     pipeline = xpiler.translate_with_trace(GELU_GRID_STRIDE, to="vnni", source="cuda").pipeline
-    assert pipeline.endswith(",elide-mirrors,wide-subscripts,simd-jam,simd-unswitch,byte-flags,c-prelude")
+    assert pipeline.endswith(",elide-mirrors,wide-subscripts,simd-jam,simd-unswitch,lane-bounds,byte-flags,c-prelude")
     code = xpiler.translate(GELU_GRID_STRIDE, to="vnni", source="cuda",
                             pipeline=pipeline.replace("c-prelude", "c-prelude{vector_math=false}"))
     assert "libmvec" not in code and "__simd__" not in code

@@ -292,7 +292,7 @@ def lowered(dialect: str, file: str, launch_key: str | None) -> xpiler.ir.Module
         # has task-count-dependent loops the analysis does not always follow)
         pipeline = xpiler.api.lower_and_raise("bang", "vnni", program=xpiler.parse(entry.source, source="bang"),
                                               launch=launch)
-        for cpu_only in ("dce", "elide-mirrors", "wide-subscripts", "simd-jam", "simd-unswitch", "byte-flags"):
+        for cpu_only in ("dce", "elide-mirrors", "wide-subscripts", "simd-jam", "simd-unswitch", "lane-bounds", "byte-flags"):
             pipeline = pipeline.replace(f",{cpu_only}", "")
         code = xpiler.translate(entry.source, to="vnni", source="bang", launch=launch, pipeline=pipeline)
     return xpiler.lift(code, source="vnni")

@@ -14,9 +14,9 @@ ENTRIES = [e for d in ("cuda", "hip", "bang") for e in suite.entries(d)]
 @pytest.mark.parametrize("entry", ENTRIES, ids=[e.id for e in ENTRIES])
 def test_suite_program_lowers_to_verified_c(entry):
     result = xpiler.translate_with_trace(entry.source, to="vnni", source=entry.dialect, launch=entry.launch)
-    assert result.pipeline.split(",")[-12:] == ["loop-recovery", "host-lower", "detensorize", "dce", "outline",
+    assert result.pipeline.split(",")[-13:] == ["loop-recovery", "host-lower", "detensorize", "dce", "outline",
                                                "bind{target=vnni}", "elide-mirrors", "wide-subscripts", "simd-jam",
-                                               "simd-unswitch", "byte-flags", "c-prelude"]
+                                               "simd-unswitch", "lane-bounds", "byte-flags", "c-prelude"]
     outcome = suite.check_program(entry, "vnni", src=result.code)
     assert outcome.passed, [o for o in outcome.outputs if not o.ok][:1]
 
@@ -58,6 +58,6 @@ def test_dump_dir_writes_one_program_per_pass(tmp_path):
     names = sorted(p.name for p in tmp_path.iterdir() if p.name != "out.cpp")
     assert names == ["00-input.cu", "01-inline-device.cu", "02-loop-recovery.cu", "03-host-lower.cpp",
                      "04-detensorize.cpp", "05-dce.cpp", "06-outline.cpp", "07-bind.cpp", "08-elide-mirrors.cpp",
-                     "09-wide-subscripts.cpp", "10-simd-jam.cpp", "11-simd-unswitch.cpp", "12-byte-flags.cpp",
-                     "13-c-prelude.cpp"]
-    assert (tmp_path / "13-c-prelude.cpp").read_text() == (tmp_path / "out.cpp").read_text()
+                     "09-wide-subscripts.cpp", "10-simd-jam.cpp", "11-simd-unswitch.cpp", "12-lane-bounds.cpp",
+                     "13-byte-flags.cpp", "14-c-prelude.cpp"]
+    assert (tmp_path / "14-c-prelude.cpp").read_text() == (tmp_path / "out.cpp").read_text()
