@@ -32,7 +32,7 @@ from xpiler.ir.effects import assigned_scalars, is_array_decl, touches_memory, u
 from .delinearize import delinearized
 from .lane_ranges import wide_slots
 from .loop_split import statements_outside_loops
-from .simd_sink import group_width, in_groups, sink, strip_loop
+from .simd_sink import WIDTH as STRIP, group_width, in_groups, sink, strip_loop
 from .uniform_lanes import Grouping, group_indices, group_widths, leader_phases, uniform_split
 
 INT = ir.Type("int")
@@ -722,15 +722,25 @@ def sink_simd_loops(node, parallel, fresh, signed=lambda e: False, constants: di
                 canon = _int_counter_from_zero(loop)
                 sunk, guarded = None, _guard_form(statements(loop.body))
                 group = group_width(canon[0], guarded, constants or {}) if canon is not None else None
+
+                def in_strips(body: list, width: int):
+                    # the lanes of one strip (run together, strips one after another) independent
+                    if not parallel(strip_loop(canon[0], body, width, PROBE)):
+                        return None
+                    start = fresh("strip")
+                    return sink(canon[0], canon[2], [ir.rename(x, {PROBE: start}) for x in body], fresh, signed,
+                                constants, strip=(start, width))
                 if group is not None:
                     # lanes of a strip of one warp are independent where lanes of the whole loop
                     # need not be (a lane's share of a row: j = x % 64, j += 64)
-                    start = fresh("strip")
-                    grouped = in_groups(canon[0], guarded, group, start, constants or {})
-                    if parallel(strip_loop(canon[0], grouped, group, start)):
-                        sunk = sink(canon[0], canon[2], grouped, fresh, signed, constants, strip=(start, group))
-                if sunk is None and canon is not None and parallel(replace(loop, body=ir.Block(tuple(guarded)))):
-                    sunk = sink(canon[0], canon[2], guarded, fresh, signed, constants)
+                    sunk = in_strips(in_groups(canon[0], guarded, group, PROBE, constants or {}), group)
+                if sunk is None and canon is not None:
+                    if parallel(replace(loop, body=ir.Block(tuple(guarded)))):
+                        sunk = sink(canon[0], canon[2], guarded, fresh, signed, constants)
+                    elif group is None and _lane_shares(canon[0], guarded):
+                        # lanes of one strip may be independent where those of the whole loop are
+                        # not (a thread's share j = x, j += 128 of a block launched with 128)
+                        sunk = in_strips(guarded, STRIP)
                 out += sunk if sunk is not None else [s, loop]
                 i += 2
                 continue
@@ -741,6 +751,25 @@ def sink_simd_loops(node, parallel, fresh, signed=lambda e: False, constants: di
         return ir.map_children(node, lambda c: sink_simd_loops(c, parallel, fresh, signed, constants)
                                if isinstance(c, ir.Stmt) else c)
     return node
+
+
+PROBE = "__xp_strip_probe"   # a strip's start while its lanes' independence is asked
+
+
+def _lane_shares(var: str, body: list) -> bool:
+    """Whether a loop of ``body`` that starts at a value of the lane ``var`` (a thread's share of a
+    row, ``for (j = x; j < n; j += 128)``) holds a loop (each step a dot product: sinking pays for its
+    strip's bookkeeping; measured, a share of one statement per step ran slower sunk)."""
+    lane = {var}
+    for n in ir.walk(ir.Block(tuple(body))):
+        if isinstance(n, ir.Declarator) and n.init is not None and used_names(ir.ExprStmt(n.init)) & lane:
+            lane.add(n.name)
+    return any(isinstance(n, ir.For) and n.init is not None and used_names(n.init) & (lane - _own(n)) and
+               any(isinstance(m, ir.For) for m in ir.walk(n.body)) for n in ir.walk(ir.Block(tuple(body))))
+
+
+def _own(loop: ir.For) -> set:
+    return {d.name for d in loop.init.vars} if isinstance(loop.init, ir.Decl) else set()
 
 
 def sink_parallel_nests(node, parallel, fresh, signed=lambda e: False, constants: dict | None = None):

@@ -200,3 +200,50 @@ def test_lanes_of_one_group_writing_their_own_columns_are_independent_within_a_s
         O = np.full((L, D), np.nan, np.float32)
         xpiler.run(code, [P, V, O, L, D], entry="run", lang="vnni")
         np.testing.assert_allclose(O, P.astype(np.float64) @ V, rtol=1e-5, atol=1e-5)
+
+
+# a block of 128 threads, each taking rows j = x, x + 128, ... of its batch (x staged in shared
+# memory, D <= 64): rows are written by one lane each only if the block has at most 128 threads,
+# which the kernel cannot know
+SHARES = """
+#include <cuda_runtime.h>
+#define THREADS 128
+__global__ void rows(const float *A, const float *x, float *y, int L, int D) {
+  __shared__ float xs[64];
+  const float *a = A + (size_t)blockIdx.x * L * D;
+  for (int d = threadIdx.x; d < D; d += THREADS) xs[d] = x[d];
+  __syncthreads();
+  for (int j = threadIdx.x; j < L; j += THREADS) {
+    float s = 0.0f;
+    for (int d = 0; d < D; ++d) s += a[j * D + d] * xs[d];
+    y[blockIdx.x * L + j] = s;
+  }
+}
+extern "C" void run(const float *A, const float *x, float *y, int B, int L, int D) {
+  float *dA, *dx, *dy;
+  cudaMalloc(&dA, B * L * D * sizeof(float));
+  cudaMalloc(&dx, D * sizeof(float));
+  cudaMalloc(&dy, B * L * sizeof(float));
+  cudaMemcpy(dA, A, B * L * D * sizeof(float), cudaMemcpyHostToDevice);
+  cudaMemcpy(dx, x, D * sizeof(float), cudaMemcpyHostToDevice);
+  rows<<<B, THREADS>>>(dA, dx, dy, L, D);
+  cudaMemcpy(y, dy, B * L * sizeof(float), cudaMemcpyDeviceToHost);
+  cudaFree(dA);
+  cudaFree(dx);
+  cudaFree(dy);
+}
+"""
+
+
+def test_a_threads_share_with_a_loop_per_step_is_sunk_where_one_strips_lanes_are_independent():
+    # lanes x and x + 128 would write the same row: the whole thread loop is not independent, the
+    # 64 lanes of a strip are (they differ by less than the stride)
+    code = xpiler.translate(SHARES, to="vnni", source="cuda")
+    assert "__xp_strip += 64) {" in code and "#pragma omp simd reduction(max: __xp_trips_max)" in code
+    rng = np.random.default_rng(12)
+    for B, L, D in ((2, 300, 17), (3, 128, 8), (1, 5, 1)):
+        A = rng.standard_normal((B, L, D)).astype(np.float32)
+        x = rng.standard_normal(D).astype(np.float32)
+        y = np.full((B, L), np.nan, np.float32)
+        xpiler.run(code, [A, x, y, B, L, D], entry="run", lang="vnni")
+        np.testing.assert_allclose(y, A.astype(np.float64) @ x, rtol=1e-5, atol=1e-5)
