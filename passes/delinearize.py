@@ -56,13 +56,24 @@ def _factors(e) -> list | None:
     return None
 
 
+def _const_product(factors) -> int:
+    product = 1
+    for f in factors:
+        if isinstance(f, ir.Const):
+            product *= f.value
+    return product
+
+
 def _key(factors) -> tuple:
-    return tuple(sorted(repr(f) for f in factors))
+    """A product's identity: its names as a multiset, its constants multiplied out (``6720`` is
+    ``960 * 7``)."""
+    return tuple(sorted(repr(f) for f in factors if not isinstance(f, ir.Const))) + (_const_product(factors),)
 
 
 def _digit(e, index: str):
     """``(place, radix)`` of ``(index / place) % radix`` (``place`` a factor list, ``radix`` None for
-    the top digit ``index / place``), else None."""
+    the top digit ``index / place``; ``(index % M) / P`` of constants is ``(index / P) % (M / P)``),
+    else None."""
     e = strip_parens(e)
     if not isinstance(e, ir.BinOp) or e.op not in ("%", "/"):
         return None
@@ -77,6 +88,13 @@ def _digit(e, index: str):
     if is_name(e.left, index):
         place = _factors(e.right)
         return (place, None) if place is not None else None
+    # (index % M) / P, M a multiple of P (constants): the digit (index / P) % (M / P)
+    inner, p = strip_parens(e.left), strip_parens(e.right)
+    if isinstance(inner, ir.BinOp) and inner.op == "%" and is_name(inner.left, index):
+        m = strip_parens(inner.right)
+        if all(isinstance(k, ir.Const) and isinstance(k.value, int) and k.value > 0 for k in (m, p)) and \
+                m.value % p.value == 0:
+            return [p], _c(m.value // p.value)
     return None
 
 
@@ -135,12 +153,18 @@ def delinearized(var: str, stop, trips, body: list, index: str, fresh, inner):
         return None
     # the trip count is the product of the radices and, with a top digit, of one more factor: its
     # extent (a lone `g % C`, or digits of some other count, are no decomposition of the loop)
-    rest = list(_factors(trips) or [])
-    for f in below:
+    rest = [f for f in _factors(trips) or [] if not isinstance(f, ir.Const)]
+    for f in (f for f in below if not isinstance(f, ir.Const)):
         match = next((r for r in rest if repr(r) == repr(f)), None)
         if match is None:
             return None
         rest.remove(match)
+    # the constants: those of the trip count, over those of the radices, a whole number
+    constants, divisor = _const_product(_factors(trips) or []), _const_product(below)
+    if _factors(trips) is None or constants % divisor:
+        return None
+    if constants // divisor != 1:
+        rest.append(_c(constants // divisor))
     if len(rest) != (1 if tops else 0) or any(isinstance(f, ir.Name) and f.id in changing for f in rest):
         return None
     top_extent = rest[0] if tops else None

@@ -60,29 +60,60 @@ def _axis(loop: ir.For, kind: str) -> str | None:
 
 
 # ---- join ------------------------------------------------------------------------------------------
-def _is_global_index(e, b: str, t: str, extent) -> bool:
-    """``e`` is ``b * T + t`` (in any operand order, parenthesised or not)."""
+def _counter(e, name: str) -> bool | None:
+    """True for ``name``, False for ``(int)name`` (an unsigned counter read as an int), else None."""
+    e = strip_parens(e)
+    if e == ir.Name(name):
+        return True
+    if isinstance(e, ir.Cast) and e.type == INT and strip_parens(e.operand) == ir.Name(name):
+        return False
+    return None
+
+
+def _global_index(e, b: str, t: str, extent) -> ir.Expr | None:
+    """What ``e`` is in the joined counter ``g`` when it is ``b * T + t`` (in any operand order,
+    parenthesised or not): ``(unsigned)g``; ``g`` itself when both counters are read as ints
+    (``(int)b * T + (int)t``, the value of an int ``g`` that fits). None otherwise."""
     e = strip_parens(e)
     if not (isinstance(e, ir.BinOp) and e.op == "+"):
-        return False
+        return None
     for prod, last in ((e.left, e.right), (e.right, e.left)):
-        prod, last = strip_parens(prod), strip_parens(last)
-        if last == ir.Name(t) and isinstance(prod, ir.BinOp) and prod.op == "*":
+        prod = strip_parens(prod)
+        t_plain = _counter(last, t)
+        if t_plain is not None and isinstance(prod, ir.BinOp) and prod.op == "*":
             l, r = strip_parens(prod.left), strip_parens(prod.right)
-            if (l == ir.Name(b) and r == strip_parens(extent)) or (r == ir.Name(b) and l == strip_parens(extent)):
-                return True
-    return False
+            for block, size in ((l, r), (r, l)):
+                b_plain = _counter(block, b)
+                if b_plain is not None and size == strip_parens(extent):
+                    return ir.Name("g") if not (b_plain or t_plain) else ir.Cast(UNSIGNED, ir.Name("g"))
+    return None
 
 
 def join_uses(body, b: str, t: str, extent, g: str):
-    """``body`` with every ``b * T + t`` replaced by ``(unsigned)g``; None when ``b`` or ``t`` is
-    still named elsewhere (the pair cannot be joined)."""
+    """``body`` with every ``b * T + t`` replaced by ``(unsigned)g`` (``g`` for ``(int)b * T +
+    (int)t``); None when ``b`` or ``t`` is still named elsewhere (the pair cannot be joined)."""
     def fn(n):
-        if isinstance(n, ir.Expr) and _is_global_index(n, b, t, extent):
-            return ir.Cast(UNSIGNED, ir.Name(g))
+        if isinstance(n, ir.Expr):
+            joined = _global_index(n, b, t, extent)
+            if joined is not None:
+                return ir.rename(joined, {"g": g})
         return n
     joined = ir.rewrite(body, fn)
     return None if {b, t} & used_names(joined) else joined
+
+
+def _constant_extent(body, b: str, t: str) -> ir.Const | None:
+    """The one positive constant ``C`` of the ``b * C + t`` in ``body`` (TVM's kernels spell the
+    block size out: ``blockIdx.x * 1024 + threadIdx.x``), else None."""
+    found = set()
+    for n in ir.walk(body):
+        if isinstance(n, ir.BinOp) and n.op == "*":
+            for c in (strip_parens(n.left), strip_parens(n.right)):
+                if isinstance(c, ir.Const) and isinstance(c.value, int) and not isinstance(c.value, bool) \
+                        and c.value > 0 and any(_global_index(m, b, t, c) is not None for m in ir.walk(body)
+                                                if isinstance(m, ir.BinOp) and m.op == "+"):
+                    found.add(c)
+    return next(iter(found)) if len(found) == 1 else None
 
 
 def _flat(s) -> list:
@@ -315,6 +346,7 @@ def simd_chain(loops: list, body: ir.Block, types: dict, fresh, parallel=None,
     stmts: ir.Stmt = body
     outer, inner = [], []     # (counter, extent) of the new loops, outermost first
     checks = []               # extents that must fit in an int
+    launched = []             # block sizes the joined counters assume
     joined_any = False
     products: dict = {}       # joined counter -> (block extent, thread extent)
     for axis in AXES:
@@ -328,6 +360,12 @@ def simd_chain(loops: list, body: ir.Block, types: dict, fresh, parallel=None,
             bvar, _, bstop, _ = b.canonical()
             g = fresh(f"global_{axis}")
             joined = join_uses(stmts, bvar, tvar, tstop, g)
+            size = _constant_extent(stmts, bvar, tvar) if joined is None else None
+            if size is not None:   # a block size spelled out: joined where the launch has it
+                joined = join_uses(stmts, bvar, tvar, size, g)
+                if joined is not None:
+                    launched.append(ir.BinOp("==", ir.Cast(ULL, _p(tstop)), ir.Const(f"{size.value}u", size.value)))
+                    tstop = size
             if joined is not None:
                 stmts, joined_any = joined, True
                 product = ir.BinOp("*", ir.Cast(ULL, _p(bstop)), _p(tstop))
@@ -352,7 +390,7 @@ def simd_chain(loops: list, body: ir.Block, types: dict, fresh, parallel=None,
         return n
     stmts = ir.rewrite(stmts, unsigned_uses)
     inner_var, inner_stop = axes[-1]
-    fits = conjunction([ir.BinOp("<=", c, ir.Const(f"{INT_MAX}u", INT_MAX)) for c in checks])
+    fits = conjunction(launched + [ir.BinOp("<=", c, ir.Const(f"{INT_MAX}u", INT_MAX)) for c in checks])
     if inner_var in products and groups is not None and parallel is not None:
         grouped = _warps_of_chain(axes, statements(stmts), products[inner_var], types, fresh, parallel, constants,
                                   groups)

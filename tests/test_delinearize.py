@@ -91,3 +91,45 @@ def test_digits_must_form_a_chain_of_places():
     assert _decode("y[g] = g % C + g / C;", stop="N * C + 1") is None
     # a jump of the flat loop: in the nest, a `break` would leave the innermost digit's loop only
     assert _decode("if (y[g] > 0.0f) break; y[g] = g % C + g / C;") is None
+
+
+# TVM's style: the block size spelled out (blockIdx.x * 256 + threadIdx.x), the digits of a (8, 7, 7)
+# output as g / 49, (g % 49) / 7 and g % 7, the guard a constant
+TVM_DIGITS = """
+__global__ void k(const float *x, float *y) {
+  if (((int)blockIdx.x) * 256 + ((int)threadIdx.x) < 392) {
+    int g = ((int)blockIdx.x) * 256 + ((int)threadIdx.x);
+    y[g] = x[((g / 49) * 9 + ((g % 49) / 7)) * 9 + (g % 7) + 10] * 2.0f;
+  }
+}
+extern "C" void run(const float *x, float *y, int threads) {
+  float *dx, *dy;
+  cudaMalloc(&dx, sizeof(float) * 8 * 81);
+  cudaMalloc(&dy, sizeof(float) * 392);
+  cudaMemcpy(dx, x, sizeof(float) * 8 * 81, cudaMemcpyHostToDevice);
+  cudaMemcpy(dy, y, sizeof(float) * 392, cudaMemcpyHostToDevice);
+  k<<<2, threads>>>(dx, dy);
+  cudaMemcpy(y, dy, sizeof(float) * 392, cudaMemcpyDeviceToHost);
+  cudaFree(dx);
+  cudaFree(dy);
+}
+"""
+
+
+def test_a_block_size_spelled_out_joins_under_a_launch_check_and_constant_digits_decode():
+    code = xpiler.translate(TVM_DIGITS, to="vnni", source="cuda")
+    # joined where the launch has 256 threads per block; the digits of 392 = 8 * 7 * 7 a nest
+    assert "(unsigned long long)blockDim.x == 256u" in code
+    assert "for (int __xp_digit0 = 0; __xp_digit0 < 7; ++__xp_digit0) {" in code
+    assert "if ((long long)7 * 7 * 8 == __xp_end) {" in code
+    x = np.random.default_rng(4).standard_normal(8 * 81).astype(np.float32)
+    for threads in (256, 128):   # 128: the kernel's own arithmetic covers g = b * 256 + t, t < 128
+        y = np.full(392, -1.0, np.float32)
+        xpiler.run(code, [x, y, threads], entry="run", lang="vnni")
+        expect = np.full(392, -1.0, np.float32)
+        for b in range(2):
+            for t in range(threads):
+                g = b * 256 + t
+                if g < 392:
+                    expect[g] = x[((g // 49) * 9 + (g % 49) // 7) * 9 + g % 7 + 10] * 2.0
+        np.testing.assert_array_equal(y, expect)
