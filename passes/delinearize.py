@@ -70,15 +70,28 @@ def _key(factors) -> tuple:
     return tuple(sorted(repr(f) for f in factors if not isinstance(f, ir.Const))) + (_const_product(factors),)
 
 
+def _as_division(e):
+    """``x >> s`` as ``x / 2**s`` and ``x & (2**s - 1)`` as ``x % 2**s`` (equal for the non-negative
+    indices a decomposition covers)."""
+    if isinstance(e, ir.BinOp) and e.op in (">>", "&"):
+        k = strip_parens(e.right)
+        if isinstance(k, ir.Const) and isinstance(k.value, int) and not isinstance(k.value, bool):
+            if e.op == ">>" and 0 <= k.value < 31:
+                return ir.BinOp("/", e.left, _c(1 << k.value))
+            if e.op == "&" and k.value > 0 and k.value & (k.value + 1) == 0:
+                return ir.BinOp("%", e.left, _c(k.value + 1))
+    return e
+
+
 def _digit(e, index: str):
     """``(place, radix)`` of ``(index / place) % radix`` (``place`` a factor list, ``radix`` None for
     the top digit ``index / place``; ``(index % M) / P`` of constants is ``(index / P) % (M / P)``),
     else None."""
-    e = strip_parens(e)
+    e = _as_division(strip_parens(e))
     if not isinstance(e, ir.BinOp) or e.op not in ("%", "/"):
         return None
     if e.op == "%":
-        inner = strip_parens(e.left)
+        inner = _as_division(strip_parens(e.left))
         if is_name(inner, index):
             return [], e.right
         if isinstance(inner, ir.BinOp) and inner.op == "/" and is_name(inner.left, index):
@@ -116,13 +129,42 @@ def _digits(body: list, index: str) -> list | None:
     return found
 
 
-def delinearized(var: str, stop, trips, body: list, index: str, fresh, inner):
+def used_names_of(e) -> set:
+    return {n.id for n in ir.walk(e) if isinstance(n, ir.Name)}
+
+
+def _cofactor(trips, below: list, changing: set):
+    """The one factor of ``trips`` besides the radices ``below`` (the top digit's extent), None when
+    ``trips`` is their product alone, False when it is no such product in the text."""
+    factors = _factors(trips)
+    if factors is None:
+        return False
+    rest = [f for f in factors if not isinstance(f, ir.Const)]
+    for f in (f for f in below if not isinstance(f, ir.Const)):
+        match = next((r for r in rest if repr(r) == repr(f)), None)
+        if match is None:
+            return False
+        rest.remove(match)
+    # the constants: those of the trip count, over those of the radices, a whole number
+    constants, divisor = _const_product(factors), _const_product(below)
+    if constants % divisor:
+        return False
+    if constants // divisor != 1:
+        rest.append(_c(constants // divisor))
+    if len(rest) > 1 or any(isinstance(f, ir.Name) and f.id in changing for f in rest):
+        return False
+    return rest[0] if rest else None
+
+
+def delinearized(var: str, stop, trips, body: list, index: str, fresh, inner, divide: bool = False):
     """``(condition, statements)``: the loop ``for (int var = 0; var < stop; ++var) body`` run as the
     nest of the digits ``body`` decodes from ``index`` (``var`` or an ``int`` copy of it declared in
     ``body``), valid when ``condition`` holds (see the module); None when ``body`` decodes no chain
     of digits. ``trips``: the product the top digit's extent is taken from (``stop`` itself, or the
     bound ``stop`` was clipped to); ``inner(counter, extent, statements)`` builds the innermost loop
-    (a SIMD loop)."""
+    (a SIMD loop). With ``divide``, the top digit's extent may be ``trips`` over the radices when
+    they are constants and ``trips`` is no product of them in the text (a grid of exactly the
+    elements, TVM's ``blockIdx.x * 1024 + threadIdx.x`` without a guard)."""
     found = _digits(body, index)
     if not found or any(isinstance(n, (ir.Jump, ir.Verbatim)) for s in body for n in statements_outside_loops(s)):
         return None   # (a `break` of the flat loop would leave only the innermost digit's loop)
@@ -153,21 +195,17 @@ def delinearized(var: str, stop, trips, body: list, index: str, fresh, inner):
         return None
     # the trip count is the product of the radices and, with a top digit, of one more factor: its
     # extent (a lone `g % C`, or digits of some other count, are no decomposition of the loop)
-    rest = [f for f in _factors(trips) or [] if not isinstance(f, ir.Const)]
-    for f in (f for f in below if not isinstance(f, ir.Const)):
-        match = next((r for r in rest if repr(r) == repr(f)), None)
-        if match is None:
+    top_extent = _cofactor(trips, below, changing)
+    if top_extent is False:
+        if not divide or not tops or used_names_of(trips) & changing or \
+                not all(isinstance(f, ir.Const) for f in below):
             return None
-        rest.remove(match)
-    # the constants: those of the trip count, over those of the radices, a whole number
-    constants, divisor = _const_product(_factors(trips) or []), _const_product(below)
-    if _factors(trips) is None or constants % divisor:
+        # not a product of the radices and one more factor in the text, the radices constants: the
+        # top digit's extent is the trip count over their product (no division by zero), which the
+        # run-time condition then checks
+        top_extent = ir.BinOp("/", _p(trips), _c(_const_product(below)))
+    elif (top_extent is None) == bool(tops):
         return None
-    if constants // divisor != 1:
-        rest.append(_c(constants // divisor))
-    if len(rest) != (1 if tops else 0) or any(isinstance(f, ir.Name) and f.id in changing for f in rest):
-        return None
-    top_extent = rest[0] if tops else None
     if len(moduli) + len(tops) < 2:
         return None
     extents = radices + ([top_extent] if top_extent is not None else [])

@@ -22,7 +22,8 @@ BUILTIN_MODULES = ("xpiler.passes.simt_port", "xpiler.passes.inline", "xpiler.pa
                    "xpiler.passes.broadcast_forward", "xpiler.passes.loop_normalize", "xpiler.passes.lanes_outward", "xpiler.passes.mask_bounds",
                    "xpiler.passes.contract_temporaries", "xpiler.passes.scalar_replace",
                    "xpiler.passes.elide_mirrors", "xpiler.passes.wide_subscripts",
-                   "xpiler.passes.simd_unswitch", "xpiler.passes.simd_jam", "xpiler.passes.byte_flags", "xpiler.passes.lane_bounds")
+                   "xpiler.passes.simd_unswitch", "xpiler.passes.simd_jam", "xpiler.passes.byte_flags", "xpiler.passes.lane_bounds",
+                   "xpiler.passes.unit_arrays")
 
 _builtin: dict[str, type[ModulePass]] = {}
 

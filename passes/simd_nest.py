@@ -102,6 +102,23 @@ def join_uses(body, b: str, t: str, extent, g: str):
     return None if {b, t} & used_names(joined) else joined
 
 
+def _residues_of_global(body, b: str, t: str, size: int):
+    """``body`` with ``t & m`` and ``t % m`` (``t`` alone, a divisor ``m + 1`` / ``m`` of the block
+    size) written as residues of the global index ``b * size + t``, which they equal (TVM simplifies
+    ``(b * 1024 + t) & 255`` to ``t & 255``)."""
+    def fn(n):
+        if isinstance(n, ir.BinOp) and n.op in ("&", "%"):
+            k = strip_parens(n.right)
+            if _counter(n.left, t) is False and isinstance(k, ir.Const) and isinstance(k.value, int) and k.value > 0:
+                m = k.value + 1 if n.op == "&" else k.value
+                if size % m == 0 and (n.op == "%" or m & (m - 1) == 0):
+                    total = ir.BinOp("+", ir.BinOp("*", ir.Cast(INT, ir.Name(b)), ir.Const(str(size), size)),
+                                     ir.Cast(INT, ir.Name(t)))
+                    return replace(n, left=ir.Paren(total))
+        return n
+    return ir.rewrite(body, fn)
+
+
 def _constant_extent(body, b: str, t: str) -> ir.Const | None:
     """The one positive constant ``C`` of the ``b * C + t`` in ``body`` (TVM's kernels spell the
     block size out: ``blockIdx.x * 1024 + threadIdx.x``), else None."""
@@ -362,7 +379,7 @@ def simd_chain(loops: list, body: ir.Block, types: dict, fresh, parallel=None,
             joined = join_uses(stmts, bvar, tvar, tstop, g)
             size = _constant_extent(stmts, bvar, tvar) if joined is None else None
             if size is not None:   # a block size spelled out: joined where the launch has it
-                joined = join_uses(stmts, bvar, tvar, size, g)
+                joined = join_uses(_residues_of_global(stmts, bvar, tvar, size.value), bvar, tvar, size, g)
                 if joined is not None:
                     launched.append(ir.BinOp("==", ir.Cast(ULL, _p(tstop)), ir.Const(f"{size.value}u", size.value)))
                     tstop = size
@@ -419,8 +436,8 @@ def simd_chain(loops: list, body: ir.Block, types: dict, fresh, parallel=None,
     nest: list = lanes(inner_var, stop, inner_body)
     # a flat index decoded with divisions: the nest of its digits, the lanes over the innermost one
     copies = [inner_var] + [c for c in (_copy_of(d, inner_var) for d in inner_body) if c]
-    for index, trips in ((i, t) for i in copies for t in [stop] + bounds):
-        decoded = delinearized(inner_var, stop, trips, inner_body, index, fresh, lanes)
+    for index, trips, divide in ((i, t, d) for d in (False, True) for i in copies for t in [stop] + bounds):
+        decoded = delinearized(inner_var, stop, trips, inner_body, index, fresh, lanes, divide)
         if decoded is not None:
             nest = [ir.If(decoded[0], ir.Block(tuple(decoded[1])), ir.Block(tuple(nest)))]
             break

@@ -133,3 +133,43 @@ def test_a_block_size_spelled_out_joins_under_a_launch_check_and_constant_digits
                 if g < 392:
                     expect[g] = x[((g // 49) * 9 + (g % 49) // 7) * 9 + g % 7 + 10] * 2.0
         np.testing.assert_array_equal(y, expect)
+
+
+# TVM's pooling without a guard (the grid exactly the elements): digits as g / 7168, (g >> 9) % 14
+# and t & 511 (TVM simplified (b * 1024 + t) & 511), the accumulator an array of one element
+TVM_POOL = """
+__global__ void k(const float *data, float *out) {
+  float acc_local[1];
+  acc_local[0] = 0.0f;
+  for (int rv = 0; rv < 2; ++rv)
+    acc_local[0] = acc_local[0] + data[((((int)blockIdx.x) * 1024 + ((int)threadIdx.x)) / 7168) * 14336 + rv * 7168
+                                      + (((((int)blockIdx.x) * 1024 + ((int)threadIdx.x)) >> 9) % 14) * 512
+                                      + (((int)threadIdx.x) & 511)];
+  out[((int)blockIdx.x) * 1024 + ((int)threadIdx.x)] = acc_local[0];
+}
+extern "C" void run(const float *data, float *out, int rows) {
+  float *dd, *dout;
+  cudaMalloc(&dd, sizeof(float) * rows * 14336);
+  cudaMalloc(&dout, sizeof(float) * rows * 7168);
+  cudaMemcpy(dd, data, sizeof(float) * rows * 14336, cudaMemcpyHostToDevice);
+  k<<<rows * 7, 1024>>>(dd, dout);
+  cudaMemcpy(out, dout, sizeof(float) * rows * 7168, cudaMemcpyDeviceToHost);
+  cudaFree(dd);
+  cudaFree(dout);
+}
+"""
+
+
+def test_shift_and_mask_digits_and_a_grid_of_exactly_the_elements_decode():
+    code = xpiler.translate(TVM_POOL, to="vnni", source="cuda")
+    # t & 511 is the global index's residue; the top digit's extent the trip count over 7168
+    assert "__xp_digit2 < ((int)((unsigned long long)gridDim.x * 1024)) / 7168;" in code
+    assert "acc_local[1]" not in code   # the one-element accumulator is a scalar (unit-arrays)
+    rng = np.random.default_rng(9)
+    for rows in (1, 3):
+        data = rng.standard_normal(rows * 14336).astype(np.float32)
+        out = np.zeros(rows * 7168, np.float32)
+        xpiler.run(code, [data, out, rows], entry="run", lang="vnni")
+        g = np.arange(rows * 7168)
+        base = (g // 7168) * 14336 + ((g >> 9) % 14) * 512 + (g & 511)
+        np.testing.assert_allclose(out, data[base] + data[base + 7168], rtol=1e-6)
