@@ -165,8 +165,11 @@ extern "C" void tiles(const float *A, float *T, int M, int K) {
 
 def test_a_padded_tile_copy_runs_both_versions_and_computes_what_the_source_does():
     code = xpiler.translate(TILE_ROWS, to="vnni", source="cuda")
-    # the row test, once per row of the tile (with the row's value as a signed int, as `row` has it)
-    assert "if (0 < (int)blockDim.x && (int)((unsigned)blockIdx_y * 16 + (unsigned)threadIdx_y) < M) {" in code
+    # the row test, once per row of the tile (with the row's value as a signed int, as `row` has it);
+    # the block size spelled out (blockIdx.y * 16 + threadIdx.y) joins the grid's axes where the
+    # launch has 16 x 16 threads
+    assert "(unsigned long long)blockDim.y == 16u && (unsigned long long)blockDim.x == 16u" in code
+    assert "if (0 < (int)((unsigned long long)gridDim.x * 16) && (int)(unsigned)__xp_global_y < M) {" in code
     assert "= col < K ? A[(long long)(row * K) + col] : 0.0f;" in code
     a = np.random.default_rng(5).standard_normal((21, 35)).astype(np.float32)
     t = np.full((32, 48), np.nan, np.float32)
