@@ -25,8 +25,8 @@ smaller than: a grid of fewer threads than elements).
 from __future__ import annotations
 
 from xpiler import ir
-from xpiler.ir.analysis import conjunction, is_name, strip_parens
-from xpiler.ir.effects import assigned_scalars, declared_names
+from xpiler.ir.analysis import as_division, conjunction, is_name, strip_parens
+from xpiler.ir.effects import assigned_scalars, declared_names, used_names
 
 from .loop_split import statements_outside_loops
 
@@ -70,28 +70,15 @@ def _key(factors) -> tuple:
     return tuple(sorted(repr(f) for f in factors if not isinstance(f, ir.Const))) + (_const_product(factors),)
 
 
-def _as_division(e):
-    """``x >> s`` as ``x / 2**s`` and ``x & (2**s - 1)`` as ``x % 2**s`` (equal for the non-negative
-    indices a decomposition covers)."""
-    if isinstance(e, ir.BinOp) and e.op in (">>", "&"):
-        k = strip_parens(e.right)
-        if isinstance(k, ir.Const) and isinstance(k.value, int) and not isinstance(k.value, bool):
-            if e.op == ">>" and 0 <= k.value < 31:
-                return ir.BinOp("/", e.left, _c(1 << k.value))
-            if e.op == "&" and k.value > 0 and k.value & (k.value + 1) == 0:
-                return ir.BinOp("%", e.left, _c(k.value + 1))
-    return e
-
-
 def _digit(e, index: str):
     """``(place, radix)`` of ``(index / place) % radix`` (``place`` a factor list, ``radix`` None for
     the top digit ``index / place``; ``(index % M) / P`` of constants is ``(index / P) % (M / P)``),
     else None."""
-    e = _as_division(strip_parens(e))
+    e = as_division(strip_parens(e))
     if not isinstance(e, ir.BinOp) or e.op not in ("%", "/"):
         return None
     if e.op == "%":
-        inner = _as_division(strip_parens(e.left))
+        inner = as_division(strip_parens(e.left))
         if is_name(inner, index):
             return [], e.right
         if isinstance(inner, ir.BinOp) and inner.op == "/" and is_name(inner.left, index):
@@ -127,10 +114,6 @@ def _digits(body: list, index: str) -> list | None:
     for s in body:
         visit(s)
     return found
-
-
-def used_names_of(e) -> set:
-    return {n.id for n in ir.walk(e) if isinstance(n, ir.Name)}
 
 
 def _cofactor(trips, below: list, changing: set):
@@ -197,7 +180,7 @@ def delinearized(var: str, stop, trips, body: list, index: str, fresh, inner, di
     # extent (a lone `g % C`, or digits of some other count, are no decomposition of the loop)
     top_extent = _cofactor(trips, below, changing)
     if top_extent is False:
-        if not divide or not tops or used_names_of(trips) & changing or \
+        if not divide or not tops or used_names(ir.ExprStmt(trips)) & changing or \
                 not all(isinstance(f, ir.Const) for f in below):
             return None
         # not a product of the radices and one more factor in the text, the radices constants: the

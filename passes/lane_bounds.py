@@ -42,13 +42,15 @@ from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from xpiler import ir
-from xpiler.ir.analysis import conjuncts, conjunction, statements, strip_parens
+from xpiler.ir.analysis import conjunction, conjuncts, flat_statements, statements, strip_parens
 from xpiler.ir.effects import used_names
 from xpiler.ir.types import ScalarsInScope, TypeEnv
 
 from .base import ModulePass, PassError
 from .cleanup import ScopedRewriter
+from .loop_split import fresh
 from .registry import register
+from .simd_nest import is_signed_int
 
 LONG_LONG = ir.Type("long long")
 INT = ir.Type("int")
@@ -89,11 +91,7 @@ class _Bounder(ScopedRewriter):
             {n.name for n in ir.walk(f) if isinstance(n, ir.Declarator)}
 
     def _fresh(self, name: str) -> str:
-        candidate, k = f"__xp_{name}", 1
-        while candidate in self.taken:
-            candidate, k = f"__xp_{name}_{k}", k + 1
-        self.taken.add(candidate)
-        return candidate
+        return fresh(f"__xp_{name}", self.taken)
 
 
 def _pure_int(e) -> bool:
@@ -125,7 +123,7 @@ def lane_bounded(pragma: ir.Pragma, loop: ir.For, scope, fresh) -> ir.Block | No
     var, start, stop, _ = canon
     if not (_pure_int(start) and _pure_int(stop)):
         return None
-    body = _flat(loop.body)
+    body = flat_statements(loop.body)
     if not body or not isinstance(body[-1], ir.If) or body[-1].other is not None:
         return None
     decls = body[:-1]
@@ -134,7 +132,7 @@ def lane_bounded(pragma: ir.Pragma, loop: ir.For, scope, fresh) -> ir.Block | No
     values = {d.name: d for decl in decls for d in decl.vars}
     cond, then = body[-1].cond, body[-1].then
     while True:   # if (a) { if (b) S } is if (a && b) S
-        inner = _flat(then)
+        inner = flat_statements(then)
         if len(inner) == 1 and isinstance(inner[0], ir.If) and inner[0].other is None:
             cond, then = ir.BinOp("&&", cond, inner[0].cond), inner[0].then
         else:
@@ -165,10 +163,6 @@ def lane_bounded(pragma: ir.Pragma, loop: ir.For, scope, fresh) -> ir.Block | No
     return ir.Block(tuple(out))
 
 
-def _flat(s) -> list:
-    return [x for y in statements(s) for x in (_flat(y) if isinstance(y, ir.Block) else [y])]
-
-
 class _Types:
     """The types of names: those in scope, the loop's counter and the body's declarations."""
 
@@ -182,11 +176,6 @@ class _Types:
             t = self.values[name].type
             return replace(t, quals=()) if not t.pointer else t
         return self.scope.get(name)
-
-
-def _is_int(e, types) -> bool:
-    from .simd_nest import is_signed_int
-    return is_signed_int(e, types)
 
 
 def _terms(cond, values: dict, types) -> list:
@@ -203,8 +192,8 @@ def _terms(cond, values: dict, types) -> list:
             if isinstance(inner, ir.BinOp) and inner.op == "||":
                 out += _terms(ir.UnOp("!", ir.Paren(inner.left)), values, types) + \
                     _terms(ir.UnOp("!", ir.Paren(inner.right)), values, types)
-            elif isinstance(inner, ir.BinOp) and inner.op in _FLIP and _is_int(inner.left, types) and \
-                    _is_int(inner.right, types):
+            elif isinstance(inner, ir.BinOp) and inner.op in _FLIP and is_signed_int(inner.left, types) and \
+                    is_signed_int(inner.right, types):
                 out.append(ir.BinOp(_FLIP[inner.op], inner.left, inner.right))
             else:
                 out.append(c)
@@ -246,10 +235,10 @@ def _linear(e, var: str, values: dict, types, depth: int = 8):
         if e.id == var:
             return 1, []
         d = values.get(e.id)
-        if d is None or not _is_int(ir.Name(e.id), types) or not _is_int(d.init, types):
+        if d is None or not is_signed_int(ir.Name(e.id), types) or not is_signed_int(d.init, types):
             return None
         return _linear(d.init, var, values, types, depth - 1)
-    if isinstance(e, ir.Cast) and e.type == INT and _is_int(e.operand, types):
+    if isinstance(e, ir.Cast) and e.type == INT and is_signed_int(e.operand, types):
         return _linear(e.operand, var, values, types, depth)
     if isinstance(e, ir.UnOp) and e.op == "-":
         inner = _linear(e.operand, var, values, types, depth)
@@ -290,8 +279,8 @@ def _bound(c, var: str, values: dict, types):
     """``("lo", b)`` for a conjunct that holds exactly when ``var >= b``, ``("hi", b)`` when ``var <
     b`` (``b`` in 64 bits), else None."""
     c = strip_parens(c)
-    if not (isinstance(c, ir.BinOp) and c.op in ("<", "<=", ">", ">=") and _is_int(c.left, types) and
-            _is_int(c.right, types)):
+    if not (isinstance(c, ir.BinOp) and c.op in ("<", "<=", ">", ">=") and is_signed_int(c.left, types) and
+            is_signed_int(c.right, types)):
         return None
     left, right = _linear(c.left, var, values, types), _linear(c.right, var, values, types)
     if left is None or right is None or left[0] - right[0] not in (1, -1):

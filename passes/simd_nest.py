@@ -26,7 +26,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from xpiler import ir
-from xpiler.ir.analysis import conjunction, conjuncts, is_name, only_subscripts, statements, strip_parens
+from xpiler.ir.analysis import (as_division, conjunction, conjuncts, flat_statements, is_name, only_subscripts,
+                                 statements, strip_parens)
 from xpiler.ir.effects import assigned_scalars, is_array_decl, touches_memory, used_names
 
 from .delinearize import delinearized
@@ -70,10 +71,9 @@ def _counter(e, name: str) -> bool | None:
     return None
 
 
-def _global_index(e, b: str, t: str, extent) -> ir.Expr | None:
-    """What ``e`` is in the joined counter ``g`` when it is ``b * T + t`` (in any operand order,
-    parenthesised or not): ``(unsigned)g``; ``g`` itself when both counters are read as ints
-    (``(int)b * T + (int)t``, the value of an int ``g`` that fits). None otherwise."""
+def _global_parts(e, b: str, t: str):
+    """``(T, read_as_ints)`` when ``e`` is ``b * T + t`` (in any operand order, parenthesised or not;
+    ``read_as_ints`` when both counters are ``(int)`` reads), else None."""
     e = strip_parens(e)
     if not (isinstance(e, ir.BinOp) and e.op == "+"):
         return None
@@ -84,9 +84,19 @@ def _global_index(e, b: str, t: str, extent) -> ir.Expr | None:
             l, r = strip_parens(prod.left), strip_parens(prod.right)
             for block, size in ((l, r), (r, l)):
                 b_plain = _counter(block, b)
-                if b_plain is not None and size == strip_parens(extent):
-                    return ir.Name("g") if not (b_plain or t_plain) else ir.Cast(UNSIGNED, ir.Name("g"))
+                if b_plain is not None:
+                    return size, not (b_plain or t_plain)
     return None
+
+
+def _global_index(e, b: str, t: str, extent) -> ir.Expr | None:
+    """What ``e`` is in the joined counter ``g`` when it is ``b * T + t`` (``T`` the extent):
+    ``(unsigned)g``; ``g`` itself when both counters are read as ints (``(int)b * T + (int)t``, the
+    value of an int ``g`` that fits). None otherwise."""
+    parts = _global_parts(e, b, t)
+    if parts is None or parts[0] != strip_parens(extent):
+        return None
+    return ir.Name("g") if parts[1] else ir.Cast(UNSIGNED, ir.Name("g"))
 
 
 def join_uses(body, b: str, t: str, extent, g: str):
@@ -107,14 +117,13 @@ def _residues_of_global(body, b: str, t: str, size: int):
     size) written as residues of the global index ``b * size + t``, which they equal (TVM simplifies
     ``(b * 1024 + t) & 255`` to ``t & 255``)."""
     def fn(n):
-        if isinstance(n, ir.BinOp) and n.op in ("&", "%"):
-            k = strip_parens(n.right)
-            if _counter(n.left, t) is False and isinstance(k, ir.Const) and isinstance(k.value, int) and k.value > 0:
-                m = k.value + 1 if n.op == "&" else k.value
-                if size % m == 0 and (n.op == "%" or m & (m - 1) == 0):
-                    total = ir.BinOp("+", ir.BinOp("*", ir.Cast(INT, ir.Name(b)), ir.Const(str(size), size)),
-                                     ir.Cast(INT, ir.Name(t)))
-                    return replace(n, left=ir.Paren(total))
+        residue = as_division(n) if isinstance(n, ir.BinOp) and n.op in ("&", "%") else None
+        if isinstance(residue, ir.BinOp) and residue.op == "%" and _counter(n.left, t) is False:
+            m = strip_parens(residue.right)
+            if isinstance(m, ir.Const) and isinstance(m.value, int) and m.value > 0 and size % m.value == 0:
+                total = ir.BinOp("+", ir.BinOp("*", ir.Cast(INT, ir.Name(b)), ir.Const(str(size), size)),
+                                 ir.Cast(INT, ir.Name(t)))
+                return replace(n, left=ir.Paren(total))
         return n
     return ir.rewrite(body, fn)
 
@@ -122,20 +131,11 @@ def _residues_of_global(body, b: str, t: str, size: int):
 def _constant_extent(body, b: str, t: str) -> ir.Const | None:
     """The one positive constant ``C`` of the ``b * C + t`` in ``body`` (TVM's kernels spell the
     block size out: ``blockIdx.x * 1024 + threadIdx.x``), else None."""
-    found = set()
-    for n in ir.walk(body):
-        if isinstance(n, ir.BinOp) and n.op == "*":
-            for c in (strip_parens(n.left), strip_parens(n.right)):
-                if isinstance(c, ir.Const) and isinstance(c.value, int) and not isinstance(c.value, bool) \
-                        and c.value > 0 and any(_global_index(m, b, t, c) is not None for m in ir.walk(body)
-                                                if isinstance(m, ir.BinOp) and m.op == "+"):
-                    found.add(c)
+    sizes = {parts[0] for n in ir.walk(body) if isinstance(n, ir.BinOp) and n.op == "+"
+             for parts in [_global_parts(n, b, t)] if parts is not None}
+    found = {c for c in sizes if isinstance(c, ir.Const) and isinstance(c.value, int) and
+             not isinstance(c.value, bool) and c.value > 0}
     return next(iter(found)) if len(found) == 1 else None
-
-
-def _flat(s) -> list:
-    """The statements of ``s``, nested blocks opened."""
-    return [x for y in statements(s) for x in (_flat(y) if isinstance(y, ir.Block) else [y])]
 
 
 # ---- return-as-goto back to a guard --------------------------------------------------------------
@@ -153,10 +153,10 @@ def _guard_form(stmts: list) -> list:
     if not label.endswith(":;"):
         return stmts
     goto = f"goto {label[:-2]};"
-    inner = _flat(stmts[k])
+    inner = flat_statements(stmts[k])
     jumps = [n for n in ir.walk(stmts[k]) if isinstance(n, ir.Verbatim) and n.text.strip() == goto]
     for i, s in enumerate(inner):
-        then = _flat(s.then) if isinstance(s, ir.If) and s.other is None else []
+        then = flat_statements(s.then) if isinstance(s, ir.If) and s.other is None else []
         gotos = [x for x in then if isinstance(x, ir.Verbatim) and x.text.strip() == goto]
         kills = then[:-1]
         if then and gotos == then[-1:] and len(jumps) == 1 and \

@@ -43,7 +43,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from xpiler import ir
-from xpiler.ir.analysis import statements, strip_parens
+from xpiler.ir.analysis import as_division, statements, strip_parens
 from xpiler.ir.effects import assigned_scalars, declaration_counts, touches_memory, used_names
 
 from .loop_split import statements_outside_loops
@@ -517,16 +517,17 @@ _GROUP_WIDTHS = (16, 32, 64)   # a warp or wavefront: one to four vectors of flo
 
 def _group_use(n, var: str, constants: dict) -> int | None:
     """``W`` when ``n`` is ``x >> log2(W)``, ``x / W``, ``x & (W - 1)`` or ``x % W`` of the counter
-    ``x`` (through an ``int`` / ``unsigned`` cast), ``W`` a constant or a name of one, else None."""
-    if not (isinstance(n, ir.BinOp) and n.op in (">>", "/", "&", "%")):
+    ``x`` (through an ``int`` / ``unsigned`` cast), ``W`` a power of two, a constant or a name of one;
+    else None."""
+    n = as_division(n, constants)
+    if not (isinstance(n, ir.BinOp) and n.op in ("/", "%")):
         return None
     x, k = strip_parens(n.left), strip_parens(n.right)
     if isinstance(x, ir.Cast) and x.type in (INT, UNSIGNED):
         x = strip_parens(x.operand)
-    k = k.value if isinstance(k, ir.Const) else constants.get(k.id) if isinstance(k, ir.Name) else None
-    if not (isinstance(x, ir.Name) and x.id == var and isinstance(k, int) and not isinstance(k, bool)):
+    w = k.value if isinstance(k, ir.Const) else constants.get(k.id) if isinstance(k, ir.Name) else None
+    if not (isinstance(x, ir.Name) and x.id == var and isinstance(w, int) and not isinstance(w, bool)):
         return None
-    w = {">>": 1 << k if 0 <= k < 31 else 0, "/": k, "%": k, "&": k + 1}[n.op]
     return w if w > 0 and w & (w - 1) == 0 else None
 
 

@@ -26,6 +26,25 @@ def statements(s) -> list:
     return list(s.body) if isinstance(s, Block) else [s]
 
 
+def flat_statements(s) -> list:
+    """The statements of ``s``, nested blocks opened."""
+    return [x for y in statements(s) for x in (flat_statements(y) if isinstance(y, Block) else [y])]
+
+
+def as_division(e, constants: dict | None = None):
+    """``x >> s`` as ``x / 2**s`` and ``x & (2**s - 1)`` as ``x % 2**s`` (equal for non-negative
+    ``x``); ``e`` itself otherwise. ``constants``: values of names (macros) the amount may be."""
+    if isinstance(e, BinOp) and e.op in (">>", "&"):
+        k = strip_parens(e.right)
+        k = k.value if isinstance(k, Const) else (constants or {}).get(k.id) if isinstance(k, Name) else None
+        if isinstance(k, int) and not isinstance(k, bool):
+            if e.op == ">>" and 0 <= k < 31:
+                return BinOp("/", e.left, Const(str(1 << k), 1 << k))
+            if e.op == "&" and k > 0 and k & (k + 1) == 0:
+                return BinOp("%", e.left, Const(str(k + 1), k + 1))
+    return e
+
+
 def conjuncts(e) -> list:
     """The terms of an ``&&`` chain, in evaluation order (``e`` itself when it is not one)."""
     e = strip_parens(e)
