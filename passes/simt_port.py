@@ -655,8 +655,53 @@ MFMA_LAYOUTS = {
 }
 
 
+# 16x16x16 in fp16 is a WMMA shape: the wavefront's lanes put A, B (as __half) and C into its tiles, the
+# first warp of the wavefront multiplies them on the tensor cores (fp16 products summed in fp32, as MFMA
+# does), every lane reads its elements of D back. The tiles take the 32 KB the scalar version's float
+# tiles did. A wavefront whose first warp is not whole (a block of fewer threads) cannot run WMMA: its
+# lanes compute their elements themselves. Every lane of the block takes the same barriers either way.
+_MFMA_ON_TENSOR_CORES = """__device__ __forceinline__ xpiler_vec<float, 4> xpiler_mfma_f32_16x16x16f16(xpiler_vec<__half, 4> a,
+    xpiler_vec<__half, 4> b, xpiler_vec<float, 4> c, int block_wide) {
+  alignas(32) __shared__ __half halves[16][512];
+  alignas(32) __shared__ float sums[16][256];
+  int l = xpiler_lane_rank() & 63;
+  __half *A = halves[xpiler_lane_rank() / 64], *B = A + 256;
+  float *C = sums[xpiler_lane_rank() / 64];
+  for (int i = 0; i < 4; ++i) {
+    A[(l % 16) * 16 + 4 * (l / 16) + i] = a[i];
+    B[(4 * (l / 16) + i) * 16 + l % 16] = b[i];
+    C[(4 * (l / 16) + i) * 16 + l % 16] = c[i];
+  }
+  xpiler_wave_sync(block_wide);
+  int tensor_cores = xpiler_block_threads() - (xpiler_lane_rank() & ~63u) >= 32;
+  if (tensor_cores && l < 32) {
+    nvcuda::wmma::fragment<nvcuda::wmma::matrix_a, 16, 16, 16, __half, nvcuda::wmma::row_major> fa;
+    nvcuda::wmma::fragment<nvcuda::wmma::matrix_b, 16, 16, 16, __half, nvcuda::wmma::row_major> fb;
+    nvcuda::wmma::fragment<nvcuda::wmma::accumulator, 16, 16, 16, float> fc;
+    nvcuda::wmma::load_matrix_sync(fa, A, 16);
+    nvcuda::wmma::load_matrix_sync(fb, B, 16);
+    nvcuda::wmma::load_matrix_sync(fc, C, 16, nvcuda::wmma::mem_row_major);
+    nvcuda::wmma::mma_sync(fc, fa, fb, fc);
+    nvcuda::wmma::store_matrix_sync(C, fc, 16, nvcuda::wmma::mem_row_major);
+  }
+  xpiler_wave_sync(block_wide);
+  xpiler_vec<float, 4> d;
+  for (int j = 0; j < 4; ++j) {
+    float acc = C[(4 * (l / 16) + j) * 16 + l % 16];
+    if (!tensor_cores)
+      for (int k = 0; k < 16; ++k)
+        acc += __half2float(A[(4 * (l / 16) + j) * 16 + k]) * __half2float(B[k * 16 + l % 16]);
+    d[j] = acc;
+  }
+  xpiler_wave_sync(block_wide);
+  return d;
+}"""
+
+
 def _mfma_helper(shape: str) -> str:
     """The CUDA definition of ``xpiler_mfma_f32_<shape>`` (MFMA_LAYOUTS)."""
+    if shape == "16x16x16f16":
+        return _MFMA_ON_TENSOR_CORES
     m, n, k, na, nd, a_at, b_at, (row, col) = MFMA_LAYOUTS[shape]
     operand = f"xpiler_vec<__half, {na}>" if na > 1 else "float"
     if na > 1:
@@ -1076,6 +1121,8 @@ def _with_wave64_helpers(module: ir.Module, used: set[str]) -> ir.Module:
     text = "\n".join(WAVE64_HELPERS[n][0] for n in names)
     helpers = [f for f in lift(text, "cuda").module.items if isinstance(f, (ir.Function, ir.Verbatim))]
     items = list(module.items)
+    if "nvcuda::wmma::" in text and not any(isinstance(i, ir.Include) and i.path == "mma.h" for i in items):
+        items.insert(_first_code_index(items), ir.Include("mma.h"))
     at = _first_code_index(items)
     comment = [ir.Comment(line) for line in WAVE64_COMMENT] if "xpiler_wave_sync" in names else []
     items[at:at] = [*comment, *helpers]

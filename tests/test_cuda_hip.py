@@ -488,6 +488,22 @@ def test_mfma_becomes_a_wavefront_exchange_on_cuda():
         np.testing.assert_allclose(D32, A32.astype(np.float64) @ B32, rtol=1e-5, atol=1e-5, err_msg=lang)
 
 
+def test_fp16_mfma_runs_on_the_tensor_cores_of_the_wavefronts_first_warp():
+    cuda = xpiler.translate(MFMA, to="cuda", pipeline="simt-port{target=cuda}")
+    assert "#include <mma.h>\n" in cuda and "    nvcuda::wmma::mma_sync(fc, fa, fb, fc);\n" in cuda
+    # the lanes' own sums, marked: a block of whole warps must not take them
+    fallback = "acc += __half2float(A[(4 * (l / 16) + j) * 16 + k]) * __half2float(B[k * 16 + l % 16]);"
+    marked = cuda.replace(fallback, "acc += 1000.0f;")
+    assert marked != cuda
+    rng = np.random.default_rng(9)
+    A, B = (rng.uniform(-1, 1, (2, 16, 16)).astype(np.float16) for _ in range(2))
+    C = rng.uniform(-1, 1, (2, 16, 16)).astype(np.float32)
+    D, D32 = np.zeros((2, 16, 16), np.float32), np.zeros((32, 32), np.float32)
+    A32, B32 = rng.uniform(-1, 1, (32, 2)).astype(np.float32), rng.uniform(-1, 1, (2, 32)).astype(np.float32)
+    xpiler.run(marked, [A, B, C, D, A32, B32, D32], lang="cuda", backend="emulate")
+    np.testing.assert_allclose(D, A.astype(np.float64) @ B.astype(np.float64) + C, rtol=1e-5, atol=1e-5)
+
+
 def test_mfma_with_broadcast_modifiers_is_refused():
     src = MFMA.replace("__builtin_amdgcn_mfma_f32_16x16x16f16(a, b, c, 0, 0, 0)",
                        "__builtin_amdgcn_mfma_f32_16x16x16f16(a, b, c, 1, 0, 0)")

@@ -287,12 +287,12 @@ def lowered(dialect: str, file: str, launch_key: str | None) -> xpiler.ir.Module
     else:
         launch = next(e.launch for e in suite.entries(dialect) if e.file == file and str(e.launch) == launch_key)
         # the lowered program as raising to a device sees it: its device mirrors kept and its
-        # subscripts and loops as written (dce, unit-arrays, elide-mirrors, wide-subscripts, simd-jam,
+        # subscripts and loops as written (dce, unit-arrays, tensorize, elide-mirrors, wide-subscripts, simd-jam,
         # simd-unswitch, lane-bounds and byte-flags run only for the vnni target, and a kernel reading the caller's array directly
         # has task-count-dependent loops the analysis does not always follow)
         pipeline = xpiler.api.lower_and_raise("bang", "vnni", program=xpiler.parse(entry.source, source="bang"),
                                               launch=launch)
-        for cpu_only in ("dce", "unit-arrays", "elide-mirrors", "wide-subscripts", "simd-jam", "simd-unswitch",
+        for cpu_only in ("dce", "unit-arrays", "tensorize{target=vnni}", "elide-mirrors", "wide-subscripts", "simd-jam", "simd-unswitch",
                          "lane-bounds", "byte-flags"):
             pipeline = pipeline.replace(f",{cpu_only}", "")
         code = xpiler.translate(entry.source, to="vnni", source="bang", launch=launch, pipeline=pipeline)

@@ -14,8 +14,8 @@ ENTRIES = [e for d in ("cuda", "hip", "bang") for e in suite.entries(d)]
 @pytest.mark.parametrize("entry", ENTRIES, ids=[e.id for e in ENTRIES])
 def test_suite_program_lowers_to_verified_c(entry):
     result = xpiler.translate_with_trace(entry.source, to="vnni", source=entry.dialect, launch=entry.launch)
-    assert result.pipeline.split(",")[-14:] == ["loop-recovery", "host-lower", "detensorize", "dce", "unit-arrays",
-                                               "outline", "bind{target=vnni}", "elide-mirrors", "wide-subscripts", "simd-jam",
+    assert result.pipeline.split(",")[-15:] == ["loop-recovery", "host-lower", "detensorize", "dce", "unit-arrays",
+                                               "outline", "tensorize{target=vnni}", "bind{target=vnni}", "elide-mirrors", "wide-subscripts", "simd-jam",
                                                "simd-unswitch", "lane-bounds", "byte-flags", "c-prelude"]
     outcome = suite.check_program(entry, "vnni", src=result.code)
     assert outcome.passed, [o for o in outcome.outputs if not o.ok][:1]
@@ -57,7 +57,7 @@ def test_dump_dir_writes_one_program_per_pass(tmp_path):
                  "-o", str(tmp_path / "out.cpp")]) == 0
     names = sorted(p.name for p in tmp_path.iterdir() if p.name != "out.cpp")
     assert names == ["00-input.cu", "01-inline-device.cu", "02-loop-recovery.cu", "03-host-lower.cpp",
-                     "04-detensorize.cpp", "05-dce.cpp", "06-unit-arrays.cpp", "07-outline.cpp", "08-bind.cpp",
-                     "09-elide-mirrors.cpp", "10-wide-subscripts.cpp", "11-simd-jam.cpp", "12-simd-unswitch.cpp",
-                     "13-lane-bounds.cpp", "14-byte-flags.cpp", "15-c-prelude.cpp"]
-    assert (tmp_path / "15-c-prelude.cpp").read_text() == (tmp_path / "out.cpp").read_text()
+                     "04-detensorize.cpp", "05-dce.cpp", "06-unit-arrays.cpp", "07-outline.cpp", "08-tensorize.cpp",
+                     "09-bind.cpp", "10-elide-mirrors.cpp", "11-wide-subscripts.cpp", "12-simd-jam.cpp",
+                     "13-simd-unswitch.cpp", "14-lane-bounds.cpp", "15-byte-flags.cpp", "16-c-prelude.cpp"]
+    assert (tmp_path / "16-c-prelude.cpp").read_text() == (tmp_path / "out.cpp").read_text()

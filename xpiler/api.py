@@ -75,8 +75,8 @@ class Translation:
 LOWERING = "{host_entries}inline-device,loop-recovery,host-lower,detensorize"
 # Raising sequential C to a target (pass docstrings say what each does).
 RAISING = {
-    "vnni": "dce,unit-arrays,outline,bind{{target=vnni}},elide-mirrors,wide-subscripts,simd-jam,simd-unswitch,lane-bounds,byte-flags,c-prelude",
-    "cuda": "outline,bind{{target=cuda}},target-prelude",
+    "vnni": "dce,unit-arrays,outline,tensorize{{target=vnni}},bind{{target=vnni}},elide-mirrors,wide-subscripts,simd-jam,simd-unswitch,lane-bounds,byte-flags,c-prelude",
+    "cuda": "outline,bind{{target=cuda}},tensorize{{target=cuda}},target-prelude",
     "hip": "outline,bind{{target=hip}},target-prelude",
     "bang": "outline,bind{{target=bang}},target-prelude",
 }

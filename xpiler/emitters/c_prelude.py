@@ -16,6 +16,45 @@ from dataclasses import replace
 
 from .. import ir
 
+def _dot_product(a: str, b: str) -> str:
+    """C text of ``__xp_dot_<a><b>``: the sum of ``a[r] * b[r]`` over ``r < n`` for int8 (``s8``) or
+    uint8 (``u8``) arrays, exact in 64 bits. vpdpbusd multiplies u8 by s8, four products summed into
+    each 32-bit lane: an s8 ``a`` is offset to ``a + 128`` (``a ^ 0x80``) and ``128 * sum(b)`` taken off
+    again; a u8 ``b`` to ``b - 128`` and ``128 * sum(a)`` added back. Chunks of 64 KiB keep every
+    32-bit sum exact (|product| <= 255 * 128); a tail of fewer than 64 bytes is read under a mask."""
+    ta, tb = ("int8_t" if a == "s8" else "uint8_t"), ("int8_t" if b == "s8" else "uint8_t")
+    if (a, b) == ("u8", "s8"):
+        va, vb, fix, sign = "va", "vb", None, ""
+    elif (a, b) == ("s8", "s8"):
+        va, vb, fix, sign = "_mm512_xor_si512(va, flip)", "vb", "_mm512_dpbusd_epi32(fix, ones, vb)", "-"
+    else:
+        va, vb, fix, sign = "va", "_mm512_xor_si512(vb, flip)", "_mm512_dpbusd_epi32(fix, va, ones)", "+"
+    step = (f"      acc = _mm512_dpbusd_epi32(acc, {va}, {vb});\n" +
+            (f"      fix = {fix};\n" if fix else ""))
+    return (f"static inline long long __xp_dot_{a}{b}(const {ta} *a, const {tb} *b, long long n) {{\n"
+            "  const __m512i flip = _mm512_set1_epi8((char)0x80), ones = _mm512_set1_epi8(1);\n"
+            "  long long total = 0;\n"
+            "  for (long long r0 = 0; r0 < n; r0 += 65536) {\n"
+            "    const long long end = n - r0 < 65536 ? n : r0 + 65536;\n"
+            "    __m512i acc = _mm512_setzero_si512(), fix = _mm512_setzero_si512();\n"
+            "    long long r = r0;\n"
+            "    for (; r + 64 <= end; r += 64) {\n"
+            "      const __m512i va = _mm512_loadu_si512(a + r), vb = _mm512_loadu_si512(b + r);\n"
+            f"{step}"
+            "    }\n"
+            "    if (r < end) {\n"
+            "      const __mmask64 k = _cvtu64_mask64(~0ULL >> (64 - (end - r)));\n"
+            "      const __m512i va = _mm512_maskz_loadu_epi8(k, a + r), vb = _mm512_maskz_loadu_epi8(k, b + r);\n"
+            f"{step}"
+            "    }\n"
+            "    total += _mm512_reduce_add_epi32(acc)"
+            + (f" {sign} 128LL * _mm512_reduce_add_epi32(fix)" if fix else "") + ";\n"
+            "  }\n"
+            "  (void)flip; (void)ones;\n"
+            "  return total;\n"
+            "}")
+
+
 ENTRIES: dict[str, tuple[str, tuple[str, ...]]] = {
     "half": ("typedef _Float16 half;", ()),
     "__half": ("typedef _Float16 __half;", ()),
@@ -55,6 +94,9 @@ ENTRIES: dict[str, tuple[str, tuple[str, ...]]] = {
                         "  memcpy(&h, &b, 2);\n"
                         "  return h;\n"
                         "}", ("half",)),
+    # tensorize (passes/tensorize.py): byte dot products by vpdpbusd (intrinsic registry: vnni.dot_*)
+    "__xp_immintrin": ("#include <immintrin.h>", ()),
+    **{f"__xp_dot_{a}{b}": (_dot_product(a, b), ("__xp_immintrin",)) for a, b in (("s8", "s8"), ("u8", "s8"), ("u8", "u8"))},
     "__xp_lane16": ("static inline short __xp_lane16(const void *v, int i) {\n"
                     "  short x;\n"
                     "  memcpy(&x, (const char *)v + 2 * i, 2);\n"

@@ -54,6 +54,17 @@ _x86("avx512.madd_epi16", "__m512i a, __m512i b",
      f"{_L16} r[i] = (int)((unsigned)(__xp_lane16(a, 2 * i) * __xp_lane16(b, 2 * i))"
      " + (unsigned)(__xp_lane16(a, 2 * i + 1) * __xp_lane16(b, 2 * i + 1)));")
 
+# -- dot products of byte arrays (tensorize's VNNI target; implemented in the C prelude) ------------
+# The sum of a[r] * b[r] over r < n, exact in 64 bits. The prelude's __xp_dot_* run vpdpbusd over 64
+# bytes at a time (u8 x s8; the other signednesses through an offset of 128 taken off again).
+for _a, _b in (("s8", "s8"), ("u8", "s8"), ("u8", "u8")):
+    _ta, _tb = ("int8_t" if _a == "s8" else "uint8_t"), ("int8_t" if _b == "s8" else "uint8_t")
+    intrinsic(f"vnni.dot_{_a}{_b}", "tensor", f"const {_ta} *a, const {_tb} *b, long long n",
+              vnni=f"__xp_dot_{_a}{_b}",
+              scalar="long long s = 0; for (long long r = 0; r < n; ++r) s += (long long)a[r] * (long long)b[r];"
+                     " return s;",
+              doc=f"sum of {_a} x {_b} products over n elements, exact (64-bit); vpdpbusd inside")
+
 # -- float vectors (16 x float) ------------------------------------------------------------------
 _FLOAT = {
     "loadu_ps": ("const float *p", f"{_L16} r[i] = p[i];"),

@@ -1,0 +1,425 @@
+"""Tensorize (``tensorize``): a loop nest that computes what a target intrinsic computes becomes a call.
+
+Matching is by meaning, not by names: a loop matches when its body computes the scalar description
+the intrinsic registry holds for the intrinsic, over the loop's range. For the VNNI target that is the
+int8 dot product, the reduction ``vpdpbusd`` computes four products per 32-bit lane of::
+
+    for (int w = 0; w < K; ++w)                               acc += (double)__xp_dot_s8s8(&bt[h * K],
+      acc += (double)bt[h * K + w] * (double)a_row[w];   =>                                  &a_row[0], K);
+
+``vnni.dot_s8s8`` (and ``_u8s8``, ``_u8u8``) in the registry is the sum of ``a[r] * b[r]`` over
+``r < n``, exact in 64 bits; its implementation, ``__xp_dot_*`` in the C prelude, runs
+``_mm512_dpbusd_epi32`` over 64 bytes at a time. Both operands must be arrays of int8 or uint8 read
+at unit stride in the loop's variable; nested loops whose ranges lie end to end in both operands (the
+``kx`` and ``c`` loops over one row of an NHWC window) are one dot product.
+
+Exact: the products are the source's, their sum is exact in 64 bits. An integer accumulator receives
+the sum converted to its type (the source's wrapping sum, where C defines it). A floating one (BANG's
+``__bang_mlp`` and ``__bang_conv`` accumulate in double) only when every partial sum the source forms
+is an integer it represents exactly: the accumulator is set to an integer constant right before the
+nest, nothing else in the nest reads or writes it, and the nest's constant trip counts bound the sum
+below 2^53 (double) or 2^24 (float). Anything else is left as it was.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import ClassVar
+
+from xpiler import ir
+from xpiler.ir.analysis import strip_parens
+from xpiler.ir.effects import used_names
+from xpiler.ir.types import TypeEnv, canonical_base, is_floating, is_integer
+
+from .base import ModulePass, PassError, map_function_bodies
+from .bind import module_constants
+from .loop_split import body_statements, substitute
+from .registry import register
+
+TARGETS = ("vnni", "cuda")
+
+# int8 element types by signedness; plain `char` is left alone (its signedness is the platform's)
+_INT8 = {"signed char": True, "unsigned char": False}
+# dot product implementations by operand signedness (a, b): (function, operands swapped)
+_DOTS = {(True, True): ("__xp_dot_s8s8", False), (False, True): ("__xp_dot_u8s8", False),
+         (True, False): ("__xp_dot_u8s8", True), (False, False): ("__xp_dot_u8u8", False)}
+# the largest |a * b| of each pair, to bound floating sums
+_LARGEST_PRODUCT = {(True, True): 128 * 128, (False, True): 255 * 128, (True, False): 255 * 128,
+                    (False, False): 255 * 255}
+_EXACT_INTEGERS = {"double": 2 ** 53, "float": 2 ** 24}
+
+
+@register
+@dataclass(frozen=True)
+class Tensorize(ModulePass):
+    """``target``: the dialect whose intrinsics replace loop nests (``vnni``: int8 dot products by
+    ``vpdpbusd``, before ``bind``; ``cuda``: fp16 GEMMs spread over a block's threads by WMMA tiles,
+    after ``bind``: passes/tensorize_wmma.py)."""
+
+    name: ClassVar[str] = "tensorize"
+    summary: ClassVar[str] = "loop nests computing what a target intrinsic computes become calls of it"
+    target: str = "vnni"
+
+    def apply(self, module: ir.Module) -> ir.Module:
+        if self.target not in TARGETS:
+            raise PassError(f"tensorize: target {self.target!r} is not implemented (implemented: "
+                            f"{', '.join(TARGETS)})")
+        if module.dialect != self.target:
+            raise PassError(f"tensorize{{target={self.target}}} applies to {self.target} programs, "
+                            f"not {module.dialect}")
+        constants = module_constants(module)
+        module_env = TypeEnv.for_module(module)
+
+        def function_env(f: ir.Function) -> TypeEnv:
+            env = module_env.child()
+            env.declare_params(f.params)
+            for n in ir.walk(f.body):
+                if isinstance(n, ir.Decl):
+                    env.declare_decl(n)
+            return env
+        if self.target == "cuda":
+            from .tensorize_wmma import WmmaGemms
+            out = map_function_bodies(module, lambda f: WmmaGemms(function_env(f), constants, _polynomial).kernel(f.body)
+                                      if f.kind == "kernel" else f.body)
+            if out != module and not any(isinstance(i, ir.Include) and i.path == "mma.h" for i in out.items):
+                at = 0
+                while at < len(out.items) and isinstance(out.items[at], (ir.Include, ir.Comment)):
+                    at += 1
+                out = replace(out, items=(*out.items[:at], ir.Include("mma.h"), *out.items[at:]))
+            return out
+        return map_function_bodies(module, lambda f: _Tensorizer(function_env(f), constants).block(f.body))
+
+
+# ---- dot products ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Dot:
+    """``acc += a[a_base + r] * b[b_base + r]`` for ``r < length``, ``loop`` the outermost loop it spans."""
+
+    loop: ir.For
+    acc: ir.Expr
+    a: ir.Expr            # the array operands and the indices of their first elements
+    a_index: ir.Expr
+    b: ir.Expr
+    b_index: ir.Expr
+    signed: tuple[bool, bool]
+    cast: ir.Type | None  # the type the products are computed in (None: int)
+    length: ir.Expr
+    trips: int | None     # the length when it is a constant
+
+    def call(self, acc_type: ir.Type) -> ir.Stmt:
+        function, swapped = _DOTS[self.signed]
+        operands = [ir.UnOp("&", ir.Index(self.a, self.a_index)), ir.UnOp("&", ir.Index(self.b, self.b_index))]
+        if swapped:
+            operands.reverse()
+        call = ir.Call(ir.Name(function), (*operands, self.length), intrinsic=f"vnni.{function[5:]}")
+        return ir.ExprStmt(ir.Assign(self.acc, "+=", ir.Cast(acc_type, call)))
+
+
+class _Tensorizer:
+    def __init__(self, env: TypeEnv, constants: dict):
+        self.env, self.constants = env, constants
+
+    # -- walking: statements in order, so a floating accumulator's start is seen before its nest --
+    def block(self, b: ir.Block) -> ir.Block:
+        body, starts = [], {}
+        for s in b.body:
+            s = self.statement(s, starts)
+            for name in list(starts):
+                if name in used_names(s):
+                    del starts[name]   # the nest after a start is the only one it covers
+            start = _integer_start(s, self.env)
+            if start is not None:
+                starts[start[0]] = s, start[1]
+            body.append(s)
+        return replace(b, body=tuple(body))
+
+    def statement(self, s, starts: dict):
+        if isinstance(s, ir.For):
+            dot = self.dot(s)
+            if dot is not None:
+                replaced = self.replace_dot(dot, s, starts)
+                if replaced is not None:
+                    return replaced
+            for name, (_, value) in list(starts.items()):
+                if name in used_names(s):
+                    rewritten = self.floating_nest(s, name, value)
+                    if rewritten is not None:
+                        return rewritten
+            return replace(s, body=self.statement(s.body, {}))
+        if isinstance(s, ir.Block):
+            return self.block(s)
+        if isinstance(s, ir.If):
+            return replace(s, then=self.statement(s.then, {}),
+                           other=self.statement(s.other, {}) if s.other is not None else None)
+        if isinstance(s, ir.While):
+            return replace(s, body=self.statement(s.body, {}))
+        return s
+
+    def replace_dot(self, dot: Dot, loop: ir.For, starts: dict):
+        acc_type = self.env.type_of(dot.acc)
+        if is_integer(acc_type) and canonical_base(acc_type.base) != "bool" and \
+                not (dot.cast is not None and canonical_base(dot.cast.base) == "float"):
+            return dot.call(acc_type)
+        if is_floating(acc_type) and _root(dot.acc) in starts:
+            nest = self.floating_nest(loop, _root(dot.acc), starts[_root(dot.acc)][1])
+            return nest
+        return None
+
+    def floating_nest(self, nest: ir.For, acc: str, start: int):
+        """``nest`` with its dot products into the floating ``acc`` (which starts at ``start``) replaced,
+        when every partial sum is an integer the type holds exactly; else None."""
+        acc_type = self.env.lookup(acc).value_type if self.env.lookup(acc) else None
+        limit = _EXACT_INTEGERS.get(canonical_base(acc_type.base)) if acc_type is not None else None
+        if limit is None:
+            return None
+        found = []   # (dot, enclosing trip product)
+
+        def walk(s, trips: int) -> bool:
+            """False when ``acc`` is used other than by a dot product, or a bound is unknown."""
+            if isinstance(s, ir.For):
+                dot = self.dot(s)
+                if dot is not None and _root(dot.acc) == acc and isinstance(strip_parens(dot.acc), ir.Name):
+                    found.append((s, dot, trips))
+                    return True
+                trip = self.trip_count(s)
+                if acc not in used_names(s):
+                    return True
+                if trip is None or acc in used_names(ir.Block((s.init,) if s.init else ())) \
+                        or (s.cond is not None and acc in used_names(ir.ExprStmt(s.cond))):
+                    return False
+                return all(walk(x, trips * trip) for x in body_statements(s))
+            if isinstance(s, ir.Block):
+                return all(walk(x, trips) for x in s.body)
+            return acc not in used_names(s)
+        if not walk(nest, 1) or not found:
+            return None
+        bound = abs(start) + sum(_LARGEST_PRODUCT[dot.signed] * dot.trips * trips
+                                 if dot.trips is not None else limit for _, dot, trips in found)
+        if bound >= limit:
+            return None
+        replacements = {id(loop): dot.call(acc_type) for loop, dot, _ in found}
+
+        def rebuild(s):
+            if id(s) in replacements:
+                return replacements[id(s)]
+            if isinstance(s, ir.For):
+                return replace(s, body=rebuild(s.body))
+            if isinstance(s, ir.Block):
+                return replace(s, body=tuple(rebuild(x) for x in s.body))
+            return s
+        return rebuild(nest)
+
+    # -- matching ---------------------------------------------------------------------------------
+    def trip_count(self, loop: ir.For) -> int | None:
+        c = loop.canonical()
+        if c is None:
+            return None
+        _, start, stop, step = c
+        start, stop, step = (self.value(e) for e in (start, stop, step))
+        if None in (start, stop, step) or step != 1:
+            return None
+        return max(stop - start, 0)
+
+    def value(self, e) -> int | None:
+        from .constant_fold import const_value
+        found = const_value(substitute(e, {k: ir.Const(str(v), v) for k, v in self.constants.items()
+                                           if isinstance(v, int)}))
+        return found[0] if found is not None and isinstance(found[0], int) else None
+
+    def dot(self, loop: ir.For) -> Dot | None:
+        """The dot product ``loop`` computes, spanning the loops nested in it end to end, or None."""
+        c = loop.canonical()
+        if c is None or self.value(c[3]) != 1:
+            return None
+        var, start, stop, _ = c
+        body = body_statements(loop)
+        if len(body) != 1:
+            return None
+        if isinstance(body[0], ir.For):   # an outer loop over consecutive runs of an inner dot product
+            inner = self.dot(body[0])
+            run = inner.trips if inner is not None else None
+            trips = self.trip_count(loop)
+            if inner is None or run is None or trips is None or var in used_names(ir.ExprStmt(inner.acc)):
+                return None
+            if any(_coefficient(index, var, self.constants) != run for index in (inner.a_index, inner.b_index)):
+                return None
+            first = {var: start}
+            return replace(inner, loop=loop, a_index=_without_zeros(substitute(inner.a_index, first)),
+                           b_index=_without_zeros(substitute(inner.b_index, first)),
+                           length=ir.BinOp("*", _extent(start, stop, self.value), inner.length),
+                           trips=run * trips)
+        update = _accumulation(body[0])
+        if update is None:
+            return None
+        acc, a, a_index, b, b_index, cast = update
+        if var in used_names(ir.ExprStmt(acc)) or var in used_names(ir.ExprStmt(ir.Comma(a, b))) \
+                or used_names(ir.ExprStmt(acc)) & used_names(ir.ExprStmt(ir.Comma(a, b))):
+            return None
+        signed = (self.int8(a), self.int8(b))
+        if None in signed or not _wide_enough(cast):
+            return None
+        if any(_coefficient(index, var, self.constants) != 1 for index in (a_index, b_index)):
+            return None
+        first = {var: start}
+        return Dot(loop, acc, a, _without_zeros(substitute(a_index, first)), b,
+                   _without_zeros(substitute(b_index, first)), signed, cast, _extent(start, stop, self.value),
+                   self.trip_count(loop))
+
+    def int8(self, array) -> bool | None:
+        """True for an array of int8, False for uint8, None for anything else."""
+        t = self.env.element_type(array) if isinstance(strip_parens(array), ir.Name) else None
+        return _INT8.get(canonical_base(t.base)) if t is not None and t.pointer == 0 else None
+
+
+def _extent(start, stop, value):
+    """The trip count ``stop - start`` of a unit-step loop, as the program spells it."""
+    if value(start) == 0:
+        return stop
+    return ir.Paren(ir.BinOp("-", stop, ir.Paren(start) if isinstance(start, ir.BinOp) else start))
+
+
+def _without_zeros(e):
+    """``e`` without the ``+ 0`` terms substituting a loop's first value left."""
+    zero = ir.Const("0", 0)
+
+    def one(n):
+        if isinstance(n, ir.BinOp) and n.op in "+-" and strip_parens(n.right) == zero:
+            return n.left
+        if isinstance(n, ir.BinOp) and n.op == "+" and strip_parens(n.left) == zero:
+            return n.right
+        if isinstance(n, ir.BinOp) and n.op == "*" and zero in (strip_parens(n.left), strip_parens(n.right)):
+            return zero
+        if isinstance(n, ir.Paren) and isinstance(n.inner, (ir.Name, ir.Const, ir.Index)):
+            return n.inner
+        return n
+    return ir.rewrite(e, one)
+
+
+def _root(acc) -> str | None:
+    acc = strip_parens(acc)
+    return acc.id if isinstance(acc, ir.Name) else None
+
+
+def _integer_start(s, env: TypeEnv):
+    """``(name, value)`` of ``T x = c;`` / ``x = c;`` with ``x`` a floating scalar and ``c`` an integer
+    constant, else None."""
+    from .constant_fold import const_value
+    if isinstance(s, ir.Decl) and len(s.vars) == 1 and not s.vars[0].dims and s.vars[0].init is not None:
+        name, value = s.vars[0].name, s.vars[0].init
+    elif isinstance(s, ir.ExprStmt) and isinstance(s.expr, ir.Assign) and s.expr.op == "=" \
+            and isinstance(strip_parens(s.expr.target), ir.Name):
+        name, value = strip_parens(s.expr.target).id, s.expr.value
+    else:
+        return None
+    var = env.lookup(name)
+    if var is None or not is_floating(var.value_type):
+        return None
+    value = strip_parens(value)
+    if isinstance(value, ir.Const) and isinstance(value.value, float) and value.value.is_integer():
+        return name, int(value.value)
+    found = const_value(value)
+    return (name, found[0]) if found is not None and isinstance(found[0], int) else None
+
+
+def _accumulation(s):
+    """``(acc, a, a_index, b, b_index, cast)`` of ``acc += (T)a[i] * (T)b[j]`` (or ``acc = acc + ...``),
+    ``cast`` the type both operands are converted to (None: none, C's promotion to int)."""
+    if not isinstance(s, ir.ExprStmt) or not isinstance(s.expr, ir.Assign):
+        return None
+    e = s.expr
+    if e.op == "+=":
+        product = strip_parens(e.value)
+    elif e.op == "=" and isinstance(strip_parens(e.value), ir.BinOp) and strip_parens(e.value).op == "+":
+        total = strip_parens(e.value)
+        if strip_parens(total.left) == strip_parens(e.target):
+            product = strip_parens(total.right)
+        elif strip_parens(total.right) == strip_parens(e.target):
+            product = strip_parens(total.left)
+        else:
+            return None
+    else:
+        return None
+    if not (isinstance(product, ir.BinOp) and product.op == "*"):
+        return None
+    operands = []
+    for x in (product.left, product.right):
+        x = strip_parens(x)
+        cast = None
+        if isinstance(x, ir.Cast):
+            cast, x = x.type, strip_parens(x.operand)
+        if not isinstance(x, ir.Index):
+            return None
+        operands.append((cast, x))
+    (cast_a, a), (cast_b, b) = operands
+    if cast_a != cast_b:
+        return None
+    return strip_parens(e.target), a.base, a.index, b.base, b.index, cast_a
+
+
+def _wide_enough(cast) -> bool:
+    """Products of bytes converted to ``cast`` are exact: no conversion (int), or one to a type of
+    at least 32 bits."""
+    if cast is None:
+        return True
+    base = canonical_base(cast.base)
+    return cast.pointer == 0 and base in ("int", "unsigned int", "long", "unsigned long", "long long",
+                                          "unsigned long long", "float", "double")
+
+
+# ---- integer polynomials ------------------------------------------------------------------------------
+def _coefficient(index, var: str, constants: dict) -> int | None:
+    """The constant ``c`` with ``index == c * var + (terms free of var)``, or None when ``index`` is
+    not of that form (products of ``var`` with variables, ``var`` under a division...)."""
+    poly = _polynomial(index, constants, var)
+    if poly is None:
+        return None
+    c = 0
+    for monomial, k in poly.items():
+        if var in monomial:
+            if monomial != (var,):
+                return None
+            c += k
+    return c
+
+
+def _polynomial(e, constants: dict, var: str, depth: int = 32):
+    """``e`` as ``{monomial: coefficient}`` (a monomial a sorted tuple of names; subexpressions that are
+    not sums or products, such as ``x / 2``, are names of their own spelled ``#<text>`` when they do
+    not use ``var``), or None."""
+    e = strip_parens(e)
+    if depth == 0:
+        return None
+    if isinstance(e, ir.Const):
+        return {(): e.value} if isinstance(e.value, int) and not isinstance(e.value, bool) else None
+    if isinstance(e, ir.Name):
+        v = constants.get(e.id)
+        return {(): v} if isinstance(v, int) else {(e.id,): 1}
+    if isinstance(e, ir.Cast) and is_integer(e.type):
+        return _polynomial(e.operand, constants, var, depth - 1)
+    if isinstance(e, ir.UnOp) and e.op in "+-" and not e.postfix:
+        inner = _polynomial(e.operand, constants, var, depth - 1)
+        return None if inner is None else {m: (-k if e.op == "-" else k) for m, k in inner.items()}
+    if isinstance(e, ir.BinOp) and e.op in ("+", "-", "*"):
+        left, right = _polynomial(e.left, constants, var, depth - 1), _polynomial(e.right, constants, var, depth - 1)
+        if left is None or right is None:
+            return None
+        out: dict = {}
+        if e.op == "*":
+            for ma, ka in left.items():
+                for mb, kb in right.items():
+                    m = tuple(sorted(ma + mb))
+                    out[m] = out.get(m, 0) + ka * kb
+        else:
+            out = dict(left)
+            for m, k in right.items():
+                out[m] = out.get(m, 0) + (k if e.op == "+" else -k)
+        return {m: k for m, k in out.items() if k != 0}
+    if not _pure(e) or var in used_names(ir.ExprStmt(e)):
+        return None
+    from .loop_split import printed
+    return {("#" + printed(e),): 1}
+
+
+def _pure(e) -> bool:
+    return not any(isinstance(n, (ir.Assign, ir.Call, ir.RawExpr)) or isinstance(n, ir.UnOp) and n.op in ("++", "--")
+                   for n in ir.walk(e))

@@ -1,0 +1,306 @@
+"""``tensorize{target=vnni}``: byte dot products become ``vpdpbusd`` calls, exactly."""
+
+from __future__ import annotations
+
+import textwrap
+
+import numpy as np
+import pytest
+
+import xpiler
+from xpiler import suite
+from xpiler.passes.base import PassError
+from xpiler.passes.registry import pipeline
+
+
+def lifted(src: str):
+    return xpiler.lift(textwrap.dedent(src).lstrip("\n"), source="vnni")
+
+
+def transform(src: str, spec: str = "tensorize{target=vnni}") -> str:
+    module = lifted(src)
+    for p in pipeline(spec):
+        module = p.apply(module)
+    return xpiler.emit(module, "vnni")
+
+
+def original(src: str) -> str:
+    return transform(src, "c-prelude")
+
+
+# the shape __bang_mlp lowers to: a row of int8 weights against an int8 vector, summed in double
+MLP = """
+    #define K 256
+    void mlp(const int8_t *bt, const int8_t *a_row, float *c_row, int n) {
+      for (int h = 0; h < n; ++h) {
+        double acc = 0;
+        for (int w = 0; w < K; ++w)
+          acc += (double)bt[h * K + w] * (double)a_row[w];
+        c_row[h] = (float)acc;
+      }
+    }
+    """
+
+
+def test_a_byte_dot_product_summed_in_double_becomes_one_call():
+    code = transform(MLP)
+    assert textwrap.dedent("""\
+        double acc = 0;
+        acc += (double)__xp_dot_s8s8(&bt[h * K], &a_row[0], K);
+        c_row[h] = (float)acc;""") in textwrap.dedent("\n".join(line[4:] for line in code.splitlines()))
+    assert "for (int w" not in code
+
+
+def _run_mlp(code: str, bt, a, n: int):
+    out = np.zeros(n, np.float32)
+    xpiler.run(code, [bt, a, out, n], entry="mlp", lang="vnni")
+    return out
+
+
+def test_the_call_computes_the_sum_of_the_loop():
+    rng = np.random.default_rng(0)
+    n = 40
+    bt = rng.integers(-128, 128, (n, 256), dtype=np.int8)
+    a = rng.integers(-128, 128, 256, dtype=np.int8)
+    bt[0, :] = -128   # the extremes: a sum of 256 * 16384
+    a[:] = np.where(np.arange(256) % 3 == 0, -128, a)
+    got = _run_mlp(transform(MLP, "tensorize{target=vnni},c-prelude"), bt, a, n)
+    expect = (bt.astype(np.int64) @ a.astype(np.int64)).astype(np.float32)
+    np.testing.assert_array_equal(got, expect)
+    np.testing.assert_array_equal(got, _run_mlp(original(MLP), bt, a, n))
+
+
+# every pair of signednesses, lengths around the 64-byte vector and the 64 KiB chunk of the helpers
+DOT = """
+    void dot(const {A} *a, const {B} *b, long long *out, int n) {{
+      long long s = 0;
+      for (int r = 0; r < n; ++r)
+        s += (long long)a[r] * (long long)b[r];
+      out[0] = s;
+    }}
+    """
+TYPES = {"int8_t": np.int8, "uint8_t": np.uint8}
+
+
+@pytest.mark.parametrize("A, B", [("int8_t", "int8_t"), ("uint8_t", "int8_t"), ("int8_t", "uint8_t"),
+                                  ("uint8_t", "uint8_t")])
+def test_every_signedness_every_length_is_exact(A, B):
+    src = DOT.format(A=A, B=B)
+    code = transform(src, "tensorize{target=vnni},c-prelude")
+    assert "for (int r" not in code
+    rng = np.random.default_rng(len(A) + 3 * len(B))
+    for n in (0, 1, 63, 64, 65, 200, 65536, 65536 + 77, 3 * 65536 + 5):
+        info_a, info_b = np.iinfo(TYPES[A]), np.iinfo(TYPES[B])
+        a = rng.integers(info_a.min, info_a.max + 1, n, dtype=TYPES[A])
+        b = rng.integers(info_b.min, info_b.max + 1, n, dtype=TYPES[B])
+        if n > 1000:   # the largest products throughout: the helpers' 32-bit lanes at their limit
+            a[:] = info_a.max   # offset to 255 where the helper flips a's sign bit
+            b[:] = info_b.min   # -128, or 0 flipped to -128
+        out = np.zeros(1, np.int64)
+        xpiler.run(code, [a, b, out, n], entry="dot", lang="vnni")
+        assert out[0] == int(a.astype(np.int64) @ b.astype(np.int64)), (n, out[0])
+
+
+# one row of an NHWC window: kx and c run end to end in both operands, ky does not
+WINDOW = """
+    #define K 3
+    #define CI 8
+    #define W 9
+    void window(const int8_t *src, const int8_t *wfilt, float *dst, int x, int o) {
+      double acc = 0;
+      for (int ky = 0; ky < K; ++ky)
+        for (int kx = 0; kx < K; ++kx)
+          for (int c = 0; c < CI; ++c)
+            acc += (double)src[(ky * W + x + kx) * CI + c] * (double)wfilt[((o * K + ky) * K + kx) * CI + c];
+      dst[0] = (float)acc;
+    }
+    """
+
+
+def test_loops_whose_ranges_lie_end_to_end_are_one_dot_product():
+    code = transform(WINDOW)
+    assert "acc += (double)__xp_dot_s8s8(&src[(ky * W + x) * CI], &wfilt[((o * K + ky) * K) * CI], K * CI);" in code
+    assert "for (int ky = 0; ky < K; ++ky)" in code
+    rng = np.random.default_rng(5)
+    src = rng.integers(-128, 128, 3 * 9 * 8, dtype=np.int8)
+    wfilt = rng.integers(-128, 128, 4 * 3 * 3 * 8, dtype=np.int8)
+    results = []
+    for text in (transform(WINDOW, "tensorize{target=vnni},c-prelude"), original(WINDOW)):
+        dst = np.zeros(1, np.float32)
+        xpiler.run(text, [src, wfilt, dst, 4, 2], entry="window", lang="vnni")
+        results.append(dst[0])
+    assert results[0] == results[1]
+
+
+@pytest.mark.parametrize("change, why", [
+    ("double acc = 0.5;", "a start that is not an integer: the source's partial sums round"),
+    ("double acc = 0; acc = acc * 2;", "the accumulator used between its start and the nest"),
+    ("float acc = 0; float unused = 0;", "float: 256 * 16384 terms may pass 2^24"),
+])
+def test_floating_sums_that_may_round_are_left_alone(change, why):
+    src = MLP.replace("double acc = 0;", change)
+    if change.startswith("float acc"):
+        src = src.replace("#define K 256", "#define K 2048")
+    code = transform(src)
+    assert "__xp_dot" not in code, why
+
+
+@pytest.mark.parametrize("body, why", [
+    ("s += (long long)a[2 * r] * (long long)b[r];", "stride 2"),
+    ("s += (long long)a[r * r] * (long long)b[r];", "not affine"),
+    ("s += (long long)a[r / 2] * (long long)b[r];", "a division of the loop variable"),
+    ("s += (long long)c[r] * (long long)b[r];", "plain char: its signedness is the platform's"),
+    ("s += (long long)a[r] * (long long)b[r] + 1;", "not a product of two elements"),
+    ("s += (long long)a[r] * (long long)b[r]; s2 = s;", "a second statement"),
+])
+def test_what_is_not_a_byte_dot_product_stays(body, why):
+    src = f"""
+    void dot(const int8_t *a, const int8_t *b, const char *c, long long *out, int n) {{
+      long long s = 0, s2 = 0;
+      for (int r = 0; r < n; ++r) {{
+        {body}
+      }}
+      out[0] = s + s2;
+    }}
+    """
+    assert "__xp_dot" not in transform(src), why
+
+
+def test_an_integer_sum_in_float_products_stays():
+    src = """
+    void dot(const int8_t *a, const int8_t *b, int *out, int n) {
+      int s = 0;
+      for (int r = 0; r < n; ++r)
+        s += (float)a[r] * (float)b[r];
+      out[0] = s;
+    }
+    """
+    assert "__xp_dot" not in transform(src)
+
+
+def test_targets_without_an_implementation_and_other_dialects_are_refused_by_name():
+    with pytest.raises(PassError, match=r"tensorize: target 'bang' is not implemented \(implemented: vnni, cuda\)"):
+        transform(MLP, "tensorize{target=bang}")
+    with pytest.raises(PassError, match=r"tensorize\{target=cuda\} applies to cuda programs, not vnni"):
+        transform(MLP, "tensorize{target=cuda}")
+
+
+def test_the_registry_describes_the_call_so_dependence_analysis_sees_its_reads():
+    from xpiler.intrinsics import REGISTRY
+    dot = REGISTRY["vnni.dot_u8s8"]
+    assert dot.kind == "tensor" and dot.spelling("vnni").function == "__xp_dot_u8s8"
+    assert "s += (long long)a[r] * (long long)b[r]" in dot.scalar
+
+
+@pytest.mark.parametrize("file", ["gemm_mlp_int8.mlu", "conv_bang_int8.mlu"])
+def test_the_suites_int8_programs_use_vpdpbusd_on_the_cpu(file):
+    entry = next(e for e in suite.load_manifest("bang") if e.file == file)
+    code = xpiler.translate(entry.path.read_text(), source="bang", to="vnni")
+    assert "__xp_dot_s8s8(&" in code and "_mm512_dpbusd_epi32" in code
+    result = suite.check_program(entry, "vnni", src=code)
+    assert result.passed, result.summary()
+
+
+# ---- tensorize{target=cuda}: fp16 GEMMs spread over a block's threads become WMMA tiles -----------
+THREAD_GEMM = """
+    #include <cuda_runtime.h>
+    #include <cuda_fp16.h>
+    #define M 32
+    #define N 48
+    #define K 64
+    __global__ void gemm_kernel(const half *A, const half *B, float *C) {
+      for (long long t = (long long)threadIdx.x; t < M * N; t += blockDim.x) {
+        int i = (int)(t / N);
+        int j = (int)(t % N);
+        double acc = 0;
+        for (int p = 0; p < K; ++p)
+          acc += (double)A[i * K + p] * (double)B[p * N + j];
+        C[i * N + j] = (float)acc;
+      }
+    }
+    extern "C" void gemm(const half *A, const half *B, float *C, int threads) {
+      half *dA, *dB;
+      float *dC;
+      cudaMalloc((void **)&dA, M * K * sizeof(half));
+      cudaMalloc((void **)&dB, K * N * sizeof(half));
+      cudaMalloc((void **)&dC, M * N * sizeof(float));
+      cudaMemcpy(dA, A, M * K * sizeof(half), cudaMemcpyHostToDevice);
+      cudaMemcpy(dB, B, K * N * sizeof(half), cudaMemcpyHostToDevice);
+      gemm_kernel<<<1, threads>>>(dA, dB, dC);
+      cudaMemcpy(C, dC, M * N * sizeof(float), cudaMemcpyDeviceToHost);
+      cudaFree(dA);
+      cudaFree(dB);
+      cudaFree(dC);
+    }
+    """
+
+
+def cuda_transform(src: str) -> str:
+    module = xpiler.lift(textwrap.dedent(src).lstrip("\n"), source="cuda")
+    for p in pipeline("tensorize{target=cuda}"):
+        module = p.apply(module)
+    return xpiler.emit(module, "cuda")
+
+
+def test_a_thread_loop_over_an_fp16_gemm_becomes_one_warp_per_tile_with_the_loop_kept_as_fallback():
+    code = cuda_transform(THREAD_GEMM)
+    body = textwrap.dedent("\n".join(line[2:] for line in code.splitlines()))
+    assert textwrap.dedent("""\
+        if (blockDim.x % 32 == 0 && ((unsigned long long)(const void *)&A[0] & 31) == 0 && ((unsigned long long)(const void *)&B[0] & 31) == 0 && ((unsigned long long)(const void *)&C[0] & 31) == 0) {
+          for (int __xp_w = (int)(threadIdx.x / 32); __xp_w < 6; __xp_w += (int)(blockDim.x / 32)) {
+            const int __xp_m0 = __xp_w / 3 * 16, __xp_n0 = __xp_w % 3 * 16;
+            nvcuda::wmma::fragment<nvcuda::wmma::matrix_a, 16, 16, 16, half, nvcuda::wmma::row_major> __xp_a;
+            nvcuda::wmma::fragment<nvcuda::wmma::matrix_b, 16, 16, 16, half, nvcuda::wmma::row_major> __xp_b;
+            nvcuda::wmma::fragment<nvcuda::wmma::accumulator, 16, 16, 16, float> __xp_c;
+            nvcuda::wmma::fill_fragment(__xp_c, 0.0f);
+            for (int __xp_k = 0; __xp_k < 64; __xp_k += 16) {
+              nvcuda::wmma::load_matrix_sync(__xp_a, &A[__xp_m0 * K + __xp_k], 64);
+              nvcuda::wmma::load_matrix_sync(__xp_b, &B[__xp_k * N + __xp_n0], 48);
+              nvcuda::wmma::mma_sync(__xp_c, __xp_a, __xp_b, __xp_c);
+            }
+            nvcuda::wmma::store_matrix_sync(&C[__xp_m0 * N + __xp_n0], __xp_c, 48, nvcuda::wmma::mem_row_major);
+          }
+        } else {
+          for (long long t = (long long)threadIdx.x; t < M * N; t += blockDim.x) {""") in body
+    assert code.index("#include <mma.h>") < code.index("__global__")
+
+
+@pytest.mark.parametrize("threads", [128, 32, 48])   # 48: not whole warps, the thread loop runs
+def test_the_tiles_compute_the_gemm(threads):
+    rng = np.random.default_rng(threads)
+    A = rng.standard_normal((32, 64)).astype(np.float16)
+    B = rng.standard_normal((64, 48)).astype(np.float16)
+    expect = A.astype(np.float64) @ B.astype(np.float64)
+    code = cuda_transform(THREAD_GEMM)
+    # which path ran: the thread loop, marked, adds 1000 to every element
+    marked = code.replace("acc += (double)A[i * K + p] * (double)B[p * N + j];", "acc += 1000.0;")
+    assert marked != code
+    for text, offset in ((code, 0), (marked, 1000 * 64 if threads % 32 else 0)):
+        C = np.zeros((32, 48), np.float32)
+        xpiler.run(text, [A, B, C, threads], entry="gemm", lang="cuda", backend="emulate")
+        if offset:
+            np.testing.assert_array_equal(C, np.float32(offset))
+        else:
+            np.testing.assert_allclose(C, expect, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("change, why", [
+    (("const half *A", "const float *A"), "fp32 inputs: tensor cores would lower their precision"),
+    (("#define K 64", "#define K 40"), "K is not a multiple of 16"),
+    (("#define N 48", "#define N 44"), "no tile shape divides N"),
+    (("(double)A[i * K + p] * (double)B[p * N + j]", "A[i * K + p] * B[p * N + j]"),
+     "half products rounded to half"),
+    (("(double)A[i * K + p]", "(double)A[i * K + 2 * p]"), "A not contiguous along K or M"),
+    (("  for (long long t", "  if (threadIdx.x < 100)\n      for (long long t"), "under a condition of the thread"),
+])
+def test_what_the_tensor_cores_cannot_compute_as_written_stays(change, why):
+    src = THREAD_GEMM.replace(*change)
+    assert change[0] in THREAD_GEMM and "wmma" not in cuda_transform(src), why
+
+
+def test_the_suites_fp16_bang_gemm_uses_tensor_cores_in_cuda():
+    entry = next(e for e in suite.load_manifest("bang") if e.file == "gemm_matmul_half.mlu")
+    code = xpiler.translate(entry.path.read_text(), source="bang", to="cuda")
+    assert "nvcuda::wmma::mma_sync(__xp_c, __xp_a, __xp_b, __xp_c);" in code
+    result = suite.check_program(entry, "cuda", src=code)
+    assert result.passed, result.summary()
