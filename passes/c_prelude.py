@@ -8,8 +8,10 @@ from typing import ClassVar
 
 from xpiler import ir
 from xpiler.emitters.c_prelude import with_prelude
+from xpiler.ir.types import canonical
 
 from .base import ModulePass, PassError
+from .cleanup import ScopedRewriter
 from .registry import register
 
 
@@ -27,7 +29,35 @@ class CPrelude(ModulePass):
     def apply(self, module: ir.Module) -> ir.Module:
         if module.dialect != "vnni":
             raise PassError(f"c-prelude applies to C (vnni) programs, not {module.dialect}")
+        if self.vector_math:
+            module = _PowersOfTwo().module(module)
         return with_prelude(module, vector_math=self.vector_math)
+
+
+class _PowersOfTwo(ScopedRewriter):
+    """``ldexp(x, c)`` with a constant ``c`` is ``x * 2^c`` (a literal): one correctly rounded product,
+    as ldexp is, whenever ``2^c`` is a normal number of ``x``'s type (double: -1022..1023; float, for
+    ``ldexpf`` and C++'s float ``ldexp``: -126..127). libm's ldexp is a call gcc neither inlines nor
+    vectorises (BANG's fixed-point scalings of ``__bang_mlp`` results: 2048 calls in gemm_mlp_int8
+    took half its time)."""
+
+    def visit_expr(self, e, env, truth):
+        if not (isinstance(e, ir.Call) and isinstance(e.func, ir.Name) and e.func.id in ("ldexp", "ldexpf")
+                and len(e.args) == 2):
+            return e
+        from .constant_fold import const_value
+        c, t = const_value(e.args[1], env), env.type_of(e.args[0])
+        if c is None or not isinstance(c[0], int) or t is None or t.pointer:
+            return e
+        kind = canonical(t).base
+        if kind not in ("float", "double") or (e.func.id == "ldexpf" and kind != "float"):
+            return e
+        low, high = (-126, 127) if kind == "float" else (-1022, 1023)
+        if not low <= c[0] <= high:
+            return e
+        x = e.args[0] if isinstance(e.args[0], (ir.Name, ir.Const, ir.Paren, ir.Call, ir.Index)) else ir.Paren(e.args[0])
+        power = ir.Const(f"0x1p{c[0]}" + ("f" if kind == "float" else ""), 2.0 ** c[0])
+        return ir.Paren(ir.BinOp("*", x, power))
 
 
 @register

@@ -26,8 +26,9 @@ Tensor-core code is not a re-spelling either. CUDA -> HIP: ``nvcuda::wmma`` beco
 namespace defined in the translation (WMMA_NAMESPACE: 16x16x16 fragments of the 32 lanes of a CUDA
 warp's half wavefront, mma_sync through 32-lane shuffles); other fragment shapes are refused. HIP ->
 CUDA: the MFMA builtins are wavefront operations like the 64-lane shuffles above (the lanes' A and B
-elements meet in shared memory, CDNA's lane layouts), clang's vector typedefs become ``xpiler_vec``
-and ``_Float16`` ``__half``; MFMA with broadcast modifiers is refused.
+elements meet in shared memory, CDNA's lane layouts; ``16x16x16f16``, a WMMA shape, is then multiplied
+on the tensor cores by the wavefront's first warp, the other shapes by the lanes), clang's vector
+typedefs become ``xpiler_vec`` and ``_Float16`` ``__half``; MFMA with broadcast modifiers is refused.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ from typing import ClassVar
 
 from xpiler import ir
 from xpiler.ir.analysis import strip_parens
-from xpiler.ir.effects import used_names
+from xpiler.ir.effects import assigned_scalars, is_pure_call, used_names, writes_memory
 from xpiler.ir.types import TypeEnv, canonical_base, is_floating, is_integer
 
 from .base import ModulePass, PassError, map_function_bodies
@@ -145,7 +145,9 @@ class _Tensorizer:
                     rewritten = self.floating_nest(s, name, value)
                     if rewritten is not None:
                         return rewritten
-            return replace(s, body=self.statement(s.body, {}))
+            s = replace(s, body=self.statement(s.body, {}))
+            jammed = self.jam(s)
+            return s if jammed is None else jammed
         if isinstance(s, ir.Block):
             return self.block(s)
         if isinstance(s, ir.If):
@@ -209,6 +211,59 @@ class _Tensorizer:
             return s
         return rebuild(nest)
 
+    # -- four dot products sharing an operand ------------------------------------------------------
+    def jam(self, loop: ir.For):
+        """``loop`` over ``h`` computing one dot product per iteration, one operand the same in every
+        iteration (a GEMM row against the columns of the other matrix), in steps of four: the four
+        dot products first, by one ``__xp_dot4_*`` that loads the shared operand once, then the four
+        iterations' other statements in order; the last ``< 4`` iterations as they were. Only
+        symmetric pairs (int8 x int8, uint8 x uint8: the shared operand can take either side), and
+        only when the statements after a dot product write neither operand (the dot products of later
+        iterations move before them) and nothing the products read is assigned in the body."""
+        c = loop.canonical()
+        if c is None or self.value(c[3]) != 1 or not isinstance(loop.init, ir.Decl):
+            return None
+        h, start, stop, _ = c
+        body = list(body_statements(loop))
+        calls = [k for k, x in enumerate(body) if _dot_call(x) is not None]
+        if len(calls) != 1:
+            return None
+        k = calls[0]
+        acc, cast, call = _dot_call(body[k])
+        if call.func.id not in _JAMMED:
+            return None
+        a, b, n = call.args
+        assigned = assigned_scalars(ir.Block(tuple(body)))
+        varying = [h in used_names(ir.ExprStmt(x)) for x in (a, b)]
+        if varying.count(True) != 1 or h in used_names(ir.ExprStmt(n)) or h in assigned or \
+                used_names(ir.ExprStmt(ir.Comma(ir.Comma(a, b), n))) & (assigned - {h}) or \
+                used_names(ir.ExprStmt(stop)) & assigned or any(_jumps(x) for x in body):
+            return None
+        each, shared = (a, b) if varying[0] else (b, a)
+        operands = {_name(_array_of(each)), _name(_array_of(shared))}
+        written = _written_arrays(ir.Block(tuple(body[k + 1:])))
+        if None in operands or written is None or written & operands or \
+                any(writes_memory(x) or _calls(x) for x in body[:k]):
+            return None
+        j, dots = ir.Name("__xp_j"), ir.Name("__xp_dots")
+        moved = {h: ir.Paren(ir.BinOp("+", ir.Name(h), j))}
+        per = [_bare_subscripts(substitute(x, moved)) for x in body[:k]] + \
+            [ir.ExprStmt(ir.Assign(acc, "+=", ir.Cast(cast, ir.Index(dots, j))))] + \
+            [_bare_subscripts(substitute(x, moved)) for x in body[k + 1:]]
+        four = ir.Call(ir.Name(_JAMMED[call.func.id]), tuple(
+            substitute(each, {h: ir.Paren(ir.BinOp("+", ir.Name(h), ir.Const(str(i), i)))}) if i else each
+            for i in range(4)) + (shared, n, dots), intrinsic=f"vnni.{_JAMMED[call.func.id][5:]}")
+        long_long = ir.Type("long long")
+        steps = ir.For(None, ir.BinOp(">=", ir.BinOp("-", ir.Cast(long_long, stop), ir.Cast(long_long, ir.Name(h))),
+                                        ir.Const("4", 4)),
+                       ir.Assign(ir.Name(h), "+=", ir.Const("4", 4)), ir.Block((
+                           ir.Decl((ir.Declarator("__xp_dots", long_long, (ir.Const("4", 4),)),)),
+                           ir.ExprStmt(four),
+                           ir.For(ir.Decl((ir.Declarator("__xp_j", ir.Type("int"), (), ir.Const("0", 0)),)),
+                                  ir.BinOp("<", j, ir.Const("4", 4)), ir.UnOp("++", j), ir.Block(tuple(per))))))
+        rest = replace(loop, init=None)
+        return ir.Block((loop.init, steps, rest))
+
     # -- matching ---------------------------------------------------------------------------------
     def trip_count(self, loop: ir.For) -> int | None:
         c = loop.canonical()
@@ -269,6 +324,64 @@ class _Tensorizer:
         """True for an array of int8, False for uint8, None for anything else."""
         t = self.env.element_type(array) if isinstance(strip_parens(array), ir.Name) else None
         return _INT8.get(canonical_base(t.base)) if t is not None and t.pointer == 0 else None
+
+
+_JAMMED = {"__xp_dot_s8s8": "__xp_dot4_s8s8", "__xp_dot_u8u8": "__xp_dot4_u8u8"}
+
+
+def _dot_call(s):
+    """``(acc, type, call)`` of ``acc += (T)__xp_dot_*(...)``, else None."""
+    if isinstance(s, ir.ExprStmt) and isinstance(s.expr, ir.Assign) and s.expr.op == "+=" and \
+            isinstance(s.expr.value, ir.Cast) and isinstance(s.expr.value.operand, ir.Call) and \
+            isinstance(s.expr.value.operand.func, ir.Name) and s.expr.value.operand.func.id in {
+                f for f, _ in _DOTS.values()}:
+        return s.expr.target, s.expr.value.type, s.expr.value.operand
+    return None
+
+
+def _array_of(pointer):
+    """``a`` of ``&a[i]``."""
+    pointer = strip_parens(pointer)
+    if isinstance(pointer, ir.UnOp) and pointer.op == "&" and isinstance(strip_parens(pointer.operand), ir.Index):
+        return strip_parens(pointer.operand).base
+    return None
+
+
+def _name(e) -> str | None:
+    e = strip_parens(e) if e is not None else None
+    return e.id if isinstance(e, ir.Name) else None
+
+
+def _written_arrays(node) -> set[str] | None:
+    """Names of the arrays ``node`` stores into (``a[i] = ...``), None when a store's target is not
+    an element of a named array (through a pointer expression, a member)."""
+    out = set()
+    for n in ir.walk(node):
+        target = n.target if isinstance(n, ir.Assign) else n.operand if isinstance(n, ir.UnOp) and \
+            n.op in ("++", "--") else None
+        target = strip_parens(target) if target is not None else None
+        if target is None or isinstance(target, ir.Name):
+            continue
+        while isinstance(target, ir.Index):
+            target = strip_parens(target.base)
+        if not isinstance(target, ir.Name):
+            return None
+        out.add(target.id)
+    return out
+
+
+def _bare_subscripts(node):
+    """``a[(i + j)]`` as ``a[i + j]``."""
+    return ir.rewrite(node, lambda n: replace(n, index=n.index.inner)
+                      if isinstance(n, ir.Index) and isinstance(n.index, ir.Paren) else n)
+
+
+def _calls(node) -> bool:
+    return any(isinstance(n, ir.Call) and not is_pure_call(n) for n in ir.walk(node))
+
+
+def _jumps(node) -> bool:
+    return any(isinstance(n, (ir.Jump, ir.Return, ir.Verbatim, ir.RawExpr)) for n in ir.walk(node))
 
 
 def _extent(start, stop, value):

@@ -12,6 +12,7 @@ import pytest
 
 import xpiler
 from xpiler.oracle.build import VNNI_FLAGS
+from xpiler.passes.registry import pipeline
 
 SIGN_2D = """
 __global__ void sign_kernel(const float *A, float *out, int rows, int cols) {
@@ -692,3 +693,31 @@ def test_a_warp_vote_the_emulated_shuffles_do_not_read_is_not_computed():
     assert "__xpiler_ballot" not in code
     outcome = suite.check_program(entry, "vnni", src=code)
     assert outcome.passed, [o for o in outcome.outputs if not o.ok][:1]
+
+
+def test_ldexp_by_a_constant_is_a_product_by_that_power_of_two_bit_for_bit():
+    src = """
+    extern "C" void scale(const double *x, const float *y, double *a, float *b, float *c, int n) {
+      for (int i = 0; i < n; ++i) {
+        a[i] = ldexp(x[i], -3);
+        b[i] = ldexpf(y[i], -5);
+        c[i] = ldexp(y[i], -130);
+      }
+    }
+    """
+    module = xpiler.lift(src, source="vnni")
+    scaled = xpiler.emit(pipeline("c-prelude")[0].apply(module), "vnni")
+    assert "a[i] = (x[i] * 0x1p-3);" in scaled and "b[i] = (y[i] * 0x1p-5f);" in scaled
+    assert "c[i] = ldexp(y[i], -130);" in scaled   # 2^-130 is no normal float: left to libm
+    libm = xpiler.emit(pipeline("c-prelude{vector_math=false}")[0].apply(module), "vnni")
+    assert "0x1p" not in libm
+    rng = np.random.default_rng(3)
+    x = np.concatenate([rng.standard_normal(60), [5e-308, -3e-310, 1e308, 0.0, -0.0, np.inf, np.nan]])
+    y = np.concatenate([rng.standard_normal(60), [1e-38, -3e-39, 3e38, 0.0, -0.0, np.inf, np.nan]]).astype(np.float32)
+    results = []
+    for code in (scaled, libm):
+        out = (np.zeros(len(x)), np.zeros(len(x), np.float32), np.zeros(len(x), np.float32))
+        xpiler.run(code, [x, y, *out, len(x)], entry="scale", lang="vnni")
+        results.append(out)
+    for got, want in zip(*results):
+        np.testing.assert_array_equal(got.view(np.uint8), want.view(np.uint8))

@@ -44,10 +44,8 @@ MLP = """
 
 def test_a_byte_dot_product_summed_in_double_becomes_one_call():
     code = transform(MLP)
-    assert textwrap.dedent("""\
-        double acc = 0;
-        acc += (double)__xp_dot_s8s8(&bt[h * K], &a_row[0], K);
-        c_row[h] = (float)acc;""") in textwrap.dedent("\n".join(line[4:] for line in code.splitlines()))
+    assert "double acc = 0;\nacc += (double)__xp_dot_s8s8(&bt[h * K], &a_row[0], K);\nc_row[h] = (float)acc;" \
+        in "\n".join(line.strip() for line in code.splitlines())
     assert "for (int w" not in code
 
 
@@ -57,9 +55,35 @@ def _run_mlp(code: str, bt, a, n: int):
     return out
 
 
-def test_the_call_computes_the_sum_of_the_loop():
-    rng = np.random.default_rng(0)
-    n = 40
+def test_dot_products_sharing_an_operand_go_four_at_a_time_the_rest_one_by_one():
+    code = transform(MLP)
+    body = "\n".join(line[4:] for line in code.splitlines())
+    assert textwrap.dedent("""\
+        int h = 0;
+        for (; (long long)n - (long long)h >= 4; h += 4) {
+          long long __xp_dots[4];
+          __xp_dot4_s8s8(&bt[h * K], &bt[(h + 1) * K], &bt[(h + 2) * K], &bt[(h + 3) * K], &a_row[0], K, __xp_dots);
+          for (int __xp_j = 0; __xp_j < 4; ++__xp_j) {
+            double acc = 0;
+            acc += (double)__xp_dots[__xp_j];
+            c_row[h + __xp_j] = (float)acc;
+          }
+        }
+        for (; h < n; ++h) {
+          double acc = 0;
+          acc += (double)__xp_dot_s8s8(&bt[h * K], &a_row[0], K);
+          c_row[h] = (float)acc;
+        }""") in body
+
+
+def test_statements_after_the_product_that_write_an_operand_keep_the_products_one_by_one():
+    code = transform(MLP.replace("c_row[h] = (float)acc;", "c_row[h] = (float)acc;\n    a_row[h % K] = 0;"))
+    assert "__xp_dot_s8s8(&bt[h * K], &a_row[0], K)" in code and "__xp_dot4" not in code
+
+
+@pytest.mark.parametrize("n", [40, 43, 3])
+def test_the_call_computes_the_sum_of_the_loop(n):
+    rng = np.random.default_rng(n)
     bt = rng.integers(-128, 128, (n, 256), dtype=np.int8)
     a = rng.integers(-128, 128, 256, dtype=np.int8)
     bt[0, :] = -128   # the extremes: a sum of 256 * 16384
@@ -80,6 +104,35 @@ DOT = """
     }}
     """
 TYPES = {"int8_t": np.int8, "uint8_t": np.uint8}
+
+
+ROWS = """
+    void rows(const {T} *w, const {T} *x, long long *out, int rows, int n) {{
+      for (int h = 0; h < rows; ++h) {{
+        long long s = 0;
+        for (int r = 0; r < n; ++r)
+          s += (long long)x[r] * (long long)w[h * n + r];
+        out[h] = s;
+      }}
+    }}
+    """
+
+
+@pytest.mark.parametrize("T", ["int8_t", "uint8_t"])
+def test_four_rows_against_one_vector_are_exact_in_every_chunk(T):
+    code = transform(ROWS.format(T=T), "tensorize{target=vnni},c-prelude")
+    assert f"__xp_dot4_{'s8s8' if T == 'int8_t' else 'u8u8'}(&w[h * n], &w[(h + 1) * n]" in code
+    info = np.iinfo(TYPES[T])
+    rng = np.random.default_rng(11)
+    for rows, n in ((7, 100), (4, 65536 + 3), (5, 64)):
+        w = rng.integers(info.min, info.max + 1, (rows, n), dtype=TYPES[T])
+        x = rng.integers(info.min, info.max + 1, n, dtype=TYPES[T])
+        if n > 1000:   # the largest products: every 32-bit lane of the chunk at its limit
+            w[:] = info.max
+            x[:] = info.min if T == "int8_t" else info.max
+        out = np.zeros(rows, np.int64)
+        xpiler.run(code, [w, x, out, rows, n], entry="rows", lang="vnni")
+        np.testing.assert_array_equal(out, w.astype(np.int64) @ x.astype(np.int64))
 
 
 @pytest.mark.parametrize("A, B", [("int8_t", "int8_t"), ("uint8_t", "int8_t"), ("int8_t", "uint8_t"),

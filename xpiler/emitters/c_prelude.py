@@ -55,6 +55,45 @@ def _dot_product(a: str, b: str) -> str:
             "}")
 
 
+def _four_dot_products(t: str) -> str:
+    """C text of ``__xp_dot4_<t><t>``: ``out[i]`` = the sum of ``a<i>[r] * b[r]`` over ``r < n``, four
+    dot products against one shared ``b`` (loaded once per 64 bytes), int8 (``s8``) or uint8 (``u8``)
+    alike. As ``__xp_dot_*``: the ``a``s are offset by 128 (``^ 0x80``); for int8 they become the u8
+    side and ``128 * sum(b)`` is taken off, for uint8 ``b`` is the u8 side and ``128 * sum(b)`` is
+    added back, in 64 bits (a chunk's uint8 dot product, up to 65536 * 255 * 255, passes 2^31; its
+    offset sums and ``sum(b)`` do not)."""
+    c = "int8_t" if t == "s8" else "uint8_t"
+    step = "".join(f"      acc{i} = _mm512_dpbusd_epi32(acc{i}, " +
+                   (f"_mm512_xor_si512(va{i}, flip), vb);\n" if t == "s8" else f"vb, _mm512_xor_si512(va{i}, flip));\n")
+                   for i in range(4))
+    fix = "_mm512_dpbusd_epi32(fix, ones, vb)" if t == "s8" else "_mm512_dpbusd_epi32(fix, vb, ones)"
+    sign = "-" if t == "s8" else ""
+    loads = "".join(f"      const __m512i va{i} = LOAD(a{i} + r);\n" for i in range(4))
+    return (f"static inline void __xp_dot4_{t}{t}(const {c} *a0, const {c} *a1, const {c} *a2, const {c} *a3,\n"
+            f"                                    const {c} *b, long long n, long long *out) {{\n"
+            "  const __m512i flip = _mm512_set1_epi8((char)0x80), ones = _mm512_set1_epi8(1);\n"
+            "  out[0] = out[1] = out[2] = out[3] = 0;\n"
+            "  for (long long r0 = 0; r0 < n; r0 += 65536) {\n"
+            "    const long long end = n - r0 < 65536 ? n : r0 + 65536;\n"
+            "    __m512i acc0 = _mm512_setzero_si512(), acc1 = acc0, acc2 = acc0, acc3 = acc0, fix = acc0;\n"
+            "    long long r = r0;\n"
+            "    for (; r + 64 <= end; r += 64) {\n"
+            "      const __m512i vb = _mm512_loadu_si512(b + r);\n"
+            + loads.replace("LOAD(", "_mm512_loadu_si512(") + step +
+            f"      fix = {fix};\n"
+            "    }\n"
+            "    if (r < end) {\n"
+            "      const __mmask64 k = _cvtu64_mask64(~0ULL >> (64 - (end - r)));\n"
+            "      const __m512i vb = _mm512_maskz_loadu_epi8(k, b + r);\n"
+            + loads.replace("LOAD(", "_mm512_maskz_loadu_epi8(k, ") + step +
+            f"      fix = {fix};\n"
+            "    }\n"
+            f"    const long long correction = {sign}128LL * _mm512_reduce_add_epi32(fix);\n"
+            + "".join(f"    out[{i}] += _mm512_reduce_add_epi32(acc{i}) + correction;\n" for i in range(4)) +
+            "  }\n"
+            "}")
+
+
 ENTRIES: dict[str, tuple[str, tuple[str, ...]]] = {
     "half": ("typedef _Float16 half;", ()),
     "__half": ("typedef _Float16 __half;", ()),
@@ -97,6 +136,7 @@ ENTRIES: dict[str, tuple[str, tuple[str, ...]]] = {
     # tensorize (passes/tensorize.py): byte dot products by vpdpbusd (intrinsic registry: vnni.dot_*)
     "__xp_immintrin": ("#include <immintrin.h>", ()),
     **{f"__xp_dot_{a}{b}": (_dot_product(a, b), ("__xp_immintrin",)) for a, b in (("s8", "s8"), ("u8", "s8"), ("u8", "u8"))},
+    **{f"__xp_dot4_{t}{t}": (_four_dot_products(t), ("__xp_immintrin",)) for t in ("s8", "u8")},
     "__xp_lane16": ("static inline short __xp_lane16(const void *v, int i) {\n"
                     "  short x;\n"
                     "  memcpy(&x, (const char *)v + 2 * i, 2);\n"

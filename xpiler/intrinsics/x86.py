@@ -65,6 +65,16 @@ for _a, _b in (("s8", "s8"), ("u8", "s8"), ("u8", "u8")):
                      " return s;",
               doc=f"sum of {_a} x {_b} products over n elements, exact (64-bit); vpdpbusd inside")
 
+for _t in ("s8", "u8"):
+    _c = "int8_t" if _t == "s8" else "uint8_t"
+    intrinsic(f"vnni.dot4_{_t}{_t}", "tensor",
+              f"const {_c} *a0, const {_c} *a1, const {_c} *a2, const {_c} *a3, const {_c} *b, long long n,"
+              " long long *out", vnni=f"__xp_dot4_{_t}{_t}", writes=("out",),
+              scalar="for (int i = 0; i < 4; ++i) { const auto *a = i == 0 ? a0 : i == 1 ? a1 : i == 2 ? a2 : a3;"
+                     " long long s = 0; for (long long r = 0; r < n; ++r) s += (long long)a[r] * (long long)b[r];"
+                     " out[i] = s; }",
+              doc=f"four {_t} dot products against one shared operand, exact (64-bit); vpdpbusd inside")
+
 # -- float vectors (16 x float) ------------------------------------------------------------------
 _FLOAT = {
     "loadu_ps": ("const float *p", f"{_L16} r[i] = p[i];"),
