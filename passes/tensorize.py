@@ -470,13 +470,11 @@ def _accumulation(s):
 
 
 def _wide_enough(cast) -> bool:
-    """Products of bytes converted to ``cast`` are exact: no conversion (int), or one to a type of
-    at least 32 bits."""
+    """Products of bytes converted to ``cast`` are their exact values: no conversion (int), or one to a
+    signed type of at least 32 bits or a floating one (an unsigned type would wrap negative ones)."""
     if cast is None:
         return True
-    base = canonical_base(cast.base)
-    return cast.pointer == 0 and base in ("int", "unsigned int", "long", "unsigned long", "long long",
-                                          "unsigned long long", "float", "double")
+    return cast.pointer == 0 and canonical_base(cast.base) in ("int", "long", "long long", "float", "double")
 
 
 # ---- integer polynomials ------------------------------------------------------------------------------

@@ -19,7 +19,8 @@ polynomials; M, N and K must be constants that the tile shape divides (16x16, 32
 K in steps of 16), the leading dimensions multiples of 16 bytes and every tile's first element
 32-byte aligned (CUDA's rules), given the array's start is: that, and a block of whole warps, is
 checked when the kernel runs, the thread loop as it was otherwise. The loop must not be under a
-condition that depends on the thread (every lane of a warp takes part in ``mma_sync``).
+condition that depends on the thread, nor in a kernel where a thread may ``return`` (or ``goto``)
+under one: every lane of a warp takes part in ``mma_sync``.
 """
 
 from __future__ import annotations
@@ -66,7 +67,10 @@ class WmmaGemms:
         self.env, self.constants, self.polynomial = env, constants, polynomial
 
     def kernel(self, body: ir.Block) -> ir.Block:
-        return self.block(body, thread_dependent=False, divergent=frozenset(_thread_names(body)))
+        divergent = frozenset(_thread_names(body))
+        if _thread_exits(body, divergent, False):
+            return body   # a thread may have left: a warp may not be whole at the tiles
+        return self.block(body, thread_dependent=False, divergent=divergent)
 
     def block(self, b: ir.Block, thread_dependent: bool, divergent: frozenset) -> ir.Block:
         return replace(b, body=tuple(self.statement(s, thread_dependent, divergent) for s in b.body))
@@ -285,6 +289,23 @@ def _thread_names(body) -> set[str]:
                 names.add(strip_parens(d.target).id)
         if len(names) == before:
             return names
+
+
+def _thread_exits(s, divergent: frozenset, under: bool) -> bool:
+    """A ``return`` or ``goto`` under a condition that may differ between threads."""
+    if isinstance(s, (ir.Return, ir.Verbatim)):
+        return under and (isinstance(s, ir.Return) or "goto" in s.text or "return" in s.text)
+    if isinstance(s, (ir.If, ir.While, ir.For)):
+        parts = [s.cond] if s.cond is not None else []
+        if isinstance(s, ir.For):
+            parts += [x for x in (s.step,) if x is not None]
+        header = ir.Block(tuple(ir.ExprStmt(p) for p in parts) + ((s.init,) if isinstance(s, ir.For) and s.init else ()))
+        inner = under or bool(used_names(header) & divergent) or _reads_thread(header)
+        children = (s.then, s.other) if isinstance(s, ir.If) else (s.body,)
+        return any(_thread_exits(c, divergent, inner) for c in children if c is not None)
+    if isinstance(s, ir.Block):
+        return any(_thread_exits(c, divergent, under) for c in s.body)
+    return False
 
 
 def _zero_accumulator(s) -> str | None:

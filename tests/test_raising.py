@@ -105,7 +105,7 @@ __global__ void __launch_bounds__(64) half_wave(float *a) {
         xpiler.translate(src, to="cuda", pipeline="simt-port{target=cuda}", launch={"grid": [1], "block": [64]})
     t = xpiler.translate_with_trace(src, to="cuda", launch={"grid": [1], "block": [64]})
     assert t.notes and t.notes[0].startswith("simt-port refused (") and "may leave some lanes out" in t.notes[0]
-    assert t.pipeline.endswith("outline,bind{target=cuda},target-prelude")
+    assert t.pipeline.endswith("outline,bind{target=cuda},tensorize{target=cuda},target-prelude")
 
 
 def test_bind_rejects_bad_parameters():

@@ -13,15 +13,11 @@ from xpiler.passes.base import PassError
 from xpiler.passes.registry import pipeline
 
 
-def lifted(src: str):
-    return xpiler.lift(textwrap.dedent(src).lstrip("\n"), source="vnni")
-
-
-def transform(src: str, spec: str = "tensorize{target=vnni}") -> str:
-    module = lifted(src)
+def transform(src: str, spec: str = "tensorize{target=vnni}", dialect: str = "vnni") -> str:
+    module = xpiler.lift(textwrap.dedent(src).lstrip("\n"), source=dialect)
     for p in pipeline(spec):
         module = p.apply(module)
-    return xpiler.emit(module, "vnni")
+    return xpiler.emit(module, dialect)
 
 
 def original(src: str) -> str:
@@ -204,6 +200,7 @@ def test_floating_sums_that_may_round_are_left_alone(change, why):
     ("s += (long long)a[r / 2] * (long long)b[r];", "a division of the loop variable"),
     ("s += (long long)c[r] * (long long)b[r];", "plain char: its signedness is the platform's"),
     ("s += (long long)a[r] * (long long)b[r] + 1;", "not a product of two elements"),
+    ("s += (unsigned)a[r] * (unsigned)b[r];", "unsigned products wrap: a negative one is 2^32 - p here"),
     ("s += (long long)a[r] * (long long)b[r]; s2 = s;", "a second statement"),
 ])
 def test_what_is_not_a_byte_dot_product_stays(body, why):
@@ -289,10 +286,7 @@ THREAD_GEMM = """
 
 
 def cuda_transform(src: str) -> str:
-    module = xpiler.lift(textwrap.dedent(src).lstrip("\n"), source="cuda")
-    for p in pipeline("tensorize{target=cuda}"):
-        module = p.apply(module)
-    return xpiler.emit(module, "cuda")
+    return transform(src, "tensorize{target=cuda}", "cuda")
 
 
 def test_a_thread_loop_over_an_fp16_gemm_becomes_one_warp_per_tile_with_the_loop_kept_as_fallback():
@@ -345,6 +339,8 @@ def test_the_tiles_compute_the_gemm(threads):
      "half products rounded to half"),
     (("(double)A[i * K + p]", "(double)A[i * K + 2 * p]"), "A not contiguous along K or M"),
     (("  for (long long t", "  if (threadIdx.x < 100)\n      for (long long t"), "under a condition of the thread"),
+    (("  for (long long t", "  if (threadIdx.x >= 100)\n        return;\n      for (long long t"),
+     "threads may have returned before it"),
 ])
 def test_what_the_tensor_cores_cannot_compute_as_written_stays(change, why):
     src = THREAD_GEMM.replace(*change)
