@@ -721,3 +721,22 @@ def test_ldexp_by_a_constant_is_a_product_by_that_power_of_two_bit_for_bit():
         results.append(out)
     for got, want in zip(*results):
         np.testing.assert_array_equal(got.view(np.uint8), want.view(np.uint8))
+
+
+def test_half_to_double_goes_through_one_vcvtph2ps_for_every_half_value():
+    src = """
+    extern "C" void widen(const half *h, double *d, int n) {
+      for (int i = 0; i < n; ++i)
+        d[i] = (double)h[i];
+    }
+    """
+    module = xpiler.lift(src, source="vnni")
+    code = xpiler.emit(pipeline("c-prelude")[0].apply(module), "vnni")
+    assert "d[i] = (double)__xp_half_to_float(h[i]);" in code and "_mm_maskz_cvtph_ps" in code
+    every = np.arange(65536, dtype=np.uint16).view(np.float16)
+    got = np.zeros(65536)
+    xpiler.run(code, [every, got, 65536], entry="widen", lang="vnni")
+    want = every.astype(np.float64)
+    finite = ~np.isnan(want)
+    np.testing.assert_array_equal(got[finite].view(np.uint64), want[finite].view(np.uint64))
+    assert np.isnan(got[~finite]).all()

@@ -137,6 +137,13 @@ ENTRIES: dict[str, tuple[str, tuple[str, ...]]] = {
     "__xp_immintrin": ("#include <immintrin.h>", ()),
     **{f"__xp_dot_{a}{b}": (_dot_product(a, b), ("__xp_immintrin",)) for a, b in (("s8", "s8"), ("u8", "s8"), ("u8", "u8"))},
     **{f"__xp_dot4_{t}{t}": (_four_dot_products(t), ("__xp_immintrin",)) for t in ("s8", "u8")},
+    # c-prelude (passes/c_prelude.py): _Float16 -> float in one instruction, opaque to gcc's folding of
+    # (double)(float)h into a libgcc call; the VNNI flags have AVX-512 (VL) but not F16C's _cvtsh_ss
+    "__xp_half_to_float": ("static inline float __xp_half_to_float(half h) {\n"
+                           "  unsigned short bits;\n"
+                           "  memcpy(&bits, &h, 2);\n"
+                           "  return _mm_cvtss_f32(_mm_maskz_cvtph_ps(1, _mm_cvtsi32_si128(bits)));\n"
+                           "}", ("half", "__xp_immintrin")),
     "__xp_lane16": ("static inline short __xp_lane16(const void *v, int i) {\n"
                     "  short x;\n"
                     "  memcpy(&x, (const char *)v + 2 * i, 2);\n"
