@@ -36,7 +36,7 @@ from .bind import module_constants
 from .loop_split import body_statements, substitute
 from .registry import register
 
-TARGETS = ("vnni", "cuda")
+TARGETS = ("vnni", "cuda", "hip")
 
 # int8 element types by signedness; plain `char` is left alone (its signedness is the platform's)
 _INT8 = {"signed char": True, "unsigned char": False}
@@ -53,8 +53,9 @@ _EXACT_INTEGERS = {"double": 2 ** 53, "float": 2 ** 24}
 @dataclass(frozen=True)
 class Tensorize(ModulePass):
     """``target``: the dialect whose intrinsics replace loop nests (``vnni``: int8 dot products by
-    ``vpdpbusd``, before ``bind``; ``cuda``: fp16 GEMMs spread over a block's threads by WMMA tiles,
-    after ``bind``: passes/tensorize_wmma.py)."""
+    ``vpdpbusd``, before ``bind``; ``cuda`` / ``hip``: fp16 GEMMs spread over a block's threads by WMMA
+    / MFMA tiles, after ``bind``: passes/tensorize_simt.py; ``hip`` assumes CDNA's 64-lane wavefronts,
+    and the default pipelines leave it out for ``wavefront=32``)."""
 
     name: ClassVar[str] = "tensorize"
     summary: ClassVar[str] = "loop nests computing what a target intrinsic computes become calls of it"
@@ -77,16 +78,22 @@ class Tensorize(ModulePass):
                 if isinstance(n, ir.Decl):
                     env.declare_decl(n)
             return env
-        if self.target == "cuda":
-            from .tensorize_wmma import WmmaGemms
-            out = map_function_bodies(module, lambda f: WmmaGemms(function_env(f), constants, _polynomial).kernel(f.body)
+        if self.target in ("cuda", "hip"):
+            from .tensorize_simt import MFMA_TYPES, TileGemms
+            out = map_function_bodies(module, lambda f: TileGemms(function_env(f), constants, _polynomial,
+                                                                  self.target).kernel(f.body)
                                       if f.kind == "kernel" else f.body)
-            if out != module and not any(isinstance(i, ir.Include) and i.path == "mma.h" for i in out.items):
-                at = 0
-                while at < len(out.items) and isinstance(out.items[at], (ir.Include, ir.Comment)):
-                    at += 1
-                out = replace(out, items=(*out.items[:at], ir.Include("mma.h"), *out.items[at:]))
-            return out
+            if out == module:
+                return out
+            at = 0
+            while at < len(out.items) and isinstance(out.items[at], (ir.Include, ir.Comment)):
+                at += 1
+            if self.target == "cuda":
+                added = () if any(isinstance(i, ir.Include) and i.path == "mma.h" for i in out.items) \
+                    else (ir.Include("mma.h"),)
+            else:
+                added = (ir.Verbatim(MFMA_TYPES, "tensorize: MFMA operand types"),)
+            return replace(out, items=(*out.items[:at], *added, *out.items[at:]))
         return map_function_bodies(module, lambda f: _Tensorizer(function_env(f), constants).block(f.body))
 
 

@@ -229,7 +229,7 @@ def test_an_integer_sum_in_float_products_stays():
 
 
 def test_targets_without_an_implementation_and_other_dialects_are_refused_by_name():
-    with pytest.raises(PassError, match=r"tensorize: target 'bang' is not implemented \(implemented: vnni, cuda\)"):
+    with pytest.raises(PassError, match=r"tensorize: target 'bang' is not implemented \(implemented: vnni, cuda, hip\)"):
         transform(MLP, "tensorize{target=bang}")
     with pytest.raises(PassError, match=r"tensorize\{target=cuda\} applies to cuda programs, not vnni"):
         transform(MLP, "tensorize{target=cuda}")
@@ -353,3 +353,55 @@ def test_the_suites_fp16_bang_gemm_uses_tensor_cores_in_cuda():
     assert "nvcuda::wmma::mma_sync(__xp_c, __xp_a, __xp_b, __xp_c);" in code
     result = suite.check_program(entry, "cuda", src=code)
     assert result.passed, result.summary()
+
+
+# ---- tensorize{target=hip}: the same loops as MFMA tiles of 64-lane wavefronts (CDNA) ---------------
+def hip_gemm(m: int, n: int, k: int) -> str:
+    return (THREAD_GEMM.replace("#include <cuda_runtime.h>\n    #include <cuda_fp16.h>",
+                                "#include <hip/hip_runtime.h>\n    #include <hip/hip_fp16.h>")
+            .replace("cudaMalloc", "hipMalloc").replace("cudaMemcpyHostToDevice", "hipMemcpyHostToDevice")
+            .replace("cudaMemcpyDeviceToHost", "hipMemcpyDeviceToHost").replace("cudaMemcpy", "hipMemcpy")
+            .replace("cudaFree", "hipFree")
+            .replace("#define M 32", f"#define M {m}").replace("#define N 48", f"#define N {n}")
+            .replace("#define K 64", f"#define K {k}"))
+
+
+def test_a_thread_loop_over_an_fp16_gemm_becomes_one_wavefront_per_mfma_tile():
+    code = transform(hip_gemm(32, 48, 64), "tensorize{target=hip}", "hip")
+    assert "using __xp_halfx4 = __attribute__((__vector_size__(4 * sizeof(_Float16)))) _Float16;" in code
+    assert "__xp_c = __builtin_amdgcn_mfma_f32_16x16x16f16(__xp_a, __xp_b, __xp_c, 0, 0, 0);" in code
+    assert "__xp_a[__xp_i] = __xp_row < 32 && __xp_kk < 64 ? (_Float16)(float)A[__xp_row * K + __xp_kk] : " \
+           "(_Float16)0.0f;" in code
+    assert "C[__xp_row * N + __xp_col] = __xp_c[__xp_i];" in code
+    from xpiler.oracle.toolchains import compile_check
+    checked = compile_check(code, "hip")
+    assert checked.ok or checked.skipped, checked.output
+
+
+@pytest.mark.parametrize("shape", [(32, 48, 64), (20, 40, 24)])   # the second tiles only with its edges
+@pytest.mark.parametrize("threads", [128, 96])                       # 96: not whole wavefronts
+def test_the_mfma_tiles_compute_the_gemm(shape, threads):
+    m, n, k = shape
+    rng = np.random.default_rng(m + threads)
+    A = rng.standard_normal((m, k)).astype(np.float16)
+    B = rng.standard_normal((k, n)).astype(np.float16)
+    code = transform(hip_gemm(m, n, k), "tensorize{target=hip}", "hip")
+    marked = code.replace("acc += (double)A[i * K + p] * (double)B[p * N + j];", "acc += 1000.0;")
+    assert marked != code
+    for text, offset in ((code, 0), (marked, 1000 * k if threads % 64 else 0)):
+        C = np.zeros((m, n), np.float32)
+        xpiler.run(text, [A, B, C, threads], entry="gemm", lang="hip", backend="emulate")
+        if offset:
+            np.testing.assert_array_equal(C, np.float32(offset))
+        else:
+            np.testing.assert_allclose(C, A.astype(np.float64) @ B.astype(np.float64), rtol=1e-5, atol=1e-4)
+
+
+def test_the_suites_fp16_bang_gemm_uses_matrix_cores_in_hip_but_not_for_rdna():
+    entry = next(e for e in suite.load_manifest("bang") if e.file == "gemm_matmul_half.mlu")
+    code = xpiler.translate(entry.path.read_text(), source="bang", to="hip")
+    assert "__builtin_amdgcn_mfma_f32_16x16x16f16(__xp_a, __xp_b, __xp_c, 0, 0, 0)" in code
+    result = suite.check_program(entry, "hip", src=code)
+    assert result.passed, result.summary()
+    rdna = xpiler.translate_with_trace(entry.path.read_text(), source="bang", to="hip", wavefront=32)
+    assert "tensorize{" not in rdna.pipeline and "mfma" not in rdna.code

@@ -77,7 +77,7 @@ LOWERING = "{host_entries}inline-device,loop-recovery,host-lower,detensorize"
 RAISING = {
     "vnni": "dce,unit-arrays,outline,tensorize{{target=vnni}},bind{{target=vnni}},elide-mirrors,wide-subscripts,simd-jam,simd-unswitch,lane-bounds,byte-flags,c-prelude",
     "cuda": "outline,bind{{target=cuda}},tensorize{{target=cuda}},target-prelude",
-    "hip": "outline,bind{{target=hip}},target-prelude",
+    "hip": "outline,bind{{target=hip}},tensorize{{target=hip}},target-prelude",
     "bang": "outline,bind{{target=bang}},target-prelude",
 }
 
@@ -97,11 +97,13 @@ def default_pipeline(source: str, target: str, *, wavefront: int = 64, program: 
     if {source, target} == {"cuda", "hip"}:
         return f"simt-port{{target={target}}}" if wavefront == 64 or target == "cuda" else \
             f"simt-port{{target={target} wavefront={wavefront}}}"
-    return lower_and_raise(source, target, program=program, launch=launch)
+    return lower_and_raise(source, target, program=program, launch=launch, wavefront=wavefront)
 
 
-def lower_and_raise(source: str, target: str, *, program: Program | None = None, launch=None) -> str:
-    """The general route: lower the source to sequential C, raise that to the target."""
+def lower_and_raise(source: str, target: str, *, program: Program | None = None, launch=None,
+                    wavefront: int = 64) -> str:
+    """The general route: lower the source to sequential C, raise that to the target (for HIP with
+    ``wavefront=32``, RDNA, without the MFMA tiles of ``tensorize{target=hip}``)."""
     if target not in RAISING:
         raise NotImplementedDirection(f"no raising passes to {target}")
     if program is not None and target != "vnni":
@@ -120,7 +122,10 @@ def lower_and_raise(source: str, target: str, *, program: Program | None = None,
         lowering = LOWERING.format(host_entries="".join(s + "," for s in _host_entry_specs(program, launch)))
         if target in ("cuda", "hip"):
             lowering += "," + BUFFERS_TO_LANES
-    return lowering + "," + RAISING[target].format()
+    raising = RAISING[target].format()
+    if target == "hip" and wavefront != 64:
+        raising = raising.replace(",tensorize{target=hip}", "")
+    return lowering + "," + raising
 
 
 def _host_entry_specs(program: Program, launch) -> list[str]:

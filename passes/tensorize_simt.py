@@ -1,4 +1,5 @@
-"""Tensorize for CUDA: a block's thread loop over the elements of an fp16 GEMM becomes WMMA tiles.
+"""Tensorize for CUDA and HIP: a block's thread loop over the elements of an fp16 GEMM becomes tiles
+of the matrix units (WMMA on CUDA; on HIP, MFMA: ``TileGemms.mfma_tiles``).
 
 ``bind{target=cuda}`` spreads a GEMM nest over the block's threads, one element of C per iteration::
 
@@ -21,6 +22,11 @@ K in steps of 16), the leading dimensions multiples of 16 bytes and every tile's
 checked when the kernel runs, the thread loop as it was otherwise. The loop must not be under a
 condition that depends on the thread, nor in a kernel where a thread may ``return`` (or ``goto``)
 under one: every lane of a warp takes part in ``mma_sync``.
+
+On HIP (CDNA) the same match gives one 64-lane wavefront per 16x16 tile of C through
+``__builtin_amdgcn_mfma_f32_16x16x16f16``: each lane reads its elements with the source's subscripts,
+so neither layouts nor alignment matter, and elements outside M, N or K read as 0 and are not stored,
+so any shape tiles; the run-time check is a block of whole wavefronts.
 """
 
 from __future__ import annotations
@@ -60,11 +66,12 @@ class Operand:
         return ir.UnOp("&", ir.Index(self.array, substitute(self.index, values)))
 
 
-class WmmaGemms:
-    """Rewrites the thread loops of one kernel (``env``: its names' types; ``constants``: macros)."""
+class TileGemms:
+    """Rewrites the thread loops of one kernel (``env``: its names' types; ``constants``: macros) into
+    WMMA tiles (``target`` cuda) or MFMA tiles (hip)."""
 
-    def __init__(self, env: TypeEnv, constants: dict, polynomial):
-        self.env, self.constants, self.polynomial = env, constants, polynomial
+    def __init__(self, env: TypeEnv, constants: dict, polynomial, target: str = "cuda"):
+        self.env, self.constants, self.polynomial, self.target = env, constants, polynomial, target
 
     def kernel(self, body: ir.Block) -> ir.Block:
         divergent = frozenset(_thread_names(body))
@@ -131,7 +138,8 @@ class WmmaGemms:
             return None
         p, depth = rc[0], self.value(rc[2])
         update = _accumulation(body_statements(reduction)[0])
-        if depth is None or depth % 16 or update is None or strip_parens(update[0]) != ir.Name(acc):
+        if depth is None or (depth % 16 and self.target == "cuda") or update is None or \
+                strip_parens(update[0]) != ir.Name(acc):
             return None
         _, x, x_index, y, y_index, cast = update
         if cast is None or canonical_base(cast.base) not in ("float", "double"):
@@ -153,6 +161,8 @@ class WmmaGemms:
         if m is None or not b.coefficients.get(n) or a.coefficients.get(n) or any(
                 set(o.coefficients) - {m, n, p} for o in operands) or out.coefficients.get(p):
             return None
+        if self.target == "hip":
+            return self.mfma_tiles(loop, extents, (m, n, p), (a, b, out), depth)
         layouts = a.layout(m, p), b.layout(p, n), out.layout(m, n)
         if None in layouts:
             return None
@@ -251,6 +261,56 @@ class WmmaGemms:
         }}"""
         tiled = lift(text, "cuda").module.items[0].body.body[0]
         return replace(tiled, other=ir.Block((loop,)))
+
+
+    def mfma_tiles(self, loop, extents, names, operands, depth) -> ir.Stmt:
+        """One wavefront per 16x16 tile of C by ``__builtin_amdgcn_mfma_f32_16x16x16f16`` over K in steps
+        of 16 (CDNA's lane layout: lane l holds A[l % 16][4 (l / 16) + i], B[4 (l / 16) + i][l % 16] and
+        receives C[4 (l / 16) + i][l % 16]); elements outside M, N or K read as 0 and are not stored,
+        so any shape tiles. The subscripts are the source's, at the lane's element."""
+        from xpiler.frontend.lift import lift
+        from .loop_split import printed
+        m, n, p = names
+        a, b, out = operands
+        rows, cols = extents[m], extents[n]
+        across = -(-cols // 16)
+        tiles = -(-rows // 16) * across
+        row, col, k = ir.Name("__xp_row"), ir.Name("__xp_col"), ir.Name("__xp_kk")
+        a_at = printed(ir.Index(a.array, substitute(a.index, {m: row, p: k})))
+        b_at = printed(ir.Index(b.array, substitute(b.index, {p: k, n: col})))
+        c_at = printed(ir.Index(out.array, substitute(out.index, {m: row, n: col})))
+        text = f"""
+        void __xp_tiles() {{
+          if (blockDim.x % 64 == 0) {{
+            for (int __xp_w = (int)(threadIdx.x / 64); __xp_w < {tiles}; __xp_w += (int)(blockDim.x / 64)) {{
+              const int __xp_l = (int)(threadIdx.x % 64), __xp_m0 = __xp_w / {across} * 16, __xp_n0 = __xp_w % {across} * 16;
+              __xp_floatx4 __xp_c = {{0.0f, 0.0f, 0.0f, 0.0f}};
+              for (int __xp_k = 0; __xp_k < {depth}; __xp_k += 16) {{
+                __xp_halfx4 __xp_a, __xp_b;
+                for (int __xp_i = 0; __xp_i < 4; ++__xp_i) {{
+                  const int __xp_kk = __xp_k + 4 * (__xp_l / 16) + __xp_i;
+                  const int __xp_row = __xp_m0 + __xp_l % 16, __xp_col = __xp_n0 + __xp_l % 16;
+                  __xp_a[__xp_i] = __xp_row < {rows} && __xp_kk < {depth} ? (_Float16)(float){a_at} : (_Float16)0.0f;
+                  __xp_b[__xp_i] = __xp_col < {cols} && __xp_kk < {depth} ? (_Float16)(float){b_at} : (_Float16)0.0f;
+                }}
+                __xp_c = __builtin_amdgcn_mfma_f32_16x16x16f16(__xp_a, __xp_b, __xp_c, 0, 0, 0);
+              }}
+              for (int __xp_i = 0; __xp_i < 4; ++__xp_i) {{
+                const int __xp_row = __xp_m0 + 4 * (__xp_l / 16) + __xp_i, __xp_col = __xp_n0 + __xp_l % 16;
+                if (__xp_row < {rows} && __xp_col < {cols})
+                  {c_at} = __xp_c[__xp_i];
+              }}
+            }}
+          }} else {{
+          }}
+        }}"""
+        tiled = lift(text, "hip").module.items[0].body.body[0]
+        return replace(tiled, other=ir.Block((loop,)))
+
+
+# The vector types of MFMA's operands, as CDNA code spells them (clang's vector_size extension).
+MFMA_TYPES = ("using __xp_halfx4 = __attribute__((__vector_size__(4 * sizeof(_Float16)))) _Float16;\n"
+              "using __xp_floatx4 = __attribute__((__vector_size__(4 * sizeof(float)))) float;")
 
 
 def _name(e) -> str:
