@@ -317,18 +317,21 @@ def test_the_tiles_compute_the_gemm(threads):
     rng = np.random.default_rng(threads)
     A = rng.standard_normal((32, 64)).astype(np.float16)
     B = rng.standard_normal((64, 48)).astype(np.float16)
-    expect = A.astype(np.float64) @ B.astype(np.float64)
-    code = cuda_transform(THREAD_GEMM)
-    # which path ran: the thread loop, marked, adds 1000 to every element
+    run_tiles(cuda_transform(THREAD_GEMM), "cuda", A, B, threads, fallback=threads % 32 != 0)
+
+
+def run_tiles(code: str, lang: str, A, B, threads: int, fallback: bool):
+    """Run the tiled GEMM with ``threads`` per block; also with the thread loop (the fallback) marked to
+    add 1000 per product, so the result says which path ran."""
     marked = code.replace("acc += (double)A[i * K + p] * (double)B[p * N + j];", "acc += 1000.0;")
     assert marked != code
-    for text, offset in ((code, 0), (marked, 1000 * 64 if threads % 32 else 0)):
-        C = np.zeros((32, 48), np.float32)
-        xpiler.run(text, [A, B, C, threads], entry="gemm", lang="cuda", backend="emulate")
+    for text, offset in ((code, 0), (marked, 1000 * A.shape[1] if fallback else 0)):
+        C = np.zeros((A.shape[0], B.shape[1]), np.float32)
+        xpiler.run(text, [A, B, C, threads], entry="gemm", lang=lang, backend="emulate")
         if offset:
             np.testing.assert_array_equal(C, np.float32(offset))
         else:
-            np.testing.assert_allclose(C, expect, rtol=1e-5, atol=1e-4)
+            np.testing.assert_allclose(C, A.astype(np.float64) @ B.astype(np.float64), rtol=1e-5, atol=1e-4)
 
 
 @pytest.mark.parametrize("change, why", [
@@ -347,11 +350,15 @@ def test_what_the_tensor_cores_cannot_compute_as_written_stays(change, why):
     assert change[0] in THREAD_GEMM and "wmma" not in cuda_transform(src), why
 
 
-def test_the_suites_fp16_bang_gemm_uses_tensor_cores_in_cuda():
+@pytest.mark.parametrize("target, unit", [
+    ("cuda", "nvcuda::wmma::mma_sync(__xp_c, __xp_a, __xp_b, __xp_c);"),
+    ("hip", "__builtin_amdgcn_mfma_f32_16x16x16f16(__xp_a, __xp_b, __xp_c, 0, 0, 0)"),
+])
+def test_the_suites_fp16_bang_gemm_uses_the_matrix_units(target, unit):
     entry = next(e for e in suite.load_manifest("bang") if e.file == "gemm_matmul_half.mlu")
-    code = xpiler.translate(entry.path.read_text(), source="bang", to="cuda")
-    assert "nvcuda::wmma::mma_sync(__xp_c, __xp_a, __xp_b, __xp_c);" in code
-    result = suite.check_program(entry, "cuda", src=code)
+    code = xpiler.translate(entry.path.read_text(), source="bang", to=target)
+    assert unit in code
+    result = suite.check_program(entry, target, src=code)
     assert result.passed, result.summary()
 
 
@@ -385,23 +392,11 @@ def test_the_mfma_tiles_compute_the_gemm(shape, threads):
     rng = np.random.default_rng(m + threads)
     A = rng.standard_normal((m, k)).astype(np.float16)
     B = rng.standard_normal((k, n)).astype(np.float16)
-    code = transform(hip_gemm(m, n, k), "tensorize{target=hip}", "hip")
-    marked = code.replace("acc += (double)A[i * K + p] * (double)B[p * N + j];", "acc += 1000.0;")
-    assert marked != code
-    for text, offset in ((code, 0), (marked, 1000 * k if threads % 64 else 0)):
-        C = np.zeros((m, n), np.float32)
-        xpiler.run(text, [A, B, C, threads], entry="gemm", lang="hip", backend="emulate")
-        if offset:
-            np.testing.assert_array_equal(C, np.float32(offset))
-        else:
-            np.testing.assert_allclose(C, A.astype(np.float64) @ B.astype(np.float64), rtol=1e-5, atol=1e-4)
+    run_tiles(transform(hip_gemm(m, n, k), "tensorize{target=hip}", "hip"), "hip", A, B, threads,
+              fallback=threads % 64 != 0)
 
 
-def test_the_suites_fp16_bang_gemm_uses_matrix_cores_in_hip_but_not_for_rdna():
+def test_rdna_wavefronts_get_no_mfma_tiles():
     entry = next(e for e in suite.load_manifest("bang") if e.file == "gemm_matmul_half.mlu")
-    code = xpiler.translate(entry.path.read_text(), source="bang", to="hip")
-    assert "__builtin_amdgcn_mfma_f32_16x16x16f16(__xp_a, __xp_b, __xp_c, 0, 0, 0)" in code
-    result = suite.check_program(entry, "hip", src=code)
-    assert result.passed, result.summary()
     rdna = xpiler.translate_with_trace(entry.path.read_text(), source="bang", to="hip", wavefront=32)
     assert "tensorize{" not in rdna.pipeline and "mfma" not in rdna.code
