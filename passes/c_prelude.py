@@ -30,33 +30,30 @@ class CPrelude(ModulePass):
         if module.dialect != "vnni":
             raise PassError(f"c-prelude applies to C (vnni) programs, not {module.dialect}")
         if self.vector_math:
-            module = _HalvesThroughFloat().module(_PowersOfTwo().module(module))
+            module = _CheaperExactMath().module(module)
         return with_prelude(module, vector_math=self.vector_math)
 
 
-class _HalvesThroughFloat(ScopedRewriter):
-    """``(double)h`` of a ``_Float16`` value is ``(double)__xp_half_to_float(h)``: the same value (both
-    conversions are exact), but gcc 12 converts a ``_Float16`` to double by a libgcc call
-    (``__extendhfdf2``), and folds ``(double)(float)h`` back into it; the prelude's helper is one
-    ``vcvtph2ps``. BANG's fp16 ``__bang_matmul`` reads its operands as ``(double)a[i]``: two calls per
-    product, 60% of gemm_matmul_half's time in a profile."""
+class _CheaperExactMath(ScopedRewriter):
+    """Two spellings gcc 12 turns into calls, as the same values without them:
+
+    * ``ldexp(x, c)`` with a constant ``c`` is ``x * 2^c`` (a literal): one correctly rounded product, as
+      ldexp is, whenever ``2^c`` is a normal number of ``x``'s type (double: -1022..1023; float, for
+      ``ldexpf`` and C++'s float ``ldexp``: -126..127). libm's ldexp is a call gcc neither inlines nor
+      vectorises (BANG's fixed-point scalings of ``__bang_mlp`` results: 2048 calls in gemm_mlp_int8
+      took half its time);
+    * ``(double)h`` of a ``_Float16`` value is ``(double)__xp_half_to_float(h)``: the same value (both
+      conversions are exact), but gcc 12 converts a ``_Float16`` to double by a libgcc call
+      (``__extendhfdf2``), and folds ``(double)(float)h`` back into it; the prelude's helper is one
+      ``vcvtph2ps``. BANG's fp16 ``__bang_matmul`` reads its operands as ``(double)a[i]``: two calls
+      per product, 60% of gemm_matmul_half's time in a profile."""
 
     def visit_expr(self, e, env, truth):
         if isinstance(e, ir.Cast) and canonical(e.type) == ir.Type("double"):
             t = env.type_of(e.operand)
             if t is not None and not t.pointer and canonical(t).base in ("_Float16", "half", "__half"):
                 return replace(e, operand=ir.Call(ir.Name("__xp_half_to_float"), (e.operand,)))
-        return e
-
-
-class _PowersOfTwo(ScopedRewriter):
-    """``ldexp(x, c)`` with a constant ``c`` is ``x * 2^c`` (a literal): one correctly rounded product,
-    as ldexp is, whenever ``2^c`` is a normal number of ``x``'s type (double: -1022..1023; float, for
-    ``ldexpf`` and C++'s float ``ldexp``: -126..127). libm's ldexp is a call gcc neither inlines nor
-    vectorises (BANG's fixed-point scalings of ``__bang_mlp`` results: 2048 calls in gemm_mlp_int8
-    took half its time)."""
-
-    def visit_expr(self, e, env, truth):
+            return e
         if not (isinstance(e, ir.Call) and isinstance(e.func, ir.Name) and e.func.id in ("ldexp", "ldexpf")
                 and len(e.args) == 2):
             return e

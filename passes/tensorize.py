@@ -28,7 +28,8 @@ from typing import ClassVar
 
 from xpiler import ir
 from xpiler.ir.analysis import strip_parens
-from xpiler.ir.effects import assigned_scalars, is_pure_call, used_names, writes_memory
+from xpiler.ir.dependence import function_env
+from xpiler.ir.effects import assigned_scalars, used_names, writes_memory
 from xpiler.ir.types import TypeEnv, canonical_base, is_floating, is_integer
 
 from .base import ModulePass, PassError, map_function_bodies
@@ -43,6 +44,7 @@ _INT8 = {"signed char": True, "unsigned char": False}
 # dot product implementations by operand signedness (a, b): (function, operands swapped)
 _DOTS = {(True, True): ("__xp_dot_s8s8", False), (False, True): ("__xp_dot_u8s8", False),
          (True, False): ("__xp_dot_u8s8", True), (False, False): ("__xp_dot_u8u8", False)}
+_DOT_FUNCTIONS = frozenset(f for f, _ in _DOTS.values())
 # the largest |a * b| of each pair, to bound floating sums
 _LARGEST_PRODUCT = {(True, True): 128 * 128, (False, True): 255 * 128, (True, False): 255 * 128,
                     (False, False): 255 * 255}
@@ -69,23 +71,14 @@ class Tensorize(ModulePass):
             raise PassError(f"tensorize{{target={self.target}}} applies to {self.target} programs, "
                             f"not {module.dialect}")
         constants = module_constants(module)
-        module_env = TypeEnv.for_module(module)
-
-        def function_env(f: ir.Function) -> TypeEnv:
-            env = module_env.child()
-            env.declare_params(f.params)
-            for n in ir.walk(f.body):
-                if isinstance(n, ir.Decl):
-                    env.declare_decl(n)
-            return env
         if self.target in ("cuda", "hip"):
             from .tensorize_simt import MFMA_TYPES, TileGemms
-            out = map_function_bodies(module, lambda f: TileGemms(function_env(f), constants, _polynomial,
+            out = map_function_bodies(module, lambda f: TileGemms(function_env(module, f), constants,
                                                                   self.target).kernel(f.body)
                                       if f.kind == "kernel" else f.body)
             if out == module:
                 return out
-            at = 0
+            at = 0   # after the file's leading includes and comments
             while at < len(out.items) and isinstance(out.items[at], (ir.Include, ir.Comment)):
                 at += 1
             if self.target == "cuda":
@@ -94,7 +87,7 @@ class Tensorize(ModulePass):
             else:
                 added = (ir.Verbatim(MFMA_TYPES, "tensorize: MFMA operand types"),)
             return replace(out, items=(*out.items[:at], *added, *out.items[at:]))
-        return map_function_bodies(module, lambda f: _Tensorizer(function_env(f), constants).block(f.body))
+        return map_function_bodies(module, lambda f: _Tensorizer(function_env(module, f), constants).block(f.body))
 
 
 # ---- dot products ---------------------------------------------------------------------------------
@@ -169,9 +162,9 @@ class _Tensorizer:
         if is_integer(acc_type) and canonical_base(acc_type.base) != "bool" and \
                 not (dot.cast is not None and canonical_base(dot.cast.base) == "float"):
             return dot.call(acc_type)
-        if is_floating(acc_type) and _root(dot.acc) in starts:
-            nest = self.floating_nest(loop, _root(dot.acc), starts[_root(dot.acc)][1])
-            return nest
+        acc = _name(dot.acc)
+        if is_floating(acc_type) and acc in starts:
+            return self.floating_nest(loop, acc, starts[acc][1])
         return None
 
     def floating_nest(self, nest: ir.For, acc: str, start: int):
@@ -187,7 +180,7 @@ class _Tensorizer:
             """False when ``acc`` is used other than by a dot product, or a bound is unknown."""
             if isinstance(s, ir.For):
                 dot = self.dot(s)
-                if dot is not None and _root(dot.acc) == acc and isinstance(strip_parens(dot.acc), ir.Name):
+                if dot is not None and _name(dot.acc) == acc:
                     found.append((s, dot, trips))
                     return True
                 trip = self.trip_count(s)
@@ -250,7 +243,7 @@ class _Tensorizer:
         operands = {_name(_array_of(each)), _name(_array_of(shared))}
         written = _written_arrays(ir.Block(tuple(body[k + 1:])))
         if None in operands or written is None or written & operands or \
-                any(writes_memory(x) or _calls(x) for x in body[:k]):
+                any(writes_memory(x) for x in body[:k]):
             return None
         j, dots = ir.Name("__xp_j"), ir.Name("__xp_dots")
         moved = {h: ir.Paren(ir.BinOp("+", ir.Name(h), j))}
@@ -283,10 +276,7 @@ class _Tensorizer:
         return max(stop - start, 0)
 
     def value(self, e) -> int | None:
-        from .constant_fold import const_value
-        found = const_value(substitute(e, {k: ir.Const(str(v), v) for k, v in self.constants.items()
-                                           if isinstance(v, int)}))
-        return found[0] if found is not None and isinstance(found[0], int) else None
+        return constant(e, self.constants)
 
     def dot(self, loop: ir.For) -> Dot | None:
         """The dot product ``loop`` computes, spanning the loops nested in it end to end, or None."""
@@ -340,8 +330,7 @@ def _dot_call(s):
     """``(acc, type, call)`` of ``acc += (T)__xp_dot_*(...)``, else None."""
     if isinstance(s, ir.ExprStmt) and isinstance(s.expr, ir.Assign) and s.expr.op == "+=" and \
             isinstance(s.expr.value, ir.Cast) and isinstance(s.expr.value.operand, ir.Call) and \
-            isinstance(s.expr.value.operand.func, ir.Name) and s.expr.value.operand.func.id in {
-                f for f, _ in _DOTS.values()}:
+            isinstance(s.expr.value.operand.func, ir.Name) and s.expr.value.operand.func.id in _DOT_FUNCTIONS:
         return s.expr.target, s.expr.value.type, s.expr.value.operand
     return None
 
@@ -383,12 +372,19 @@ def _bare_subscripts(node):
                       if isinstance(n, ir.Index) and isinstance(n.index, ir.Paren) else n)
 
 
-def _calls(node) -> bool:
-    return any(isinstance(n, ir.Call) and not is_pure_call(n) for n in ir.walk(node))
-
-
 def _jumps(node) -> bool:
     return any(isinstance(n, (ir.Jump, ir.Return, ir.Verbatim, ir.RawExpr)) for n in ir.walk(node))
+
+
+def constant(e, constants: dict) -> int | None:
+    """The value of integer expression ``e`` with the module's macros (``constants``) as their values:
+    sums and products as a polynomial without variables, else what the constant folder folds."""
+    poly = _polynomial(e, constants, "")
+    if poly is not None and all(m == () for m in poly):
+        return poly.get((), 0)
+    from .constant_fold import const_value
+    found = const_value(substitute(e, {k: ir.Const(str(v), v) for k, v in constants.items() if isinstance(v, int)}))
+    return found[0] if found is not None and isinstance(found[0], int) else None
 
 
 def _extent(start, stop, value):
@@ -413,11 +409,6 @@ def _without_zeros(e):
             return n.inner
         return n
     return ir.rewrite(e, one)
-
-
-def _root(acc) -> str | None:
-    acc = strip_parens(acc)
-    return acc.id if isinstance(acc, ir.Name) else None
 
 
 def _integer_start(s, env: TypeEnv):

@@ -38,7 +38,8 @@ from xpiler.ir.analysis import strip_parens
 from xpiler.ir.effects import used_names
 from xpiler.ir.types import TypeEnv, canonical_base
 
-from .loop_split import body_statements, substitute
+from .loop_split import body_statements, printed, substitute
+from .tensorize import _accumulation, _coefficient, _name, _without_zeros, constant
 
 _TILES = ((16, 16), (32, 8), (8, 32))   # (rows, columns) of C per warp; K steps of 16
 _HALF = ("half", "__half")
@@ -70,8 +71,8 @@ class TileGemms:
     """Rewrites the thread loops of one kernel (``env``: its names' types; ``constants``: macros) into
     WMMA tiles (``target`` cuda) or MFMA tiles (hip)."""
 
-    def __init__(self, env: TypeEnv, constants: dict, polynomial, target: str = "cuda"):
-        self.env, self.constants, self.polynomial, self.target = env, constants, polynomial, target
+    def __init__(self, env: TypeEnv, constants: dict, target: str = "cuda"):
+        self.env, self.constants, self.target = env, constants, target
 
     def kernel(self, body: ir.Block) -> ir.Block:
         divergent = frozenset(_thread_names(body))
@@ -88,15 +89,12 @@ class TileGemms:
                 tiled = self.thread_gemm(s)
                 if tiled is not None:
                     return tiled
-            header = ir.Block(tuple(x for x in (s.init, ir.ExprStmt(s.cond) if s.cond is not None else None,
-                                                  ir.ExprStmt(s.step) if s.step is not None else None) if x))
-            inner = under_thread_condition or bool(used_names(header) & divergent) or _reads_thread(header)
+            inner = under_thread_condition or _thread_dependent(_header(s), divergent)
             return replace(s, body=self.statement(s.body, inner, divergent))
         if isinstance(s, ir.Block):
             return self.block(s, under_thread_condition, divergent)
         if isinstance(s, (ir.If, ir.While)):
-            cond = ir.ExprStmt(s.cond)
-            inner = under_thread_condition or bool(used_names(cond) & divergent) or _reads_thread(cond)
+            inner = under_thread_condition or _thread_dependent(_header(s), divergent)
             if isinstance(s, ir.While):
                 return replace(s, body=self.statement(s.body, inner, divergent))
             return replace(s, then=self.statement(s.then, inner, divergent),
@@ -105,10 +103,7 @@ class TileGemms:
 
     # -- the match -------------------------------------------------------------------------------
     def value(self, e) -> int | None:
-        poly = self.polynomial(e, self.constants, "")
-        if poly is None or any(m != () for m in poly):
-            return None
-        return poly.get((), 0)
+        return constant(e, self.constants)
 
     def thread_gemm(self, loop: ir.For):
         c = loop.canonical()
@@ -132,7 +127,6 @@ class TileGemms:
         acc = _zero_accumulator(acc_decl)
         if acc is None:
             return None
-        from .tensorize import _accumulation
         rc = reduction.canonical() if isinstance(reduction, ir.For) else None
         if rc is None or self.value(rc[1]) != 0 or self.value(rc[3]) != 1 or len(body_statements(reduction)) != 1:
             return None
@@ -196,7 +190,6 @@ class TileGemms:
             return None
         coefficients = {}
         for w in names:
-            from .tensorize import _coefficient
             k = _coefficient(index, w, self.constants)
             if k is None or k < 0:
                 return None
@@ -225,8 +218,6 @@ class TileGemms:
 
     def tiled(self, loop, tile, extents, names, operands, layouts, depth) -> ir.Stmt:
         from xpiler.frontend.lift import lift
-        from .tensorize import _without_zeros
-        from .loop_split import printed
         m, n, p = names
         a, b, out = operands
         tm, tn = tile
@@ -269,7 +260,6 @@ class TileGemms:
         receives C[4 (l / 16) + i][l % 16]); elements outside M, N or K read as 0 and are not stored,
         so any shape tiles. The subscripts are the source's, at the lane's element."""
         from xpiler.frontend.lift import lift
-        from .loop_split import printed
         m, n, p = names
         a, b, out = operands
         rows, cols = extents[m], extents[n]
@@ -313,10 +303,6 @@ MFMA_TYPES = ("using __xp_halfx4 = __attribute__((__vector_size__(4 * sizeof(_Fl
               "using __xp_floatx4 = __attribute__((__vector_size__(4 * sizeof(float)))) float;")
 
 
-def _name(e) -> str:
-    return strip_parens(e).id
-
-
 def _uncast(e):
     e = strip_parens(e)
     while isinstance(e, ir.Cast):
@@ -351,16 +337,23 @@ def _thread_names(body) -> set[str]:
             return names
 
 
+def _header(s) -> ir.Block:
+    """What decides whether and how often the body of ``s`` (an ``if``, ``while`` or ``for``) runs."""
+    parts = [s.init] if isinstance(s, ir.For) and s.init is not None else []
+    parts += [ir.ExprStmt(e) for e in (s.cond, getattr(s, "step", None)) if e is not None]
+    return ir.Block(tuple(parts))
+
+
+def _thread_dependent(node, divergent: frozenset) -> bool:
+    return bool(used_names(node) & divergent) or _reads_thread(node)
+
+
 def _thread_exits(s, divergent: frozenset, under: bool) -> bool:
     """A ``return`` or ``goto`` under a condition that may differ between threads."""
     if isinstance(s, (ir.Return, ir.Verbatim)):
         return under and (isinstance(s, ir.Return) or "goto" in s.text or "return" in s.text)
     if isinstance(s, (ir.If, ir.While, ir.For)):
-        parts = [s.cond] if s.cond is not None else []
-        if isinstance(s, ir.For):
-            parts += [x for x in (s.step,) if x is not None]
-        header = ir.Block(tuple(ir.ExprStmt(p) for p in parts) + ((s.init,) if isinstance(s, ir.For) and s.init else ()))
-        inner = under or bool(used_names(header) & divergent) or _reads_thread(header)
+        inner = under or _thread_dependent(_header(s), divergent)
         children = (s.then, s.other) if isinstance(s, ir.If) else (s.body,)
         return any(_thread_exits(c, divergent, inner) for c in children if c is not None)
     if isinstance(s, ir.Block):

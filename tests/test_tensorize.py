@@ -143,8 +143,9 @@ def test_every_signedness_every_length_is_exact(A, B):
         a = rng.integers(info_a.min, info_a.max + 1, n, dtype=TYPES[A])
         b = rng.integers(info_b.min, info_b.max + 1, n, dtype=TYPES[B])
         if n > 1000:   # the largest products throughout: the helpers' 32-bit lanes at their limit
-            a[:] = info_a.max   # offset to 255 where the helper flips a's sign bit
-            b[:] = info_b.min   # -128, or 0 flipped to -128
+            # vpdpbusd's u8 side at 255 and its s8 side at -128: the u8 side is a (flipped to a + 128
+            # for int8) when b is int8, else b (a flipped to a - 128, or swapped with it)
+            a[:], b[:] = (info_a.max, info_b.min) if B == "int8_t" else (info_a.min, info_b.max)
         out = np.zeros(1, np.int64)
         xpiler.run(code, [a, b, out, n], entry="dot", lang="vnni")
         assert out[0] == int(a.astype(np.int64) @ b.astype(np.int64)), (n, out[0])

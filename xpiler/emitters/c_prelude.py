@@ -16,81 +16,54 @@ from dataclasses import replace
 
 from .. import ir
 
-def _dot_product(a: str, b: str) -> str:
-    """C text of ``__xp_dot_<a><b>``: the sum of ``a[r] * b[r]`` over ``r < n`` for int8 (``s8``) or
-    uint8 (``u8``) arrays, exact in 64 bits. vpdpbusd multiplies u8 by s8, four products summed into
-    each 32-bit lane: an s8 ``a`` is offset to ``a + 128`` (``a ^ 0x80``) and ``128 * sum(b)`` taken off
-    again; a u8 ``b`` to ``b - 128`` and ``128 * sum(a)`` added back. Chunks of 64 KiB keep every
-    32-bit sum exact (|product| <= 255 * 128); a tail of fewer than 64 bytes is read under a mask."""
+def _dot_products(a: str, b: str, ways: int = 1) -> str:
+    """C text of ``__xp_dot_<a><b>(a, b, n)`` (``ways`` 1: the sum of ``a[r] * b[r]`` over ``r < n``)
+    or ``__xp_dot4_<a><b>(a0, a1, a2, a3, b, n, out)`` (4: ``out[i]`` the sum of ``a<i>[r] * b[r]``, the
+    shared ``b`` loaded once per 64 bytes), for int8 (``s8``) or uint8 (``u8``) arrays, exact in 64 bits.
+    vpdpbusd multiplies u8 by s8, four products summed into each 32-bit lane: u8 x s8 as they are; for
+    s8 x s8 the ``a``s are offset to ``a + 128`` (``a ^ 0x80``, the u8 side) and ``128 * sum(b)`` is
+    taken off again, for u8 x u8 to ``a - 128`` (the s8 side, ``b`` the u8 one) and ``128 * sum(b)``
+    added back, in 64 bits. Chunks of 64 KiB keep every 32-bit sum exact (|product| <= 255 * 128); a
+    tail of fewer than 64 bytes is read under a mask."""
     ta, tb = ("int8_t" if a == "s8" else "uint8_t"), ("int8_t" if b == "s8" else "uint8_t")
+    one = ways == 1
+    names = ["a"] if one else [f"a{i}" for i in range(ways)]
+    sums = ["total"] if one else [f"out[{i}]" for i in range(ways)]
     if (a, b) == ("u8", "s8"):
-        va, vb, fix, sign = "va", "vb", None, ""
+        operands, fix, sign = "va{i}, vb", None, ""
     elif (a, b) == ("s8", "s8"):
-        va, vb, fix, sign = "_mm512_xor_si512(va, flip)", "vb", "_mm512_dpbusd_epi32(fix, ones, vb)", "-"
+        operands, fix, sign = "_mm512_xor_si512(va{i}, flip), vb", "_mm512_dpbusd_epi32(fix, ones, vb)", "-"
     else:
-        va, vb, fix, sign = "va", "_mm512_xor_si512(vb, flip)", "_mm512_dpbusd_epi32(fix, va, ones)", "+"
-    step = (f"      acc = _mm512_dpbusd_epi32(acc, {va}, {vb});\n" +
-            (f"      fix = {fix};\n" if fix else ""))
-    return (f"static inline long long __xp_dot_{a}{b}(const {ta} *a, const {tb} *b, long long n) {{\n"
+        operands, fix, sign = "vb, _mm512_xor_si512(va{i}, flip)", "_mm512_dpbusd_epi32(fix, vb, ones)", ""
+
+    def step(load: str) -> str:   # load: the load of 64 bytes at {p}
+        return (f"      const __m512i vb = {load.format(p='b + r')};\n" +
+                "".join(f"      const __m512i va{i} = {load.format(p=x + ' + r')};\n" for i, x in enumerate(names)) +
+                "".join(f"      acc{i} = _mm512_dpbusd_epi32(acc{i}, {operands.format(i=i)});\n"
+                        for i in range(ways)) +
+                (f"      fix = {fix};\n" if fix else ""))
+    params = ", ".join(f"const {ta} *{x}" for x in names) + ("," if one else ",\n   ") + f" const {tb} *b, long long n"
+    return ((f"static inline long long __xp_dot_{a}{b}({params}) {{\n  long long total = 0;\n" if one else
+             f"static inline void __xp_dot4_{a}{b}({params}, long long *out) {{\n"
+             f"  {' = '.join(sums)} = 0;\n") +
             "  const __m512i flip = _mm512_set1_epi8((char)0x80), ones = _mm512_set1_epi8(1);\n"
-            "  long long total = 0;\n"
             "  for (long long r0 = 0; r0 < n; r0 += 65536) {\n"
             "    const long long end = n - r0 < 65536 ? n : r0 + 65536;\n"
-            "    __m512i acc = _mm512_setzero_si512(), fix = _mm512_setzero_si512();\n"
+            f"    __m512i fix = _mm512_setzero_si512(), {', '.join(f'acc{i} = fix' for i in range(ways))};\n"
             "    long long r = r0;\n"
             "    for (; r + 64 <= end; r += 64) {\n"
-            "      const __m512i va = _mm512_loadu_si512(a + r), vb = _mm512_loadu_si512(b + r);\n"
-            f"{step}"
+            + step("_mm512_loadu_si512({p})") +
             "    }\n"
             "    if (r < end) {\n"
             "      const __mmask64 k = _cvtu64_mask64(~0ULL >> (64 - (end - r)));\n"
-            "      const __m512i va = _mm512_maskz_loadu_epi8(k, a + r), vb = _mm512_maskz_loadu_epi8(k, b + r);\n"
-            f"{step}"
+            + step("_mm512_maskz_loadu_epi8(k, {p})") +
             "    }\n"
-            "    total += _mm512_reduce_add_epi32(acc)"
-            + (f" {sign} 128LL * _mm512_reduce_add_epi32(fix)" if fix else "") + ";\n"
+            + (f"    const long long correction = {sign}128LL * _mm512_reduce_add_epi32(fix);\n" if fix else "")
+            + "".join(f"    {total} += _mm512_reduce_add_epi32(acc{i}){' + correction' if fix else ''};\n"
+                      for i, total in enumerate(sums)) +
             "  }\n"
             "  (void)flip; (void)ones;\n"
-            "  return total;\n"
-            "}")
-
-
-def _four_dot_products(t: str) -> str:
-    """C text of ``__xp_dot4_<t><t>``: ``out[i]`` = the sum of ``a<i>[r] * b[r]`` over ``r < n``, four
-    dot products against one shared ``b`` (loaded once per 64 bytes), int8 (``s8``) or uint8 (``u8``)
-    alike. As ``__xp_dot_*``: the ``a``s are offset by 128 (``^ 0x80``); for int8 they become the u8
-    side and ``128 * sum(b)`` is taken off, for uint8 ``b`` is the u8 side and ``128 * sum(b)`` is
-    added back, in 64 bits (a chunk's uint8 dot product, up to 65536 * 255 * 255, passes 2^31; its
-    offset sums and ``sum(b)`` do not)."""
-    c = "int8_t" if t == "s8" else "uint8_t"
-    step = "".join(f"      acc{i} = _mm512_dpbusd_epi32(acc{i}, " +
-                   (f"_mm512_xor_si512(va{i}, flip), vb);\n" if t == "s8" else f"vb, _mm512_xor_si512(va{i}, flip));\n")
-                   for i in range(4))
-    fix = "_mm512_dpbusd_epi32(fix, ones, vb)" if t == "s8" else "_mm512_dpbusd_epi32(fix, vb, ones)"
-    sign = "-" if t == "s8" else ""
-    loads = "".join(f"      const __m512i va{i} = LOAD(a{i} + r);\n" for i in range(4))
-    return (f"static inline void __xp_dot4_{t}{t}(const {c} *a0, const {c} *a1, const {c} *a2, const {c} *a3,\n"
-            f"                                    const {c} *b, long long n, long long *out) {{\n"
-            "  const __m512i flip = _mm512_set1_epi8((char)0x80), ones = _mm512_set1_epi8(1);\n"
-            "  out[0] = out[1] = out[2] = out[3] = 0;\n"
-            "  for (long long r0 = 0; r0 < n; r0 += 65536) {\n"
-            "    const long long end = n - r0 < 65536 ? n : r0 + 65536;\n"
-            "    __m512i acc0 = _mm512_setzero_si512(), acc1 = acc0, acc2 = acc0, acc3 = acc0, fix = acc0;\n"
-            "    long long r = r0;\n"
-            "    for (; r + 64 <= end; r += 64) {\n"
-            "      const __m512i vb = _mm512_loadu_si512(b + r);\n"
-            + loads.replace("LOAD(", "_mm512_loadu_si512(") + step +
-            f"      fix = {fix};\n"
-            "    }\n"
-            "    if (r < end) {\n"
-            "      const __mmask64 k = _cvtu64_mask64(~0ULL >> (64 - (end - r)));\n"
-            "      const __m512i vb = _mm512_maskz_loadu_epi8(k, b + r);\n"
-            + loads.replace("LOAD(", "_mm512_maskz_loadu_epi8(k, ") + step +
-            f"      fix = {fix};\n"
-            "    }\n"
-            f"    const long long correction = {sign}128LL * _mm512_reduce_add_epi32(fix);\n"
-            + "".join(f"    out[{i}] += _mm512_reduce_add_epi32(acc{i}) + correction;\n" for i in range(4)) +
-            "  }\n"
+            + ("  return total;\n" if one else "") +
             "}")
 
 
@@ -135,8 +108,8 @@ ENTRIES: dict[str, tuple[str, tuple[str, ...]]] = {
                         "}", ("half",)),
     # tensorize (passes/tensorize.py): byte dot products by vpdpbusd (intrinsic registry: vnni.dot_*)
     "__xp_immintrin": ("#include <immintrin.h>", ()),
-    **{f"__xp_dot_{a}{b}": (_dot_product(a, b), ("__xp_immintrin",)) for a, b in (("s8", "s8"), ("u8", "s8"), ("u8", "u8"))},
-    **{f"__xp_dot4_{t}{t}": (_four_dot_products(t), ("__xp_immintrin",)) for t in ("s8", "u8")},
+    **{f"__xp_dot_{a}{b}": (_dot_products(a, b), ("__xp_immintrin",)) for a, b in (("s8", "s8"), ("u8", "s8"), ("u8", "u8"))},
+    **{f"__xp_dot4_{t}{t}": (_dot_products(t, t, 4), ("__xp_immintrin",)) for t in ("s8", "u8")},
     # c-prelude (passes/c_prelude.py): _Float16 -> float in one instruction, opaque to gcc's folding of
     # (double)(float)h into a libgcc call; the VNNI flags have AVX-512 (VL) but not F16C's _cvtsh_ss
     "__xp_half_to_float": ("static inline float __xp_half_to_float(half h) {\n"
