@@ -362,16 +362,19 @@ def test_cuda_half_max_min_missing_from_hip_are_defined_in_the_translation():
         np.testing.assert_array_equal(out.reshape(8, n), np.array(expect * 2, np.uint16), err_msg=lang)
 
 
-def test_cuda_half_max_min_translated_to_c_keep_their_nan_and_zero_rules():
-    # the C prelude's definitions (xpiler/emitters/c_prelude.py), bit for bit on special values
-    code = xpiler.translate(HALF_MAX_MIN, to="vnni", source="cuda")
+@pytest.mark.parametrize("target", ["vnni", "bang"])
+def test_cuda_half_max_min_translated_to_c_keep_their_nan_and_zero_rules(target):
+    # the prelude's definitions (xpiler/emitters/c_prelude.py: SSE selects in C, portable C on BANG,
+    # whose compiler does not target x86), bit for bit on special values
+    code = xpiler.translate(HALF_MAX_MIN, to=target, source="cuda")
+    assert ("immintrin.h" in code) == (target == "vnni")
     special = np.array([0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, np.nan, 65504, -2.5, 6e-8], np.float16).view(np.uint16)
     a, b = (x.ravel().copy() for x in np.meshgrid(special, special))
     n = a.size
     expect = [[_half_max_min(x, y, is_max, nan_wins) for x, y in zip(a, b)]
               for nan_wins in (False, True) for is_max in (True, False)]
     out = np.zeros(8 * n, np.uint16)
-    xpiler.run(code, [a.view(np.float16), b.view(np.float16), out.view(np.float16), n], lang="vnni")
+    xpiler.run(code, [a.view(np.float16), b.view(np.float16), out.view(np.float16), n], lang=target)
     np.testing.assert_array_equal(out.reshape(8, n), np.array(expect * 2, np.uint16))
 
 

@@ -315,6 +315,25 @@ RENAMES = {"__expf": "expf", "__logf": "logf", "__powf": "powf", "__sinf": "sinf
 HEADERS = ("math.h", "stdint.h", "string.h", "stdlib.h")
 
 
+# Entries with another definition in device dialects, whose compilers do not target x86 (the x86
+# forms above are for the C target only): the same results in portable C.
+DEVICE_ENTRIES = {
+    "__xp_hminmax": ("static inline half __xp_hminmax(half a, half b, bool is_max, bool nan_wins) {\n"
+                     "  const float x = (float)a, y = (float)b;\n"
+                     "  if (x != x || y != y) {\n"
+                     "    if (nan_wins || (x != x && y != y)) {\n"
+                     "      union { unsigned short bits; half value; } canonical = {0x7fff};\n"
+                     "      return canonical.value;\n"
+                     "    }\n"
+                     "    return x != x ? b : a;\n"
+                     "  }\n"
+                     "  if (x == y)  /* +0 is the larger of two zeros */\n"
+                     "    return (signbit(x) != 0) == is_max ? b : a;\n"
+                     "  return (is_max ? x > y : x < y) ? a : b;\n"
+                     "}", ("half",)),
+}
+
+
 def needed(module: ir.Module) -> list[str]:
     """Prelude entries ``module`` uses (directly or through other entries), in table order."""
     used = set()
@@ -413,7 +432,7 @@ def with_target_prelude(module: ir.Module, target: str) -> ir.Module:
     callable_ = _DEVICE_CALLABLE[target]
     prelude = []
     for name in needed(module):
-        text = ENTRIES[name][0]
+        text = (DEVICE_ENTRIES if name in DEVICE_ENTRIES else ENTRIES)[name][0]
         if name in skip or not text or (target in ("cuda", "hip") and ("half" in text or name.startswith("__h"))):
             continue  # the SIMT headers (and the emulation's) have their own half precision
         if target == "bang" and name == "__xpiler_union_job":  # the enum is bang.h's own
