@@ -64,15 +64,17 @@ class FootprintError(TranslationError):
     """The extent of a buffer cannot be derived exactly (data-dependent index, pointer escapes, ...)."""
 
 
-# z3's deterministic resource limit for one query (a few seconds of CPU at most; a proof attempted
-# while simplifying gets a tenth): a query that runs out is a refusal (or a simplification not made),
-# never a guess, and the outcome does not depend on the machine's load.
+# z3's deterministic resource limits, for one query (a few seconds of CPU at most; a proof attempted
+# while simplifying gets a tenth) and for one call in all (two queries that run out): a query that runs
+# out is a refusal (or a simplification not made), never a guess. No clock decides anything, so the
+# outcome (a closed form, an inspector or a refusal) is the same on any machine under any load.
 QUERY_RLIMIT = 20_000_000
-# ... and for one call in all; plus a wall-clock bound for the call, for the nonlinear problems
-# (symbolic sizes dealt to tasks) where z3 spends long on few resources: a closed form hard to check is
-# refused in seconds (only then can the outcome depend on the machine's load).
-BUDGET_RLIMIT = 200_000_000
-DEADLINE_S = 20.0
+BUDGET_RLIMIT = 40_000_000
+# ... for the proof, before an inspector is built, that no access starts below its buffer.
+INSPECTOR_RLIMIT = 10_000_000
+# A wall-clock bound far above what the budgets take (z3 spends 2-10 s on a query that runs out): a net
+# against a solver stuck between two resource checks, not a limit that decides outcomes.
+SAFETY_DEADLINE_S = 120.0
 # Random parameter points (besides all-1, 2, 3, 7) at which a symbolic extent must be reached.
 SAMPLES = 12
 SAMPLE_RANGE = (0, 12)
@@ -1916,9 +1918,10 @@ def _conjuncts(t) -> list:
 class _Solver:
     """The z3 side of one footprint query: parameter assumptions, obligations, maxima and proofs."""
 
-    def __init__(self, tracer: _Tracer, function: ir.Function, deadline: float):
+    def __init__(self, tracer: _Tracer, function: ir.Function, budget: int):
         self.tracer = tracer
-        self.deadline = deadline
+        self.budget = budget  # z3 resources (rlimit units) for all the queries
+        self.deadline = time.monotonic() + SAFETY_DEADLINE_S
         self.function = function
         # A context of its own: in z3's one global context, what earlier queries built changes how
         # hard queries near their limits end (decided or not), so a footprint depended on what the
@@ -1948,7 +1951,7 @@ class _Solver:
                 self.obligations.append(c)
         self._checked = False
         self.spent = 0       # z3 resources used so far (rlimit units)
-        self.counted = None  # z3's resource counter at the last check
+        self.counted = 0     # z3's resource counter of the context at the last check
         self.root = ""       # the buffer being sized, for messages of the simplifications
         self.decided: dict[str, object] = {}  # conditions fold() decided, by text
 
@@ -1961,25 +1964,25 @@ class _Solver:
     def end(self, a: _Access):
         return self.z.int(a.start) + self.z.int(a.size)
 
-    def check(self, root: str, s: z3.Solver):
-        """``s.check()``, within the budget of the buffer and the deadline of the call."""
-        remaining = self.deadline - time.monotonic()
-        if remaining <= 0:
+    def check(self, root: str, s: z3.Solver, rlimit: int = QUERY_RLIMIT):
+        """``s.check()`` with at most ``rlimit`` z3 resources, within what is left of the call's budget."""
+        left = self.budget - self.spent
+        if left <= 0 or time.monotonic() > self.deadline:
             raise self.fail(root, "deriving it takes more than the analysis budget")
-        s.set("timeout", max(1, int(remaining * 1000)))
+        s.set("rlimit", min(rlimit, left))
+        s.set("timeout", max(1, int((self.deadline - time.monotonic()) * 1000)))
         result = s.check()
         statistics = s.statistics()
-        if "rlimit count" in statistics.keys():  # z3's counter of the context: the spending since the last check
+        if "rlimit count" in statistics.keys():  # the context's counter, cumulative
             count = statistics.get_key_value("rlimit count")
-            self.spent += count - self.counted if self.counted is not None else 0
+            self.spent += count - self.counted
             self.counted = count
-        if self.spent > BUDGET_RLIMIT:
+        if result == z3.unknown and self.spent >= self.budget:
             raise self.fail(root, "deriving it takes more than the analysis budget")
         return result
 
     def solver(self, *constraints) -> z3.Solver:
         s = z3.SolverFor("QF_NIA", ctx=self.ctx) if self.parameters else z3.Solver(ctx=self.ctx)
-        s.set("rlimit", QUERY_RLIMIT)
         s.add(*self.assumptions, *constraints)
         return s
 
@@ -1999,7 +2002,7 @@ class _Solver:
         conditions on loop counters hold."""
         if self._checked:
             return
-        if self.check(root, self.solver()) != z3.sat:
+        if not self.feasible(root, lambda: "whether any parameter values meet the program's conditions"):
             whys = "; ".join(dict.fromkeys(c.why for c in self.restrictions))
             raise self.fail(root, f"its parameter values break what the program needs: {whys}")
         for c in self.obligations:
@@ -2165,9 +2168,7 @@ class _Solver:
         return True
 
     def proves(self, claim, rlimit: int = QUERY_RLIMIT // 10) -> bool:
-        s = self.solver(z3.Not(claim))
-        s.set("rlimit", rlimit)
-        return self.check(self.root, s) == z3.unsat
+        return self.check(self.root, self.solver(z3.Not(claim)), rlimit) == z3.unsat
 
     def symbolic(self, root: str, accesses: list[_Access]):
         self.root = root
@@ -2329,9 +2330,8 @@ def footprint(function: ir.Function, pointers: Iterable[str], *, constants: Mapp
 
 
 def _footprint(function, pointers, params, constants, module, inspectors) -> dict[str, ir.Expr]:
-    deadline = time.monotonic() + DEADLINE_S
     tracer = _Tracer(function, constants, module).run()
-    solver = _Solver(tracer, function, deadline)
+    solver = _Solver(tracer, function, BUDGET_RLIMIT)
     result = {}
     for name in pointers:
         if name in tracer.errors:
@@ -2367,16 +2367,12 @@ def _footprint(function, pointers, params, constants, module, inspectors) -> dic
     return result
 
 
-# Time for proving, before an inspector is built, that no access starts below its buffer.
-INSPECTOR_DEADLINE_S = 5.0
-
-
 def _inspectable(tracer: _Tracer, function: ir.Function, accesses: list[_Access]) -> bool:
     """Whether an inspector gives the exact extent: every access is definite (a possible one would
     have to be proved inside the others) and provably starts at or after the buffer."""
     if any(a.maybe is not None for a in accesses):
         return False
-    solver = _Solver(tracer, function, time.monotonic() + INSPECTOR_DEADLINE_S)
+    solver = _Solver(tracer, function, INSPECTOR_RLIMIT)
     try:
         solver.check_starts(accesses[0].root, accesses)
     except FootprintError:

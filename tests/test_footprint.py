@@ -450,10 +450,10 @@ def test_rows_split_by_a_symbolic_divisor_get_a_closed_form_or_out_of_budget_an_
         HO = (H - K) // S + 1
         expected = ((N - 1) * H + (HO - 1) * S + K - 1) * W + W
         assert eval(closed.replace("/", "//"), dict(N=N, H=H, W=W, K=K, S=S)) == expected  # all terms >= 0
-    # where z3 cannot decide the maximum (under load it may run out of time), the same exact terms
+    # where z3 cannot decide the maximum (its resource budget runs out), the same exact terms
     # are evaluated at run time instead
     def undecided(solver, name, accesses):
-        raise solver.fail(name, "z3 could not decide the largest end (as when the deadline passes)")
+        raise solver.fail(name, "z3 could not decide the largest end (as when its budget runs out)")
     monkeypatch.setattr(footprint_module._Solver, "symbolic", undecided)
     assert "z3 could not decide" in refusal(ROWS_BY_DIVISOR, "pool_rows", "x")
     call, found = inspected(ROWS_BY_DIVISOR, "pool_rows", "x")
@@ -465,6 +465,21 @@ def test_rows_split_by_a_symbolic_divisor_get_a_closed_form_or_out_of_budget_an_
         HO = (H - K) // S + 1
         expected = ((N - 1) * H + (HO - 1) * S + K - 1) * W + W
         assert run_inspector(inspector, call, N=N, H=H, W=W, K=K, S=S) == expected
+
+
+def test_the_outcome_depends_on_z3_resources_not_on_the_clock(monkeypatch):
+    # a machine 20 times slower (a clock that runs 20 times faster) derives the same closed form: only
+    # z3's resource counts decide, never the time a query took
+    closed = extents(ROWS_BY_DIVISOR, "pool_rows", ["x"])["x"]
+    real = footprint_module.time.monotonic
+    start = real()
+    monkeypatch.setattr(footprint_module.time, "monotonic", lambda: start + 20 * (real() - start))
+    assert extents(ROWS_BY_DIVISOR, "pool_rows", ["x"])["x"] == closed
+    # and a budget spent is a refusal that says so (an inspector may still size the buffer)
+    monkeypatch.setattr(footprint_module.time, "monotonic", real)
+    monkeypatch.setattr(footprint_module, "BUDGET_RLIMIT", 1000)
+    assert refusal(ROWS_BY_DIVISOR, "pool_rows", "x") == \
+        "pool_rows: the extent of x cannot be derived exactly: deriving it takes more than the analysis budget"
 
 
 def test_padding_guards_whose_last_tap_is_not_the_largest_are_sized_by_an_inspector():

@@ -63,11 +63,12 @@ from .effects import declaration_counts
 from .types import TypeEnv, is_floating, is_integer, sizeof
 from ..errors import XpilerError
 
-#: Work limit of one solver query, in z3 resource units (about 200 ms of solving), and a wall-clock
-#: cap for loaded machines. An undecided query counts as a dependence. The resource limit, unlike a
-#: time limit, gives the same answers however busy the machine is.
+#: Work limit of one solver query, in z3 resource units (about 200 ms of solving): an undecided query
+#: counts as a dependence. The resource limit, unlike a time limit, gives the same answers however busy
+#: the machine is; the wall-clock cap, far above it, is only a net against a solver stuck between two
+#: resource checks.
 QUERY_RLIMIT = 500_000
-QUERY_TIMEOUT_MS = 2_000
+QUERY_TIMEOUT_MS = 10_000
 
 # Pure functions: results depend on their arguments only (math, conversions).
 _PURE_INTRINSIC_KINDS = ("math", "convert")
