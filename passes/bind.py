@@ -264,7 +264,10 @@ def trip_count(start, stop, step) -> ir.Expr:
     return _bin("/", _bin("+", span, _bin("-", step, _c(1))), step)
 
 
-def find_nest(f: ir.Function, parallel: ParallelLoops) -> Nest | None:
+def find_nest(f: ir.Function, parallel: ParallelLoops, *, interchange: bool = False) -> Nest | None:
+    """The parallel nest of ``f`` (None when it has none). ``interchange``: a loop whose iterations
+    depend on each other (a reduction over ``k``) with an independent loop inside continues the chain
+    through that loop, interchanged (:func:`reduction_inward`): for a GPU, more threads."""
     stmts = list(f.body.body)
     pre = []
     while stmts and not touches_memory(stmts[0]) and not isinstance(stmts[0], ir.For) and \
@@ -284,7 +287,11 @@ def find_nest(f: ir.Function, parallel: ParallelLoops) -> Nest | None:
                 outer_vars | assigned_scalars(node.body)):
             break
         if var in assigned_scalars(node.body) or not parallel(node, tuple(loops)):
-            break
+            inward = reduction_inward(node, parallel, tuple(loops)) if interchange and loops else None
+            if inward is None:
+                break
+            node = inward
+            continue
         loops.append(node)
         trips.append(trip_count(start, stop, step))
         outer_vars.add(var)
@@ -321,6 +328,43 @@ def sink_scalars(stmts: list) -> ir.For | None:
         return None
     body = loop.body.body if isinstance(loop.body, ir.Block) else (loop.body,)
     return replace(loop, body=ir.Block(tuple(decls) + tuple(body)))
+
+
+def reduction_inward(loop: ir.For, parallel: ParallelLoops, within: tuple) -> ir.For | None:
+    """``for (k) { scalar declarations; for (j) body }`` as ``for (j) for (k) { declarations; body }``
+    when that computes the same and the new outer loop has independent iterations (None otherwise).
+
+    The declarations may read memory (``float a = A[i * K + k]``): they are evaluated once per
+    ``(j, k)`` instead of once per ``k``. That is exact when the ``j`` loop of the result is independent
+    (the dependence analysis, over the whole new body): an iteration ``j`` then touches nothing another
+    iteration writes, so its reads (the declarations' included) see what they saw before, and its own
+    iterations over ``k`` run in their old order. The ``j`` loop's header must not use ``k``, the
+    declarations or anything the loop body assigns, and the body must not assign what the declarations
+    read or declare."""
+    if loop.canonical() is None or not isinstance(loop.init, ir.Decl) or loop.canonical()[0] in assigned_scalars(loop.body):
+        return None
+    stmts = [s for s in (loop.body.body if isinstance(loop.body, ir.Block) else (loop.body,))
+             if not isinstance(s, ir.Comment)]
+    if not stmts or not isinstance(stmts[-1], ir.For):
+        return None
+    inner, decls = stmts[-1], stmts[:-1]
+    canon = inner.canonical()
+    if canon is None or not isinstance(inner.init, ir.Decl) or canon[0] in assigned_scalars(inner.body):
+        return None
+    if not all(isinstance(d, ir.Decl) and not is_array_decl(d) and not writes_memory(d) for d in decls):
+        return None
+    names = {v.name for d in decls for v in d.vars}
+    header = ir.Block(tuple(ir.ExprStmt(e) for e in canon[1:]))
+    if used_names(header) & (names | {loop.canonical()[0]} | assigned_scalars(loop.body)):
+        return None
+    read = used_names(ir.Block(tuple(decls)))
+    if canon[0] in read or (names | read) & assigned_scalars(inner.body):
+        return None
+    if body_arrays(inner.body) or has_thread_loops(inner.body):
+        return None
+    body = inner.body.body if isinstance(inner.body, ir.Block) else (inner.body,)
+    swapped = replace(inner, body=ir.Block((replace(loop, body=ir.Block(tuple(decls) + tuple(body))),)))
+    return swapped if parallel(swapped, within) else None
 
 
 def decode(nest: Nest, index: ir.Expr) -> list:
@@ -762,10 +806,9 @@ class Binder:
             f = replace(f, params=tuple(replace(p, name=f"src_{p.name}") if p.name in clashes else p for p in f.params))
         if self.target == "vnni":
             return self.openmp(f)
-        nest = find_nest(f, self.parallel)
         if self.target == "bang":
-            return self.bang(f, nest)
-        return self.simt(f, nest)
+            return self.bang(f, find_nest(f, self.parallel))
+        return self.simt(f, find_nest(f, self.parallel, interchange=True))
 
     # -- vnni ------------------------------------------------------------------------------------------
     def openmp(self, f: ir.Function) -> ir.Function:

@@ -55,6 +55,51 @@ def test_an_openmp_loop_is_parallel_and_its_private_accumulator_stays_per_thread
     np.testing.assert_allclose(out, x.reshape(37, 19).sum(axis=1), rtol=1e-5)
 
 
+IKJ_GEMM = """extern "C" void gemm(const float *A, const float *B, float *C, int M, int N, int K) {
+  #pragma omp parallel for
+  for (int i = 0; i < M; ++i)
+    for (int k = 0; k < K; ++k) {
+      float a = A[i * K + k];
+      for (int j = 0; j < N; ++j) C[i * N + j] += a * B[k * N + j];
+    }
+}"""
+
+
+def test_a_reduction_around_an_independent_loop_is_interchanged_so_both_outer_loops_are_threads():
+    # one thread per row would leave a GPU idle: j moves out of the k reduction, a is read per (i, j),
+    # and every C[i][j] still sums its products in the order of k (the same float bits)
+    code = xpiler.translate(IKJ_GEMM, to="cuda", source="vnni")
+    assert "__xp_f < (M * N);" in code
+    assert ("    int i = (int)(__xp_f / N);\n    int j = (int)(__xp_f % N);\n    for (int k = 0; k < K; ++k) {\n"
+            "      float a = A[i * K + k];\n      C[i * N + j] += a * B[k * N + j];") in code
+    rng = np.random.default_rng(3)
+    M, N, K = 19, 23, 37
+    A, B = rng.standard_normal((M, K), np.float32), rng.standard_normal((K, N), np.float32)
+    C0 = rng.standard_normal((M, N), np.float32)
+    want = C0.copy()
+    for k in range(K):
+        want += A[:, k:k + 1] * B[k]   # float32, in the order of k
+    C = C0.copy()
+    xpiler.run(code, [A, B, C, M, N, K], entry="gemm", lang="cuda", backend="emulate")
+    np.testing.assert_array_equal(C, want)
+
+
+@pytest.mark.parametrize("why, body", [
+    ("the inner loop writes what the declaration reads",
+     "float a = C[i * N + k]; for (int j = 0; j < N; ++j) C[i * N + j] += a;"),
+    ("iterations of j depend on each other",
+     "float a = A[i * K + k]; for (int j = 1; j < N; ++j) C[i * N + j] += a * C[i * N + j - 1];"),
+    ("the inner loop's bound changes with k",
+     "float a = A[i * K + k]; for (int j = 0; j < k; ++j) C[i * N + j] += a;"),
+])
+def test_a_reduction_is_not_interchanged_where_that_would_change_the_result(why, body):
+    src = IKJ_GEMM.replace("float a = A[i * K + k];\n      for (int j = 0; j < N; ++j) C[i * N + j] += a * B[k * N + j];",
+                           body)
+    assert body in src
+    code = xpiler.translate(src, to="cuda", source="vnni")
+    assert "__xp_f < M;" in code, why
+
+
 def test_vnni_target_gets_openmp_on_the_recovered_block_loops():
     entry = next(e for e in suite.entries("cuda") if e.file == "softmax_warp_xor.cu")
     code = xpiler.translate(entry.source, to="vnni", source="cuda")
