@@ -23,8 +23,10 @@ defined in the translated program (``xpiler_hmax``, ... with cuda_fp16.h's seman
 instead.
 
 Tensor-core code is not a re-spelling either. CUDA -> HIP: ``nvcuda::wmma`` becomes ``xpiler_wmma``, a
-namespace defined in the translation (WMMA_NAMESPACE: 16x16x16 fragments of the 32 lanes of a CUDA
-warp's half wavefront, mma_sync through 32-lane shuffles); other fragment shapes are refused. HIP ->
+namespace defined in the translation (:func:`wmma_namespace`: 16x16x16 fragments of the 32 lanes of a
+CUDA warp's half wavefront, laid out so that mma_sync is two MFMA 16x16x16f16 when both warps of the
+wavefront reach it, 32-lane shuffles when one warp does or wavefronts have 32 lanes); other fragment
+shapes are refused. HIP ->
 CUDA: the MFMA builtins are wavefront operations like the 64-lane shuffles above (the lanes' A and B
 elements meet in shared memory, CDNA's lane layouts; ``16x16x16f16``, a WMMA shape, is then multiplied
 on the tensor cores by the wavefront's first warp, the other shapes by the lanes), clang's vector
@@ -136,11 +138,21 @@ VOTE_HELPERS = {"ballot": "xpiler_ballot", "any": "xpiler_any", "all": "xpiler_a
 
 # CUDA -> HIP: nvcuda::wmma becomes this namespace (defined in the translation), ``wmma::`` and
 # ``nvcuda::wmma::`` names ``xpiler_wmma::``.
+def wmma_namespace(wavefront: int = 64) -> str:
+    """CUDA -> HIP: the namespace nvcuda::wmma becomes (``wmma::`` and ``nvcuda::wmma::`` name
+    ``xpiler_wmma::``). On 64-lane wavefronts (CDNA) mma_sync runs on the matrix cores when both
+    warps of the wavefront reach it (two MFMAs, one per warp's tile); a warp alone, and every warp
+    on 32-lane wavefronts (RDNA, no MFMA), multiplies with 32-lane shuffles."""
+    both_warps = MFMA_MMA_SYNC if wavefront == 64 else ""
+    return WMMA_NAMESPACE.replace("  /*both warps*/\n", both_warps)
+
+
 WMMA_NAMESPACE = """// CUDA's nvcuda::wmma on AMD wavefronts (xpiler): a CUDA warp is one 32-lane half of a 64-lane
-// wavefront, and a fragment belongs to its 32 lanes. Lane l of the half holds elements 8l .. 8l+7 of the
-// 16x16 tile in row-major order: row l / 2, columns 8 (l % 2) .. 8 (l % 2) + 7 (CUDA leaves the mapping
-// unspecified, so element-wise code over x[] means the same). mma_sync gathers the row of A and the
-// columns of B each lane needs with 32-lane shuffles and accumulates in fp32, as tensor cores do.
+// wavefront, and a fragment belongs to its 32 lanes. Element i of lane l of the half is row l % 16,
+// column q of A, and row q, column l % 16 of B and of the accumulator, q = 4 (l / 16) + 8 (i / 4) + i % 4:
+// elements 0..3 are what lane l of a 64-lane MFMA 16x16x16 takes or gives, 4..7 what its lane l + 32
+// does (CUDA leaves the mapping unspecified, so element-wise code over x[] means the same). mma_sync
+// accumulates in fp32, as tensor cores do.
 namespace xpiler_wmma {
 struct matrix_a {};
 struct matrix_b {};
@@ -154,15 +166,29 @@ struct fragment {
   static constexpr int num_elements = 8;
   T x[8];
 };
+typedef _Float16 f16x4 __attribute__((__vector_size__(4 * sizeof(_Float16))));
+typedef float f32x4 __attribute__((__vector_size__(4 * sizeof(float))));
 __device__ inline int lane32() { return __lane_id() & 31; }
+template <class Use> struct lane_is_row { static constexpr bool value = false; };
+template <> struct lane_is_row<matrix_a> { static constexpr bool value = true; };
+// the row r and column c of element i of this lane's fragment
+template <class Use>
+__device__ inline void element(int i, int &r, int &c) {
+  int l = lane32(), q = 4 * (l / 16) + 8 * (i / 4) + i % 4;
+  r = lane_is_row<Use>::value ? l % 16 : q;
+  c = lane_is_row<Use>::value ? q : l % 16;
+}
 template <class Use, class T, class L, class V>
 __device__ inline void fill_fragment(fragment<Use, 16, 16, 16, T, L> &f, const V &v) {
   for (int i = 0; i < 8; ++i) f.x[i] = T(v);
 }
-template <class F, class P>
-__device__ inline void load(F &f, const P *p, unsigned ldm, bool col_major_memory) {
-  int r = lane32() / 2, c0 = lane32() % 2 * 8;
-  for (int i = 0; i < 8; ++i) f.x[i] = col_major_memory ? p[(size_t)(c0 + i) * ldm + r] : p[(size_t)r * ldm + c0 + i];
+template <class Use, class T, class L, class P>
+__device__ inline void load(fragment<Use, 16, 16, 16, T, L> &f, const P *p, unsigned ldm, bool col_major_memory) {
+  for (int i = 0; i < 8; ++i) {
+    int r, c;
+    element<Use>(i, r, c);
+    f.x[i] = col_major_memory ? p[(size_t)c * ldm + r] : p[(size_t)r * ldm + c];
+  }
 }
 template <class Use, class T, class P>
 __device__ inline void load_matrix_sync(fragment<Use, 16, 16, 16, T, row_major> &f, const P *p, unsigned ldm) {
@@ -178,24 +204,28 @@ __device__ inline void load_matrix_sync(fragment<accumulator, 16, 16, 16, T> &f,
 }
 template <class T, class P>
 __device__ inline void store_matrix_sync(P *p, const fragment<accumulator, 16, 16, 16, T> &f, unsigned ldm, layout_t layout) {
-  int r = lane32() / 2, c0 = lane32() % 2 * 8;
   for (int i = 0; i < 8; ++i) {
-    if (layout == mem_col_major) p[(size_t)(c0 + i) * ldm + r] = P(f.x[i]);
-    else p[(size_t)r * ldm + c0 + i] = P(f.x[i]);
+    int r, c;
+    element<accumulator>(i, r, c);
+    if (layout == mem_col_major) p[(size_t)c * ldm + r] = P(f.x[i]);
+    else p[(size_t)r * ldm + c] = P(f.x[i]);
   }
 }
-// D = A B + C: lane l's elements are D[l / 2][8 (l % 2) + i]; A[l / 2][k] is element k % 8 of lane
-// 2 (l / 2) + k / 8, B[k][8 (l % 2) + i] element i of lane 2k + l % 2.
 template <class TA, class LA, class TB, class LB, class TC, class TD>
 __device__ inline void mma_sync(fragment<accumulator, 16, 16, 16, TD> &d, const fragment<matrix_a, 16, 16, 16, TA, LA> &a,
                                 const fragment<matrix_b, 16, 16, 16, TB, LB> &b,
                                 const fragment<accumulator, 16, 16, 16, TC> &c, bool satf = false) {
-  int l = lane32();
   float acc[8];
-  for (int i = 0; i < 8; ++i) acc[i] = float(c.x[i]);
-  for (int k = 0; k < 16; ++k) {
-    float av = __shfl(float(a.x[k % 8]), (l & ~1) + k / 8, 32);
-    for (int i = 0; i < 8; ++i) acc[i] += av * __shfl(float(b.x[i]), 2 * k + (l & 1), 32);
+  /*both warps*/
+  {  // D = A B + C in this warp's lanes: A[r][k] and B[k][n] are element 4 (k / 8) + k % 4 of lanes
+     // r + s and n + s, s = 16 (k % 8 / 4)
+    int l = lane32();
+    for (int i = 0; i < 8; ++i) acc[i] = float(c.x[i]);
+    for (int k = 0; k < 16; ++k) {
+      int s = 16 * (k % 8 / 4), e = 4 * (k / 8) + k % 4;
+      float av = float(a.x[e]), bv = __shfl(float(b.x[e]), l % 16 + s, 32);
+      for (int i = 0; i < 8; ++i) acc[i] += __shfl(av, 4 * (l / 16) + 8 * (i / 4) + i % 4 + s, 32) * bv;
+    }
   }
   for (int i = 0; i < 8; ++i) {
     if (satf) acc[i] = acc[i] != acc[i] ? 0.0f : acc[i] < -65504.0f ? -65504.0f : acc[i] > 65504.0f ? 65504.0f : acc[i];
@@ -203,6 +233,29 @@ __device__ inline void mma_sync(fragment<accumulator, 16, 16, 16, TD> &d, const 
   }
 }
 }  // namespace xpiler_wmma"""
+
+# The two warps of a wavefront in mma_sync together (every lane active): one MFMA per warp's tile over
+# all 64 lanes. Lane L < 32 holds elements 0..3 of MFMA #0's lane L and 4..7 of its lane L + 32 (the
+# partner, L ^ 32): each MFMA takes half of its operands from the other warp's lanes, one shuffle each.
+MFMA_MMA_SYNC = """  if (__ballot(1) == ~0ull) {
+    bool low = __lane_id() < 32;
+    f16x4 a0, a1, b0, b1;
+    f32x4 c0, c1;
+    for (int t = 0; t < 4; ++t) {  // what the partner's MFMA of this warp's tile needs, for what this lane's needs
+      float pa = __shfl_xor(float(a.x[low ? 4 + t : t]), 32, 64), pb = __shfl_xor(float(b.x[low ? 4 + t : t]), 32, 64);
+      float pc = __shfl_xor(float(c.x[low ? 4 + t : t]), 32, 64);
+      a0[t] = (_Float16)(low ? float(a.x[t]) : pa), a1[t] = (_Float16)(low ? pa : float(a.x[4 + t]));
+      b0[t] = (_Float16)(low ? float(b.x[t]) : pb), b1[t] = (_Float16)(low ? pb : float(b.x[4 + t]));
+      c0[t] = low ? float(c.x[t]) : pc, c1[t] = low ? pc : float(c.x[4 + t]);
+    }
+    f32x4 d0 = __builtin_amdgcn_mfma_f32_16x16x16f16(a0, b0, c0, 0, 0, 0);
+    f32x4 d1 = __builtin_amdgcn_mfma_f32_16x16x16f16(a1, b1, c1, 0, 0, 0);
+    for (int t = 0; t < 4; ++t) {
+      float pd = __shfl_xor(low ? d1[t] : d0[t], 32, 64);
+      acc[t] = low ? d0[t] : pd, acc[4 + t] = low ? pd : d1[t];
+    }
+  } else
+"""
 _WMMA_NAME = re.compile(r"(?<![\w:])(?:nvcuda::)?wmma::")
 _WMMA_FRAGMENT = re.compile(r"(?<![\w:])(?:nvcuda::)?wmma::fragment\s*<\s*(?:nvcuda::)?wmma::(\w+)\s*,\s*(\w+)\s*,"
                             r"\s*(\w+)\s*,\s*(\w+)\s*(?:,\s*([\w:]+))?")
@@ -519,13 +572,13 @@ def port(module: ir.Module, target: str, *, wavefront: int = 64) -> ir.Module:
     wave64 |= mapper.cuda_helpers
     if wave64:
         mapped = _with_wave64_helpers(mapped, wave64)
-    return _with_helpers(mapped, mapper.helpers) if mapper.helpers else mapped
+    return _with_helpers(mapped, mapper.helpers, mapper.wavefront) if mapper.helpers else mapped
 
 
-def _with_helpers(module: ir.Module, used: set[str]) -> ir.Module:
+def _with_helpers(module: ir.Module, used: set[str], wavefront: int) -> ir.Module:
     """``module`` with the definitions of the HIP_HELPERS it calls (and of those they call) after its
     includes, each group after its comment, and ``hip/hip_fp16.h`` included for the half helpers and
-    WMMA_NAMESPACE (``wmma`` in ``used``)."""
+    the WMMA namespace (``wmma`` in ``used``) for ``wavefront``-lane wavefronts."""
     from xpiler.frontend.lift import lift
     used = set(used)
     wmma = "wmma" in used
@@ -543,7 +596,7 @@ def _with_helpers(module: ir.Module, used: set[str]) -> ir.Module:
     groups = [g for g in HELPER_GROUPS if any(HIP_HELPERS[n][0] == g for n in names)]
     if ("half" in groups or wmma) and not any(isinstance(i, ir.Include) and i.path == "hip/hip_fp16.h" for i in items):
         items.insert(_first_code_index(items), ir.Include("hip/hip_fp16.h"))
-    added = [ir.Verbatim(WMMA_NAMESPACE, "xpiler's nvcuda::wmma for HIP")] if wmma else []
+    added = [ir.Verbatim(wmma_namespace(wavefront), "xpiler's nvcuda::wmma for HIP")] if wmma else []
     for group in groups:
         text = "\n".join(HIP_HELPERS[n][1] for n in names if HIP_HELPERS[n][0] == group)
         added += [ir.Comment(line) for line in HELPER_GROUPS[group]]

@@ -246,6 +246,41 @@ def test_wmma_runs_on_each_half_of_a_wavefront(la, lb, mc, md):
                                    err_msg=lang)
 
 
+def _wmma_two_warps_inputs(tiles, seed=11):
+    rng = np.random.default_rng(seed)
+    A = rng.uniform(-1, 1, (tiles, 16, 24)).astype(np.float16)
+    B = rng.uniform(-1, 1, (tiles, 16, 24)).astype(np.float16)
+    C = rng.uniform(-1, 1, (tiles, 16, 16)).astype(np.float32)
+    want = 2 * (A[:, :, :16].astype(np.float64) @ B[:, :, :16].astype(np.float64) + C)
+    return A, B, C, want
+
+
+def test_wmma_of_both_warps_of_a_wavefront_runs_on_the_matrix_cores():
+    # row-major A and B, C and D row-major: two MFMA 16x16x16f16 per mma_sync of a whole wavefront
+    src = WMMA_TWO_WARPS.replace("LA", "row_major").replace("LB", "row_major").replace("MC", "mem_row_major") \
+        .replace("MD", "mem_row_major")
+    hip = xpiler.translate(src, to="hip", pipeline="simt-port{target=hip}")
+    assert "  if (__ballot(1) == ~0ull) {\n" in hip and hip.count("__builtin_amdgcn_mfma_f32_16x16x16f16(") == 2
+    # with the lanes' path made a trap, whole wavefronts (tiles 2 and 4) must not need it; at 3 tiles
+    # the last block's wavefront has one warp, which multiplies with shuffles
+    fallback = "  } else\n  {  // D = A B + C in this warp's lanes"
+    assert hip.count(fallback) == 1
+    trapped = hip.replace(fallback, "  } else if (true) {\n    __builtin_trap();\n" + fallback)
+    for tiles, program in ((2, trapped), (4, trapped), (3, hip)):
+        A, B, C, want = _wmma_two_warps_inputs(tiles)
+        D = np.zeros((tiles, 16, 16), np.float32)
+        xpiler.run(program, [A, B, C, D, tiles], lang="hip", backend="emulate")
+        np.testing.assert_allclose(D, want, rtol=1e-5, atol=1e-5, err_msg=f"{tiles} tiles")
+    with pytest.raises(xpiler.errors.ProgramCrash):   # the trap is reached where a warp is alone
+        A, B, C, _ = _wmma_two_warps_inputs(3)
+        xpiler.run(trapped, [A, B, C, np.zeros((3, 16, 16), np.float32), 3], lang="hip", backend="emulate")
+    # RDNA (32-lane wavefronts) has no MFMA: every warp multiplies with shuffles
+    rdna = xpiler.translate(src, to="hip", pipeline="simt-port{target=hip wavefront=32}")
+    assert "mfma" not in rdna and "__ballot" not in rdna
+    checked = compile_check(rdna, "hip")
+    assert checked.ok or checked.skipped, checked.output
+
+
 def test_wmma_fragments_without_a_hip_mapping_are_refused():
     src = """#include <mma.h>
 using namespace nvcuda;
