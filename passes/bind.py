@@ -298,6 +298,8 @@ def find_nest(f: ir.Function, parallel: ParallelLoops, *, interchange: bool = Fa
         body = node.body if isinstance(node.body, ir.Block) else ir.Block((node.body,))
         inner = [s for s in body.body if not isinstance(s, ir.Comment)]
         sunk = sink_scalars(inner)
+        if sunk is None and interchange:
+            sunk = sink_private_arrays(inner, parallel, tuple(loops))
         if sunk is not None:
             node = sunk
             continue
@@ -365,6 +367,85 @@ def reduction_inward(loop: ir.For, parallel: ParallelLoops, within: tuple) -> ir
     body = inner.body.body if isinstance(inner.body, ir.Block) else (inner.body,)
     swapped = replace(inner, body=ir.Block((replace(loop, body=ir.Block(tuple(decls) + tuple(body))),)))
     return swapped if parallel(swapped, within) else None
+
+
+def sink_private_arrays(stmts: list, parallel: ParallelLoops, within: tuple) -> ir.For | None:
+    """The loop of ``[declarations..., loop]`` with the declarations moved into its body, where some
+    are small arrays (a vector accumulator ``float acc[7 * 16]`` of detensorized code, each lane
+    ``acc[v * 16 + lane]``): exact when the loop's iterations are independent with the arrays declared
+    outside it (no iteration reads what another wrote in them), as they have no initial values and
+    nothing after the loop reads them. Scalars as in :func:`sink_scalars`. None otherwise."""
+    if not stmts or not isinstance(stmts[-1], ir.For):
+        return None
+    decls = stmts[:-1]
+    arrays = [d for d in decls if isinstance(d, ir.Decl) and is_array_decl(d)]
+    if not arrays or any(v.init is not None for d in arrays for v in d.vars):
+        return None
+    sizes = [array_bytes(v, parallel.constants) for d in arrays for v in d.vars]
+    if None in sizes or sum(sizes) > FLAT_ARRAY_LIMIT:
+        return None
+    names = {v.name for d in arrays for v in d.vars}
+    scalars = [d for d in decls if d not in arrays]
+    if names & used_names(ir.Block(tuple(scalars))):
+        return None
+    loop = sink_scalars(scalars + [stmts[-1]])
+    if loop is None or not parallel(stmts[-1], within):
+        return None
+    arrays, body = lane_slices(arrays, loop, parallel.constants)
+    return replace(loop, body=ir.Block(tuple(arrays) + tuple(body)))
+
+
+def lane_slices(arrays: list, loop: ir.For, constants: dict) -> tuple[list, list]:
+    """The declarations and the body of ``loop`` (over ``lane`` in ``[0, m)``) with each array of
+    ``m * s`` elements used only as ``x[lane + m * e]`` made ``x[e]`` of ``s`` elements: one
+    iteration's slice (registers, rather than a thread-local copy of every lane's elements). Exact:
+    ``lane + m * e`` is one-to-one in ``e`` for each lane."""
+    var, start, stop, step = loop.canonical()
+    width = const_value(stop, constants)
+    body = ir.Block(tuple(_stmts(loop.body)))
+    if const_value(start, {}) != 0 or const_value(step, {}) != 1 or not width or width < 2:
+        return arrays, list(body.body)
+    out = []
+    for decl in arrays:
+        for v in decl.vars:
+            size = const_value(v.dims[0], constants) if len(v.dims) == 1 and v.dims[0] is not None else None
+            slices = {}
+            for n in ir.walk(body):
+                if isinstance(n, ir.Index) and isinstance(strip_parens(n.base), ir.Name) and strip_parens(n.base).id == v.name:
+                    slices[id(n)] = _lane_slice(n.index, var, width)
+            uses = sum(isinstance(n, ir.Name) and n.id == v.name for n in ir.walk(body))
+            if size is None or size % width or uses != len(slices) or None in slices.values():
+                out.append(ir.Decl((v,), decl.scope, decl.storage))
+                continue
+
+            def compact(n, name=v.name):
+                if isinstance(n, ir.Index) and isinstance(strip_parens(n.base), ir.Name) and \
+                        strip_parens(n.base).id == name:
+                    return ir.Index(n.base, _lane_slice(n.index, var, width))
+                return n
+            body = ir.rewrite(body, compact)
+            out.append(ir.Decl((replace(v, dims=(_c(size // width),)),), decl.scope, decl.storage))
+    return out, list(body.body)
+
+
+def _lane_slice(subscript, lane: str, width: int):
+    """``e`` where ``subscript`` is ``lane + width * e`` (in any order; ``e`` 0 for ``lane`` alone)."""
+    sub = strip_parens(subscript)
+    if isinstance(sub, ir.Name) and sub.id == lane:
+        return _c(0)
+    if not (isinstance(sub, ir.BinOp) and sub.op == "+"):
+        return None
+    for a, b in ((sub.left, sub.right), (sub.right, sub.left)):
+        if isinstance(strip_parens(a), ir.Name) and strip_parens(a).id == lane:
+            b = strip_parens(b)
+            if isinstance(b, ir.BinOp) and b.op == "*":
+                for x, y in ((b.left, b.right), (b.right, b.left)):
+                    if const_value(y, {}) == width and lane not in used_names(ir.ExprStmt(x)):
+                        return x
+            value = const_value(b, {})
+            if value is not None and value % width == 0:
+                return _c(value // width)
+    return None
 
 
 def decode(nest: Nest, index: ir.Expr) -> list:

@@ -100,6 +100,46 @@ def test_a_reduction_is_not_interchanged_where_that_would_change_the_result(why,
     assert "__xp_f < M;" in code, why
 
 
+LANE_ACCUMULATORS = """extern "C" void rows(const float *A, const float *B, float *C) {
+  #pragma omp parallel for
+  for (int i = 0; i < 40; ++i) {
+    float acc[3 * 8];
+    for (int lane = 0; lane < 8; ++lane) {
+      for (int v = 0; v < 3; ++v) acc[v * 8 + lane] = 0.0f;
+      for (int k = 0; k < 17; ++k)
+        for (int v = 0; v < 3; ++v) acc[v * 8 + lane] += A[i * 17 + k] * B[k * 24 + v * 8 + lane];
+      for (int v = 0; v < 3; ++v) C[i * 24 + v * 8 + lane] = acc[(v * 8) + lane];
+    }
+  }
+}"""
+
+
+def test_a_vector_accumulator_of_independent_lanes_is_each_threads_own_slice():
+    # detensorized AVX-512 code keeps one array for all lanes; the lanes are threads too, each with
+    # its three elements acc[v * 8 + lane] as acc[v]
+    code = xpiler.translate(LANE_ACCUMULATORS, to="cuda", source="vnni")
+    assert "__xp_f < (40 * 8);" in code and "    float acc[3];\n" in code
+    assert "acc[v] = acc[v] + A[i * 17 + k] * B[k * 24 + v * 8 + lane];" in code or \
+        "acc[v] += A[i * 17 + k] * B[k * 24 + v * 8 + lane];" in code
+    assert "C[i * 24 + v * 8 + lane] = acc[v];" in code
+    rng = np.random.default_rng(5)
+    A, B = rng.standard_normal((40, 17), np.float32), rng.standard_normal((17, 24), np.float32)
+    want = np.zeros((40, 24), np.float32)
+    for k in range(17):
+        want += A[:, k:k + 1] * B[k]   # float32, in the order of k
+    C = np.zeros((40, 24), np.float32)
+    xpiler.run(code, [A, B, C], entry="rows", lang="cuda", backend="emulate")
+    np.testing.assert_array_equal(C, want)
+
+
+def test_an_array_the_lanes_share_stays_outside_them():
+    # acc[v] is every lane's: lane 1 reads what lane 0 wrote, so only the rows are threads
+    shared = LANE_ACCUMULATORS.replace("acc[v * 8 + lane] = 0.0f;", "acc[v] = 0.0f;")
+    assert shared != LANE_ACCUMULATORS
+    code = xpiler.translate(shared, to="cuda", source="vnni")
+    assert "__xp_f < 40;" in code and "    float acc[24];\n    for (int lane = 0; lane < 8; ++lane) {" in code
+
+
 def test_vnni_target_gets_openmp_on_the_recovered_block_loops():
     entry = next(e for e in suite.entries("cuda") if e.file == "softmax_warp_xor.cu")
     code = xpiler.translate(entry.source, to="vnni", source="cuda")
