@@ -25,7 +25,8 @@ once for any number of workers (proved in :mod:`xpiler.synth.binding`):
 * ``vnni``: ``#pragma omp parallel for collapse(k)`` on the chain, in place.
 
 A device function without a parallel nest runs in one block (cuda/hip, raised at block level) or
-one task (bang). Host calls become launches whose grid is computed from the call's arguments;
+one task (bang); on cuda/hip, when its last loop alone has one, the statements before it are a
+kernel of their own launched first (:func:`split_prologues`). Host calls become launches whose grid is computed from the call's arguments;
 scratch buffers are allocated around the launch (``malloc``/``free`` here, mapped to the target's
 runtime by ``host-raise``).
 """
@@ -231,6 +232,10 @@ class ParallelLoops:
         # NRAM) one variable, so iterations that use one are not independent, whatever their provenance.
         self.module_variables = module_variables
         self.answers: dict = {}  # id (and ids of the loops around) -> (the loop, kept alive; answer)
+        # the types of the function whose loops are asked about (its parameters' element sizes: a
+        # row written through a byte pointer, ``((uint8_t *)(C + i * 32))[b]``, is then a byte range),
+        # when the caller sets it; None: parameters are compared in elements
+        self.env = None
 
     def __call__(self, loop: ir.For, within: tuple[ir.For, ...] = ()) -> bool:
         """``within``: the canonical loops around ``loop``, whose ranges the check may assume."""
@@ -241,7 +246,7 @@ class ParallelLoops:
         from xpiler.ir.dependence import assuming, is_parallel, range_guard
         known = self.answers.get(id(loop))
         if known is None or known[0] is not loop:
-            known = (loop, is_parallel(loop, constants=self.constants))
+            known = (loop, is_parallel(loop, constants=self.constants, env=self.env))
             self.answers[id(loop)] = known
         if known[1] or not within:
             return known[1]
@@ -250,7 +255,7 @@ class ParallelLoops:
         guarded = self.answers.get(key)
         if guarded is None or guarded[0] is not loop:
             checked = assuming(loop, (g for g in map(range_guard, within) if g is not None))
-            guarded = (loop, is_parallel(checked, constants=self.constants), within)  # within: kept alive
+            guarded = (loop, is_parallel(checked, constants=self.constants, env=self.env), within)  # within: kept alive
             self.answers[key] = guarded
         return guarded[1]
 
@@ -889,6 +894,8 @@ class Binder:
             return self.openmp(f)
         if self.target == "bang":
             return self.bang(f, find_nest(f, self.parallel))
+        from xpiler.ir.dependence import function_env
+        self.parallel.env = function_env(self.module, f)
         return self.simt(f, find_nest(f, self.parallel, interchange=True))
 
     # -- vnni ------------------------------------------------------------------------------------------
@@ -1181,8 +1188,78 @@ class Binder:
         return clamped
 
 
+def split_prologues(module: ir.Module, parallel: ParallelLoops) -> ir.Module:
+    """Each device function without a parallel nest whose last statement alone has one, split in two:
+    ``<name>_prologue`` (the statements before) and ``<name>`` (that loop), every host call of it
+    then a call of both in order (a GPU would otherwise run the whole function in one block: packing
+    an int8 GEMM's B, then every row one by one). Exact: the launches run in order on one stream, and
+    the loop uses nothing the prologue declares or assigns (a scalar parameter the prologue updates
+    would reach the loop's kernel unchanged). Only where each call's arguments have no side effects
+    (they are evaluated twice)."""
+    split: dict[str, str] = {}
+    items = []
+    for item in module.items:
+        parts = _prologue_split(item, module, parallel) if isinstance(item, ir.Function) and item.kind == "kernel" \
+            and item.body is not None else None
+        if parts is None:
+            items.append(item)
+            continue
+        items.extend(parts)
+        split[item.name] = parts[0].name
+    if not split:
+        return module
+    calls = [n for item in items if isinstance(item, ir.Function) and item.kind != "kernel"
+             for n in ir.walk(item) if isinstance(n, ir.Call) and isinstance(n.func, ir.Name) and n.func.id in split]
+    statements = [n for item in items if isinstance(item, ir.Function) and item.kind != "kernel"
+                  for n in ir.walk(item) if isinstance(n, ir.ExprStmt) and isinstance(n.expr, ir.Call)
+                  and isinstance(n.expr.func, ir.Name) and n.expr.func.id in split]
+    if len(calls) != len(statements) or any(touches_memory(a) or _has_effects(a) for c in calls for a in c.args):
+        return module  # a call inside an expression, or arguments with effects: kept whole
+
+    def fn(n):
+        if isinstance(n, ir.ExprStmt) and isinstance(n.expr, ir.Call) and isinstance(n.expr.func, ir.Name) \
+                and n.expr.func.id in split:
+            first = ir.ExprStmt(replace(n.expr, func=ir.Name(split[n.expr.func.id])))
+            return ir.Block((first, n))
+        return n
+    return replace(module, items=tuple(ir.rewrite(item, fn) if isinstance(item, ir.Function) and item.kind != "kernel"
+                                       else item for item in items))
+
+
+def _has_effects(e) -> bool:
+    return any(isinstance(n, (ir.Assign, ir.Call)) or (isinstance(n, ir.UnOp) and n.op in ("++", "--"))
+               for n in ir.walk(e))
+
+
+def _prologue_split(f: ir.Function, module: ir.Module, parallel: ParallelLoops) -> tuple[ir.Function, ir.Function] | None:
+    from xpiler.ir.dependence import function_env
+    parallel.env = function_env(module, f)
+    if find_nest(f, parallel, interchange=True) is not None:
+        return None
+    stmts = [s for s in f.body.body if not isinstance(s, ir.Comment)]
+    if len(stmts) < 2 or not isinstance(stmts[-1], ir.For):
+        return None
+    head = ir.Block(tuple(stmts[:-1]))
+    # what the loop would see of the prologue: its declarations, and the parameters it assigns (by
+    # value: each kernel gets its own copy)
+    top = {v.name for d in stmts[:-1] if isinstance(d, ir.Decl) for v in d.vars}
+    scoped = declared_names(head) - top   # loop counters and block locals (a parameter's name: shadowing)
+    assigned = assigned_scalars(head)
+    visible = top | (assigned - scoped) | (assigned & scoped & {p.name for p in f.params})
+    if visible & used_names(stmts[-1]) or \
+            any(isinstance(n, (ir.Return, ir.Verbatim)) for n in ir.walk(head)):
+        return None
+    loop = replace(f, body=ir.Block((stmts[-1],)))
+    if find_nest(loop, parallel, interchange=True) is None:
+        return None
+    return replace(f, name=f"{f.name}_prologue", body=head), loop
+
+
 def bind_module(module: ir.Module, target: str, threads: int = 256) -> ir.Module:
     binder = Binder(module, target, threads)
+    if target in SIMT_TARGETS:
+        module = split_prologues(module, binder.parallel)
+        binder.module = module
     kernels = {f.name: f for f in module.functions() if f.kind == "kernel" and f.body is not None}
     device_helpers = _device_helpers(module, kernels)
     items = []

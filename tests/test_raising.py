@@ -140,6 +140,37 @@ def test_an_array_the_lanes_share_stays_outside_them():
     assert "__xp_f < 40;" in code and "    float acc[24];\n    for (int lane = 0; lane < 8; ++lane) {" in code
 
 
+PACK_THEN_ROWS = """extern "C" void scaled_rows(const float *x, const float *w, float *s, float *y) {
+  for (int j = 0; j < 8; ++j) s[j] = 2.0f * w[j];
+  for (int i = 0; i < 300; ++i)
+    for (int j = 0; j < 8; ++j) y[i * 8 + j] = x[i * 8 + j] * s[j];
+}"""
+
+
+def test_a_device_function_whose_last_loop_alone_is_parallel_is_two_kernels_in_order():
+    # as one function it would run in one block; its prologue is a kernel of its own, launched first
+    code = xpiler.translate(PACK_THEN_ROWS, to="cuda", source="vnni")
+    assert "__global__ void scaled_rows_device0_prologue(" in code
+    assert "__xp_f < 8;" in code and "__xp_f < (300 * 8);" in code
+    first = code.index("scaled_rows_device0_prologue<<<")
+    assert first < code.index("scaled_rows_device0<<<") < code.index("cudaDeviceSynchronize();")
+    rng = np.random.default_rng(2)
+    x, w = rng.standard_normal(2400, np.float32), rng.standard_normal(8, np.float32)
+    s, y = np.zeros(8, np.float32), np.zeros(2400, np.float32)
+    xpiler.run(code, [x, w, s, y], entry="scaled_rows", lang="cuda", backend="emulate")
+    np.testing.assert_array_equal(s, 2 * w)
+    np.testing.assert_array_equal(y, (x.reshape(300, 8) * (2 * w)).ravel())
+
+
+def test_a_prologue_whose_scalar_the_loop_reads_stays_in_one_kernel():
+    src = PACK_THEN_ROWS.replace("  for (int j = 0; j < 8; ++j) s[j] = 2.0f * w[j];\n",
+                                 "  float k = 0.0f;\n  for (int j = 0; j < 8; ++j) {\n    s[j] = 2.0f * w[j];\n"
+                                 "    k += w[j];\n  }\n").replace("* s[j];", "* s[j] * k;")
+    assert "k += w[j];" in src and "* s[j] * k;" in src
+    code = xpiler.translate(src, to="cuda", source="vnni")
+    assert "_prologue" not in code and code.count("__global__") == 1
+
+
 def test_vnni_target_gets_openmp_on_the_recovered_block_loops():
     entry = next(e for e in suite.entries("cuda") if e.file == "softmax_warp_xor.cu")
     code = xpiler.translate(entry.source, to="vnni", source="cuda")
