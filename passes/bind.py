@@ -237,16 +237,25 @@ class ParallelLoops:
         # when the caller sets it; None: parameters are compared in elements
         self.env = None
 
+    def independent(self, loop: ir.For) -> bool:
+        """The dependence analysis's answer, with the function's types when known. Both forms are
+        sound and each proves loops the other cannot (typed, a byte view of an int32 row is a byte
+        range; untyped, names are compared in elements without the integer ranges of their types),
+        so a loop either proves independent is."""
+        from xpiler.ir.dependence import is_parallel
+        return is_parallel(loop, constants=self.constants) or \
+            (self.env is not None and is_parallel(loop, constants=self.constants, env=self.env))
+
     def __call__(self, loop: ir.For, within: tuple[ir.For, ...] = ()) -> bool:
         """``within``: the canonical loops around ``loop``, whose ranges the check may assume."""
         if free_names(loop.body) & self.module_variables:
             return False
         if loop.kind in ("blocks", "threads", "parallel"):
             return True
-        from xpiler.ir.dependence import assuming, is_parallel, range_guard
+        from xpiler.ir.dependence import assuming, range_guard
         known = self.answers.get(id(loop))
         if known is None or known[0] is not loop:
-            known = (loop, is_parallel(loop, constants=self.constants, env=self.env))
+            known = (loop, self.independent(loop))
             self.answers[id(loop)] = known
         if known[1] or not within:
             return known[1]
@@ -255,7 +264,7 @@ class ParallelLoops:
         guarded = self.answers.get(key)
         if guarded is None or guarded[0] is not loop:
             checked = assuming(loop, (g for g in map(range_guard, within) if g is not None))
-            guarded = (loop, is_parallel(checked, constants=self.constants, env=self.env), within)  # within: kept alive
+            guarded = (loop, self.independent(checked), within)  # within: kept alive
             self.answers[key] = guarded
         return guarded[1]
 
