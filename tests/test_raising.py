@@ -171,6 +171,29 @@ def test_a_prologue_whose_scalar_the_loop_reads_stays_in_one_kernel():
     assert "_prologue" not in code and code.count("__global__") == 1
 
 
+BYTE_ROWS = """#include <cstdint>
+extern "C" void rows(const int32_t *x, int32_t *C) {
+  for (int i = 0; i < 32; ++i) {
+    int32_t sub[16];
+    for (int l = 0; l < 16; ++l) sub[l] = x[i * 16 + l] * 3;
+    for (int b = 0; b < 64; ++b) ((uint8_t *)(C + i * 32))[b] = ((const uint8_t *)sub)[b];
+  }
+}"""
+
+
+def test_rows_stored_through_a_byte_view_are_independent_by_the_parameters_types():
+    # detensorized stores copy a vector's bytes: with C's element size known, row i's bytes are
+    # [128 i, 128 i + 64), apart from every other row's, so the rows are threads
+    code = xpiler.translate(BYTE_ROWS, to="cuda", source="vnni")
+    assert "__xp_f < 32;" in code
+    x = np.arange(32 * 16, dtype=np.int32) - 100
+    C = np.full((32, 32), 7, np.int32)
+    xpiler.run(code, [x, C], entry="rows", lang="cuda", backend="emulate")
+    want = np.full((32, 32), 7, np.int32)
+    want[:, :16] = 3 * x.reshape(32, 16)
+    np.testing.assert_array_equal(C, want)
+
+
 def test_vnni_target_gets_openmp_on_the_recovered_block_loops():
     entry = next(e for e in suite.entries("cuda") if e.file == "softmax_warp_xor.cu")
     code = xpiler.translate(entry.source, to="vnni", source="cuda")

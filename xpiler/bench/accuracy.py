@@ -751,6 +751,18 @@ def _dialects(values, what: str) -> list[str]:
     return out
 
 
+def _import_all() -> None:
+    """Every module of xpiler imported before the workers fork: a run measures the tree as it was when
+    it started, even if files change while it runs (and the workers skip the imports)."""
+    import importlib
+    import pkgutil
+
+    import xpiler
+    for module in pkgutil.walk_packages(xpiler.__path__, "xpiler."):
+        if not module.name.endswith(".__main__"):   # a __main__ runs its command
+            importlib.import_module(module.name)
+
+
 def main(args: argparse.Namespace) -> int:
     from ..errors import XpilerError
     try:
@@ -774,6 +786,7 @@ def main(args: argparse.Namespace) -> int:
             if not info.get("missing"):
                 info["programs"] = sum(1 for p in programs if p.dialect == d)
     jobs = make_jobs(programs, targets, identity=args.identity)
+    _import_all()
     quiet = args.quiet
 
     def progress(i, n, job, res):
