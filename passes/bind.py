@@ -1261,7 +1261,8 @@ def _prologue_split(f: ir.Function, module: ir.Module, parallel: ParallelLoops) 
     loop = replace(f, body=ir.Block((stmts[-1],)))
     if find_nest(loop, parallel, interchange=True) is None:
         return None
-    return replace(f, name=f"{f.name}_prologue", body=head), loop
+    taken = {item.name for item in module.items if isinstance(item, ir.Function)}
+    return replace(f, name=fresh(f"{f.name}_prologue", taken), body=head), loop
 
 
 def bind_module(module: ir.Module, target: str, threads: int = 256) -> ir.Module:
