@@ -38,7 +38,7 @@ from typing import ClassVar
 
 from xpiler import ir
 from xpiler.errors import UnsupportedError
-from xpiler.ir.analysis import strip_parens
+from xpiler.ir.analysis import is_name, strip_parens
 from xpiler.ir.transform import rename
 from xpiler.ir.effects import (assigned_scalars, call_name, declared_names, free_names, is_array_decl, touches_memory,
                                used_names, writes_memory)
@@ -237,6 +237,11 @@ class ParallelLoops:
         # when the caller sets it; None: parameters are compared in elements
         self.env = None
 
+    def enter(self, module: ir.Module, f: ir.Function) -> None:
+        """The loops asked about next are ``f``'s: its types are known to the analysis."""
+        from xpiler.ir.dependence import function_env
+        self.env = function_env(module, f)
+
     def independent(self, loop: ir.For) -> bool:
         """The dependence analysis's answer, with the function's types when known. Both forms are
         sound and each proves loops the other cannot (typed, a byte view of an int32 row is a byte
@@ -359,8 +364,7 @@ def reduction_inward(loop: ir.For, parallel: ParallelLoops, within: tuple) -> ir
     read or declare."""
     if loop.canonical() is None or not isinstance(loop.init, ir.Decl) or loop.canonical()[0] in assigned_scalars(loop.body):
         return None
-    stmts = [s for s in (loop.body.body if isinstance(loop.body, ir.Block) else (loop.body,))
-             if not isinstance(s, ir.Comment)]
+    stmts = [s for s in _stmts(loop.body) if not isinstance(s, ir.Comment)]
     if not stmts or not isinstance(stmts[-1], ir.For):
         return None
     inner, decls = stmts[-1], stmts[:-1]
@@ -378,8 +382,7 @@ def reduction_inward(loop: ir.For, parallel: ParallelLoops, within: tuple) -> ir
         return None
     if body_arrays(inner.body) or has_thread_loops(inner.body):
         return None
-    body = inner.body.body if isinstance(inner.body, ir.Block) else (inner.body,)
-    swapped = replace(inner, body=ir.Block((replace(loop, body=ir.Block(tuple(decls) + tuple(body))),)))
+    swapped = replace(inner, body=ir.Block((replace(loop, body=ir.Block(tuple(decls) + tuple(_stmts(inner.body)))),)))
     return swapped if parallel(swapped, within) else None
 
 
@@ -425,7 +428,7 @@ def lane_slices(arrays: list, loop: ir.For, constants: dict) -> tuple[list, list
             size = const_value(v.dims[0], constants) if len(v.dims) == 1 and v.dims[0] is not None else None
             slices = {}
             for n in ir.walk(body):
-                if isinstance(n, ir.Index) and isinstance(strip_parens(n.base), ir.Name) and strip_parens(n.base).id == v.name:
+                if isinstance(n, ir.Index) and is_name(n.base, v.name):
                     slices[id(n)] = _lane_slice(n.index, var, width)
             uses = sum(isinstance(n, ir.Name) and n.id == v.name for n in ir.walk(body))
             if size is None or size % width or uses != len(slices) or None in slices.values():
@@ -433,8 +436,7 @@ def lane_slices(arrays: list, loop: ir.For, constants: dict) -> tuple[list, list
                 continue
 
             def compact(n, name=v.name):
-                if isinstance(n, ir.Index) and isinstance(strip_parens(n.base), ir.Name) and \
-                        strip_parens(n.base).id == name:
+                if isinstance(n, ir.Index) and is_name(n.base, name):
                     return ir.Index(n.base, _lane_slice(n.index, var, width))
                 return n
             body = ir.rewrite(body, compact)
@@ -903,8 +905,7 @@ class Binder:
             return self.openmp(f)
         if self.target == "bang":
             return self.bang(f, find_nest(f, self.parallel))
-        from xpiler.ir.dependence import function_env
-        self.parallel.env = function_env(self.module, f)
+        self.parallel.enter(self.module, f)
         return self.simt(f, find_nest(f, self.parallel, interchange=True))
 
     # -- vnni ------------------------------------------------------------------------------------------
@@ -1217,22 +1218,21 @@ def split_prologues(module: ir.Module, parallel: ParallelLoops) -> ir.Module:
         split[item.name] = parts[0].name
     if not split:
         return module
-    calls = [n for item in items if isinstance(item, ir.Function) and item.kind != "kernel"
-             for n in ir.walk(item) if isinstance(n, ir.Call) and isinstance(n.func, ir.Name) and n.func.id in split]
-    statements = [n for item in items if isinstance(item, ir.Function) and item.kind != "kernel"
-                  for n in ir.walk(item) if isinstance(n, ir.ExprStmt) and isinstance(n.expr, ir.Call)
-                  and isinstance(n.expr.func, ir.Name) and n.expr.func.id in split]
+
+    def split_call(n) -> bool:
+        return isinstance(n, ir.Call) and call_name(n) in split
+    callers = [item for item in items if isinstance(item, ir.Function) and item.kind != "kernel"]
+    calls = [n for item in callers for n in ir.walk(item) if split_call(n)]
+    statements = [n for item in callers for n in ir.walk(item) if isinstance(n, ir.ExprStmt) and split_call(n.expr)]
     if len(calls) != len(statements) or any(touches_memory(a) or _has_effects(a) for c in calls for a in c.args):
         return module  # a call inside an expression, or arguments with effects: kept whole
 
     def fn(n):
-        if isinstance(n, ir.ExprStmt) and isinstance(n.expr, ir.Call) and isinstance(n.expr.func, ir.Name) \
-                and n.expr.func.id in split:
-            first = ir.ExprStmt(replace(n.expr, func=ir.Name(split[n.expr.func.id])))
-            return ir.Block((first, n))
+        if isinstance(n, ir.ExprStmt) and split_call(n.expr):
+            return ir.Block((ir.ExprStmt(replace(n.expr, func=ir.Name(split[call_name(n.expr)]))), n))
         return n
-    return replace(module, items=tuple(ir.rewrite(item, fn) if isinstance(item, ir.Function) and item.kind != "kernel"
-                                       else item for item in items))
+    return replace(module, items=tuple(ir.rewrite(item, fn) if any(item is c for c in callers) else item
+                                       for item in items))
 
 
 def _has_effects(e) -> bool:
@@ -1241,8 +1241,7 @@ def _has_effects(e) -> bool:
 
 
 def _prologue_split(f: ir.Function, module: ir.Module, parallel: ParallelLoops) -> tuple[ir.Function, ir.Function] | None:
-    from xpiler.ir.dependence import function_env
-    parallel.env = function_env(module, f)
+    parallel.enter(module, f)
     if find_nest(f, parallel, interchange=True) is not None:
         return None
     stmts = [s for s in f.body.body if not isinstance(s, ir.Comment)]

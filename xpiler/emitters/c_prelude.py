@@ -432,7 +432,7 @@ def with_target_prelude(module: ir.Module, target: str) -> ir.Module:
     callable_ = _DEVICE_CALLABLE[target]
     prelude = []
     for name in needed(module):
-        text = (DEVICE_ENTRIES if name in DEVICE_ENTRIES else ENTRIES)[name][0]
+        text = DEVICE_ENTRIES.get(name, ENTRIES[name])[0]
         if name in skip or not text or (target in ("cuda", "hip") and ("half" in text or name.startswith("__h"))):
             continue  # the SIMT headers (and the emulation's) have their own half precision
         if target == "bang" and name == "__xpiler_union_job":  # the enum is bang.h's own
