@@ -67,7 +67,9 @@ class FootprintError(TranslationError):
 # z3's deterministic resource limits, for one query (a few seconds of CPU at most; a proof attempted
 # while simplifying gets a tenth) and for one call in all (two queries that run out): a query that runs
 # out is a refusal (or a simplification not made), never a guess. No clock decides anything, so the
-# outcome (a closed form, an inspector or a refusal) is the same on any machine under any load.
+# machine's load does not either. (Not yet reproducible between processes: the same query text near
+# its limit is decided in one run and not in another, BANG bmm_matmul's B and C; the terms probably
+# reach z3 in an order that depends on object addresses. Both outcomes are exact.)
 QUERY_RLIMIT = 20_000_000
 BUDGET_RLIMIT = 40_000_000
 # ... for the proof, before an inspector is built, that no access starts below its buffer.
