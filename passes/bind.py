@@ -25,8 +25,8 @@ once for any number of workers (proved in :mod:`xpiler.synth.binding`):
 * ``vnni``: ``#pragma omp parallel for collapse(k)`` on the chain, in place.
 
 A device function without a parallel nest runs in one block (cuda/hip, raised at block level) or
-one task (bang); on cuda/hip, when its last loop alone has one, the statements before it are a
-kernel of their own launched first (:func:`split_prologues`). Host calls become launches whose grid is computed from the call's arguments;
+one task (bang); when its last loop alone has one, the statements before it are a kernel of their
+own launched first (:func:`split_prologues`; cuda, hip, bang). Host calls become launches whose grid is computed from the call's arguments;
 scratch buffers are allocated around the launch (``malloc``/``free`` here, mapped to the target's
 runtime by ``host-raise``).
 """
@@ -1198,7 +1198,7 @@ class Binder:
         return clamped
 
 
-def split_prologues(module: ir.Module, parallel: ParallelLoops) -> ir.Module:
+def split_prologues(module: ir.Module, parallel: ParallelLoops, *, interchange: bool = True) -> ir.Module:
     """Each device function without a parallel nest whose last statement alone has one, split in two:
     ``<name>_prologue`` (the statements before) and ``<name>`` (that loop), every host call of it
     then a call of both in order (a GPU would otherwise run the whole function in one block: packing
@@ -1209,7 +1209,7 @@ def split_prologues(module: ir.Module, parallel: ParallelLoops) -> ir.Module:
     split: dict[str, str] = {}
     items = []
     for item in module.items:
-        parts = _prologue_split(item, module, parallel) if isinstance(item, ir.Function) and item.kind == "kernel" \
+        parts = _prologue_split(item, module, parallel, interchange) if isinstance(item, ir.Function) and item.kind == "kernel" \
             and item.body is not None else None
         if parts is None:
             items.append(item)
@@ -1240,9 +1240,10 @@ def _has_effects(e) -> bool:
                for n in ir.walk(e))
 
 
-def _prologue_split(f: ir.Function, module: ir.Module, parallel: ParallelLoops) -> tuple[ir.Function, ir.Function] | None:
+def _prologue_split(f: ir.Function, module: ir.Module, parallel: ParallelLoops,
+                    interchange: bool) -> tuple[ir.Function, ir.Function] | None:
     parallel.enter(module, f)
-    if find_nest(f, parallel, interchange=True) is not None:
+    if find_nest(f, parallel, interchange=interchange) is not None:
         return None
     stmts = [s for s in f.body.body if not isinstance(s, ir.Comment)]
     if len(stmts) < 2 or not isinstance(stmts[-1], ir.For):
@@ -1258,7 +1259,7 @@ def _prologue_split(f: ir.Function, module: ir.Module, parallel: ParallelLoops) 
             any(isinstance(n, (ir.Return, ir.Verbatim)) for n in ir.walk(head)):
         return None
     loop = replace(f, body=ir.Block((stmts[-1],)))
-    if find_nest(loop, parallel, interchange=True) is None:
+    if find_nest(loop, parallel, interchange=interchange) is None:
         return None
     taken = {item.name for item in module.items if isinstance(item, ir.Function)}
     return replace(f, name=fresh(f"{f.name}_prologue", taken), body=head), loop
@@ -1266,8 +1267,8 @@ def _prologue_split(f: ir.Function, module: ir.Module, parallel: ParallelLoops) 
 
 def bind_module(module: ir.Module, target: str, threads: int = 256) -> ir.Module:
     binder = Binder(module, target, threads)
-    if target in SIMT_TARGETS:
-        module = split_prologues(module, binder.parallel)
+    if target in SIMT_TARGETS or target == "bang":   # (OpenMP runs a prologue in the calling thread)
+        module = split_prologues(module, binder.parallel, interchange=target != "bang")
         binder.module = module
     kernels = {f.name: f for f in module.functions() if f.kind == "kernel" and f.body is not None}
     device_helpers = _device_helpers(module, kernels)

@@ -37,7 +37,7 @@ from .bind import module_constants
 from .loop_split import body_statements, substitute
 from .registry import register
 
-TARGETS = ("vnni", "cuda", "hip")
+TARGETS = ("vnni", "cuda", "hip", "bang")
 
 # int8 element types by signedness; plain `char` is left alone (its signedness is the platform's)
 _INT8 = {"signed char": True, "unsigned char": False}
@@ -57,7 +57,9 @@ class Tensorize(ModulePass):
     """``target``: the dialect whose intrinsics replace loop nests (``vnni``: int8 dot products by
     ``vpdpbusd``, before ``bind``; ``cuda`` / ``hip``: fp16 GEMMs spread over a block's threads by WMMA
     / MFMA tiles, after ``bind``: passes/tensorize_simt.py; ``hip`` assumes CDNA's 64-lane wavefronts,
-    and the default pipelines leave it out for ``wavefront=32``)."""
+    and the default pipelines leave it out for ``wavefront=32``; ``bang``: element loops on NRAM
+    become ``__memcpy``, ``__bang_write_value`` and vector intrinsics, after ``bind``:
+    passes/tensorize_bang.py)."""
 
     name: ClassVar[str] = "tensorize"
     summary: ClassVar[str] = "loop nests computing what a target intrinsic computes become calls of it"
@@ -71,6 +73,10 @@ class Tensorize(ModulePass):
             raise PassError(f"tensorize{{target={self.target}}} applies to {self.target} programs, "
                             f"not {module.dialect}")
         constants = module_constants(module)
+        if self.target == "bang":
+            from .tensorize_bang import BangTensorizer
+            return map_function_bodies(module, lambda f: BangTensorizer(f, function_env(module, f), constants).block(f.body)
+                                       if f.kind == "kernel" else f.body)
         if self.target in ("cuda", "hip"):
             from .tensorize_simt import MFMA_TYPES, TileGemms
             out = map_function_bodies(module, lambda f: TileGemms(function_env(module, f), constants,

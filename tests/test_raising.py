@@ -162,6 +162,21 @@ def test_a_device_function_whose_last_loop_alone_is_parallel_is_two_kernels_in_o
     np.testing.assert_array_equal(y, (x.reshape(300, 8) * (2 * w)).ravel())
 
 
+def test_on_bang_the_prologue_is_a_launch_of_its_own_and_the_loop_goes_over_the_tasks():
+    code = xpiler.translate(PACK_THEN_ROWS, to="bang", source="vnni")
+    assert "__mlu_global__ void scaled_rows_device0_prologue(" in code
+    assert "for (long long __xp_f = (long long)taskId; __xp_f < (300 * 8); __xp_f += taskDim) {" in code
+    first = code.index("scaled_rows_device0_prologue<<<")
+    assert first < code.index("cnrtQueueSync", first) < code.index("scaled_rows_device0<<<")
+    assert "CNRT_FUNC_TYPE_UNION1" in code
+    rng = np.random.default_rng(3)
+    x, w = rng.standard_normal(2400, np.float32), rng.standard_normal(8, np.float32)
+    s, y = np.zeros(8, np.float32), np.zeros(2400, np.float32)
+    xpiler.run(code, [x, w, s, y], entry="scaled_rows", lang="bang")
+    np.testing.assert_array_equal(s, 2 * w)
+    np.testing.assert_array_equal(y, (x.reshape(300, 8) * (2 * w)).ravel())
+
+
 def test_a_prologue_whose_scalar_the_loop_reads_stays_in_one_kernel():
     src = PACK_THEN_ROWS.replace("  for (int j = 0; j < 8; ++j) s[j] = 2.0f * w[j];\n",
                                  "  float k = 0.0f;\n  for (int j = 0; j < 8; ++j) {\n    s[j] = 2.0f * w[j];\n"
