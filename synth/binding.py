@@ -38,7 +38,6 @@ from typing import Sequence
 import z3
 
 from xpiler import ir
-from xpiler.ir import smt
 from xpiler.errors import TranslationError
 
 INT_MIN, INT_MAX = -2 ** 31, 2 ** 31 - 1
@@ -143,7 +142,7 @@ def _first_violation(vars_: _Vars, assumptions: list, parts: list[tuple]):
     """The first part (name, claim[, extra assumptions]) with a model of the assumptions that breaks
     it: (name, model), or (name, None) when z3 cannot decide; None when every part holds."""
     for name, claim, *extra in parts:
-        s = smt.solver()
+        s = z3.Solver()
         s.set("rlimit", QUERY_RLIMIT)
         s.add(*vars_.bounds, *assumptions, *(extra[0] if extra else ()), z3.Not(claim))
         result = s.check()
@@ -325,7 +324,7 @@ def _collapse(extents: tuple, indices: tuple | None, fused: str) -> Proof:
 def _nested_division() -> bool:
     """``f / (e*X) == (f / X) / e`` for ``f >= 0`` and ``e, X >= 1``, proved once."""
     f, e, x = z3.Ints("f e X")
-    s = smt.solver()
+    s = z3.Solver()
     s.set("rlimit", QUERY_RLIMIT)
     s.add(f >= 0, e >= 1, x >= 1, z3.Not(f / (e * x) == (f / x) / e))
     return s.check() == z3.unsat

@@ -57,7 +57,7 @@ from typing import Callable, Mapping
 
 import z3
 
-from . import nodes as ir, smt
+from . import nodes as ir
 from .analysis import strip_parens
 from .effects import declaration_counts
 from .types import TypeEnv, is_floating, is_integer, sizeof
@@ -1030,7 +1030,7 @@ class LoopAccesses:
                 continue
             overlap = _overlap(a, b, self.shared.ctx)
             constraints = (*a.path, *b.path, relation(a.loops, b.loops), overlap)
-            solver = _limited(smt.solver(self.shared.ctx))
+            solver = _limited(z3.Solver(ctx=self.shared.ctx))
             solver.add(*constraints)
             result = solver.check()
             if result == z3.sat:
