@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from xpiler import ir
-from xpiler.ir.analysis import canonical_loop, strip_parens
+from xpiler.ir.analysis import canonical_loop, strip_parens, without_parens
 from xpiler.ir.types import canonical, is_integer
 
 from .base import ModulePass
@@ -29,11 +29,7 @@ from .registry import register
 
 
 def _same(a, b) -> bool:
-    return _strip_all(a) == _strip_all(b)
-
-
-def _strip_all(e):
-    return ir.rewrite(e, lambda n: n.inner if isinstance(n, ir.Paren) else n)
+    return without_parens(a) == without_parens(b)
 
 
 class Simplifier(ScopedRewriter):

@@ -34,13 +34,13 @@ from dataclasses import dataclass, replace
 from xpiler import ir
 from xpiler.intrinsics import REGISTRY
 from xpiler.intrinsics.registry import Intrinsic
-from xpiler.ir.analysis import strip_parens
+from xpiler.ir.analysis import statements, strip_parens, without_parens
 from xpiler.ir.effects import assigned_scalars, declared_names, used_names
 from xpiler.ir.types import TypeEnv, canonical_base, is_integer, is_unsigned, literal_type, sizeof
 
 from .bind import NRAM_LIMIT, array_bytes, const_value
 from .detensorize import template
-from .loop_split import fresh
+from .loop_split import fresh, is_const
 
 ELEMENT_TYPES = ("float", "half")
 TEMPORARY_TYPES = ("float",)
@@ -59,11 +59,6 @@ class VectorOp:
     scalars: frozenset         # scalar operand holes (``s``)
 
 
-def _bare(node):
-    """``node`` without parentheses (patterns and programs compare by structure)."""
-    return ir.rewrite(node, lambda n: n.inner if isinstance(n, ir.Paren) else n)
-
-
 @functools.lru_cache(maxsize=None)
 def vector_ops() -> tuple[VectorOp, ...]:
     """The registry's BANG vector intrinsics whose description is ``for (i < n) dst[i] = E;`` with
@@ -77,13 +72,13 @@ def vector_ops() -> tuple[VectorOp, ...]:
         if len(tpl.body) != 1 or not isinstance(tpl.body[0], ir.For):
             continue
         loop = tpl.body[0]
-        body = loop.body.body if isinstance(loop.body, ir.Block) else (loop.body,)
+        body = statements(loop.body)
         if len(body) != 1 or not isinstance(body[0], ir.ExprStmt) or not isinstance(body[0].expr, ir.Assign):
             continue
         assign = body[0].expr
-        if assign.op != "=" or _bare(assign.target) != ir.Index(ir.Name("dst"), ir.Name("i")):
+        if assign.op != "=" or without_parens(assign.target) != ir.Index(ir.Name("dst"), ir.Name("i")):
             continue
-        expr = _bare(assign.value)
+        expr = without_parens(assign.value)
         if any(isinstance(n, (ir.Call, ir.Cast, ir.Index)) and not _is_hole(n) for n in ir.walk(expr)):
             continue
         params = {p.name: p for p in tpl.params}
@@ -216,7 +211,7 @@ class BangTensorizer:
         if strip_parens(step) != ir.Const("1", 1) or not isinstance(loop.cond, ir.BinOp) or loop.cond.op != "<" \
                 or strip_parens(loop.cond.left) != ir.Name(var):
             return (loop,)
-        body = loop.body.body if isinstance(loop.body, ir.Block) else (loop.body,)
+        body = statements(loop.body)
         assigns = [s.expr for s in body if isinstance(s, ir.ExprStmt) and isinstance(s.expr, ir.Assign)]
         if not assigns or len(assigns) != len(body) or any(a.op != "=" for a in assigns):
             return (loop,)
@@ -276,7 +271,9 @@ class _Loop:
         self.trips = const_value(count, owner.constants)   # the count when it is a constant
         self.offsets: dict[str, ir.Expr] = {}   # array -> its one offset in the body
         self.temporaries: list[ir.Decl] = []     # __nram__ arrays holding inner results
-        self.temporary_bytes: list[int] = []
+
+    def temporary_bytes(self) -> int:
+        return sum(array_bytes(d.vars[0], self.owner.constants) for d in self.temporaries)
 
     def operand(self, e) -> tuple[Array, ir.Expr] | None:
         """``(array, offset)`` when ``e`` is ``X[offset + var]`` of a known array."""
@@ -289,7 +286,7 @@ class _Loop:
     def at(self, array: Array, offset) -> ir.Expr:
         """``&X[offset + start]``, the address of the first element the loop touches."""
         first = _plus(offset, "+", self.start)
-        return ir.Name(array.name) if _is_zero(first) else ir.UnOp("&", ir.Index(ir.Name(array.name), first))
+        return ir.Name(array.name) if is_const(first, 0) else ir.UnOp("&", ir.Index(ir.Name(array.name), first))
 
     def consistent(self) -> bool:
         """Every array the body touches is touched at one offset, and everything else the body
@@ -309,7 +306,7 @@ class _Loop:
                             return False
                         continue
                     array, offset = found
-                    if self.offsets.setdefault(array.name, _bare(offset)) != _bare(offset):
+                    if self.offsets.setdefault(array.name, without_parens(offset)) != without_parens(offset):
                         return False
         return True
 
@@ -326,7 +323,7 @@ class _Loop:
             if stmts is None:
                 return None
             out.extend(stmts)
-        self.owner.nram_bytes += sum(self.temporary_bytes)
+        self.owner.nram_bytes += self.temporary_bytes()
         return self.temporaries + out
 
     # -- copies ------------------------------------------------------------------------------------
@@ -361,7 +358,7 @@ class _Loop:
                            intrinsic="bang.write_value")
             return [self.guarded(ir.ExprStmt(call))]
         stmts: list = []
-        if self.cover(_bare(value), element, self.at(*dst), stmts) is None:
+        if self.cover(without_parens(value), element, self.at(*dst), stmts) is None:
             return None
         return [self.guarded(s) for s in stmts]
 
@@ -421,23 +418,18 @@ class _Loop:
                     return dst
             # this intrinsic does not cover e: forget what trying it emitted
             self.owner.taken -= {d.vars[0].name for d in self.temporaries[declared:]}
-            del stmts[emitted:], self.temporaries[declared:], self.temporary_bytes[declared:]
+            del stmts[emitted:], self.temporaries[declared:]
         return None
 
     def temporary(self, element: ir.Type) -> ir.Expr | None:
         if element.base not in TEMPORARY_TYPES or self.trips is None or self.trips <= 0:
             return None
         size = self.trips * sizeof(element)
-        if self.owner.nram_bytes + sum(self.temporary_bytes) + size > NRAM_LIMIT:
+        if self.owner.nram_bytes + self.temporary_bytes() + size > NRAM_LIMIT:
             return None
         name = self.owner.fresh("__xp_v")
         self.temporaries.append(ir.Decl((ir.Declarator(name, element, (strip_parens(self.count),)),), scope="nram"))
-        self.temporary_bytes.append(size)
         return ir.Name(name)
-
-
-def _is_zero(e) -> bool:
-    return _int(e) == 0
 
 
 def _paren(e):

@@ -5,12 +5,18 @@ from __future__ import annotations
 import re
 
 from .nodes import Assign, BinOp, Block, Builtin, Cast, Const, Decl, ExprStmt, For, Index, Name, Paren, UnOp, walk
+from .transform import rewrite
 
 
 def strip_parens(expr):
     while isinstance(expr, Paren):
         expr = expr.inner
     return expr
+
+
+def without_parens(node):
+    """``node`` with every parenthesis removed (for comparing expressions by structure)."""
+    return rewrite(node, lambda n: n.inner if isinstance(n, Paren) else n)
 
 
 def is_name(e, name: str) -> bool:
