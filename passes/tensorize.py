@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from xpiler import ir
-from xpiler.ir.analysis import strip_parens
+from xpiler.ir.analysis import strip_parens, without_parens
 from xpiler.ir.dependence import function_env
 from xpiler.ir.effects import assigned_scalars, used_names, writes_memory
 from xpiler.ir.types import TypeEnv, canonical_base, is_floating, is_integer
@@ -499,7 +499,7 @@ def _coefficient(index, var: str, constants: dict) -> int | None:
 
 def _polynomial(e, constants: dict, var: str, depth: int = 32):
     """``e`` as ``{monomial: coefficient}`` (a monomial a sorted tuple of names; subexpressions that are
-    not sums or products, such as ``x / 2``, are names of their own spelled ``#<text>`` when they do
+    not sums or products, such as ``x / 2``, are names of their own, ``#<the node>``, when they do
     not use ``var``), or None."""
     e = strip_parens(e)
     if depth == 0:
@@ -531,8 +531,8 @@ def _polynomial(e, constants: dict, var: str, depth: int = 32):
         return {m: k for m, k in out.items() if k != 0}
     if not _pure(e) or var in used_names(ir.ExprStmt(e)):
         return None
-    from .loop_split import printed
-    return {("#" + printed(e),): 1}
+    # the node itself names it (printing would need a dialect that spells every built-in)
+    return {("#" + repr(without_parens(e)),): 1}
 
 
 def _pure(e) -> bool:

@@ -36,11 +36,12 @@ from xpiler.intrinsics import REGISTRY
 from xpiler.intrinsics.registry import Intrinsic
 from xpiler.ir.analysis import statements, strip_parens, without_parens
 from xpiler.ir.effects import assigned_scalars, declared_names, used_names
-from xpiler.ir.types import TypeEnv, canonical_base, is_integer, is_unsigned, literal_type, sizeof
+from xpiler.ir.types import TypeEnv, canonical_base, literal_type, sizeof
 
 from .bind import NRAM_LIMIT, array_bytes, const_value
 from .detensorize import template
 from .loop_split import fresh, is_const
+from .tensorize_bang_matmul import MatmulNests, array_names, counted_loop
 
 ELEMENT_TYPES = ("float", "half")
 TEMPORARY_TYPES = ("float",)
@@ -183,34 +184,44 @@ class Array:
 
 class BangTensorizer:
     def __init__(self, function: ir.Function, env: TypeEnv, constants: dict):
-        self.env = env
+        self.env, self.function = env, function
         self.arrays = _arrays(function)
+        self.array_names = array_names(function)
         self.taken = used_names(function) | declared_names(function.body)
         self.constants = constants
         self.nram_bytes = nram_bytes(function, constants)   # what the task's buffers take already
+        self.matmuls = MatmulNests(self)
 
     def block(self, node):
         """``node`` with every matching innermost loop replaced (temporaries declared where the
         loop was)."""
+        def alone(s):   # a loop that is the body of a loop or a branch, without braces
+            if not isinstance(s, ir.For):
+                return s
+            out = self.loop(s)
+            return out[0] if len(out) == 1 else ir.Block(out)
+
         def fn(n):
             if isinstance(n, ir.Block):
                 out = []
                 for s in n.body:
                     out.extend(self.loop(s) if isinstance(s, ir.For) else (s,))
                 return replace(n, body=tuple(out))
+            if isinstance(n, (ir.For, ir.While)):
+                return replace(n, body=alone(n.body))
+            if isinstance(n, ir.If):
+                return replace(n, then=alone(n.then), other=alone(n.other))
             return n
         return ir.rewrite(node, fn)
 
     def loop(self, loop: ir.For) -> tuple:
-        canon = loop.canonical()
-        # a signed counter: with an unsigned one, `i < n` compares n converted (a negative n is huge)
-        if canon is None or not isinstance(loop.init, ir.Decl) or not is_integer(loop.init.vars[0].type) or \
-                is_unsigned(loop.init.vars[0].type):
+        gemm = self.matmuls.rewrite(loop)
+        if gemm is not None:
+            return gemm
+        counted = counted_loop(loop)
+        if counted is None:
             return (loop,)
-        var, start, stop, step = canon
-        if strip_parens(step) != ir.Const("1", 1) or not isinstance(loop.cond, ir.BinOp) or loop.cond.op != "<" \
-                or strip_parens(loop.cond.left) != ir.Name(var):
-            return (loop,)
+        var, start, stop = counted
         body = statements(loop.body)
         assigns = [s.expr for s in body if isinstance(s, ir.ExprStmt) and isinstance(s.expr, ir.Assign)]
         if not assigns or len(assigns) != len(body) or any(a.op != "=" for a in assigns):
