@@ -26,12 +26,16 @@ from typing import ClassVar
 
 from xpiler import ir
 from xpiler.ir.analysis import strip_parens
+from xpiler.ir.types import canonical_base
 
 from .base import ModulePass
 from .bind import const_value, module_constants
 from .registry import register
 
 AXES = ("x", "y", "z")
+# integer types whose values hold any block extent as written (no wrap of `char t = 300`)
+_WIDE_INTEGERS = ("int", "unsigned", "unsigned int", "long", "unsigned long", "long long",
+                  "unsigned long long", "size_t")
 
 
 @register
@@ -60,10 +64,11 @@ def _called_shape(module, functions, name: str, at: int, constants: dict):
     shapes = set()
     calls = 0
     for caller in functions:
+        known = _constant_locals(caller.body, constants)
         for n in ir.walk(caller.body):
             if isinstance(n, ir.Call) and n.func == ir.Name(name):
                 calls += 1
-                shapes.add(_shape(n.args[at], caller, constants) if at < len(n.args) else None)
+                shapes.add(_shape(n.args[at], caller, known) if at < len(n.args) else None)
     names = sum(1 for n in ir.walk(module) if isinstance(n, ir.Name) and n.id == name)
     if calls == 0 or names != calls or len(shapes) != 1:   # a name used but not called: a pointer
         return None
@@ -72,7 +77,8 @@ def _called_shape(module, functions, name: str, at: int, constants: dict):
 
 def _shape(e, caller: ir.Function, constants: dict):
     """``(x, y, z)`` of a ``dim3`` argument: ``dim3(a, b, c)`` of constants, an integer constant, or
-    a local ``dim3`` initialised with constants and never changed."""
+    a local ``dim3`` initialised with constants and never changed (``constants``: macros and the
+    caller's constant locals)."""
     e = strip_parens(e)
     if isinstance(e, ir.Call) and e.func == ir.Name("dim3"):
         if len(e.args) == 1:
@@ -157,21 +163,29 @@ def _specialise(module: ir.Module, name: str, at: int, shape, constants: dict) -
     return replace(module, items=tuple(item(i) for i in module.items))
 
 
-def _constant_extents(body, constants: dict):
-    """Array extents that read locals set once to a constant (``__nthreads``) become the value."""
+def _constant_locals(body, constants: dict) -> dict:
+    """``constants`` and the scalars ``body`` declares once, with a constant initial value, and never
+    changes (in declaration order, so one may be computed from another)."""
     known = dict(constants)
     counts: dict[str, int] = {}
-    inits = {}
+    inits = []
     for n in ir.walk(body):
         if isinstance(n, ir.Decl):
             for v in n.vars:
                 counts[v.name] = counts.get(v.name, 0) + 1
-                if not v.dims and not v.type.pointer and v.init is not None:
-                    inits[v.name] = v.init
-    for name, init in inits.items():
+                if not v.dims and not v.type.pointer and v.init is not None and \
+                        canonical_base(v.type.base) in _WIDE_INTEGERS:
+                    inits.append((v.name, v.init))
+    for name, init in inits:
         value = const_value(init, known)
         if counts[name] == 1 and value is not None and not _changed(body, name):
             known[name] = value
+    return known
+
+
+def _constant_extents(body, constants: dict):
+    """Array extents that read locals set once to a constant (``__nthreads``) become the value."""
+    known = _constant_locals(body, constants)
 
     def extent(d):
         if d is None or const_value(d, constants) is not None:
