@@ -494,6 +494,18 @@ def array_bytes(decl_var: ir.Declarator, env: dict) -> int | None:
     return size
 
 
+def buffer_bytes(function: ir.Function, constants: dict, scope: str, capacity: int) -> int:
+    """Bytes of the arrays of memory ``scope`` (``nram``, ``wram``) ``function`` declares; an array of
+    unknown size counts as the whole ``capacity``."""
+    total = 0
+    for n in ir.walk(function.body):
+        if isinstance(n, ir.Decl) and n.scope == scope:
+            for v in n.vars:
+                size = array_bytes(v, constants)
+                total += capacity if size is None else size
+    return total
+
+
 def body_arrays(node) -> list[ir.Declarator]:
     return [v for n in ir.walk(node) if isinstance(n, ir.Decl) for v in n.vars if v.dims]
 

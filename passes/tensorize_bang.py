@@ -38,7 +38,7 @@ from xpiler.ir.analysis import statements, strip_parens, without_parens
 from xpiler.ir.effects import assigned_scalars, declared_names, used_names
 from xpiler.ir.types import TypeEnv, canonical_base, literal_type, sizeof
 
-from .bind import NRAM_LIMIT, array_bytes, const_value
+from .bind import NRAM_LIMIT, array_bytes, buffer_bytes, const_value
 from .detensorize import template
 from .loop_split import fresh, is_const
 from .tensorize_bang_matmul import MatmulNests, array_names, counted_loop
@@ -189,7 +189,7 @@ class BangTensorizer:
         self.array_names = array_names(function)
         self.taken = used_names(function) | declared_names(function.body)
         self.constants = constants
-        self.nram_bytes = nram_bytes(function, constants)   # what the task's buffers take already
+        self.nram_bytes = buffer_bytes(function, constants, "nram", NRAM_LIMIT)   # what the task's buffers take already
         self.matmuls = MatmulNests(self)
 
     def block(self, node):
@@ -237,17 +237,6 @@ class BangTensorizer:
         name = fresh(base, self.taken)
         self.taken.add(name)
         return name
-
-
-def nram_bytes(function: ir.Function, constants: dict) -> int:
-    """Bytes of the ``__nram__`` arrays ``function`` declares (an unknown size counts as all of NRAM)."""
-    total = 0
-    for n in ir.walk(function.body):
-        if isinstance(n, ir.Decl) and n.scope == "nram":
-            for v in n.vars:
-                size = array_bytes(v, constants)
-                total += NRAM_LIMIT if size is None else size
-    return total
 
 
 def _arrays(function: ir.Function) -> dict[str, Array]:

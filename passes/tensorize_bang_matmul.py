@@ -43,9 +43,10 @@ from xpiler.ir.analysis import statements, strip_parens, without_parens
 from xpiler.ir.effects import used_names
 from xpiler.ir.types import canonical_base, is_integer, is_unsigned, sizeof
 
-from .bind import NRAM_LIMIT, array_bytes
+from .bind import NRAM_LIMIT, buffer_bytes
 from .loop_split import is_const, substitute
 from .tensorize import _accumulation, _coefficient, _without_zeros, constant
+from .tensorize_simt import _stored
 
 #: bang.md: 1 MB of WRAM per core, 512 KB on MLU290: the smaller, less what the compiler keeps
 WRAM_LIMIT = 512 * 1024 - 8 * 1024
@@ -83,7 +84,7 @@ class MatmulNests:
 
     def __init__(self, owner):
         self.owner = owner
-        self.wram_bytes = _wram_bytes(owner.function, owner.constants)
+        self.wram_bytes = buffer_bytes(owner.function, owner.constants, "wram", WRAM_LIMIT)
 
     def value(self, e) -> int | None:
         return constant(e, self.owner.constants)
@@ -109,7 +110,8 @@ class MatmulNests:
         if update is None or strip_parens(update[0]) != ir.Name(acc.name):
             return None
         _, x, x_index, y, y_index, cast = update
-        target = _stored(store, acc.name)
+        stored = _stored(store, acc.name)
+        target = ir.Index(*stored) if stored is not None else None
         if target is None or not self.initial_value_fits(acc, target):
             return None
         (u, rows_u), (v, rows_v) = loops
@@ -259,16 +261,6 @@ def _accumulator(s) -> _Accumulator | None:
     return _Accumulator(v.name, init, isinstance(init, ir.Const) and init.value == 0)
 
 
-def _stored(s, acc: str):
-    """The target of ``X[...] = acc;`` (or ``= (float)acc``), else None."""
-    if not (isinstance(s, ir.ExprStmt) and isinstance(s.expr, ir.Assign) and s.expr.op == "="):
-        return None
-    target, value = strip_parens(s.expr.target), strip_parens(s.expr.value)
-    if isinstance(value, ir.Cast) and canonical_base(value.type.base) == "float" and not value.type.pointer:
-        value = strip_parens(value.operand)
-    return target if value == ir.Name(acc) and isinstance(target, ir.Index) else None
-
-
 def _only(s):
     body = statements(s)
     return body[0] if len(body) == 1 else None
@@ -294,16 +286,6 @@ def _copy(dst, src, rows: int, cols: int, row_stride: int, col_stride: int, size
     return _call("__memcpy", "bang.memcpy", dst, src, _c(size), ir.Name(direction),
                  _c(size), _c(cols - 1), _c(cols * size), _c(rows - 1),
                  _c(col_stride * size), _c(cols - 1), _c(row_stride * size), _c(rows - 1))
-
-
-def _wram_bytes(function: ir.Function, constants: dict) -> int:
-    total = 0
-    for d in ir.walk(function.body):
-        if isinstance(d, ir.Decl) and d.scope == "wram":
-            for v in d.vars:
-                size = array_bytes(v, constants)
-                total += WRAM_LIMIT if size is None else size
-    return total
 
 
 def array_names(function: ir.Function) -> frozenset:
