@@ -26,6 +26,7 @@ from typing import ClassVar
 
 from xpiler import ir
 from xpiler.ir.analysis import strip_parens
+from xpiler.ir.effects import declaration_counts, declared_names
 from xpiler.ir.types import canonical_base
 
 from .base import ModulePass
@@ -53,7 +54,7 @@ class BlockConstants(ModulePass):
             if at is None or "static" not in f.quals:
                 continue
             shape = _called_shape(module, functions, f.name, at, constants)
-            if shape is None or _whole_uses(f.body) or "blockDim" in _declared(f.body):
+            if shape is None or _whole_uses(f.body) or "blockDim" in declared_names(f.body):
                 continue
             module = _specialise(module, f.name, at, shape, constants)
         return module
@@ -107,8 +108,9 @@ def _constant_shape(args, constants: dict):
 
 
 def _only_declaration(function: ir.Function, name: str):
-    found = [v for n in ir.walk(function.body) if isinstance(n, ir.Decl) for v in n.vars if v.name == name]
-    return found[0] if len(found) == 1 and not any(p.name == name for p in function.params) else None
+    if declaration_counts(function.body)[name] != 1 or any(p.name == name for p in function.params):
+        return None
+    return next(v for v in ir.walk(function.body) if isinstance(v, ir.Declarator) and v.name == name)
 
 
 def _root(e):
@@ -134,10 +136,6 @@ def _whole_uses(body) -> bool:
                and strip_parens(n.base) == ir.Name("blockDim")}
     return any(isinstance(n, ir.Name) and n.id == "blockDim" and id(n) not in members for n in ir.walk(body)) \
         or _changed(body, "blockDim")
-
-
-def _declared(body) -> set[str]:
-    return {v.name for n in ir.walk(body) if isinstance(n, ir.Decl) for v in n.vars}
 
 
 def _specialise(module: ir.Module, name: str, at: int, shape, constants: dict) -> ir.Module:
@@ -167,15 +165,9 @@ def _constant_locals(body, constants: dict) -> dict:
     """``constants`` and the scalars ``body`` declares once, with a constant initial value, and never
     changes (in declaration order, so one may be computed from another)."""
     known = dict(constants)
-    counts: dict[str, int] = {}
-    inits = []
-    for n in ir.walk(body):
-        if isinstance(n, ir.Decl):
-            for v in n.vars:
-                counts[v.name] = counts.get(v.name, 0) + 1
-                if not v.dims and not v.type.pointer and v.init is not None and \
-                        canonical_base(v.type.base) in _WIDE_INTEGERS:
-                    inits.append((v.name, v.init))
+    counts = declaration_counts(body)
+    inits = [(v.name, v.init) for v in ir.walk(body) if isinstance(v, ir.Declarator) and not v.dims
+             and not v.type.pointer and v.init is not None and canonical_base(v.type.base) in _WIDE_INTEGERS]
     for name, init in inits:
         value = const_value(init, known)
         if counts[name] == 1 and value is not None and not _changed(body, name):

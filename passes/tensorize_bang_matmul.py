@@ -89,23 +89,29 @@ class MatmulNests:
     def value(self, e) -> int | None:
         return constant(e, self.owner.constants)
 
+    def extent(self, loop) -> tuple[str, int] | None:
+        """``(var, extent)`` of ``for (int var = 0; var < extent; ++var)``, ``extent`` a non-zero
+        constant."""
+        counted = counted_loop(loop)
+        if counted is None or self.value(counted[1]) != 0:
+            return None
+        extent = self.value(counted[2])
+        return (counted[0], extent) if extent else None
+
     def rewrite(self, outer: ir.For) -> tuple | None:
-        loops = []
-        for loop in (outer, _only(outer.body)):
-            counted = counted_loop(loop)
-            if counted is None or self.value(counted[1]) != 0 or not self.value(counted[2]):
-                return None
-            loops.append((counted[0], self.value(counted[2])))
         inner = _only(outer.body)
+        loops = [self.extent(outer), self.extent(inner)]
+        if None in loops:
+            return None
         body = statements(inner.body)
         if len(body) != 3:
             return None
         acc_decl, reduction, store = body
         acc = _accumulator(acc_decl)
-        counted = counted_loop(reduction)
-        if acc is None or counted is None or self.value(counted[1]) != 0 or not self.value(counted[2]):
+        counted = self.extent(reduction)
+        if acc is None or counted is None:
             return None
-        k, depth = counted[0], self.value(counted[2])
+        k, depth = counted
         update = _accumulation(_only(reduction.body)) if len(statements(reduction.body)) == 1 else None
         if update is None or strip_parens(update[0]) != ir.Name(acc.name):
             return None
@@ -117,24 +123,24 @@ class MatmulNests:
         (u, rows_u), (v, rows_v) = loops
         names = {u, v, k}
         x_op, y_op = self.operand(x, x_index, names, cast), self.operand(y, y_index, names, cast)
-        if x_op is None or y_op is None or x_op[0].array == y_op[0].array or \
-                not self.writable(target, {x_op[0].array, y_op[0].array}, {acc.name, k}):
+        if x_op is None or y_op is None or x_op[0].name == y_op[0].name or \
+                not self.writable(target, {x_op[0].name, y_op[0].name}, {acc.name, k}):
             return None
-        roles = self.roles(x_op[1], y_op[1], u, v, k)
+        roles = self.roles(x_op[2], y_op[2], u, v, k)
         if roles is None:
             return None
         first, (m, n) = roles
-        (a, a_coef), (b, b_coef) = (x_op, y_op) if first == 0 else (y_op, x_op)
+        (a, a_offset, a_coef), (b, b_offset, b_coef) = (x_op, y_op) if first == 0 else (y_op, x_op)
         extents = {u: rows_u, v: rows_v}
-        a_mat = Operand(a.array, a.element, a.offset, a_coef.get(m, 0), a_coef.get(k, 0))
-        b_mat = Operand(b.array, b.element, b.offset, b_coef.get(n, 0), b_coef.get(k, 0))
+        a_mat = Operand(a.name, a.element, a_offset, a_coef.get(m, 0), a_coef.get(k, 0))
+        b_mat = Operand(b.name, b.element, b_offset, b_coef.get(n, 0), b_coef.get(k, 0))
         return self.emit(outer, inner, (m, n), (extents[m], extents[n], depth), a_mat, b_mat, target,
                          zero=acc.init_zero)
 
     # -- the match -------------------------------------------------------------------------------
     def operand(self, array, index, names: set, cast):
-        """``(Operand with rows/cols unset, {var: coefficient})`` of an NRAM array read at an affine
-        subscript with constant non-negative coefficients and an offset free of the nest's names."""
+        """``(array, offset, {var: coefficient})`` of an NRAM array read at an affine subscript with
+        constant non-negative coefficients and an offset free of the nest's names."""
         array = strip_parens(array)
         if not isinstance(array, ir.Name) or array.id not in self.owner.arrays:
             return None
@@ -145,17 +151,25 @@ class MatmulNests:
         product = canonical_base(cast.base) if cast is not None and not cast.pointer else known.element.base
         if cast is not None and cast.pointer or product != "float":
             return None
+        affine = self.affine(index, names)
+        if affine is None or any(c < 0 for c in affine[1].values()):
+            return None
+        return (known, *affine)
+
+    def affine(self, index, names: set):
+        """``(offset, {var: coefficient})`` with ``index == offset + sum(coefficient * var)`` over
+        ``names``, constant coefficients and an offset free of ``names``, else None."""
         coefficients = {}
         for w in names:
             c = _coefficient(index, w, self.owner.constants)
-            if c is None or c < 0:
+            if c is None:
                 return None
             if c:
                 coefficients[w] = c
         offset = _without_zeros(substitute(index, {w: ir.Const("0", 0) for w in names}))
         if used_names(ir.ExprStmt(offset)) & names:
             return None
-        return Operand(array.id, known.element, offset, 0, 0), coefficients
+        return offset, coefficients
 
     @staticmethod
     def roles(x: dict, y: dict, u: str, v: str, k: str):
@@ -227,7 +241,6 @@ class MatmulNests:
         drain = replace(outer, body=ir.Block((replace(inner, body=ir.Block((store,))),)))
         return (ir.Block(tuple(decls) + tuple(stmts) + (drain,)),)
 
-
     def dense_result(self, target, m: str, n: str, M: int, N: int):
         """``&C[c0]`` when ``target`` is ``C[c0 + N * m + n]`` of a float NRAM array, else None."""
         if not isinstance(target.base, ir.Name) or target.base.id not in self.owner.arrays:
@@ -235,11 +248,12 @@ class MatmulNests:
         known = self.owner.arrays[target.base.id]
         if known.memory != "nram" or known.element.base != "float":
             return None
-        rows, cols = (_coefficient(target.index, w, self.owner.constants) for w in (m, n))
-        if cols != 1 or (rows != N and M > 1):
+        affine = self.affine(target.index, {m, n})
+        if affine is None:
             return None
-        offset = _without_zeros(substitute(target.index, {w: ir.Const("0", 0) for w in (m, n)}))
-        if used_names(ir.ExprStmt(offset)) & {m, n}:
+        offset, coefficients = affine
+        rows, cols = coefficients.get(m, 0), coefficients.get(n, 0)
+        if cols != 1 or (rows != N and M > 1):
             return None
         return Operand(known.name, known.element, offset, rows, cols).first()
 

@@ -10,7 +10,7 @@ import pytest
 
 import xpiler
 from xpiler import suite
-from xpiler.passes.registry import pipeline
+from test_tensorize_bang import lines, tensorized   # the element tensorizer's runners
 
 F16, F32 = np.float16, np.float32
 LAUNCH = {"task_dim": [1, 1, 1], "func_type": "BLOCK"}
@@ -52,17 +52,6 @@ def nest(a: str, b: str, init: str = "0.0f", c: str = "c[m * N + n]", cast: str 
             {c} = acc;
           }}
         """
-
-
-def tensorized(src: str) -> str:
-    module = xpiler.lift(src, source="bang")
-    for p in pipeline("tensorize{target=bang}"):
-        module = p.apply(module)
-    return xpiler.emit(module, "bang")
-
-
-def lines(code: str) -> list[str]:
-    return [line.strip() for line in code.splitlines() if line.strip()]
 
 
 def run(code: str, x, y):
