@@ -87,6 +87,7 @@ CUDA_ONLY_FUNCTIONS = {"__hmax", "__hmin", "__hmax2", "__hmin2", "__hmax_nan", "
 HELPER_GROUPS = {
     "half": ["// CUDA's half max / min, which hip_fp16.h of HIP 5.2 lacks (with cuda_fp16.h's semantics:",
              "// a NaN operand loses to a number, +0 is above -0)"],
+    "dot": ["// CUDA's __dp4a on CDNA's dot instructions"],
     "vote": ["// CUDA's warp votes and __syncwarp on AMD wavefronts: a CUDA warp is one 32-lane half of a",
              "// 64-lane wavefront, and a vote counts the active lanes of that half (and of the mask)"],
 }
@@ -116,6 +117,13 @@ HIP_HELPERS: dict[str, tuple[str, str, tuple[str, ...]]] = {
 }""", ("xpiler_ballot",)),
     "xpiler_activemask": ("vote", """__device__ __forceinline__ unsigned xpiler_activemask() {
   return (unsigned)(__ballot(1) >> (__lane_id() & 32));
+}""", ()),
+    # CUDA's overloaded four-byte dot product: int operands have signed bytes, unsigned ones unsigned
+    "xpiler_dp4a": ("dot", """__device__ __forceinline__ int xpiler_dp4a(int a, int b, int c) {
+  return __builtin_amdgcn_sdot4(a, b, c, false);
+}
+__device__ __forceinline__ unsigned xpiler_dp4a(unsigned a, unsigned b, unsigned c) {
+  return __builtin_amdgcn_udot4(a, b, c, false);
 }""", ()),
     # A wavefront runs in lock step: __syncwarp only orders the lanes' memory accesses.
     "xpiler_syncwarp": ("vote", """__device__ __forceinline__ void xpiler_syncwarp() {
@@ -401,6 +409,14 @@ class _Mapper:
         if intrinsic.name.startswith("wmma.") and self.target == "hip":
             self.helpers.add("wmma")
             return replace(node, func=ir.Name(self.wmma_text(node.func.id)), intrinsic=None)
+        if intrinsic.name == "dp4a" and self.target == "hip":
+            return self.helper_call(node, "xpiler_dp4a", node.args)   # C++ picks the signedness, as CUDA does
+        if intrinsic.name in ("sdot4", "udot4") and self.target == "cuda":
+            if len(node.args) != 4 or strip_parens(node.args[3]) not in (ir.Name("false"), ir.Const("0", 0)):
+                raise self.fail(f"{node.func.id} with clamp (saturation) has no CUDA counterpart: __dp4a wraps")
+            word = ir.Type("int" if intrinsic.name == "sdot4" else "unsigned")   # __dp4a's overload
+            return replace(node, func=ir.Name("__dp4a"), args=tuple(ir.Cast(word, a) for a in node.args[:3]),
+                           intrinsic=REGISTRY["dp4a"].name)
         if intrinsic.kind != "warp":
             target = intrinsic.spelling(self.target)
             if target is None:

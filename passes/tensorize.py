@@ -13,6 +13,11 @@ int8 dot product, the reduction ``vpdpbusd`` computes four products per 32-bit l
 at unit stride in the loop's variable; nested loops whose ranges lie end to end in both operands (the
 ``kx`` and ``c`` loops over one row of an NHWC window) are one dot product.
 
+On CUDA and HIP the same match calls the same helpers, defined by ``target-prelude`` with the GPUs'
+four-byte dot products (``__dp4a``; CDNA's ``__builtin_amdgcn_sdot4`` / ``udot4``) over the whole
+words of aligned operands (xpiler/emitters/c_prelude.py), when the length is not a constant below 16
+bytes: the 4-byte lanes of ``vpdpbusd``'s scalar description run faster as the loop they are.
+
 Exact: the products are the source's, their sum is exact in 64 bits. An integer accumulator receives
 the sum converted to its type (the source's wrapping sum, where C defines it). A floating one (BANG's
 ``__bang_mlp`` and ``__bang_conv`` accumulate in double) only when every partial sum the source forms
@@ -49,14 +54,17 @@ _DOT_FUNCTIONS = frozenset(f for f, _ in _DOTS.values())
 _LARGEST_PRODUCT = {(True, True): 128 * 128, (False, True): 255 * 128, (True, False): 255 * 128,
                     (False, False): 255 * 255}
 _EXACT_INTEGERS = {"double": 2 ** 53, "float": 2 ** 24}
+_GPU_SHORTEST = 16   # bytes: shorter dot products of a known length stay loops on CUDA and HIP
 
 
 @register
 @dataclass(frozen=True)
 class Tensorize(ModulePass):
     """``target``: the dialect whose intrinsics replace loop nests (``vnni``: int8 dot products by
-    ``vpdpbusd``, before ``bind``; ``cuda`` / ``hip``: fp16 GEMMs spread over a block's threads by WMMA
-    / MFMA tiles, after ``bind``: passes/tensorize_simt.py; ``hip`` assumes CDNA's 64-lane wavefronts,
+    ``vpdpbusd``, before ``bind``; ``cuda`` / ``hip``: int8 dot products of at least 16 bytes by the
+    four-byte dot instructions (``__dp4a``, ``__builtin_amdgcn_sdot4`` / ``udot4``), and fp16 GEMMs
+    spread over a block's threads by WMMA / MFMA tiles, after ``bind``: passes/tensorize_simt.py;
+    ``hip`` assumes CDNA's 64-lane wavefronts,
     and the default pipelines leave it out for ``wavefront=32``; ``bang``: element loops on NRAM
     become ``__memcpy``, ``__bang_write_value`` and vector intrinsics, after ``bind``:
     passes/tensorize_bang.py)."""
@@ -79,6 +87,9 @@ class Tensorize(ModulePass):
                                        if f.kind == "kernel" else f.body)
         if self.target in ("cuda", "hip"):
             from .tensorize_simt import MFMA_TYPES, TileGemms
+            module = map_function_bodies(module, lambda f: _Tensorizer(function_env(module, f), constants,
+                                                                       self.target).block(f.body)
+                                         if f.kind != "host" else f.body)
             out = map_function_bodies(module, lambda f: TileGemms(function_env(module, f), constants,
                                                                   self.target).kernel(f.body)
                                       if f.kind == "kernel" else f.body)
@@ -122,8 +133,8 @@ class Dot:
 
 
 class _Tensorizer:
-    def __init__(self, env: TypeEnv, constants: dict):
-        self.env, self.constants = env, constants
+    def __init__(self, env: TypeEnv, constants: dict, target: str = "vnni"):
+        self.env, self.constants, self.target = env, constants, target
 
     # -- walking: statements in order, so a floating accumulator's start is seen before its nest --
     def block(self, b: ir.Block) -> ir.Block:
@@ -142,7 +153,7 @@ class _Tensorizer:
     def statement(self, s, starts: dict):
         if isinstance(s, ir.For):
             dot = self.dot(s)
-            if dot is not None:
+            if dot is not None and self.worth(dot):
                 replaced = self.replace_dot(dot, s, starts)
                 if replaced is not None:
                     return replaced
@@ -152,7 +163,7 @@ class _Tensorizer:
                     if rewritten is not None:
                         return rewritten
             s = replace(s, body=self.statement(s.body, {}))
-            jammed = self.jam(s)
+            jammed = self.jam(s) if self.target == "vnni" else None
             return s if jammed is None else jammed
         if isinstance(s, ir.Block):
             return self.block(s)
@@ -162,6 +173,12 @@ class _Tensorizer:
         if isinstance(s, ir.While):
             return replace(s, body=self.statement(s.body, {}))
         return s
+
+    def worth(self, dot: Dot) -> bool:
+        """On GPUs a call pays only over a few words: one of 4 bytes (a ``vpdpbusd`` lane's scalar
+        description) is two ``__dp4a`` and an alignment test against four multiply-adds (H100: 0.7x to
+        1.05x the loop over the suite's VNNI int8 programs; BANG's 256-byte rows: 2.9x)."""
+        return self.target == "vnni" or dot.trips is None or dot.trips >= _GPU_SHORTEST
 
     def replace_dot(self, dot: Dot, loop: ir.For, starts: dict):
         acc_type = self.env.type_of(dot.acc)
@@ -188,7 +205,7 @@ class _Tensorizer:
                 dot = self.dot(s)
                 if dot is not None and _name(dot.acc) == acc:
                     found.append((s, dot, trips))
-                    return True
+                    return self.worth(dot)
                 trip = self.trip_count(s)
                 if acc not in used_names(s):
                     return True
@@ -324,8 +341,14 @@ class _Tensorizer:
                    self.trip_count(loop))
 
     def int8(self, array) -> bool | None:
-        """True for an array of int8, False for uint8, None for anything else."""
-        t = self.env.element_type(array) if isinstance(strip_parens(array), ir.Name) else None
+        """True for an array of int8, False for uint8, None for anything else; an array of other
+        elements read as bytes (``((const uint8_t *)a)[i]``, the scalar description of ``vpdpbusd``
+        over 32-bit lanes) by the type it is read as."""
+        array = strip_parens(array)
+        if isinstance(array, ir.Cast) and array.type.pointer == 1 and isinstance(strip_parens(array.operand), ir.Name):
+            t = self.env.type_of(strip_parens(array.operand))   # arrays decay to pointers
+            return _INT8.get(canonical_base(array.type.base)) if t is not None and t.pointer >= 1 else None
+        t = self.env.element_type(array) if isinstance(array, ir.Name) else None
         return _INT8.get(canonical_base(t.base)) if t is not None and t.pointer == 0 else None
 
 

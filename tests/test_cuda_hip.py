@@ -549,3 +549,91 @@ def test_mfma_with_broadcast_modifiers_is_refused():
                                                       r"1, 0, 0\)': MFMA with a nonzero cbsz \(broadcast\) has no "
                                                       r"CUDA mapping"):
         xpiler.translate(src, to="cuda", pipeline="simt-port{target=cuda}")
+
+
+DP4A = r"""#include <cuda_runtime.h>
+__global__ void k(const int *a, const int *b, int *c, const unsigned *ua, const unsigned *ub, unsigned *uc) {
+  int t = threadIdx.x;
+  c[t] = __dp4a(a[t], b[t], c[t]);
+  uc[t] = __dp4a(ua[t], ub[t], uc[t]);
+}
+extern "C" void dots(const int *a, const int *b, int *c, const unsigned *ua, const unsigned *ub, unsigned *uc) {
+  int *da, *db, *dc;
+  unsigned *dua, *dub, *duc;
+  cudaMalloc(&da, 64 * sizeof(int));
+  cudaMalloc(&db, 64 * sizeof(int));
+  cudaMalloc(&dc, 64 * sizeof(int));
+  cudaMalloc(&dua, 64 * sizeof(unsigned));
+  cudaMalloc(&dub, 64 * sizeof(unsigned));
+  cudaMalloc(&duc, 64 * sizeof(unsigned));
+  cudaMemcpy(da, a, 64 * sizeof(int), cudaMemcpyHostToDevice);
+  cudaMemcpy(db, b, 64 * sizeof(int), cudaMemcpyHostToDevice);
+  cudaMemcpy(dc, c, 64 * sizeof(int), cudaMemcpyHostToDevice);
+  cudaMemcpy(dua, ua, 64 * sizeof(unsigned), cudaMemcpyHostToDevice);
+  cudaMemcpy(dub, ub, 64 * sizeof(unsigned), cudaMemcpyHostToDevice);
+  cudaMemcpy(duc, uc, 64 * sizeof(unsigned), cudaMemcpyHostToDevice);
+  k<<<1, 64>>>(da, db, dc, dua, dub, duc);
+  cudaMemcpy(c, dc, 64 * sizeof(int), cudaMemcpyDeviceToHost);
+  cudaMemcpy(uc, duc, 64 * sizeof(unsigned), cudaMemcpyDeviceToHost);
+  cudaFree(da);
+  cudaFree(db);
+  cudaFree(dc);
+  cudaFree(dua);
+  cudaFree(dub);
+  cudaFree(duc);
+}
+"""
+
+
+def _dp4a_inputs(seed=5):
+    rng = np.random.default_rng(seed)
+    words = [rng.integers(0, 2 ** 32, 64, dtype=np.uint64).astype(np.uint32) for _ in range(6)]
+    words[0][:4] = words[1][:4] = 0x80808080   # -128 * -128 in every byte: the largest signed products
+    words[2][:2] = (0x7fffffff, 0x80000000)     # sums that wrap
+    words[3][:4] = words[4][:4] = 0xffffffff
+    return words
+
+
+def _dp4a_expected(a, b, c, signed):
+    dtype = np.int8 if signed else np.uint8
+    products = (a.view(dtype).reshape(-1, 4).astype(np.int64) * b.view(dtype).reshape(-1, 4).astype(np.int64)).sum(1)
+    return ((c.view(np.int32 if signed else np.uint32).astype(np.int64) + products) % 2 ** 32).astype(np.uint32)
+
+
+@pytest.mark.parametrize("target", ["cuda", "hip", "vnni"])
+def test_cuda_dp4a_keeps_the_signedness_of_its_overload(target):
+    """__dp4a is overloaded by its operands' type: HIP gets an overloaded helper on sdot4 / udot4, C the
+    scalar description with the bytes' signedness taken from the type."""
+    code = DP4A if target == "cuda" else xpiler.translate(DP4A, to=target, source="cuda")
+    if target == "hip":
+        assert "c[t] = xpiler_dp4a(a[t], b[t], c[t]);" in code and "return __builtin_amdgcn_udot4(a, b, c, false);" in code
+        checked = compile_check(code, "hip")
+        assert checked.ok or checked.skipped, checked.output
+    a, b, c, ua, ub, uc = _dp4a_inputs()
+    args = [a.view(np.int32), b.view(np.int32), c.view(np.int32).copy(), ua, ub, uc.copy()]
+    xpiler.run(code, args, entry="dots", lang=target, **({"backend": "emulate"} if target != "vnni" else {}))
+    np.testing.assert_array_equal(args[2].view(np.uint32), _dp4a_expected(a, b, c, True))
+    np.testing.assert_array_equal(args[5], _dp4a_expected(ua, ub, uc, False))
+
+
+SDOT4 = r"""#include <hip/hip_runtime.h>
+__global__ __launch_bounds__(64) void k(const int *a, const int *b, int *c, int *d) {
+  int t = threadIdx.x;
+  d[t] = __builtin_amdgcn_sdot4(a[t], b[t], c[t], true);
+  c[t] = __builtin_amdgcn_sdot4(a[t], b[t], c[t], false);
+}
+"""
+
+
+def test_hip_dot_with_saturation_keeps_it_on_cuda_and_in_c():
+    a, b, c = (w.view(np.int32) for w in _dp4a_inputs(8)[:3])
+    c[4:8] = (2 ** 31 - 1, -2 ** 31, 2 ** 31 - 100, -2 ** 31 + 100)   # sums past the int range
+    a[4:8], b[4:8] = 0x7f7f7f7f, np.array([0x7f7f7f7f, -0x7f7f7f80, 0x7f7f7f7f, -0x7f7f7f80], np.int64).astype(np.int32)
+    products = (a.view(np.int8).reshape(-1, 4).astype(np.int64) * b.view(np.int8).reshape(-1, 4).astype(np.int64)).sum(1)
+    exact = c.astype(np.int64) + products
+    for target in ("cuda", "vnni"):
+        code = xpiler.translate(SDOT4, to=target, source="hip")
+        d, cc = np.zeros(64, np.int32), c.copy()
+        xpiler.run(code, [a, b, cc, d], entry="k_kernel", lang=target, **({"backend": "emulate"} if target == "cuda" else {}))
+        np.testing.assert_array_equal(d, np.clip(exact, -2 ** 31, 2 ** 31 - 1).astype(np.int32), err_msg=target)
+        np.testing.assert_array_equal(cc, (exact % 2 ** 32).astype(np.uint32).view(np.int32), err_msg=target)

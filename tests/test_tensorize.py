@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 
 import numpy as np
@@ -401,3 +402,114 @@ def test_rdna_wavefronts_get_no_mfma_tiles():
     entry = next(e for e in suite.load_manifest("bang") if e.file == "gemm_matmul_half.mlu")
     rdna = xpiler.translate_with_trace(entry.path.read_text(), source="bang", to="hip", wavefront=32)
     assert "tensorize{" not in rdna.pipeline and "mfma" not in rdna.code
+
+
+# ---- tensorize{target=cuda|hip}: byte dot products by the four-byte dot instructions -----------------
+GPU_DOT = """
+    #include <cuda_runtime.h>
+    #include <stdint.h>
+    __global__ void dot_kernel(const {A} *a, const {B} *b, long long *out, int rows, int n, int at) {{
+      for (int h = (int)threadIdx.x; h < rows; h += blockDim.x) {{
+        long long s = 0;
+        for (int r = 0; r < n; ++r)
+          s += (long long)a[at + h * n + r] * (long long)b[at + r];
+        out[h] = s;
+      }}
+    }}
+    extern "C" void dot(const {A} *a, const {B} *b, long long *out, int rows, int n, int at) {{
+      {A} *da;
+      {B} *db;
+      long long *dout;
+      cudaMalloc((void **)&da, (at + rows * n) * sizeof({A}));
+      cudaMalloc((void **)&db, (at + n) * sizeof({B}));
+      cudaMalloc((void **)&dout, rows * sizeof(long long));
+      cudaMemcpy(da, a, (at + rows * n) * sizeof({A}), cudaMemcpyHostToDevice);
+      cudaMemcpy(db, b, (at + n) * sizeof({B}), cudaMemcpyHostToDevice);
+      dot_kernel<<<1, 64>>>(da, db, dout, rows, n, at);
+      cudaMemcpy(out, dout, rows * sizeof(long long), cudaMemcpyDeviceToHost);
+      cudaFree(da);
+      cudaFree(db);
+      cudaFree(dout);
+    }}
+    """
+_HIP_SPELLINGS = (("#include <cuda_runtime.h>", "#include <hip/hip_runtime.h>"), ("cudaMalloc", "hipMalloc"),
+                  ("cudaMemcpyHostToDevice", "hipMemcpyHostToDevice"),
+                  ("cudaMemcpyDeviceToHost", "hipMemcpyDeviceToHost"), ("cudaMemcpy", "hipMemcpy"),
+                  ("cudaFree", "hipFree"))
+
+
+def gpu_dot(A: str, B: str, target: str) -> str:
+    src = GPU_DOT.format(A=A, B=B)
+    for cuda, hip in _HIP_SPELLINGS if target == "hip" else ():
+        src = src.replace(cuda, hip)
+    return transform(src, f"tensorize{{target={target}}},target-prelude", target)
+
+
+def test_a_threads_byte_dot_product_becomes_one_call_of_the_dp4a_helper():
+    code = gpu_dot("uint8_t", "int8_t", "cuda")
+    assert "s += (long long)__xp_dot_u8s8(&a[at + h * n], &b[at], n);" in code
+    assert "for (int r" not in code
+    helper = code[code.index("static __device__ inline long long __xp_dot_u8s8"):code.index("__global__")]
+    # u8 x s8 has no instruction: a - 128 (signed bytes) by b, and 128 * sum(b) added back
+    assert "sum = __dp4a((int)(wa ^ 0x80808080u), (int)wb, sum);" in helper
+    assert "ones = __dp4a(0x01010101, (int)wb, ones);" in helper
+    assert "__builtin_amdgcn_sdot4((int)(wa ^ 0x80808080u), (int)wb, sum, false)" in gpu_dot("uint8_t", "int8_t", "hip")
+    assert "__builtin_amdgcn_udot4((unsigned)wa, (unsigned)wb, sum, false)" in gpu_dot("uint8_t", "uint8_t", "hip")
+    from xpiler.oracle.toolchains import compile_check
+    for target in ("cuda", "hip"):
+        for A, B in (("int8_t", "int8_t"), ("uint8_t", "int8_t"), ("uint8_t", "uint8_t")):
+            checked = compile_check(gpu_dot(A, B, target), target)
+            assert checked.ok or checked.skipped, checked.output
+
+
+@pytest.mark.parametrize("target", ["cuda", "hip"])
+@pytest.mark.parametrize("A, B", [("int8_t", "int8_t"), ("uint8_t", "int8_t"), ("int8_t", "uint8_t"),
+                                  ("uint8_t", "uint8_t")])
+def test_the_gpu_helpers_are_exact_for_every_signedness_length_and_alignment(A, B, target):
+    code = gpu_dot(A, B, target)
+    # the helper's byte loop marked: it adds 10^12 per element, so exact sums say which path ran
+    marked = code.replace("total += (long long)a[r] * (long long)b[r];", "total += 1000000000000LL;")
+    assert marked != code
+    info_a, info_b = np.iinfo(TYPES[A]), np.iinfo(TYPES[B])
+    rng = np.random.default_rng(len(A) + 3 * len(B))
+    for n, at in ((0, 0), (1, 0), (3, 0), (4, 0), (64, 0), (130, 0), (16384, 0), (16384 + 8, 0), (40000, 0),
+                  (64, 1), (64, 2), (7, 3)):
+        rows = 3
+        a = rng.integers(info_a.min, info_a.max + 1, at + rows * n, dtype=TYPES[A])
+        b = rng.integers(info_b.min, info_b.max + 1, at + n, dtype=TYPES[B])
+        if n > 1000:   # the largest products in every word of a 16 KiB chunk (u8 x s8: a - 128 by b)
+            a[:], b[:] = {("int8_t", "int8_t"): (-128, -128), ("uint8_t", "int8_t"): (0, -128),
+                          ("int8_t", "uint8_t"): (-128, 255), ("uint8_t", "uint8_t"): (255, 255)}[A, B]
+        rows_a = a[at:].reshape(rows, n).astype(np.int64)
+        np_b = b[at:].astype(np.int64)
+        for text in (code, marked):
+            out = np.zeros(rows, np.int64)
+            xpiler.run(text, [a, b, out, rows, n, at], entry="dot", lang=target, backend="emulate")
+            for h in range(rows):
+                # whole words while both operands are 4-byte aligned (row h starts at byte at + h * n)
+                words = n - n % 4 if (at + h * n) % 4 == 0 and at % 4 == 0 else 0
+                expect = rows_a[h] @ np_b if text is code else \
+                    rows_a[h, :words] @ np_b[:words] + (n - words) * 1000000000000
+                assert out[h] == expect, (n, at, h, text is marked)
+
+
+@pytest.mark.parametrize("target", ["cuda", "hip"])
+@pytest.mark.parametrize("file", ["gemm_mlp_int8.mlu", "conv_bang_int8.mlu"])
+def test_the_suites_int8_bang_programs_use_the_gpus_byte_dot_products(file, target):
+    entry = next(e for e in suite.load_manifest("bang") if e.file == file)
+    code = xpiler.translate(entry.path.read_text(), source="bang", to=target)
+    assert re.search(r"acc \+= \(double\)__xp_dot_s8s8\(&", code)
+    assert ("__dp4a(" if target == "cuda" else "__builtin_amdgcn_sdot4(") in code
+    result = suite.check_program(entry, target, src=code)
+    assert result.passed, result.summary()
+
+
+def test_dot_products_of_a_few_bytes_stay_loops_on_gpus():
+    # vpdpbusd's scalar description: 4 bytes per 32-bit lane; a call per lane does not pay (worth())
+    entry = next(e for e in suite.load_manifest("vnni") if e.file == "gemm_u8s8_dpbusd_tail.cpp")
+    code = xpiler.translate(entry.path.read_text(), source="vnni", to="cuda")
+    assert "__xp_dot" not in code and "for (int j = 0; j < 4; ++j)" in code
+    assert "__xp_dot_s8s8" not in transform(GPU_DOT.format(A="int8_t", B="int8_t").replace("r < n", "r < 12"),
+                                            "tensorize{target=cuda}", "cuda")
+    assert "(long long)__xp_dot_s8s8(&a[at + h * n], &b[at], 16)" in \
+        transform(GPU_DOT.format(A="int8_t", B="int8_t").replace("r < n", "r < 16"), "tensorize{target=cuda}", "cuda")

@@ -334,7 +334,51 @@ DEVICE_ENTRIES = {
 }
 
 
-def needed(module: ir.Module) -> list[str]:
+def _device_dot_product(a: str, b: str, target: str) -> str:
+    """C text of ``__xp_dot_<a><b>(a, b, n)`` for a GPU: the sum of ``a[r] * b[r]`` over ``r < n``,
+    exact in 64 bits, by the hardware's four-byte dot product (CUDA ``__dp4a``, HIP/CDNA
+    ``__builtin_amdgcn_sdot4`` / ``udot4``) over the whole words of two 4-byte aligned operands, the
+    rest (and unaligned operands) byte by byte. Only s8 x s8 and u8 x u8 exist in hardware: for u8 x s8
+    the ``a``s are offset to ``a - 128`` (``a ^ 0x80``, signed bytes) and ``128 * sum(b)`` added back.
+    Chunks of 16 KiB keep every 32-bit sum exact (4096 words of at most 4 * 255 * 255)."""
+    ta, tb = ("int8_t" if a == "s8" else "uint8_t"), ("int8_t" if b == "s8" else "uint8_t")
+    signed = (a, b) != ("u8", "u8")
+    word, zero = ("int", "0") if signed else ("unsigned", "0u")
+    dot = {("cuda", True): "__dp4a({x}, {y}, {c})", ("cuda", False): "__dp4a({x}, {y}, {c})",
+           ("hip", True): "__builtin_amdgcn_sdot4({x}, {y}, {c}, false)",
+           ("hip", False): "__builtin_amdgcn_udot4({x}, {y}, {c}, false)"}[target, signed]
+    wa = "(int)(wa ^ 0x80808080u)" if (a, b) == ("u8", "s8") else f"({word})wa"
+    steps = f"        sum = {dot.format(x=wa, y=f'({word})wb', c='sum')};\n"
+    fix = ""
+    if (a, b) == ("u8", "s8"):
+        steps += f"        ones = {dot.format(x='0x01010101', y='(int)wb', c='ones')};\n"
+        fix = " + 128LL * ones"
+    return (f"static __device__ inline long long __xp_dot_{a}{b}(const {ta} *a, const {tb} *b, long long n) {{\n"
+            "  long long total = 0, r = 0;\n"
+            "  if ((((uintptr_t)a | (uintptr_t)b) & 3) == 0) {\n"
+            "    while (r + 4 <= n) {\n"
+            "      const long long end = n - r > 16384 ? r + 16384 : n;\n"
+            f"      {word} sum = {zero};\n" + ("      int ones = 0;\n" if fix else "") +
+            "      for (; r + 4 <= end; r += 4) {\n"
+            "        const unsigned wa = *(const unsigned *)(a + r), wb = *(const unsigned *)(b + r);\n"
+            + steps +
+            "      }\n"
+            f"      total += (long long)sum{fix};\n"
+            "    }\n"
+            "  }\n"
+            "  for (; r < n; ++r)\n"
+            "    total += (long long)a[r] * (long long)b[r];\n"
+            "  return total;\n"
+            "}")
+
+
+# tensorize{target=cuda|hip} (passes/tensorize.py): byte dot products by the GPUs' four-byte dot
+# product instructions (intrinsic registry: vnni.dot_*, spelled the same on every target)
+TARGET_ENTRIES = {target: {f"__xp_dot_{a}{b}": (_device_dot_product(a, b, target), ())
+                           for a, b in (("s8", "s8"), ("u8", "s8"), ("u8", "u8"))} for target in ("cuda", "hip")}
+
+
+def needed(module: ir.Module, entries: dict = ENTRIES) -> list[str]:
     """Prelude entries ``module`` uses (directly or through other entries), in table order."""
     used = set()
     for node in ir.walk(module):
@@ -346,16 +390,16 @@ def needed(module: ir.Module) -> list[str]:
             used.update(re.findall(r"\w+", node.text))
     defined = {f.name for f in module.functions()} | {
         item.name for item in module.items if isinstance(item, ir.Define)}
-    want = {name for name in ENTRIES if name in used and name not in defined}
+    want = {name for name in entries if name in used and name not in defined}
     changed = True
     while changed:
         changed = False
         for name in list(want):
-            for dep in ENTRIES[name][1]:
+            for dep in entries[name][1]:
                 if dep not in want:
                     want.add(dep)
                     changed = True
-    return [name for name in ENTRIES if name in want]
+    return [name for name in entries if name in want]
 
 
 def with_prelude(module: ir.Module, vector_math: bool = False) -> ir.Module:
@@ -431,8 +475,9 @@ def with_target_prelude(module: ir.Module, target: str) -> ir.Module:
     skip = _TARGET_DEFINES[target]
     callable_ = _DEVICE_CALLABLE[target]
     prelude = []
-    for name in needed(module):
-        text = DEVICE_ENTRIES.get(name, ENTRIES[name])[0]
+    own = TARGET_ENTRIES.get(target, {})
+    for name in needed(module, {**ENTRIES, **own}):
+        text = own.get(name, DEVICE_ENTRIES.get(name, ENTRIES[name]))[0]
         if name in skip or not text or (target in ("cuda", "hip") and ("half" in text or name.startswith("__h"))):
             continue  # the SIMT headers (and the emulation's) have their own half precision
         if target == "bang" and name == "__xpiler_union_job":  # the enum is bang.h's own

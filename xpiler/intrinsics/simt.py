@@ -92,6 +92,27 @@ for _name in ["expf", "__expf", "exp", "logf", "__logf", "log", "tanhf", "tanh",
         spellings.update(bang=_name, vnni=_name)
     intrinsic(f"math.{_name}", "math", "T x", **spellings)
 
+# -- four-byte dot products: c + the four products of a's and b's bytes (byte 0 the lowest) ------------
+# CUDA's __dp4a is overloaded: int operands have signed bytes, unsigned ones unsigned bytes; the sum
+# wraps in 32 bits. HIP (CDNA) has one builtin per signedness, whose clamp saturates instead.
+_BYTE_PRODUCTS = ("for (int i = 0; i < 4; ++i) s += (long long)({B})(a >> (8 * i)) * (long long)({B})(b >> (8 * i));")
+intrinsic("dp4a", "math", "T a, T b, T c", cuda="__dp4a",
+          scalar="T zero = 0, one = 1; long long s = (long long)c;"   # zero - one < zero: T is signed
+                 " for (int i = 0; i < 4; ++i) s += zero - one < zero"
+                 " ? (long long)(signed char)(a >> (8 * i)) * (long long)(signed char)(b >> (8 * i))"
+                 " : (long long)(unsigned char)(a >> (8 * i)) * (long long)(unsigned char)(b >> (8 * i));"
+                 " return (T)(unsigned)s;",
+          doc="c + the four byte products of a and b, mod 2^32 (signed bytes for int, unsigned for unsigned)")
+intrinsic("sdot4", "math", "int a, int b, int c, bool clamp", hip="__builtin_amdgcn_sdot4",
+          scalar="long long s = (long long)c; " + _BYTE_PRODUCTS.format(B="signed char") +
+                 " return clamp ? (int)(s > 2147483647LL ? 2147483647LL : s < -2147483648LL ? -2147483648LL : s)"
+                 " : (int)(unsigned)s;",
+          doc="c + the four signed byte products of a and b, mod 2^32 or saturated (clamp)")
+intrinsic("udot4", "math", "unsigned a, unsigned b, unsigned c, bool clamp", hip="__builtin_amdgcn_udot4",
+          scalar="long long s = (long long)c; " + _BYTE_PRODUCTS.format(B="unsigned char") +
+                 " return clamp ? (unsigned)(s > 4294967295LL ? 4294967295LL : s) : (unsigned)s;",
+          doc="c + the four unsigned byte products of a and b, mod 2^32 or saturated (clamp)")
+
 # -- WMMA (CUDA tensor cores) --------------------------------------------------------------------
 # After loop recovery a fragment is one array holding the whole rows x cols tile in row-major order
 # (`Frag` parameters: `f.x`, `f.rows`, `f.cols`, `f.num_elements`, `f.row_major` come from the

@@ -1446,6 +1446,31 @@ inline xsimt_f32x16 xsimt_mfma_f32_32x32x2f32(float a, float b, xsimt_f32x16 c, 
 #define __builtin_amdgcn_mfma_f32_16x16x4f32 xsimt_mfma_f32_16x16x4f32
 #define __builtin_amdgcn_mfma_f32_32x32x2f32 xsimt_mfma_f32_32x32x2f32
 
+// Four-byte dot products: c + the sum of the four byte products of a and b (byte 0 the lowest),
+// wrapping in 32 bits as the hardware does. CUDA: __dp4a (sm_61+; int: bytes signed, unsigned:
+// unsigned). HIP (CDNA): __builtin_amdgcn_sdot4 / udot4, whose last operand asks for saturation.
+namespace xsimt {
+template <class B, class W>
+inline W dot4(W a, W b, W c) {
+    unsigned sum = (unsigned)c;
+    for (int i = 0; i < 4; ++i)
+        sum += (unsigned)((int)(B)(unsigned char)((unsigned)a >> (8 * i)) * (int)(B)(unsigned char)((unsigned)b >> (8 * i)));
+    return (W)sum;
+}
+}  // namespace xsimt
+inline int __dp4a(int a, int b, int c) { return xsimt::dot4<signed char>(a, b, c); }
+inline unsigned __dp4a(unsigned a, unsigned b, unsigned c) { return xsimt::dot4<unsigned char>(a, b, c); }
+inline int xsimt_sdot4(int a, int b, int c, bool clamp) {
+    if (clamp) xpiler_fault("__builtin_amdgcn_sdot4 with clamp (saturation) is not emulated");
+    return xsimt::dot4<signed char>(a, b, c);
+}
+inline unsigned xsimt_udot4(unsigned a, unsigned b, unsigned c, bool clamp) {
+    if (clamp) xpiler_fault("__builtin_amdgcn_udot4 with clamp (saturation) is not emulated");
+    return xsimt::dot4<unsigned char>(a, b, c);
+}
+#define __builtin_amdgcn_sdot4 xsimt_sdot4
+#define __builtin_amdgcn_udot4 xsimt_udot4
+
 // ---------------------------------------------------------------------------------------------
 // Host API (device memory = host memory; launches are synchronous)
 namespace xsimt {
