@@ -344,9 +344,8 @@ def _device_dot_product(a: str, b: str, target: str) -> str:
     ta, tb = ("int8_t" if a == "s8" else "uint8_t"), ("int8_t" if b == "s8" else "uint8_t")
     signed = (a, b) != ("u8", "u8")
     word, zero = ("int", "0") if signed else ("unsigned", "0u")
-    dot = {("cuda", True): "__dp4a({x}, {y}, {c})", ("cuda", False): "__dp4a({x}, {y}, {c})",
-           ("hip", True): "__builtin_amdgcn_sdot4({x}, {y}, {c}, false)",
-           ("hip", False): "__builtin_amdgcn_udot4({x}, {y}, {c}, false)"}[target, signed]
+    dot = "__dp4a({x}, {y}, {c})" if target == "cuda" else \
+        f"__builtin_amdgcn_{'s' if signed else 'u'}dot4({{x}}, {{y}}, {{c}}, false)"   # CUDA: overloaded
     wa = "(int)(wa ^ 0x80808080u)" if (a, b) == ("u8", "s8") else f"({word})wa"
     steps = f"        sum = {dot.format(x=wa, y=f'({word})wb', c='sum')};\n"
     fix = ""
