@@ -412,7 +412,8 @@ class _Mapper:
         if intrinsic.name == "dp4a" and self.target == "hip":
             return self.helper_call(node, "xpiler_dp4a", node.args)   # C++ picks the signedness, as CUDA does
         if intrinsic.name in ("sdot4", "udot4") and self.target == "cuda":
-            if len(node.args) != 4 or strip_parens(node.args[3]) not in (ir.Name("false"), ir.Const("0", 0)):
+            clamp = strip_parens(node.args[3]) if len(node.args) == 4 else None
+            if not (isinstance(clamp, ir.Const) and clamp.value in (0, False)):
                 raise self.fail(f"{node.func.id} with clamp (saturation) has no CUDA counterpart: __dp4a wraps")
             word = ir.Type("int" if intrinsic.name == "sdot4" else "unsigned")   # __dp4a's overload
             return replace(node, func=ir.Name("__dp4a"), args=tuple(ir.Cast(word, a) for a in node.args[:3]),

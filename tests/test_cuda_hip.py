@@ -637,3 +637,15 @@ def test_hip_dot_with_saturation_keeps_it_on_cuda_and_in_c():
         xpiler.run(code, [a, b, cc, d], entry="k_kernel", lang=target, **({"backend": "emulate"} if target == "cuda" else {}))
         np.testing.assert_array_equal(d, np.clip(exact, -2 ** 31, 2 ** 31 - 1).astype(np.int32), err_msg=target)
         np.testing.assert_array_equal(cc, (exact % 2 ** 32).astype(np.uint32).view(np.int32), err_msg=target)
+
+
+def test_hip_dot_builtins_port_to_the_dp4a_overload_of_their_signedness():
+    wrapping = SDOT4.replace("c[t], true)", "c[t], false)").replace(
+        "c[t] = __builtin_amdgcn_sdot4(a[t], b[t], c[t], false);",
+        "c[t] = (int)__builtin_amdgcn_udot4((unsigned)a[t], (unsigned)b[t], (unsigned)c[t], 0);")
+    cuda = xpiler.translate(wrapping, to="cuda", source="hip", pipeline="simt-port{target=cuda}")
+    assert "d[t] = __dp4a((int)a[t], (int)b[t], (int)c[t]);" in cuda
+    assert "c[t] = (int)__dp4a((unsigned)(unsigned)a[t], (unsigned)(unsigned)b[t], (unsigned)(unsigned)c[t]);" in cuda
+    with pytest.raises(xpiler.UnsupportedError, match=r"__builtin_amdgcn_sdot4 with clamp \(saturation\) has no CUDA "
+                                               r"counterpart: __dp4a wraps"):
+        xpiler.translate(SDOT4, to="cuda", source="hip", pipeline="simt-port{target=cuda}")
