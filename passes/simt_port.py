@@ -417,7 +417,7 @@ class _Mapper:
                 raise self.fail(f"{node.func.id} with clamp (saturation) has no CUDA counterpart: __dp4a wraps")
             word = ir.Type("int" if intrinsic.name == "sdot4" else "unsigned")   # __dp4a's overload
             return replace(node, func=ir.Name("__dp4a"), args=tuple(ir.Cast(word, a) for a in node.args[:3]),
-                           intrinsic=REGISTRY["dp4a"].name)
+                           intrinsic="dp4a")
         if intrinsic.kind != "warp":
             target = intrinsic.spelling(self.target)
             if target is None:

@@ -16,7 +16,8 @@ at unit stride in the loop's variable; nested loops whose ranges lie end to end 
 On CUDA and HIP the same match calls the same helpers, defined by ``target-prelude`` with the GPUs'
 four-byte dot products (``__dp4a``; CDNA's ``__builtin_amdgcn_sdot4`` / ``udot4``) over the whole
 words of aligned operands (xpiler/emitters/c_prelude.py), when the length is not a constant below 16
-bytes: the 4-byte lanes of ``vpdpbusd``'s scalar description run faster as the loop they are.
+bytes: the 4-byte lanes of ``vpdpbusd``'s scalar description run at least as fast as the loop they
+are (``_Tensorizer.worth``).
 
 Exact: the products are the source's, their sum is exact in 64 bits. An integer accumulator receives
 the sum converted to its type (the source's wrapping sum, where C defines it). A floating one (BANG's
@@ -64,8 +65,8 @@ class Tensorize(ModulePass):
     ``vpdpbusd``, before ``bind``; ``cuda`` / ``hip``: int8 dot products of at least 16 bytes by the
     four-byte dot instructions (``__dp4a``, ``__builtin_amdgcn_sdot4`` / ``udot4``), and fp16 GEMMs
     spread over a block's threads by WMMA / MFMA tiles, after ``bind``: passes/tensorize_simt.py;
-    ``hip`` assumes CDNA's 64-lane wavefronts,
-    and the default pipelines leave it out for ``wavefront=32``; ``bang``: element loops on NRAM
+    ``hip`` assumes CDNA's 64-lane wavefronts, and the default pipelines leave it out for
+    ``wavefront=32``; ``bang``: element loops on NRAM
     become ``__memcpy``, ``__bang_write_value`` and vector intrinsics, after ``bind``:
     passes/tensorize_bang.py)."""
 

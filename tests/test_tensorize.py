@@ -365,13 +365,18 @@ def test_the_suites_fp16_bang_gemm_uses_the_matrix_units(target, unit):
 
 
 # ---- tensorize{target=hip}: the same loops as MFMA tiles of 64-lane wavefronts (CDNA) ---------------
+def as_hip(src: str) -> str:
+    """A CUDA test program's runtime calls and headers in HIP's spelling."""
+    for cuda, hip in (("cuda_runtime.h", "hip/hip_runtime.h"), ("cuda_fp16.h", "hip/hip_fp16.h"),
+                      ("cudaMalloc", "hipMalloc"), ("cudaMemcpyHostToDevice", "hipMemcpyHostToDevice"),
+                      ("cudaMemcpyDeviceToHost", "hipMemcpyDeviceToHost"), ("cudaMemcpy", "hipMemcpy"),
+                      ("cudaFree", "hipFree")):
+        src = src.replace(cuda, hip)
+    return src
+
+
 def hip_gemm(m: int, n: int, k: int) -> str:
-    return (THREAD_GEMM.replace("#include <cuda_runtime.h>\n    #include <cuda_fp16.h>",
-                                "#include <hip/hip_runtime.h>\n    #include <hip/hip_fp16.h>")
-            .replace("cudaMalloc", "hipMalloc").replace("cudaMemcpyHostToDevice", "hipMemcpyHostToDevice")
-            .replace("cudaMemcpyDeviceToHost", "hipMemcpyDeviceToHost").replace("cudaMemcpy", "hipMemcpy")
-            .replace("cudaFree", "hipFree")
-            .replace("#define M 32", f"#define M {m}").replace("#define N 48", f"#define N {n}")
+    return (as_hip(THREAD_GEMM).replace("#define M 32", f"#define M {m}").replace("#define N 48", f"#define N {n}")
             .replace("#define K 64", f"#define K {k}"))
 
 
@@ -432,16 +437,9 @@ GPU_DOT = """
       cudaFree(dout);
     }}
     """
-_HIP_SPELLINGS = (("#include <cuda_runtime.h>", "#include <hip/hip_runtime.h>"), ("cudaMalloc", "hipMalloc"),
-                  ("cudaMemcpyHostToDevice", "hipMemcpyHostToDevice"),
-                  ("cudaMemcpyDeviceToHost", "hipMemcpyDeviceToHost"), ("cudaMemcpy", "hipMemcpy"),
-                  ("cudaFree", "hipFree"))
-
-
 def gpu_dot(A: str, B: str, target: str) -> str:
     src = GPU_DOT.format(A=A, B=B)
-    for cuda, hip in _HIP_SPELLINGS if target == "hip" else ():
-        src = src.replace(cuda, hip)
+    src = as_hip(src) if target == "hip" else src
     return transform(src, f"tensorize{{target={target}}},target-prelude", target)
 
 

@@ -98,10 +98,8 @@ for _name in ["expf", "__expf", "exp", "logf", "__logf", "log", "tanhf", "tanh",
 _BYTE_PRODUCTS = ("for (int i = 0; i < 4; ++i) s += (long long)({B})(a >> (8 * i)) * (long long)({B})(b >> (8 * i));")
 intrinsic("dp4a", "math", "T a, T b, T c", cuda="__dp4a",
           scalar="T zero = 0, one = 1; long long s = (long long)c;"   # zero - one < zero: T is signed
-                 " for (int i = 0; i < 4; ++i) s += zero - one < zero"
-                 " ? (long long)(signed char)(a >> (8 * i)) * (long long)(signed char)(b >> (8 * i))"
-                 " : (long long)(unsigned char)(a >> (8 * i)) * (long long)(unsigned char)(b >> (8 * i));"
-                 " return (T)(unsigned)s;",
+                 " if (zero - one < zero) { " + _BYTE_PRODUCTS.format(B="signed char") + " } else { " +
+                 _BYTE_PRODUCTS.format(B="unsigned char") + " } return (T)(unsigned)s;",
           doc="c + the four byte products of a and b, mod 2^32 (signed bytes for int, unsigned for unsigned)")
 intrinsic("sdot4", "math", "int a, int b, int c, bool clamp", hip="__builtin_amdgcn_sdot4",
           scalar="long long s = (long long)c; " + _BYTE_PRODUCTS.format(B="signed char") +
