@@ -40,7 +40,8 @@ from xpiler import ir
 from xpiler.errors import UnsupportedError
 from xpiler.ir.analysis import is_name, strip_parens
 from xpiler.ir.transform import rename
-from xpiler.ir.effects import (assigned_scalars, call_name, declared_names, free_names, is_array_decl, touches_memory,
+from xpiler.ir.effects import (assigned_scalars, call_name, declared_names, free_names, header_names, is_array_decl,
+                               touches_memory,
                                used_names, writes_memory)
 
 from .base import ModulePass, PassError
@@ -342,10 +343,8 @@ def sink_scalars(stmts: list) -> ir.For | None:
     if not all(isinstance(d, ir.Decl) and not is_array_decl(d) and not touches_memory(d) for d in decls):
         return None
     names = {v.name for d in decls for v in d.vars}
-    header = ir.Block(tuple(ir.ExprStmt(e) for e in (loop.cond, loop.step) if e is not None) +
-                      ((loop.init,) if loop.init is not None else ()))
     changed = assigned_scalars(loop.body)
-    if names & used_names(header) or (names | used_names(ir.Block(tuple(decls)))) & changed:
+    if names & header_names(loop) or (names | used_names(ir.Block(tuple(decls)))) & changed:
         return None
     body = loop.body.body if isinstance(loop.body, ir.Block) else (loop.body,)
     return replace(loop, body=ir.Block(tuple(decls) + tuple(body)))

@@ -51,13 +51,15 @@ implemented).
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from xpiler import ir
 from xpiler.ir.analysis import conjuncts, conjunction, statements, strip_parens, without_parens
-from xpiler.ir.effects import (assigned_scalars, declaration_counts, declared_names, is_pure_call, touches_memory,
-                               used_names)
+from xpiler.ir.dependence import function_env
+from xpiler.ir.effects import (assigned_scalars, declaration_counts, declared_names, header_names, is_pure_call,
+                               touches_memory, used_names)
 from xpiler.ir.types import TypeEnv, arithmetic, is_integer, is_unsigned, sizeof
 
 from .base import ModulePass, PassError, map_function_bodies
@@ -88,12 +90,11 @@ class Cache(ModulePass):
             raise PassError(f"cache: target {self.target!r} is not implemented (implemented: {', '.join(TARGETS)})")
         constants = module_constants(module)
         functions = {i.name: i for i in module.items if isinstance(i, ir.Function) and i.body is not None}
-        types = TypeEnv.for_module(module)
 
         def body(f: ir.Function):
             if f.kind != "kernel":
                 return f.body
-            stager = _Stager(f, types.for_function(f), constants, functions)
+            stager = _Stager(f, function_env(module, f), constants, functions)
             return ir.rewrite(f.body, stager.visit)
         return map_function_bodies(module, body)
 
@@ -109,9 +110,6 @@ class _Access:
 class _Stager:
     def __init__(self, f: ir.Function, env: TypeEnv, constants: dict, functions: dict):
         self.f, self.env, self.constants, self.functions = f, env, constants, functions
-        for n in ir.walk(f.body):
-            if isinstance(n, ir.Decl):
-                env.declare_decl(n)
         self.taken = used_names(f) | declared_names(f.body) | {p.name for p in f.params}
         self.pointers = {p.name: p.type for p in f.params if p.type.pointer == 1 and not p.dims}
         # scalars declared once and never assigned: what they hold wherever they are seen
@@ -170,9 +168,7 @@ class _Stager:
         if canon is None or not isinstance(inner.init, ir.Decl) or len(inner.init.vars) != 1 or \
                 canon[0] in assigned_scalars(inner.body):
             return None
-        header = ir.Block(tuple(ir.ExprStmt(e) for e in (inner.cond, inner.step) if e is not None) +
-                          ((inner.init,) if inner.init is not None else ()))
-        if used_names(header) & ({loop.canonical()[0]} | {v.name for d in defs for v in d.vars}):
+        if header_names(inner) & ({loop.canonical()[0]} | {v.name for d in defs for v in d.vars}):
             return self.grid_stride(loop, defs, inner)
         staged = self.stage(replace(loop, body=ir.Block(tuple(defs) + tuple(statements(inner.body)))))
         return None if staged is None else replace(inner, body=ir.Block((staged,)))
@@ -272,9 +268,8 @@ class _Stager:
                                  read=known.read or id(n) not in stores)
         # an array written is touched at one place per element: its own element, read before it
         # is written if at all (then one buffer is loaded, updated and stored)
-        written = [a.array for a in found.values() if a.written]
-        if invariant & set(written) or any(a.array in written for key, a in found.items() if not a.written) or \
-                len(written) != len(set(written)):
+        places = Counter(a.array for a in found.values())
+        if any(a.written and (places[a.array] > 1 or a.array in invariant) for a in found.values()):
             return None
         sizes = [sizeof(self.element(a.array)) for a in found.values()]
         if None in sizes or sum(sizes) * extent > BUFFER_BYTES:

@@ -10,16 +10,14 @@ import xpiler
 from xpiler.passes.base import PassError
 from xpiler.passes.registry import pipeline
 
+from test_tensorize_bang import lines   # the element tensorizer tests' line splitter
+
 LAUNCH = {"grid": [4, 1, 1], "block": [128, 1, 1]}
 F32 = np.float32
 
 
 def kernel_of(code: str) -> str:
     return code[code.index("__mlu_global__"):code.index('extern "C"')]
-
-
-def lines(code: str) -> list[str]:
-    return [line.strip() for line in code.splitlines() if line.strip()]
 
 
 def bang(src: str, launch=LAUNCH) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 
 from .analysis import strip_parens
-from .nodes import (Assign, Call, Decl, Declarator, Index, Member, Name, UnOp, walk)
+from .nodes import (Assign, Block, Call, Decl, Declarator, ExprStmt, For, Index, Member, Name, UnOp, walk)
 
 # C library functions without side effects on memory.
 PURE_FUNCTIONS = frozenset("""
@@ -69,6 +69,12 @@ def _assigned_root(target) -> str | None:
     if isinstance(target, UnOp) and target.op == "*" and _address_of_name(target.operand):
         return strip_parens(strip_parens(target.operand).operand).id  # *(&x) is x
     return target.id if isinstance(target, Name) else None
+
+
+def header_names(loop: For) -> set[str]:
+    """Names a ``for`` loop's header (initialisation, condition, step) uses."""
+    return used_names(Block(tuple(ExprStmt(e) for e in (loop.cond, loop.step) if e is not None) +
+                            ((loop.init,) if loop.init is not None else ())))
 
 
 def assigned_scalars(node) -> set[str]:
