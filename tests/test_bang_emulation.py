@@ -240,7 +240,7 @@ extern "C" __mlu_global__ void copy3d(float *src, float *out, int d2, int d1, in
            cols * sizeof(float), d1 - 1, d1 * cols * sizeof(float), d2 - 1,
            ld * sizeof(float), d1 - 1, D1 * ld * sizeof(float), d2 - 1);
   __memcpy_async(buf2, buf, d2 * d1 * cols * sizeof(float), NRAM2NRAM);
-  __sync_io();
+  __sync_move();   // an on-chip copy: the move pipeline's wait (__sync_io() waits for GDRAM DMA only)
   __memcpy(out, buf2, d2 * d1 * cols * sizeof(float), NRAM2GDRAM);
 }
 
@@ -779,3 +779,10 @@ def test_mlu_ops_style_program():
     xh, yh = x.astype(F16), np.zeros(1000, F16)
     xpiler.run(MLUOPS_STYLE, [xh, yh, 1000, 1], lang="bang", check=True, launch={"task_dim": [8], "func_type": "UNION2"})
     np.testing.assert_array_equal(yh, np.abs(xh))
+
+
+def test_a_local_array_is_an_nram_operand():
+    # a local without a qualifier lives on the task's stack, which is in NRAM on the MLU
+    out = run_k("float loc[64];\n__memcpy(loc, A, 256, GDRAM2NRAM);\n__bang_mul_scalar(loc, loc, 3.0f, 64);\n"
+                "__memcpy(out, loc, 256, NRAM2GDRAM);")
+    np.testing.assert_array_equal(out, 3 * np.arange(64, dtype=F32))

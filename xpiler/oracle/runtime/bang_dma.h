@@ -4,7 +4,9 @@
 // that programs compile, and the 8 that BANG does not have (WRAM2WRAM, GDRAM2LDRAM, ...) fault when
 // used.  Each side of a copy must be in the space its direction names (a __nram__ pointer given as
 // the source of GDRAM2NRAM faults), and the whole range a copy touches must lie inside one array
-// (on-chip) or one registered buffer (GDRAM, check mode).
+// (on-chip) or one registered buffer (GDRAM, check mode).  `__memcpy_async` is checked the same way at
+// issue and queued; the queue, its completion by the `__sync*` waits and its race checks are in
+// bang_emu.h (header comment).  Both kinds of copy check their sides against the pending copies.
 #ifndef XPILER_BANG_DMA_H
 #define XPILER_BANG_DMA_H
 
@@ -52,7 +54,7 @@ struct Side {
     long hi(long size) const { return std::max(0L, n1 * stride0) + std::max(0L, n2 * stride1) + size; }
 };
 
-inline void dma(const char *fn, int dir, long size, Side d, Side s) {
+inline void dma(const char *fn, int dir, long size, Side d, Side s, bool async = false) {
     State &S = st();
     if (!S.in_launch) xpiler_fault("%s called outside a kernel launch (use cnrtMemcpy on the host)", fn);
     int sp_src = dir / 8, sp_dst = dir % 8;
@@ -69,19 +71,23 @@ inline void dma(const char *fn, int dir, long size, Side d, Side s) {
     snprintf(dname, sizeof dname, "dst (%s side of %s2%s)", kSpaceName[sp_dst], kSpaceName[sp_src], kSpaceName[sp_dst]);
     snprintf(sname, sizeof sname, "src (%s side of %s2%s)", kSpaceName[sp_src], kSpaceName[sp_src], kSpaceName[sp_dst]);
     unsigned dm = 1u << sp_dst, sm = 1u << sp_src;
-    char *dp = check_range(fn, dname, d.p, d.lo(size), size ? d.hi(size) : 0, dm, false);
-    const char *sp = check_range(fn, sname, s.p, s.lo(size), size ? s.hi(size) : 0, sm, false);
+    char *dp = check_range(fn, dname, d.p, d.lo(size), size ? d.hi(size) : 0, dm, false, false);
+    const char *sp = check_range(fn, sname, s.p, s.lo(size), size ? s.hi(size) : 0, sm, false, false);
     if (!size) return;
-    if (d.n1 == 0 && d.n2 == 0) {
-        memmove(dp, sp, (size_t)size);
+    Grid dg{dp, size, d.stride0, d.n1, d.stride1, d.n2}, sg{sp, size, s.stride0, s.n1, s.stride1, s.n2};
+    if (__builtin_expect(S.npend != 0, 0)) {  // exact (segment) overlap with the pending copies
+        race_check(fn, sname, s.p, sg, false);
+        race_check(fn, dname, d.p, dg, true);
+    }
+    if (!async) {
+        move_grid(dg, sg);
         return;
     }
-    long k = 0, total = (d.n1 + 1) * (d.n2 + 1);
-    for (; k < total; ++k) {
-        long dj1 = k % (d.n1 + 1), dj2 = k / (d.n1 + 1);
-        long sj1 = k % (s.n1 + 1), sj2 = k / (s.n1 + 1);
-        memmove(dp + dj1 * d.stride0 + dj2 * d.stride1, sp + sj1 * s.stride0 + sj2 * s.stride1, (size_t)size);
-    }
+    if ((int)S.pend.size() < S.ntask) S.pend.resize((size_t)S.ntask);
+    std::vector<Pending> &q = S.pend[(size_t)tv.task_id];
+    q.push_back(Pending{dir, dg, sg, where(d.p).space == S_STACK, {}});
+    if (where(s.p).space == S_STACK) q.back().s_copy.assign((const char *)sg.lo(), (const char *)sg.hi());
+    ++S.npend;
 }
 
 }  // namespace xpiler_bang
@@ -101,19 +107,19 @@ inline void __memcpy(void *dst, const void *src, unsigned size, mluMemcpyDirecti
                        {src, (long)src_stride0, (long)src_segnum1, (long)src_stride1, (long)src_segnum2});
 }
 inline void __memcpy_async(void *dst, const void *src, unsigned size, mluMemcpyDirection_t dir) {
-    ::xpiler_bang::dma("__memcpy_async", dir, (long)size, {dst, 0, 0, 0, 0}, {src, 0, 0, 0, 0});
+    ::xpiler_bang::dma("__memcpy_async", dir, (long)size, {dst, 0, 0, 0, 0}, {src, 0, 0, 0, 0}, true);
 }
 inline void __memcpy_async(void *dst, const void *src, unsigned size, mluMemcpyDirection_t dir, unsigned dst_stride,
                            int src_stride, unsigned segnum) {
     ::xpiler_bang::dma("__memcpy_async", dir, (long)size, {dst, (long)dst_stride, (long)segnum, 0, 0},
-                       {src, (long)src_stride, (long)segnum, 0, 0});
+                       {src, (long)src_stride, (long)segnum, 0, 0}, true);
 }
 inline void __memcpy_async(void *dst, const void *src, unsigned size, mluMemcpyDirection_t dir, int dst_stride0,
                            unsigned dst_segnum1, int dst_stride1, unsigned dst_segnum2, int src_stride0,
                            unsigned src_segnum1, int src_stride1, unsigned src_segnum2) {
     ::xpiler_bang::dma("__memcpy_async", dir, (long)size,
                        {dst, (long)dst_stride0, (long)dst_segnum1, (long)dst_stride1, (long)dst_segnum2},
-                       {src, (long)src_stride0, (long)src_segnum1, (long)src_stride1, (long)src_segnum2});
+                       {src, (long)src_stride0, (long)src_segnum1, (long)src_stride1, (long)src_segnum2}, true);
 }
 
 // ---- fills (NRAM) ------------------------------------------------------------------------------

@@ -18,8 +18,26 @@
 // alone (clusterDim 0, coreDim 4, coreId = taskId % 4 as if dispatched round-robin over the cores of
 // cluster 0, clusterId 0; both barriers are no-ops).  Scheduling is deterministic: tasks start in
 // taskId order and each runs until it blocks at a barrier or ends; so
-// with a missing `__sync_cluster()`, core 0 reads SRAM that cores 1..3 have not written yet.  The
-// `__sync*` pipeline waits are no-ops (DMA is synchronous here).
+// with a missing `__sync_cluster()`, core 0 reads SRAM that cores 1..3 have not written yet.
+//
+// Asynchronous copies.  `__memcpy` moves its bytes at once.  `__memcpy_async` checks its operands at
+// issue (the same faults) and queues a pending copy for the running task; its bytes move when it
+// completes, reading the source then, in issue order.  Completion points: `__sync()` and
+// `__sync_io_move_compute(...)` complete all of the task's pending copies, `__sync_io()` those with a
+// GDRAM or LDRAM side (IO DMA), `__sync_move()` the on-chip ones (NRAM/WRAM/SRAM to NRAM/WRAM/SRAM),
+// `__sync_compute()` none; the end of a task completes the rest (the kernel's end waits for its
+// DMA).  `__sync_cluster()` / `__sync_all()` complete the task's own copies first: bang.md does not
+// say whether a barrier waits for DMA, and this lenient choice keeps the other cores from seeing the
+// race.  While a copy is pending, a DMA or intrinsic operand that overlaps its destination, or a
+// written operand (an intrinsic's dst / tmp, a copy's dst) that overlaps its source, is a fault that
+// names the wait to add; reading the source is fine.  Overlap is exact for 2-D/3-D copies (only
+// their segments count) up to about 10^6 segment pairs, beyond that the hulls are compared.  Scalar
+// C accesses (`buf[i]`) cannot be intercepted: they see stale data (the 0xFF fill, or the previous
+// contents) until the copy completes, so a missing wait still shows as a wrong result.  A side on the
+// stack of a function that has returned by completion (at the latest, the task's end): a destination
+// is dropped (nothing can read it, and those bytes are the emulator's own stack now), a source is
+// read from a copy taken at issue (one of the times the DMA may have read it).  Programs that never
+// call `__memcpy_async` pay one test of a zero count per operand and wait.
 //
 // Memory.  NRAM: 768 KB per core of which 640 KB are usable by `__nram__` declarations (the compiler
 // keeps 128 KB for the stack and spills, as MAX_NRAM_SIZE in mlu-ops); WRAM 1 MB per core; SRAM 4 MB
@@ -132,6 +150,25 @@ struct Region {
     const char *name;
 };
 
+// The bytes one side of a copy touches: (n2+1) x (n1+1) segments of `size` bytes at
+// p + j1*stride0 + j2*stride1 (runtime addresses: check_range's result); one segment for an operand.
+struct Grid {
+    const char *p;
+    long size, stride0, n1, stride1, n2;
+    double count() const { return (double)(n1 + 1) * (double)(n2 + 1); }
+    uintptr_t lo() const { return (uintptr_t)p + std::min(0L, n1 * stride0) + std::min(0L, n2 * stride1); }
+    uintptr_t hi() const { return (uintptr_t)p + std::max(0L, n1 * stride0) + std::max(0L, n2 * stride1) + size; }
+    uintptr_t seg(long k) const { return (uintptr_t)p + (k % (n1 + 1)) * stride0 + (k / (n1 + 1)) * stride1; }
+};
+
+// A __memcpy_async not yet completed.
+struct Pending {
+    int dir;  // src space * 8 + dst space
+    Grid d, s;
+    bool d_stack;             // the destination is on the task's fiber stack
+    std::vector<char> s_copy;  // a source on the stack: its hull at issue, for when its frame is gone
+};
+
 struct State {
     Arena a[5];
     unsigned gen = 0;  // launch generation: slots are re-allocated on the first touch of each launch
@@ -149,6 +186,8 @@ struct State {
     std::vector<Region> gdram;
     int next_region_id = 0;
     std::vector<unsigned char> waits;  // per task: 1 waiting at __sync_cluster, 2 at __sync_all
+    std::vector<std::vector<Pending>> pend;  // per task id: its pending __memcpy_async copies
+    long npend = 0;  // all tasks together: 0 keeps programs without __memcpy_async on the fast path
     State() {
         const char *names[5] = {"GDRAM", "NRAM", "WRAM", "SRAM", "LDRAM"};
         size_t strides[5] = {0, kNramBytes, kWramBytes, kSramBytes, kLdramBytes};
@@ -308,13 +347,14 @@ inline const char *space_list(unsigned mask) {
 
 // Check that [p + lo, p + hi) is a valid range of `what` for `fn`, in one of the spaces of `mask`;
 // return the runtime's address of p (differs from p only for WRAM).
-inline char *check_range(const char *fn, const char *what, const void *p, long lo, long hi, unsigned mask,
-                         bool align_rule) {
+inline char *check_operand(const char *fn, const char *what, const void *p, long lo, long hi, unsigned mask,
+                           bool align_rule) {
     State &s = st();
     if (!s.in_launch) xpiler_fault("%s called outside a kernel launch", fn);
     if (!p) xpiler_fault("%s: operand %s is a null pointer (%s)", fn, what, task_desc());
     Where w = where(p);
-    unsigned bit = w.space == S_STACK ? (mask & M_NRAM ? M_STACK : 0u) : (1u << w.space);
+    // a local without a qualifier lives on the task's stack, which is NRAM on the MLU
+    unsigned bit = w.space == S_STACK ? (mask & M_NRAM ? M_NRAM : M_STACK) : (1u << w.space);
     if (!(mask & bit)) {
         const char *is = kSpaceName[w.space];
         xpiler_fault("%s: operand %s must be in %s but points to %s (%s)%s", fn, what, space_list(mask), is,
@@ -368,6 +408,114 @@ inline char *check_range(const char *fn, const char *what, const void *p, long l
         }
     }
     return (char *)p;
+}
+
+// ---- pending asynchronous copies ----------------------------------------------------------------
+inline bool dir_io(int dir) {
+    int a = dir / 8, b = dir % 8;
+    return a == S_GDRAM || a == S_LDRAM || b == S_GDRAM || b == S_LDRAM;
+}
+
+// Whether two grids share a byte.  Segment pairs are compared exactly up to about 10^6 pairs; beyond
+// that the (overlapping) hulls decide, which may report a conflict that the segments do not have.
+inline bool overlaps(const Grid &a, const Grid &b) {
+    uintptr_t blo = b.lo(), bhi = b.hi();
+    if (a.size <= 0 || b.size <= 0 || a.hi() <= blo || bhi <= a.lo()) return false;
+    if (a.count() * b.count() > 1e6) return true;
+    long na = (long)a.count(), nb = (long)b.count();
+    for (long i = 0; i < na; ++i) {
+        uintptr_t x = a.seg(i), xe = x + (uintptr_t)a.size;
+        if (xe <= blo || bhi <= x) continue;
+        for (long j = 0; j < nb; ++j) {
+            uintptr_t y = b.seg(j);
+            if (x < y + (uintptr_t)b.size && y < xe) return true;
+        }
+    }
+    return false;
+}
+
+// " in NRAM array 'buf' (line 5)": where the operand at user address p lies, for race messages.
+inline const char *operand_home(const void *p) {
+    static char buf[160];
+    Where w = where(p);
+    const SlotRec *r = w.space >= S_NRAM && w.space <= S_LDRAM ? find_slot(st().a[w.space], w.off) : nullptr;
+    if (r) snprintf(buf, sizeof buf, " in %s array '%s' (line %d)", kSpaceName[w.space], r->name, r->line);
+    else if (w.space == S_STACK) snprintf(buf, sizeof buf, " on the task's stack");
+    else snprintf(buf, sizeof buf, " in %s", kSpaceName[w.space]);
+    return buf;
+}
+
+// Operand `what` (user address p, bytes g) of `fn` against the running task's pending copies: touching
+// a pending destination, or writing a pending source, is a race on the MLU.
+inline void race_check(const char *fn, const char *what, const void *p, const Grid &g, bool written) {
+    State &s = st();
+    if (tv.task_id >= (int)s.pend.size()) return;
+    for (const Pending &c : s.pend[(size_t)tv.task_id]) {
+        bool on_dst = overlaps(g, c.d);
+        if (!on_dst && !(written && overlaps(g, c.s))) continue;
+        const char *wait = dir_io(c.dir) ? "__sync_io()" : "__sync_move()";
+        if (on_dst)
+            xpiler_fault("%s: operand %s%s overlaps the destination of a __memcpy_async (%s2%s) issued earlier by "
+                         "this task that has not been waited for (%s): the copy may not have landed yet; call %s (or "
+                         "__sync()) between the __memcpy_async and this use", fn, what, operand_home(p),
+                         kSpaceName[c.dir / 8], kSpaceName[c.dir % 8], task_desc(), wait);
+        xpiler_fault("%s: operand %s%s overwrites the source of a __memcpy_async (%s2%s) issued earlier by this "
+                     "task that has not been waited for (%s): the copy may not have read it yet; call %s (or __sync()) "
+                     "between the __memcpy_async and this write", fn, what, operand_home(p), kSpaceName[c.dir / 8],
+                     kSpaceName[c.dir % 8], task_desc(), wait);
+    }
+}
+
+// check_operand, then the race check against pending copies (DMA checks its sides itself, segment by
+// segment: race = false).  Written operands are the ones the intrinsics name dst* or tmp.
+inline char *check_range(const char *fn, const char *what, const void *p, long lo, long hi, unsigned mask,
+                         bool align_rule, bool race = true) {
+    char *r = check_operand(fn, what, p, lo, hi, mask, align_rule);
+    if (__builtin_expect(st().npend != 0, 0) && race && hi > lo)
+        race_check(fn, what, p, Grid{r + lo, hi - lo, 0, 0, 0, 0},
+                   strncmp(what, "dst", 3) == 0 || strcmp(what, "tmp") == 0);
+    return r;
+}
+
+// Move the bytes of a copy: the k-th source segment to the k-th destination segment.
+inline void move_grid(const Grid &d, const Grid &s) {
+    if (d.n1 == 0 && d.n2 == 0) {
+        memmove((char *)d.p, s.p, (size_t)d.size);
+        return;
+    }
+    long total = (d.n1 + 1) * (d.n2 + 1);
+    for (long k = 0; k < total; ++k) memmove((char *)d.seg(k), (const char *)s.seg(k), (size_t)d.size);
+}
+
+enum : unsigned { C_IO = 1u, C_MOVE = 2u, C_ALL = 3u };
+
+// Complete the running task's pending copies of the classes in `which`, in issue order.  Not inlined:
+// its frame address separates the live stack (above) from the frames of functions that have returned
+// (below); at the end of a task the whole stack is dead.
+__attribute__((noinline)) inline void complete_pending(unsigned which, bool task_end) {
+    State &s = st();
+    if (tv.task_id >= (int)s.pend.size()) return;
+    std::vector<Pending> &q = s.pend[(size_t)tv.task_id];
+    uintptr_t live = task_end ? UINTPTR_MAX : (uintptr_t)__builtin_frame_address(0);
+    size_t keep = 0;
+    for (size_t i = 0; i < q.size(); ++i) {
+        Pending &c = q[i];
+        if (!(which & (dir_io(c.dir) ? C_IO : C_MOVE))) {
+            if (keep != i) q[keep] = std::move(c);
+            ++keep;
+            continue;
+        }
+        --s.npend;
+        if (c.d_stack && c.d.lo() < live) continue;  // a dead frame: dropped
+        Grid src = c.s;
+        if (!c.s_copy.empty() && c.s.lo() < live) src.p = c.s_copy.data() + ((uintptr_t)c.s.p - c.s.lo());
+        move_grid(c.d, src);
+    }
+    q.resize(keep);
+}
+
+inline void complete(unsigned which) {
+    if (__builtin_expect(st().npend != 0, 0)) complete_pending(which, false);
 }
 
 // A vector operand of n elements of T in NRAM.
@@ -466,6 +614,7 @@ inline void on_switch(int index, void *) { set_task(index); }
 inline void fiber_main(int, void *) {
     State &s = st();
     s.body(s.ctx);
+    if (s.npend) complete_pending(C_ALL, true);  // the kernel's end waits for its DMA
 }
 
 // func: 0 BLOCK, n for UNIONn.
@@ -515,6 +664,8 @@ inline void run_job(unsigned x, unsigned y, unsigned z, int func, void (*body)(v
     s.body = body;
     s.ctx = ctx;
     s.waits.assign((size_t)owners, 0);
+    if (!s.pend.empty()) s.pend.clear();  // sized on the launch's first __memcpy_async
+    s.npend = 0;
     s.in_launch = true;
     xpf::Options opt;
     opt.stack_size = std::max(kFiberStack, xpf::detail::default_stack());  // XPILER_FIBER_STACK raises it
@@ -551,14 +702,16 @@ inline bool __is_ipu() { return true; }
 inline bool __is_mpu() { return false; }
 
 // ---- synchronisation ---------------------------------------------------------------------------
-inline void __sync() {}
-inline void __sync_compute() {}
-inline void __sync_io() {}
-inline void __sync_move() {}
-template <class... A> inline void __sync_io_move_compute(A...) {}
+// The pipeline waits complete the task's pending __memcpy_async copies (see the header comment).
+inline void __sync() { ::xpiler_bang::complete(::xpiler_bang::C_ALL); }
+inline void __sync_compute() {}  // compute is synchronous here; DMA is not waited for
+inline void __sync_io() { ::xpiler_bang::complete(::xpiler_bang::C_IO); }
+inline void __sync_move() { ::xpiler_bang::complete(::xpiler_bang::C_MOVE); }
+template <class... A> inline void __sync_io_move_compute(A...) { ::xpiler_bang::complete(::xpiler_bang::C_ALL); }
 inline void __sync_cluster() {
     ::xpiler_bang::State &s = ::xpiler_bang::st();
     if (!s.in_launch) xpiler_fault("__sync_cluster() called outside a kernel launch");
+    ::xpiler_bang::complete(::xpiler_bang::C_ALL);  // lenient: the barrier waits for this task's DMA
     if (s.block) return;
     int c = ::xpiler_bang::tv.cluster_id;
     int count = std::min(4, s.ntask - 4 * c);
@@ -568,6 +721,7 @@ inline void __sync_cluster() {
 inline void __sync_all() {
     ::xpiler_bang::State &s = ::xpiler_bang::st();
     if (!s.in_launch) xpiler_fault("__sync_all() called outside a kernel launch");
+    ::xpiler_bang::complete(::xpiler_bang::C_ALL);  // lenient: the barrier waits for this task's DMA
     if (s.block) return;
     s.waits[(size_t)::xpiler_bang::tv.task_id] = 2;
     xpf::barrier();
