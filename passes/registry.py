@@ -24,7 +24,7 @@ BUILTIN_MODULES = ("xpiler.passes.simt_port", "xpiler.passes.inline", "xpiler.pa
                    "xpiler.passes.elide_mirrors", "xpiler.passes.wide_subscripts",
                    "xpiler.passes.simd_unswitch", "xpiler.passes.simd_jam", "xpiler.passes.byte_flags", "xpiler.passes.lane_bounds",
                    "xpiler.passes.unit_arrays", "xpiler.passes.tensorize", "xpiler.passes.block_constants",
-                   "xpiler.passes.cache")
+                   "xpiler.passes.cache", "xpiler.passes.pipeline")
 
 _builtin: dict[str, type[ModulePass]] = {}
 

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import xpiler
+from xpiler.api import default_pipeline
 from xpiler.passes.base import PassError
 from xpiler.passes.registry import pipeline
 
@@ -21,7 +22,12 @@ def kernel_of(code: str) -> str:
 
 
 def bang(src: str, launch=LAUNCH) -> str:
-    return xpiler.translate(src, source="cuda", to="bang", launch=launch)
+    """The default BANG translation up to its copies: without ``pipeline``, which overlaps them
+    (tests/test_pipeline.py)."""
+    spec = default_pipeline("cuda", "bang", program=xpiler.parse(src, source="cuda"), launch=launch)
+    assert ",pipeline{target=bang}," in spec
+    return xpiler.translate(src, source="cuda", to="bang", launch=launch,
+                            pipeline=spec.replace(",pipeline{target=bang},", ","))
 
 
 ADD = """__global__ void add(const float *a, const float *b, float *c, int n) {

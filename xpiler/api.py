@@ -78,7 +78,7 @@ RAISING = {
     "vnni": "dce,unit-arrays,outline,tensorize{{target=vnni}},bind{{target=vnni}},elide-mirrors,wide-subscripts,simd-jam,simd-unswitch,lane-bounds,byte-flags,c-prelude",
     "cuda": "outline,bind{{target=cuda}},tensorize{{target=cuda}},target-prelude",
     "hip": "outline,bind{{target=hip}},tensorize{{target=hip}},target-prelude",
-    "bang": "block-constants,outline,cache{{target=bang}},bind{{target=bang}},tensorize{{target=bang}},target-prelude",
+    "bang": "block-constants,outline,cache{{target=bang}},bind{{target=bang}},tensorize{{target=bang}},pipeline{{target=bang}},target-prelude",
 }
 
 # Vector code (AVX-512 detensorized) raised to SIMT: one loop per lane, bound like any loop.
