@@ -124,11 +124,21 @@ def _lower_function(f: ir.Function, dialect: str) -> ir.Function:
         if isinstance(n, ir.Call):
             return rw.call(n)
         if isinstance(n, ir.Block):
-            kept = tuple(s for s in n.body if not (isinstance(s, ir.ExprStmt) and isinstance(s.expr, ir.Const)))
+            kept = tuple(s for s in n.body if not (isinstance(s, ir.ExprStmt) and _success(s.expr)))
             return ir.Block(kept) if len(kept) != len(n.body) else n
         return n
     quals = tuple(_host_qual(q) for q in f.quals if _host_qual(q))
     return replace(f, body=ir.rewrite(f.body, fn), quals=quals, kind="host", launch_bounds=None)
+
+
+def _success(e) -> bool:
+    """A dropped runtime call's success code as a statement: ``0``, or an error-check macro of it
+    (``CNRT_CHECK(0)``, ``CUDA_CHECK(0)``: checking success does nothing, and left as a statement it
+    would be code outline turns into an empty kernel)."""
+    e = strip_parens(e)
+    if isinstance(e, ir.Call) and isinstance(e.func, ir.Name) and e.func.id.endswith("_CHECK") and len(e.args) == 1:
+        return _success(e.args[0])
+    return isinstance(e, ir.Const)
 
 
 def _host_qual(q: str) -> str | None:

@@ -481,3 +481,13 @@ extern "C" void triple(const float *x, float *y, int n) { scale(x, y, n, 3.0f); 
     x, y = np.random.rand(300).astype(np.float32), np.zeros(300, np.float32)
     xpiler.run(code, [x, y, 300], entry="triple", lang="cuda", backend="emulate")
     np.testing.assert_allclose(y, 3 * x, rtol=1e-6)
+
+
+def test_checked_queue_calls_leave_no_empty_kernels():
+    # CNRT_CHECK(cnrtCreateQueue(&q)) lowers to CNRT_CHECK(0): checking success does nothing, so no
+    # statement is left for outline to turn into a kernel of its own
+    entry = suite.load_manifest("bang").get("gemm_matmul_tiled.mlu")
+    assert entry.source.count("CNRT_CHECK(cnrt") == 12
+    code = xpiler.translate(entry.source, to="cuda", source="bang")
+    assert code.count("__global__") == 1 and "CNRT_CHECK(0)" not in code
+    assert code.count("CNRT_CHECK(cuda") == 9           # the copies, allocations and frees keep their check
