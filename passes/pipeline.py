@@ -39,8 +39,10 @@ It is exact when, as checked:
 * every stage sees the values it saw before: the definitions touch no memory and assign only their
   own scalars, so each stage evaluates them again for its chunk's ``v``; the compute assigns none of
   them; loads and stores read only definitions, buffers and names from outside the loop;
+* the stores of one chunk, in flight together, go to different arrays (nothing orders two copies
+  in flight; those of different chunks are never in flight together);
 * the chunks and their order are the original ones: ``a``, ``b`` and ``s`` are invariant (the body
-  assigns no name they use), and each stage advances its own copy of ``v`` by ``s`` from ``a`` as the
+  assigns no name they use, and they read no memory), and each stage advances its own copy of ``v`` by ``s`` from ``a`` as the
   loop did. Stores leave in the original order, one step after their compute; ``__sync()`` at the
   end of every step, and once more after the loop, waits for every transfer before a slot is reused
   and before anything after the loop reads the results;
@@ -130,6 +132,7 @@ class _Pipeliner:
             return None
         assigned = assigned_scalars(ir.Block(tuple(body)))
         if (used_names(start) | used_names(stop) | used_names(step) | {var}) & assigned \
+                or any(touches_memory(e) for e in (start, stop, step)) \
                 or not assigned <= declared_names(ir.Block(tuple(body))):
             return None          # the chunks would change, or a value would leave the chunk
         chunk = self.split(body, var)
@@ -164,9 +167,11 @@ class _Pipeliner:
         if assigned_scalars(ir.Block(tuple(body))) & defined:
             return None          # a definition changed by the compute: the stores would see another value
         sources = {_root(_copy_args(s)[1]) for s in loads}.union(*reads)
-        destinations = {_root(_copy_args(s)[0]) for s in stores}
-        if sources & destinations:
+        destinations = [_root(_copy_args(s)[0]) for s in stores]
+        if sources & set(destinations):
             return None          # the load of a later chunk could read what an earlier store writes
+        if len(set(destinations)) != len(destinations):
+            return None          # two stores in flight into one array: nothing orders them
         return _Chunk(definitions, buffers, loads, body, stores)
 
     def slots(self, chunk: _Chunk) -> dict | None:

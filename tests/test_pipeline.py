@@ -129,6 +129,10 @@ def test_compute_may_read_gdram_that_no_store_writes():
     (("__bang_mul_scalar(yb, xb, 2.0f, CHUNK);", "__bang_mul_scalar(yb, xb, 2.0f, CHUNK);\n    len = 3;"),
      "the compute changes a definition the store reads"),
     (("#define CHUNK 64", "#define CHUNK 30000"), "the doubled buffers would not fit in NRAM"),
+    (("__memcpy(y + start, yb, len * sizeof(float), NRAM2GDRAM);",
+      "__memcpy(y + start, yb, len * sizeof(float), NRAM2GDRAM);\n    __memcpy(y, bb, 4, NRAM2GDRAM);"),
+     "two stores into one array, in flight together"),
+    (("start < n;", "start < (int)b[0];"), "a bound read from memory"),
     (("__bang_add(yb, yb, bb, CHUNK);", "__bang_add(yb, yb, bb, CHUNK);\n    n = n - 1;"),
      "the body changes the loop's bound"),
 ])
