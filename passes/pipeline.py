@@ -127,7 +127,7 @@ class _Pipeliner:
             return None
         var, start, stop, step = canon
         var_type = loop.init.vars[0].type
-        body = _flattened(loop.body)
+        body = _flattened(loop.body, var)
         if body is None:
             return None
         assigned = assigned_scalars(ir.Block(tuple(body)))
@@ -329,13 +329,14 @@ def _needed(definitions: list, work: list) -> list:
     return kept
 
 
-def _flattened(body) -> list | None:
+def _flattened(body, var: str) -> list | None:
     """The statements of a loop body with a trailing block flattened into it (the scopes end together),
-    or None when that would declare a name twice in one scope."""
+    or None when that would declare a name twice in one scope (the loop variable included: each stage
+    declares it)."""
     stmts = list(statements(body))
     while stmts and isinstance(stmts[-1], ir.Block):
         stmts = stmts[:-1] + list(stmts[-1].body)
-    declared = [v.name for s in stmts if isinstance(s, ir.Decl) for v in s.vars]
+    declared = [var] + [v.name for s in stmts if isinstance(s, ir.Decl) for v in s.vars]
     return stmts if len(declared) == len(set(declared)) else None
 
 

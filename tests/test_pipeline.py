@@ -142,6 +142,19 @@ def test_loops_whose_stages_could_interfere_stay_as_they_are(change, why):
     assert "__memcpy_async" not in pipelined(src), why
 
 
+def test_a_body_that_declares_the_loop_variable_again_stays_as_it_is():
+    # legal C: the inner block's `start` shadows the loop's; flattened, the two would be one scope
+    src = SCALE_ADD.replace("start += taskDim * CHUNK) {\n",
+                            "start += taskDim * CHUNK) {\n  {\n    const int base = start;\n    int start = base;\n")
+    src = src.replace("  }\n}\n", "  }\n  }\n}\n")
+    assert src.count("int start") == 2
+    code = pipelined(src)
+    assert "__memcpy_async" not in code
+    for n in (0, 1000):
+        x, b, y = run_scale_add(code, n)
+        np.testing.assert_array_equal(y[:n], x[:n] * F32(2) + b[:n])
+
+
 def test_a_translated_grid_stride_kernel_is_pipelined_and_exact():
     src = """__global__ void scale(const float *x, float *y, int n) {
       for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += blockDim.x * gridDim.x)
