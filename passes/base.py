@@ -40,6 +40,12 @@ class ModulePass:
     def apply(self, module):
         raise NotImplementedError(f"pass {self.name!r} does not implement apply()")
 
+    def require_target(self, implemented: tuple[str, ...]) -> None:
+        """Raise for a ``target`` parameter this pass has no implementation for (yet)."""
+        if self.target not in implemented:
+            raise PassError(f"{self.name}: target {self.target!r} is not implemented (implemented: "
+                            f"{', '.join(implemented)})")
+
     @classmethod
     def schedule_space(cls, module) -> Iterator["ModulePass"]:
         """The instances of this pass worth trying on ``module`` (default: the default instance)."""
@@ -148,6 +154,12 @@ def parse_pipeline(spec: str) -> list[tuple[str, dict]]:
     if not out:
         raise PassError("empty pipeline spec")
     return out
+
+
+def rewrite_kernels(module, visitor_for):
+    """``module`` with every kernel's body rewritten bottom up (``ir.rewrite``) by
+    ``visitor_for(kernel)``, a node rewriter made for that kernel; other functions as they are."""
+    return map_function_bodies(module, lambda f: ir.rewrite(f.body, visitor_for(f)) if f.kind == "kernel" else f.body)
 
 
 def map_function_bodies(module, fn):

@@ -62,7 +62,7 @@ from xpiler.ir.effects import (assigned_scalars, declaration_counts, declared_na
                                touches_memory, used_names)
 from xpiler.ir.types import TypeEnv, arithmetic, is_integer, is_unsigned, sizeof
 
-from .base import ModulePass, PassError, map_function_bodies
+from .base import ModulePass, rewrite_kernels
 from .bind import const_value, module_constants
 from .loop_split import counted_loop, fresh, substitute
 from .registry import register
@@ -86,17 +86,10 @@ class Cache(ModulePass):
     target: str = "bang"
 
     def apply(self, module: ir.Module) -> ir.Module:
-        if self.target not in TARGETS:
-            raise PassError(f"cache: target {self.target!r} is not implemented (implemented: {', '.join(TARGETS)})")
+        self.require_target(TARGETS)
         constants = module_constants(module)
         functions = {i.name: i for i in module.items if isinstance(i, ir.Function) and i.body is not None}
-
-        def body(f: ir.Function):
-            if f.kind != "kernel":
-                return f.body
-            stager = _Stager(f, function_env(module, f), constants, functions)
-            return ir.rewrite(f.body, stager.visit)
-        return map_function_bodies(module, body)
+        return rewrite_kernels(module, lambda f: _Stager(f, function_env(module, f), constants, functions).visit)
 
 
 @dataclass(frozen=True)

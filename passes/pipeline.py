@@ -66,9 +66,9 @@ from xpiler.intrinsics import REGISTRY
 from xpiler.ir.effects import assigned_scalars, call_name, declared_names, is_pure_call, touches_memory, used_names
 from xpiler.ir.types import TypeEnv
 
-from .base import ModulePass, PassError, map_function_bodies
+from .base import ModulePass, rewrite_kernels
 from .bind import NRAM_LIMIT, array_bytes, buffer_bytes, module_constants
-from .loop_split import fresh, substitute
+from .loop_split import const, fresh, substitute
 from .registry import register
 
 TARGETS = ("bang",)
@@ -86,15 +86,9 @@ class Pipeline(ModulePass):
     target: str = "bang"
 
     def apply(self, module: ir.Module) -> ir.Module:
-        if self.target not in TARGETS:
-            raise PassError(f"pipeline: target {self.target!r} is not implemented (implemented: {', '.join(TARGETS)})")
+        self.require_target(TARGETS)
         constants = module_constants(module)
-
-        def body(f: ir.Function):
-            if f.kind != "kernel":
-                return f.body
-            return ir.rewrite(f.body, _Pipeliner(f, function_env(module, f), constants).visit)
-        return map_function_bodies(module, body)
+        return rewrite_kernels(module, lambda f: _Pipeliner(f, function_env(module, f), constants).visit)
 
 
 @dataclass(frozen=True)
@@ -146,14 +140,14 @@ class _Pipeliner:
     def split(self, body: list, var: str) -> _Chunk | None:
         """The stages of a loop body, or None when it is not definitions, loads, compute, stores."""
         body = [s for s in body if not isinstance(s, ir.Comment)]
-        definitions, buffers = [], {}
-        while body and (self.buffer(body[0]) or self.definition(body[0], declared_names(ir.Block(tuple(definitions))))):
+        definitions, buffers, defined = [], {}, {var}
+        while body and (self.buffer(body[0]) or self.definition(body[0], defined)):
             s = body.pop(0)
             if self.buffer(s):
                 buffers[s.vars[0].name] = s.vars[0]
             else:
                 definitions.append(s)
-        defined = declared_names(ir.Block(tuple(definitions))) | {var}
+                defined |= declared_names(s)
         private = declared_names(ir.Block(tuple(body)))
         loads = []
         while body and self.copy(body[0], "GDRAM2NRAM", buffers, private):
@@ -283,14 +277,14 @@ class _Pipeliner:
     def rewritten(self, var, var_type, start, stop, step, chunk: _Chunk, slots: dict) -> ir.Stmt:
         names = {stage: (fresh(f"__xp_{stage}", self.taken), fresh(f"__xp_{stage}s", self.taken))
                  for stage in ("load", "compute", "store")}
-        decls = [ir.Decl((replace(chunk.buffers[b], dims=(_const(k),) + chunk.buffers[b].dims),), scope="nram")
+        decls = [ir.Decl((replace(chunk.buffers[b], dims=(const(k),) + chunk.buffers[b].dims),), scope="nram")
                  if k > 1 else ir.Decl((chunk.buffers[b],), scope="nram") for b, k in slots.items()]
-        decls.append(ir.Decl(tuple(ir.Declarator(count, LL, (), _const(0)) for _, count in names.values())))
+        decls.append(ir.Decl(tuple(ir.Declarator(count, LL, (), const(0)) for _, count in names.values())))
         decls.append(ir.Decl(tuple(ir.Declarator(value, var_type, (), start) for value, _ in names.values())))
 
         def stage(which: str, stmts: list, asynchronous: bool) -> ir.Stmt:
             value, count = names[which]
-            slot = {b: ir.Index(ir.Name(b), ir.BinOp("%", ir.Name(count), _const(k))) for b, k in slots.items() if k > 1}
+            slot = {b: ir.Index(ir.Name(b), ir.BinOp("%", ir.Name(count), const(k))) for b, k in slots.items() if k > 1}
             work = [_asynchronous(s) for s in stmts] if asynchronous else stmts
             work = _needed(chunk.definitions, work) + work
             if var in used_names(ir.Block(tuple(work))):      # the chunk's own value of the loop variable
@@ -300,7 +294,7 @@ class _Pipeliner:
                               ir.ExprStmt(ir.UnOp("++", ir.Name(count)))))
             return block
 
-        (load, loads), (compute, computes), (store, stores) = names["load"], names["compute"], names["store"]
+        (load, loads), computes, stores = names["load"], names["compute"][1], names["store"][1]
         more_loads = ir.BinOp("<", ir.Name(load), stop)
         flags = [("load", more_loads), ("compute", ir.BinOp("<", ir.Name(computes), ir.Name(loads))),
                  ("store", ir.BinOp("<", ir.Name(stores), ir.Name(computes)))]
@@ -378,7 +372,3 @@ def _asynchronous(s):
 
 def _sync() -> ir.Stmt:
     return ir.ExprStmt(ir.Call(ir.Name("__sync"), (), intrinsic="bang.sync"))
-
-
-def _const(v: int) -> ir.Const:
-    return ir.Const(str(v), v)

@@ -75,9 +75,7 @@ class Tensorize(ModulePass):
     target: str = "vnni"
 
     def apply(self, module: ir.Module) -> ir.Module:
-        if self.target not in TARGETS:
-            raise PassError(f"tensorize: target {self.target!r} is not implemented (implemented: "
-                            f"{', '.join(TARGETS)})")
+        self.require_target(TARGETS)
         if module.dialect != self.target:
             raise PassError(f"tensorize{{target={self.target}}} applies to {self.target} programs, "
                             f"not {module.dialect}")

@@ -8,18 +8,10 @@ import pytest
 import xpiler
 from xpiler.errors import EmulationFault
 
+from test_bang_emulation import run_k   # a kernel body over A = 0..n-1, out zeroed; check mode
+
 F32 = np.float32
 UNION1 = {"task_dim": [4], "func_type": "UNION1"}
-
-KERNEL = "#include <bang.h>\nextern \"C\" __mlu_global__ void k(float *A, float *out) {{\n{}\n}}\n"
-
-
-def run_k(body, n=64, launch=None):
-    """Run a kernel body over A = 0..n-1 (GDRAM) and return out (GDRAM, zeroed), in check mode."""
-    A = np.arange(n, dtype=F32)
-    out = np.zeros(n, F32)
-    xpiler.run(KERNEL.format(body), [A, out], lang="bang", check=True, launch=launch)
-    return out
 
 
 def race(fn, operand, relation, direction, wait):
