@@ -82,6 +82,7 @@ from xpiler.ir.types import INT, TypeEnv, canonical, same_type
 
 from .base import ModulePass, PassError, map_function_bodies
 from .bind import array_bytes, module_constants
+from .cleanup import assigned_outside_headers
 from .constant_fold import int_value
 from .registry import register
 
@@ -109,9 +110,9 @@ class _Atoms:
 
     def poly(self, e) -> Poly | None:
         e = strip_parens(e)
-        if isinstance(e, ir.Const):
-            value = int_value(e)
-            return {(): value} if value is not None and -2 ** 31 <= value < 2 ** 31 else None
+        if isinstance(e, ir.Const):  # a plain decimal literal: an int
+            value = int_value(e) if e.text.isdigit() else None
+            return {(): value} if value is not None and value < 2 ** 31 else None
         if isinstance(e, ir.Name):
             if e.id not in self.int_names:
                 return None
@@ -340,6 +341,7 @@ def _substituted(e, counters, digits, atoms: _Atoms):
 
 
 def _facts(cond, atoms: _Atoms, positive: bool, ctx) -> list:
+    """``(names, fact)`` for the comparisons ``cond`` (or its negation) asserts."""
     out = []
     parts = conjuncts(cond) if positive else [cond]
     for c in parts:
@@ -351,40 +353,56 @@ def _facts(cond, atoms: _Atoms, positive: bool, ctx) -> list:
             continue
         x, y = atoms.z3(a, ctx), atoms.z3(b, ctx)
         fact = {"<": x < y, "<=": x <= y, ">": x > y, ">=": x >= y, "==": x == y, "!=": x != y}[c.op]
-        out.append(fact if positive else z3.Not(fact))
+        out.append((frozenset(used_names(c)), fact if positive else z3.Not(fact)))
     return out
 
 
-def _reads(stmt, name: str, atoms: _Atoms, facts: tuple, ctx, out: list) -> None:
-    """Append ``(index expression, facts)`` for every read ``name[e]`` under ``stmt``."""
+def _reads(stmt, name: str, atoms: _Atoms, facts: tuple, ctx, out: list, unstable: frozenset) -> None:
+    """Append ``(index expression, facts)`` for every read ``name[e]`` under ``stmt``: the facts are
+    the bounds of the loops and the conditions around it, each with the names it mentions. Facts about
+    ``unstable`` names (assigned somewhere in the region, so perhaps since the test) are not taken, and
+    a declaration drops those about the name it shadows (one z3 symbol per name)."""
     def expressions(e):
         for n in ir.walk(e):
             if isinstance(n, ir.Index) and strip_parens(n.base) == ir.Name(name):
-                out.append((n.index, facts))
+                out.append((n.index, tuple(f for _, f in facts)))
+
+    def more(new):
+        return facts + tuple(f for f in new if not f[0] & unstable)
+
+    def shadowing(declared):
+        return tuple(f for f in facts if not f[0] & declared)
     if isinstance(stmt, ir.Block):
         for s in stmt.body:
-            _reads(s, name, atoms, facts, ctx, out)
+            _reads(s, name, atoms, facts, ctx, out, unstable)
+            if isinstance(s, ir.Decl):
+                facts = shadowing({v.name for v in s.vars})
     elif isinstance(stmt, ir.For):
         for part in (stmt.init, stmt.cond, stmt.step):
             if part is not None:
                 expressions(part)
-        inner = facts
         canon = stmt.canonical()
+        if canon is not None:
+            facts = shadowing({canon[0]})
         if canon is not None and canon[0] in atoms.int_names and int_value(canon[3]) is not None and \
                 int_value(canon[3]) > 0 and canon[0] not in assigned_scalars(stmt.body):
             v, start, stop = atoms.poly(ir.Name(canon[0])), atoms.poly(canon[1]), atoms.poly(canon[2])
             if start is not None and stop is not None:
                 var = atoms.z3(v, ctx)
-                inner = facts + (atoms.z3(start, ctx) <= var, var < atoms.z3(stop, ctx))
-        _reads(stmt.body, name, atoms, inner, ctx, out)
+                names = used_names(canon[1]) | used_names(canon[2]) | {canon[0]}
+                facts = more([(frozenset(names), atoms.z3(start, ctx) <= var),
+                              (frozenset(names), var < atoms.z3(stop, ctx))])
+        elif isinstance(stmt.init, ir.Decl):
+            facts = shadowing({v.name for v in stmt.init.vars})
+        _reads(stmt.body, name, atoms, facts, ctx, out, unstable)
     elif isinstance(stmt, ir.If):
         expressions(stmt.cond)
-        _reads(stmt.then, name, atoms, facts + tuple(_facts(stmt.cond, atoms, True, ctx)), ctx, out)
+        _reads(stmt.then, name, atoms, more(_facts(stmt.cond, atoms, True, ctx)), ctx, out, unstable)
         if stmt.other is not None:
-            _reads(stmt.other, name, atoms, facts + tuple(_facts(stmt.cond, atoms, False, ctx)), ctx, out)
+            _reads(stmt.other, name, atoms, more(_facts(stmt.cond, atoms, False, ctx)), ctx, out, unstable)
     elif isinstance(stmt, ir.While):
         expressions(stmt.cond)
-        _reads(stmt.body, name, atoms, facts, ctx, out)
+        _reads(stmt.body, name, atoms, facts, ctx, out, unstable)
     else:
         expressions(stmt)
 
@@ -538,9 +556,9 @@ def _forward_loads(stmts: list, k: int, fn: _Function, ctx) -> bool:
     root = fn.root(ir.Name(source))
     if radix is None or root is None or not _region_safe(later, nest.uses, root, fn, reads_too=False):
         return False
-    reads = []
+    reads, unstable = [], frozenset(assigned_outside_headers(ir.Block(tuple(later))))
     for s in later:
-        _reads(s, name, atoms, (), ctx, reads)
+        _reads(s, name, atoms, (), ctx, reads, unstable)
     if not reads or len(reads) + 1 != fn.uses[name]:
         return False
     element, stored = fn.locals[name].type, fn.element_type(source)
@@ -615,6 +633,8 @@ def _forward_store(stmts: list, k: int, fn: _Function, ctx) -> bool:
     if chain is None:
         return False
     counters, extent_exprs = chain
+    if nest.uses & set(counters):
+        return False  # at the write, the copy's name would be the fill's counter
     extents = [atoms.poly(e) for e in extent_exprs]
     if any(e is None for e in extents):
         return False

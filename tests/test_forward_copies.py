@@ -272,6 +272,28 @@ UNCHANGED = {
           for (int i = 0; i < n; ++i)
             y[i] = t[i] * 2.0f;
         }""",
+    "a condition on a name that changes before the read": """
+        void f(const float *x, float *y, int n, int k) {
+          float t[64];
+          for (int i = 0; i < n; ++i)
+            t[i] = x[i];
+          if (k >= 0 && k < n) {
+            k = k + 5;
+            y[0] = t[k] * 2.0f;
+          }
+        }""",
+    "a declaration shadows the counter a loop bounds": """
+        void f(const float *x, float *y, int n) {
+          float t[64];
+          for (int i = 0; i < n; ++i)
+            t[i] = x[i];
+          for (int i = 0; i < n; ++i) {
+            {
+              int i = n;
+              y[0] = t[i] * 2.0f;
+            }
+          }
+        }""",
     "an index of a wider type": """
         void f(const float *x, float *y, long n) {
           float t[64];
