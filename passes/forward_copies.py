@@ -78,6 +78,7 @@ import z3
 from xpiler import ir
 from xpiler.ir.analysis import conjuncts, strip_parens
 from xpiler.ir.effects import assigned_scalars, declaration_counts, is_pure_call, touches_memory, used_names
+from xpiler.ir.polynomial import Poly, add as _add, mul as _mul
 from xpiler.ir.types import INT, TypeEnv, canonical, same_type
 
 from .base import ModulePass, PassError, map_function_bodies
@@ -89,7 +90,6 @@ from .registry import register
 #: z3's resource limit for one proof (deterministic, unlike a time limit)
 PROOF_RLIMIT = 2_000_000
 
-Poly = dict  # monomial (sorted tuple of atom keys) -> int coefficient
 
 
 # --------------------------------------------------------------------------------------------------
@@ -120,12 +120,12 @@ class _Atoms:
             return {(e.id,): 1}
         if isinstance(e, ir.UnOp) and e.op in ("-", "+") and not e.postfix:
             inner = self.poly(e.operand)
-            return None if inner is None else (_scale(inner, -1) if e.op == "-" else inner)
+            return None if inner is None else (_add({}, inner, -1) if e.op == "-" else inner)
         if isinstance(e, ir.BinOp) and e.op in ("+", "-", "*"):
             a, b = self.poly(e.left), self.poly(e.right)
             if a is None or b is None:
                 return None
-            return _add(a, _scale(b, -1) if e.op == "-" else b) if e.op != "*" else _mul(a, b)
+            return _mul(a, b) if e.op == "*" else _add(a, b, -1 if e.op == "-" else 1)
         if isinstance(e, (ir.BinOp, ir.Ternary)) and not touches_memory(e) and self._ints_only(e) and \
                 not any(isinstance(n, ir.Assign) or isinstance(n, ir.UnOp) and n.op in ("++", "--")
                         for n in ir.walk(e)):
@@ -170,26 +170,6 @@ class _Atoms:
 def _text(e) -> str:
     from xpiler.emitters.c_printer import Printer
     return Printer("vnni").expr(e)
-
-
-def _add(a: Poly, b: Poly) -> Poly:
-    out = dict(a)
-    for m, c in b.items():
-        out[m] = out.get(m, 0) + c
-    return {m: c for m, c in out.items() if c}
-
-
-def _scale(a: Poly, k: int) -> Poly:
-    return {m: c * k for m, c in a.items() if c * k}
-
-
-def _mul(a: Poly, b: Poly) -> Poly:
-    out: Poly = {}
-    for ma, ca in a.items():
-        for mb, cb in b.items():
-            m = tuple(sorted(ma + mb))
-            out[m] = out.get(m, 0) + ca * cb
-    return {m: c for m, c in out.items() if c}
 
 
 def _divide(term: tuple, coefficient: int, stride: Poly):
@@ -302,7 +282,7 @@ def _digits(p: Poly, radix: _Radix) -> list[Poly]:
     divides it, the rest to the innermost (stride 1)."""
     order = radix.order
     h = {d: {} for d in order}
-    remaining = _add(p, _scale(radix.offset, -1))
+    remaining = _add(p, radix.offset, -1)
     for d in reversed(order[1:]):
         for mono, coef in list(remaining.items()):
             quotient = _divide(mono, coef, radix.strides[d])

@@ -55,6 +55,7 @@ import z3
 from xpiler import ir
 from xpiler.errors import TranslationError
 from xpiler.ir.analysis import strip_parens
+from xpiler.ir.polynomial import Poly, add as _padd, mul as _pmul
 from xpiler.ir.types import (TypeEnv, canonical_base, integer_range, is_floating, is_integer,
                              is_unsigned, sizeof)
 from xpiler.passes.cleanup import address_taken
@@ -489,7 +490,6 @@ def _nonneg(t) -> bool:
 # Polynomials over atoms: sums of products of symbols and non-polynomial subterms. They normalise
 # candidate extents ((N - 1)*K + (K - 1) + 1 is N*K) and expose how a condition depends on a counter.
 
-Poly = dict  # monomial (sorted tuple of atom keys) -> integer coefficient
 
 
 def _poly(t, atoms: dict) -> Poly:
@@ -513,13 +513,7 @@ def _build_poly(t, atoms: dict) -> Poly:
         a, b = _poly(t.left, atoms), _poly(t.right, atoms)
         return _padd(a, b, 1 if t.op == "+" else -1)
     if isinstance(t, ir.BinOp) and t.op == "*":
-        a, b = _poly(t.left, atoms), _poly(t.right, atoms)
-        out: Poly = {}
-        for ma, ca in a.items():
-            for mb, cb in b.items():
-                m = tuple(sorted(ma + mb))
-                out[m] = out.get(m, 0) + ca * cb
-        return {m: c for m, c in out.items() if c}
+        return _pmul(_poly(t.left, atoms), _poly(t.right, atoms))
     if isinstance(t, ir.UnOp) and t.op == "-":
         return {m: -c for m, c in _poly(t.operand, atoms).items()}
     if _symbol_key(t) is None:
@@ -532,13 +526,6 @@ def _build_poly(t, atoms: dict) -> Poly:
     key = _text(t)
     atoms[key] = t
     return {(key,): 1}
-
-
-def _padd(a: Poly, b: Poly, sign: int = 1) -> Poly:
-    out = dict(a)
-    for m, c in b.items():
-        out[m] = out.get(m, 0) + sign * c
-    return {m: c for m, c in out.items() if c}
 
 
 def _from_poly(p: Poly, atoms: dict):
