@@ -77,7 +77,7 @@ import z3
 
 from xpiler import ir
 from xpiler.ir.analysis import conjuncts, strip_parens
-from xpiler.ir.effects import assigned_scalars, declaration_counts, is_pure_call, touches_memory, used_names
+from xpiler.ir.effects import assigned_scalars, is_pure_call, touches_memory, used_names
 from xpiler.ir.polynomial import Poly, add as _add, mul as _mul
 from xpiler.ir.types import INT, TypeEnv, canonical, same_type
 
@@ -85,6 +85,7 @@ from .base import ModulePass, PassError, map_function_bodies
 from .bind import array_bytes, module_constants
 from .cleanup import assigned_outside_headers
 from .constant_fold import int_value
+from .loop_split import body_statements, is_const, printed
 from .registry import register
 
 #: z3's resource limit for one proof (deterministic, unlike a time limit)
@@ -129,7 +130,7 @@ class _Atoms:
         if isinstance(e, (ir.BinOp, ir.Ternary)) and not touches_memory(e) and self._ints_only(e) and \
                 not any(isinstance(n, ir.Assign) or isinstance(n, ir.UnOp) and n.op in ("++", "--")
                         for n in ir.walk(e)):
-            key = "#" + _text(e)
+            key = "#" + printed(e)
             self.exprs[key] = e
             return {(key,): 1}
         return None
@@ -165,11 +166,6 @@ class _Atoms:
                 term = term * z3.Int(a, ctx)
             total = total + term
         return total
-
-
-def _text(e) -> str:
-    from xpiler.emitters.c_printer import Printer
-    return Printer("vnni").expr(e)
 
 
 def _divide(term: tuple, coefficient: int, stride: Poly):
@@ -218,20 +214,28 @@ def _base(index: ir.Index) -> str | None:
     return base.id if isinstance(base, ir.Name) else None
 
 
+def _counted(s) -> tuple[str, ir.Expr] | None:
+    """``(v, E)`` of ``for (T v = 0; v < E; ++v)`` whose body leaves ``v`` alone, else None."""
+    canon = s.canonical() if isinstance(s, ir.For) else None
+    if canon is None or not isinstance(s.init, ir.Decl) or not is_const(canon[1], 0) or \
+            not is_const(canon[3], 1) or canon[0] in assigned_scalars(s.body):
+        return None
+    return canon[0], canon[2]
+
+
 def _copy_nest(stmt, atoms: _Atoms) -> _Nest | None:
     counters, extents = [], []
     s = stmt
     while isinstance(s, ir.For):
-        canon = s.canonical()
-        if canon is None or not isinstance(s.init, ir.Decl) or int_value(canon[1]) != 0 or \
-                int_value(canon[3]) != 1 or canon[0] in assigned_scalars(s.body):
+        counted = _counted(s)
+        if counted is None:
             return None
-        extent = atoms.poly(canon[2])
-        if extent is None or any(c in used_names(canon[2]) for c in counters):
+        extent = atoms.poly(counted[1])
+        if extent is None or any(c in used_names(counted[1]) for c in counters):
             return None
-        counters.append(canon[0])
+        counters.append(counted[0])
         extents.append(extent)
-        body = s.body.body if isinstance(s.body, ir.Block) else (s.body,)
+        body = body_statements(s)
         if len(body) != 1:
             return None
         s = body[0]
@@ -403,37 +407,33 @@ class _Function:
     """What forwarding needs to know about one function."""
 
     def __init__(self, function: ir.Function, macros: frozenset[str], constants: dict, larger_than: int):
-        self.function = function
         self.constants, self.larger_than = constants, larger_than
-        types = defaultdict(set)
+        self.params = {p.name: p for p in function.params}
+        types = defaultdict(set)       # name -> {(type, rank)} of its declarations
         for p in function.params:
             types[p.name].add((canonical(p.type), len(p.dims)))
+        self.declared = Counter(p.name for p in function.params)
+        self.locals: dict[str, ir.Declarator] = {}
+        self.uses, self.writes, self.names = Counter(), Counter(), Counter()  # name[e], name[e] = v, name
         for n in ir.walk(function.body):
             if isinstance(n, ir.Declarator):
                 types[n.name].add((canonical(replace(n.type, quals=())), len(n.dims)))
-        self.types = types
+                self.declared[n.name] += 1
+                self.locals[n.name] = n
+            elif isinstance(n, ir.Name):
+                self.names[n.id] += 1
+            elif isinstance(n, ir.Index) and _base(n):
+                self.uses[_base(n)] += 1
+            elif isinstance(n, ir.Assign) and isinstance(strip_parens(n.target), ir.Index) and \
+                    _base(strip_parens(n.target)):
+                self.writes[_base(strip_parens(n.target))] += 1
         self.int_names = {name for name, ts in types.items() if ts == {(canonical(INT), 0)}} | \
             (macros - set(types))
-        self.declared = declaration_counts(function.body) + Counter(p.name for p in function.params)
-        self.params = {p.name: p for p in function.params}
-        self.pointers = {}  # local pointer -> the parameter its initialiser points into
-        locals_ = {n.name: n for n in ir.walk(function.body) if isinstance(n, ir.Declarator)}
         assigned = assigned_scalars(function.body)
-        for name, d in locals_.items():
-            if self.declared[name] == 1 and not d.dims and d.type.pointer and d.init is not None and \
-                    name not in assigned:
-                self.pointers[name] = d
-        self.locals = locals_
-        self.uses = Counter()
-        self.writes = Counter()
-        for n in ir.walk(function.body):
-            if isinstance(n, ir.Index) and isinstance(strip_parens(n.base), ir.Name):
-                self.uses[strip_parens(n.base).id] += 1
-            if isinstance(n, ir.Assign) and isinstance(strip_parens(n.target), ir.Index):
-                base = strip_parens(strip_parens(n.target).base)
-                if isinstance(base, ir.Name):
-                    self.writes[base.id] += 1
-        self.names = Counter(n.id for n in ir.walk(function.body) if isinstance(n, ir.Name))
+        # local pointer -> its declaration, when its initialiser is where it always points
+        self.pointers = {name: d for name, d in self.locals.items()
+                         if self.declared[name] == 1 and not d.dims and d.type.pointer and d.init is not None
+                         and name not in assigned}
 
     def root(self, e, seen=()) -> str | None:
         """The parameter array an address points into, or None when that is not known."""
@@ -516,7 +516,7 @@ def _region_safe(stmts, names: frozenset, root: str, fn: _Function, *, reads_too
 
 
 def _converted(value, element, stored):
-    """``value`` stored into an element of type ``stored`` as it was into one of type ``element``."""
+    """``value``, of type ``stored`` (None: not known), as stored into an element of type ``element``."""
     if stored is not None and same_type(stored, replace(element, quals=())):
         return value
     return ir.Cast(replace(element, quals=(), ptr_quals=()), ir.Paren(value))
@@ -529,7 +529,7 @@ def _forward_loads(stmts: list, k: int, fn: _Function, ctx) -> bool:
     if nest is None:
         return False
     name, source = _base(nest.target), _base(nest.source)
-    if fn.array(name) is None or fn.writes[name] != 1 or source == name:
+    if fn.array(name) is None or source == name:
         return False
     radix = _radix(nest.target.index, nest.counters, nest.extents, atoms)
     later = stmts[k + 1:]
@@ -552,8 +552,8 @@ def _forward_loads(stmts: list, k: int, fn: _Function, ctx) -> bool:
             if not _proved(facts, _in_box(digits, nest.extents, atoms, ctx), ctx):
                 return False
             value = strip_parens(_substituted(nest.value, nest.counters, digits, atoms))
-            replacements[index] = _converted(value, element, stored) if isinstance(value, ir.Index) else \
-                ir.Cast(replace(element, quals=(), ptr_quals=()), ir.Paren(value))
+            # a bare element has U's type; a cast one is converted again, as storing it into T did
+            replacements[index] = _converted(value, element, stored if isinstance(value, ir.Index) else None)
 
     def read(n):
         if isinstance(n, ir.Index) and _base(n) == name and n.index in replacements:
@@ -564,19 +564,18 @@ def _forward_loads(stmts: list, k: int, fn: _Function, ctx) -> bool:
     return True
 
 
-def _box_chain(stmt, write) -> tuple[list, list, list] | None:
+def _box_chain(stmt, write) -> tuple[list, list] | None:
     """The counted loops from ``stmt`` down to the statement ``write`` (directly in the innermost
-    one's body): their counters, extents (IR) and the facts of their bounds, or None."""
+    one's body): their counters and extents (IR), or None."""
     counters, extents = [], []
     s = stmt
     while True:
-        canon = s.canonical() if isinstance(s, ir.For) else None
-        if canon is None or not isinstance(s.init, ir.Decl) or int_value(canon[1]) != 0 or \
-                int_value(canon[3]) != 1 or canon[0] in assigned_scalars(s.body):
+        counted = _counted(s)
+        if counted is None:
             return None
-        counters.append(canon[0])
-        extents.append(canon[2])
-        body = s.body.body if isinstance(s.body, ir.Block) else (s.body,)
+        counters.append(counted[0])
+        extents.append(counted[1])
+        body = body_statements(s)
         if any(b is write for b in body):
             return counters, extents
         holding = [b for b in body if any(n is write for n in ir.walk(b))]
@@ -593,7 +592,7 @@ def _forward_store(stmts: list, k: int, fn: _Function, ctx) -> bool:
     if nest is None or strip_parens(nest.value) is not nest.source:
         return False
     name, target = _base(nest.source), _base(nest.target)
-    if fn.array(name) is None or fn.writes[name] != 1 or fn.uses[name] != 2 or target == name:
+    if fn.array(name) is None or fn.uses[name] != 2 or target == name:
         return False
     radix = _radix(nest.source.index, nest.counters, nest.extents, atoms)
     root = fn.root(ir.Name(target))
@@ -665,6 +664,10 @@ def forward_copies(function: ir.Function, macros: frozenset[str] = frozenset(), 
     ctx = z3.Context()
     body = function.body
     while True:  # forwarding one array may make the next in a chain readable from the parameter
+        # Counts are taken once per round. A forwarding in the round only removes its array and
+        # changes its source's count by (reads - 1) >= 0 where the array was read, so a later check
+        # of that source in the round sees no read outside its region that it did not count: stale
+        # counts can refuse, never wrongly accept.
         fn = _Function(replace(function, body=body), macros, constants or {}, larger_than)
         new = ir.rewrite(body, lambda n: _forwarded_in_block(n, fn, ctx) if isinstance(n, ir.Block) else n)
         if new == body:
@@ -675,7 +678,8 @@ def forward_copies(function: ir.Function, macros: frozenset[str] = frozenset(), 
 @register
 @dataclass(frozen=True)
 class ForwardCopies(ModulePass):
-    """Reads of a local array that holds a copy of another array read that array."""
+    """Copies through local arrays forwarded: reads of a copy read its source, a copy-out's fill
+    stores in place (see the module)."""
 
     name: ClassVar[str] = "forward-copies"
     summary: ClassVar[str] = "a local array that holds a copy of another array is read from it, or stored in place"
