@@ -84,10 +84,11 @@ RAISING = {
 # Vector code (AVX-512 detensorized) raised to SIMT: one loop per lane, bound like any loop.
 VECTOR_TO_LANES = "inline-parallel,inline-vector,loop-normalize,constant-fold,mask-bounds,broadcast-forward,contract-temporaries,lanes-outward,scalar-replace,dce"
 # Lowered BANG (or CUDA/HIP) raised to SIMT: staging copies through buffers too large for a block's
-# shared memory (bind's 48 KB) are read from, or stored to, the arrays they copy; the chunk loops
+# shared memory (bind's 48 KB) are read from, or stored to, the arrays they copy; units of work dealt
+# to the tasks in turn become one loop over the units (a block each, not one per task); the chunk loops
 # through on-chip buffers (load a tile, compute on it, store it) fuse where legal, and the buffers
 # they no longer need become scalars; the remaining buffers become shared memory in block mode.
-BUFFERS_TO_LANES = "forward-copies{larger_than=49152},contract-temporaries,dce"
+BUFFERS_TO_LANES = "forward-copies{larger_than=49152},task-units,contract-temporaries,dce"
 
 
 def default_pipeline(source: str, target: str, *, wavefront: int = 64, program: Program | None = None,

@@ -1,0 +1,620 @@
+"""Task units (``task-units``): a BANG kernel's units of work, dealt to its tasks in turn, become one
+loop over the units.
+
+BANG programs deal their work to a fixed number of tasks (16: four clusters of four cores), each
+task taking every 16th unit. Lowered to sequential C, that is a loop over the tasks around a
+strided loop over each task's units::
+
+    for (unsigned taskIdZ = 0; taskIdZ < taskDimZ; ++taskIdZ)            // dim = {16, 1, 1}
+      for (unsigned taskIdY = 0; ...)                                    // UNION1
+        for (unsigned taskIdX = 0; ...) {
+          unsigned taskId = ...;                                    int n_tiles = (N + NT - 1) / NT;
+          int clusterId = union_job ? taskId / 4 : 0;         =>    for (int unit = 0; unit < batch * n_tiles; ++unit) {
+          int coreId = taskId % 4;                                    unsigned taskIdX = unit % 16, ...;
+          float c_blk[MT * NT];                                       float c_blk[MT * NT];
+          int n_tiles = (N + NT - 1) / NT;                            ...
+          for (int unit = clusterId * 4 + coreId; unit < batch * n_tiles; unit += 16) {
+            ...
+
+On a GPU the tasks become 16 blocks, most of the machine idle; one loop over the units binds to as
+many blocks (or threads) as there are units.
+
+**When.** Every call of the function passes the same constant task dimensions and function type
+(``cnrtDim3_t dim = {16, 1, 1}`` never changed, ``CNRT_FUNC_TYPE_UNION1``). The last statement of
+the task body is a loop ``for (int u = s; u < n; u += T)`` whose start, evaluated for every task,
+is ``c`` times the task's linear index ``(taskIdZ * DY + taskIdY) * DX + taskIdX`` with ``T = c * D``
+(``D`` tasks): the tasks' units are then exactly ``0, c, 2c, ...`` below ``n``, each once. ``n`` must
+not depend on the task (nor on anything the task body assigns).
+
+**Exact.** Tasks are independent (what the task loops mean); the new loop keeps each task's units
+in their order and interleaves those of different tasks. What a task keeps across its units is the
+one thing that could differ, since the statements before the unit loop (the task's *prologue*) now
+run once per unit:
+
+* a prologue scalar must not be assigned in the unit loop (it would carry a value from one unit to
+  the next);
+* a prologue array the prologue fills (a filter preloaded into NRAM) must be read-only in the unit
+  loop, and the prologue may read only such arrays and parameters the unit loop does not write (so
+  running it again gives the same values);
+* a prologue array the unit loop writes (a staging buffer) must have every element a unit reads
+  written earlier in the same unit: each read ``X[e]`` is proved by z3 to lie in the box of an
+  earlier write, a nest of counted loops around ``X[w] = v`` (``w`` a mixed radix of its counters,
+  or ``X[w] = v`` alone), under the loop bounds and conditions around the read and the values of the
+  function's integers declared once and never assigned.
+
+The loop is flattened only when the dependence analysis proves its units independent (otherwise
+``bind`` would have to run them one after another: one block, where the tasks gave sixteen).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, replace
+from typing import ClassVar
+
+import z3
+
+from xpiler import ir
+from xpiler.ir.analysis import strip_parens
+from xpiler.ir.effects import (assigned_scalars, declaration_counts, declared_names, is_array_decl, is_pure_call, touches_memory,
+                               used_names)
+from xpiler.ir.transform import rename
+from xpiler.ir.types import INT, TypeEnv, same_type
+
+from .base import ModulePass
+from .bind import const_value, is_task_loop, module_constants
+from .block_constants import _changed, _constant_locals
+from .cleanup import assigned_outside_headers
+from .forward_copies import PROOF_RLIMIT, _Atoms, _Function, _box_chain, _digits, _in_box, _radix
+from .loop_split import body_statements, fresh
+from .registry import register
+
+#: launches with more tasks than this are not enumerated (the start of each task is evaluated)
+TASK_LIMIT = 4096
+TASK_DIMS = ("taskDimX", "taskDimY", "taskDimZ", "union_job")
+U = ir.Type("unsigned")
+
+
+# --------------------------------------------------------------------------------------------------
+# The launch every call passes
+
+
+def _launch(module: ir.Module, f: ir.Function, constants: dict) -> dict | None:
+    """``{taskDimX: DX, taskDimY: DY, taskDimZ: DZ, union_job: 0/1}`` when every call of ``f`` passes
+    those constants (and ``f`` is called, only called, and static), else None."""
+    names = [p.name for p in f.params]
+    if "static" not in f.quals or any(n not in names for n in TASK_DIMS):
+        return None
+    at = [names.index(n) for n in TASK_DIMS]
+    seen, calls = set(), 0
+    for caller in (i for i in _functions(module) if i.body is not None):
+        known = _caller_constants(caller, constants)
+        for n in ir.walk(caller.body):
+            if isinstance(n, ir.Call) and n.func == ir.Name(f.name):
+                calls += 1
+                seen.add(tuple(const_value(n.args[k], known) if k < len(n.args) else None for k in at))
+    uses = sum(1 for n in ir.walk(module) if isinstance(n, ir.Name) and n.id == f.name)
+    if calls == 0 or uses != calls or len(seen) != 1:
+        return None
+    values = seen.pop()
+    if None in values or any(v <= 0 for v in values[:3]):
+        return None
+    return dict(zip(TASK_DIMS, values))
+
+
+def _functions(module: ir.Module):
+    for i in module.items:
+        if isinstance(i, ir.ExternC):
+            yield from (x for x in i.items if isinstance(x, ir.Function))
+        elif isinstance(i, ir.Function):
+            yield i
+
+
+def _caller_constants(caller: ir.Function, constants: dict) -> dict:
+    """The caller's constant scalars, and ``dim.x`` ... of a ``cnrtDim3_t dim = {16, 1, 1}`` declared
+    once and never changed."""
+    known = _constant_locals(caller.body, constants)
+    counts = declaration_counts(caller.body)
+    for d in ir.walk(caller.body):
+        if isinstance(d, ir.Declarator) and d.type.base == "cnrtDim3_t" and not d.type.pointer and \
+                isinstance(d.init, ir.InitList) and counts[d.name] == 1 and not _changed(caller.body, d.name):
+            for axis, value in zip("xyz", d.init.items):
+                v = const_value(value, known)
+                if v is not None:
+                    known[f"{d.name}.{axis}"] = v
+    return known
+
+
+# --------------------------------------------------------------------------------------------------
+# The task nest
+
+
+@dataclass(frozen=True)
+class _TaskNest:
+    prologue: tuple           # the task body's statements before the unit loop
+    units: ir.For             # for (int u = s; u < n; u += T)
+    var: str
+    stop: ir.Expr
+    scale: int                # c: the tasks' units are 0, c, 2c, ...
+    tasks: tuple              # (DX, DY, DZ)
+
+
+def _task_nest(stmt, launch: dict, env: dict) -> _TaskNest | None:
+    loops = []
+    s = stmt
+    for var in ("taskIdZ", "taskIdY", "taskIdX"):
+        if not (isinstance(s, ir.For) and is_task_loop(s) and s.canonical() and s.canonical()[0] == var):
+            return None
+        loops.append(s)
+        inner = body_statements(s)
+        s = inner[0] if len(inner) == 1 and var != "taskIdX" else ir.Block(tuple(inner))
+    for loop, dim in zip(loops, ("taskDimZ", "taskDimY", "taskDimX")):
+        _, start, stop, step = loop.canonical()
+        if const_value(start, {}) != 0 or const_value(step, {}) != 1 or strip_parens(stop) != ir.Name(dim):
+            return None
+    stmts = [x for x in s.body if not isinstance(x, ir.Comment)]
+    if not stmts or not isinstance(stmts[-1], ir.For) or stmts[-1].canonical() is None or \
+            not isinstance(stmts[-1].init, ir.Decl):
+        return None
+    units, prologue = stmts[-1], tuple(stmts[:-1])
+    var, start, stop, step = units.canonical()
+    if var in assigned_scalars(units.body):
+        return None
+    dx, dy, dz = launch["taskDimX"], launch["taskDimY"], launch["taskDimZ"]
+    count = dx * dy * dz
+    stride = const_value(step, env)
+    if count > TASK_LIMIT or stride is None or stride <= 0 or stride % count:
+        return None
+    scale = stride // count
+    for z, y, x in itertools.product(range(dz), range(dy), range(dx)):
+        values = dict(env, taskIdZ=z, taskIdY=y, taskIdX=x)
+        for d in prologue:
+            if isinstance(d, ir.Decl):
+                for v in d.vars:
+                    if v.init is not None and not v.dims:
+                        value = const_value(v.init, values)
+                        if value is not None:
+                            values[v.name] = value
+        if const_value(start, values) != scale * ((z * dy + y) * dx + x):
+            return None
+    return _TaskNest(prologue, units, var, stop, scale, (dx, dy, dz))
+
+
+# --------------------------------------------------------------------------------------------------
+# What a task keeps across its units
+
+
+def _per_task_state_safe(nest: _TaskNest, fn: _Function, facts: _Facts, outer: set[str], ctx) -> bool:
+    """Whether running the prologue once per unit computes what running it once per task did."""
+    body = nest.units.body
+    prologue = ir.Block(nest.prologue)
+    scalars, arrays = set(), set()
+    for d in nest.prologue:
+        if isinstance(d, ir.Decl):
+            (arrays if is_array_decl(d) else scalars).update(v.name for v in d.vars)
+    if any(isinstance(n, (ir.Jump, ir.Return, ir.Verbatim, ir.Barrier)) for n in ir.walk(ir.Block(nest.prologue + (body,)))):
+        return False
+    if (used_names(body) | used_names(prologue)) & outer:
+        return False  # storage of the whole function (a cluster's SRAM): shared between tasks
+    if assigned_scalars(body) & scalars:
+        return False
+    filled = set()
+    for s in nest.prologue:
+        if isinstance(s, ir.Decl) and not any(v.init is not None and touches_memory(v.init) for v in s.vars):
+            continue
+        if isinstance(s, ir.Comment):
+            continue
+        written = _written_roots(s, fn)
+        if written is None or not written <= arrays:
+            return False
+        local = {d.name for d in ir.walk(s) if isinstance(d, ir.Declarator)}
+        if assigned_scalars(s) - local:
+            return False
+        filled |= written
+    written_in_body = _written_roots(body, fn)
+    if written_in_body is None:
+        return False
+    for s in nest.prologue:  # what the prologue reads, the units leave alone
+        for n in ir.walk(s):
+            address = n.base if isinstance(n, ir.Index) and not isinstance(strip_parens(n.base), ir.Index) else \
+                n.operand if isinstance(n, ir.UnOp) and n.op == "*" else None
+            if address is not None:
+                root = fn.root(address)
+                if root is None or root in written_in_body or (root in arrays and root not in filled):
+                    return False
+            if isinstance(n, ir.Call) and not is_pure_call(n):
+                return False
+    for name in arrays:
+        if name in filled:
+            if name in written_in_body or not _only_indexed(body, name):
+                return False
+        elif name in written_in_body or name in used_names(body):
+            if not _only_indexed(body, name) or not _reads_covered(body, name, fn, facts, ctx):
+                return False
+    return True
+
+
+def _written_roots(node, fn: _Function) -> set[str] | None:
+    """The arrays (parameters, local arrays) ``node`` writes into; None when one is not known."""
+    roots = set()
+    for n in ir.walk(node):
+        target = None
+        if isinstance(n, ir.Assign):
+            target = strip_parens(n.target)
+        elif isinstance(n, ir.UnOp) and n.op in ("++", "--"):
+            target = strip_parens(n.operand)
+        elif isinstance(n, ir.Call) and not is_pure_call(n):
+            return None
+        if isinstance(target, ir.Index):
+            base = target.base
+        elif isinstance(target, ir.UnOp) and target.op == "*":
+            base = target.operand
+        else:
+            continue
+        root = fn.root(base)
+        if root is None:
+            return None
+        roots.add(root)
+    return roots
+
+
+def _only_indexed(node, name: str) -> bool:
+    """``name`` appears only as ``name[e]``, or as the target ``((T *)name)[e] = v`` of a plain
+    assignment (a store of other bytes, which reads nothing): no address of it escapes."""
+    allowed = set()
+    for n in ir.walk(node):
+        if isinstance(n, ir.Index) and strip_parens(n.base) == ir.Name(name):
+            allowed.add(id(strip_parens(n.base)))
+        elif isinstance(n, ir.Assign) and n.op == "=" and isinstance(strip_parens(n.target), ir.Index):
+            base = strip_parens(strip_parens(n.target).base)
+            if isinstance(base, ir.Cast) and strip_parens(base.operand) == ir.Name(name):
+                allowed.add(id(strip_parens(base.operand)))
+    return all(id(n) in allowed for n in ir.walk(node) if isinstance(n, ir.Name) and n.id == name)
+
+
+# --------------------------------------------------------------------------------------------------
+# Reads covered by earlier writes of the same unit
+
+
+@dataclass(frozen=True)
+class _Box:
+    """The elements ``w(c)`` a nest wrote, ``c`` in the box of its counters (none: one element)."""
+
+    counters: tuple
+    extents: tuple            # Poly per counter
+    index: ir.Expr
+
+
+class _Coverage:
+    """Every read ``X[e]`` of a statement list lies in an element an earlier statement wrote."""
+
+    def __init__(self, name: str, fn: _Function, ctx, stable: set[str], known: list):
+        self.name, self.fn, self.ctx, self.stable = name, fn, ctx, stable
+        self.atoms = _Atoms(fn.int_names)
+        self.known = known      # facts true everywhere: the values of stable integers
+
+    def term(self, e):
+        """``e`` as a z3 integer term (C's truncating ``/`` and ``%`` by positive constants), or None."""
+        e = strip_parens(e)
+        if isinstance(e, ir.Const):
+            v = const_value(e, {})
+            return z3.IntVal(v, self.ctx) if v is not None else None
+        if isinstance(e, ir.Name):
+            if e.id in self.fn.constants and e.id not in self.fn.declared:
+                return z3.IntVal(self.fn.constants[e.id], self.ctx)
+            return z3.Int(e.id, self.ctx) if e.id in self.fn.int_names else None
+        if isinstance(e, ir.UnOp) and e.op == "-" and not e.postfix:
+            a = self.term(e.operand)
+            return None if a is None else -a
+        if isinstance(e, ir.Ternary):
+            c, a, b = self.condition(e.cond), self.term(e.then), self.term(e.other)
+            return None if c is None or a is None or b is None else z3.If(c, a, b)
+        if isinstance(e, ir.BinOp) and e.op in ("+", "-", "*", "/", "%"):
+            a, b = self.term(e.left), self.term(e.right)
+            if a is None or b is None:
+                return None
+            if e.op in ("+", "-", "*"):
+                return a + b if e.op == "+" else a - b if e.op == "-" else a * b
+            divisor = const_value(e.right, self.fn.constants)
+            if divisor is None or divisor <= 0:
+                return None
+            quotient = z3.If(a >= 0, a / divisor, -((-a) / divisor))
+            return quotient if e.op == "/" else a - quotient * divisor
+        return None
+
+    def condition(self, e):
+        e = strip_parens(e)
+        if isinstance(e, ir.BinOp) and e.op in ("&&", "||"):
+            a, b = self.condition(e.left), self.condition(e.right)
+            if a is None or b is None:
+                return None
+            return z3.And(a, b) if e.op == "&&" else z3.Or(a, b)
+        if isinstance(e, ir.UnOp) and e.op == "!":
+            a = self.condition(e.operand)
+            return None if a is None else z3.Not(a)
+        if isinstance(e, ir.BinOp) and e.op in ("<", "<=", ">", ">=", "==", "!="):
+            a, b = self.term(e.left), self.term(e.right)
+            if a is None or b is None:
+                return None
+            return {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b, "==": a == b, "!=": a != b}[e.op]
+        return None
+
+    # -- the walk ---------------------------------------------------------------------------------
+    def block(self, stmts, facts: tuple, boxes: tuple) -> tuple | None:
+        """The boxes known after ``stmts`` (a block runs all its statements), or None when a read is
+        not covered."""
+        for s in stmts:
+            if isinstance(s, ir.Block):
+                boxes = self.block(s.body, facts, boxes)
+                if boxes is None:
+                    return None
+                continue
+            if not self.statement(s, facts, boxes):
+                return None
+            box = self.box(s)
+            if box is not None:
+                boxes = boxes + (box,)
+            if isinstance(s, ir.Decl):
+                facts = self.shadowing(facts, {v.name for v in s.vars})
+        return boxes
+
+    @staticmethod
+    def shadowing(facts, declared):
+        return tuple(f for f in facts if not f[0] & declared)
+
+    def statement(self, s, facts, boxes) -> bool:
+        if isinstance(s, ir.For):
+            parts = [p for p in (s.init, s.cond, s.step) if p is not None]
+            if not all(self.reads_covered(p, facts, boxes) for p in parts):
+                return False
+            canon = s.canonical()
+            if canon is not None:
+                facts = self.shadowing(facts, {canon[0]})
+                var, start, stop, step = canon
+                if var in self.fn.int_names and const_value(step, {}) is not None and const_value(step, {}) > 0 \
+                        and var not in assigned_scalars(s.body):
+                    v, lo, hi = z3.Int(var, self.ctx), self.term(start), self.term(stop)
+                    names = frozenset(used_names(start) | used_names(stop) | {var})
+                    if lo is not None and hi is not None and not names & (set(assigned_scalars(s.body)) - {var}):
+                        facts = facts + ((names, lo <= v), (names, v < hi))
+            elif isinstance(s.init, ir.Decl):
+                facts = self.shadowing(facts, {v.name for v in s.init.vars})
+            return self.block(body_statements(s), facts, boxes) is not None
+        if isinstance(s, ir.If):
+            if not self.reads_covered(s.cond, facts, boxes):
+                return False
+            c = self.condition(s.cond)
+            names = frozenset(used_names(s.cond))
+            stable = not names - self.stable
+            then = facts + (((names, c),) if c is not None and stable else ())
+            other = facts + (((names, z3.Not(c)),) if c is not None and stable else ())
+            return self.block(body_statements_of(s.then), then, boxes) is not None and \
+                (s.other is None or self.block(body_statements_of(s.other), other, boxes) is not None)
+        if isinstance(s, ir.While):
+            return self.reads_covered(s.cond, facts, boxes) and \
+                self.block(body_statements_of(s.body), facts, boxes) is not None
+        return self.reads_covered(s, facts, boxes)
+
+    def reads_covered(self, node, facts, boxes) -> bool:
+        written = {id(strip_parens(n.target)) for n in ir.walk(node) if isinstance(n, ir.Assign) and n.op == "="}
+        for n in ir.walk(node):
+            if isinstance(n, ir.Index) and strip_parens(n.base) == ir.Name(self.name) and id(n) not in written:
+                if not any(self.inside(n.index, box, facts) for box in reversed(boxes)):
+                    return False
+        return True
+
+    def inside(self, index, box: _Box, facts) -> bool:
+        atoms = self.atoms
+        e, w = atoms.poly(index), atoms.poly(box.index)
+        if e is None or w is None:
+            return False
+        if not box.counters:
+            claims = [atoms.z3(e, self.ctx) == atoms.z3(w, self.ctx)]
+        else:
+            radix = _radix(box.index, box.counters, box.extents, atoms)
+            if radix is None:
+                return False
+            if self.proved(facts, _in_box(_digits(e, radix), box.extents, atoms, self.ctx)):
+                return True
+            if radix.offset:
+                return False
+            # a dense radix (no offset) covers [0, product of the extents) whole, when none is empty
+            size = z3.IntVal(1, self.ctx)
+            for x in box.extents:
+                size = size * atoms.z3(x, self.ctx)
+            value = atoms.z3(e, self.ctx)
+            claims = [value >= 0, value < size] + [atoms.z3(x, self.ctx) > 0 for x in box.extents]
+        return self.proved(facts, claims)
+
+    def proved(self, facts, claims) -> bool:
+        solver = z3.Solver(ctx=self.ctx)
+        solver.set("rlimit", PROOF_RLIMIT)
+        solver.add(*self.known, *(f for _, f in facts), *self.atom_meanings())
+        solver.add(z3.Not(z3.And(*claims)))
+        return solver.check() == z3.unsat
+
+    def atom_meanings(self) -> list:
+        """What the atoms kept whole (``#(W - 2) / 2``) stand for, where that can be said."""
+        out = []
+        for key, e in self.atoms.exprs.items():
+            if key.startswith("#"):
+                t = self.term(e)
+                if t is not None:
+                    out.append(z3.Int(key, self.ctx) == t)
+        return out
+
+    def box(self, s) -> _Box | None:
+        """The elements of ``X`` statement ``s`` writes for sure, when it is a nest of counted loops
+        around ``X[w] = v`` (or that assignment alone), whose names keep their values."""
+        writes = [n for n in ir.walk(s) if isinstance(n, ir.ExprStmt) and isinstance(n.expr, ir.Assign)
+                  and n.expr.op == "=" and isinstance(strip_parens(n.expr.target), ir.Index)
+                  and strip_parens(strip_parens(n.expr.target).base) == ir.Name(self.name)]
+        if not writes or any(isinstance(n, (ir.Jump, ir.Return, ir.Verbatim)) for n in ir.walk(s)):
+            return None
+        for write in writes:
+            index = strip_parens(write.expr.target).index
+            if write is s:
+                counters, extents = (), ()
+            else:
+                chain = _box_chain(s, write)
+                if chain is None:
+                    continue
+                counters, extents = chain
+            polys = tuple(self.atoms.poly(x) for x in extents)
+            names = used_names(index) | {n for x in extents for n in used_names(x)}
+            if None in polys or (names - set(counters)) - self.stable or touches_memory(index):
+                continue
+            return _Box(tuple(counters), polys, index)
+        return None
+
+
+def body_statements_of(s) -> list:
+    return list(s.body) if isinstance(s, ir.Block) else [s]
+
+
+@dataclass(frozen=True)
+class _Facts:
+    """What holds everywhere in a function: which integers keep one value wherever they are in scope
+    (declared once, a loop counter in its header, and never assigned elsewhere; macros), and the
+    values of those declared with an initialiser (not loop counters: theirs is the first value)."""
+
+    stable: frozenset
+    declarations: tuple        # (name, initialiser)
+
+    @classmethod
+    def of(cls, f: ir.Function, fn: _Function) -> "_Facts":
+        assigned = assigned_outside_headers(f.body)
+        stable = frozenset(n for n in fn.int_names if fn.declared[n] <= 1 and n not in assigned)
+        counters = {v.name for n in ir.walk(f.body) if isinstance(n, ir.For) and isinstance(n.init, ir.Decl)
+                    for v in n.init.vars}
+        return cls(stable, tuple((name, d.init) for name, d in fn.locals.items()
+                                 if name in stable and name not in counters and d.init is not None and not d.dims
+                                 and used_names(d.init) <= stable))
+
+
+def _coverage(name: str, fn: _Function, facts: _Facts, ctx) -> _Coverage:
+    coverage = _Coverage(name, fn, ctx, facts.stable, [])
+    for macro in fn.int_names - set(fn.declared):
+        if isinstance(fn.constants.get(macro), int):
+            coverage.known.append(z3.Int(macro, ctx) == fn.constants[macro])
+    for declared, init in facts.declarations:
+        t = coverage.term(init)
+        if t is not None:
+            coverage.known.append(z3.Int(declared, ctx) == t)
+    return coverage
+
+
+def _reads_covered(body, name: str, fn: _Function, facts: _Facts, ctx) -> bool:
+    coverage = _coverage(name, fn, facts, ctx)
+    return coverage.block(body_statements_of(body), (), ()) is not None
+
+
+# --------------------------------------------------------------------------------------------------
+# The rewrite
+
+
+def _flattened(nest: _TaskNest, declared_outside: set[str]) -> list | None:
+    """``[hoisted declarations..., for (int u = 0; u < n; u += c) {...}]``."""
+    dx, dy, dz = nest.tasks
+    task_vars = {"taskIdX", "taskIdY", "taskIdZ"}
+    # prologue scalars computed from neither the task nor memory, never assigned in the task: before
+    # the loop (the loop's bound may use them)
+    hoisted, kept, varying = [], [], set(task_vars)
+    assigned = assigned_scalars(ir.Block(nest.prologue + (nest.units,)))
+    for s in nest.prologue:
+        if isinstance(s, ir.Decl) and not is_array_decl(s) and not touches_memory(s) and \
+                not used_names(s) & varying and not {v.name for v in s.vars} & (assigned | declared_outside):
+            hoisted.append(s)
+        else:
+            kept.append(s)
+            if isinstance(s, ir.Decl):
+                varying |= {v.name for v in s.vars}
+    if used_names(nest.stop) & varying:
+        return None
+    var = nest.var
+    if any(isinstance(s, ir.Decl) and var in {v.name for v in s.vars} for s in kept):
+        return None  # the prologue declares the unit's name for the units: another variable
+    unit = ir.Name(var)
+    linear = ir.BinOp("/", unit, ir.Const(str(nest.scale), nest.scale)) if nest.scale != 1 else unit
+    linear = ir.Paren(ir.BinOp("%", linear, _const(dx * dy * dz)))
+    count = dx * dy * dz
+    ids = [("taskIdX", linear if dx == count else ir.BinOp("%", linear, _const(dx))),
+           ("taskIdY", _const(0) if dy == 1 else ir.BinOp("%", ir.BinOp("/", linear, _const(dx)), _const(dy))),
+           ("taskIdZ", _const(0) if dz == 1 else ir.BinOp("/", linear, _const(dx * dy)))]
+    ids = [ir.Decl((ir.Declarator(name, U, (), value if isinstance(value, ir.Const) else
+                                  ir.Cast(U, ir.Paren(strip_parens(value)))),)) for name, value in ids]
+    init = replace(nest.units.init, vars=tuple(replace(v, init=_const(0)) for v in nest.units.init.vars))
+    step = ir.UnOp("++", unit, postfix=False) if nest.scale == 1 else \
+        ir.Assign(unit, "+=", _const(nest.scale))
+    # a prologue loop's own counter may be the unit's name: it gets another (the unit loop's body
+    # must not assign its variable)
+    taken = {n.id for n in ir.walk(ir.Block(nest.prologue + (nest.units,))) if isinstance(n, ir.Name)} | \
+        {d.name for d in ir.walk(ir.Block(nest.prologue + (nest.units,))) if isinstance(d, ir.Declarator)}
+    kept = [rename(s, {var: fresh(var, taken)}) if not isinstance(s, ir.Decl) and var in declared_names(s) else s
+            for s in kept]
+    body = ids + kept + body_statements_of(nest.units.body)
+    # the units are independent (proved before this loop is kept): a loop of the kernel's blocks
+    loop = replace(nest.units, init=init, step=step, body=ir.Block(tuple(body)), kind="blocks")
+    return hoisted + [loop]
+
+
+def _const(v: int) -> ir.Const:
+    return ir.Const(str(v), v)
+
+
+def task_units(module: ir.Module, f: ir.Function, launch: dict, constants: dict, macros: frozenset) -> ir.Block:
+    """``f``'s body with its task nests flattened where that is exact and the units independent."""
+    from xpiler.ir.dependence import function_env, is_parallel
+    env = dict(constants, **launch)
+    env.update(_constant_locals(f.body, env))
+    ctx = z3.Context()
+    fn = _Function(f, macros, constants, 0)
+    facts = _Facts.of(f, fn)
+    top = list(f.body.body)
+    outer = {v.name for s in top if isinstance(s, ir.Decl) and is_array_decl(s) for v in s.vars}
+    declared_outside = {v.name for s in top if isinstance(s, ir.Decl) for v in s.vars}
+    changed = False
+    for k, s in enumerate(top):
+        nest = _task_nest(s, launch, env)
+        if nest is None or not _per_task_state_safe(nest, fn, facts, outer, ctx):
+            continue
+        flat = _flattened(nest, declared_outside | {p.name for p in f.params})
+        if flat is None:
+            continue
+        loop = flat[-1]
+        if not is_parallel(loop, constants=env, env=function_env(module, replace(f, body=ir.Block(tuple(flat))))):
+            continue
+        top[k:k + 1] = [flat]
+        declared_outside |= {v.name for d in flat[:-1] for v in d.vars}
+        changed = True
+    if not changed:
+        return f.body
+    out = []
+    for s in top:
+        out.extend(s if isinstance(s, list) else [s])
+    return ir.Block(tuple(out))
+
+
+@register
+@dataclass(frozen=True)
+class TaskUnits(ModulePass):
+    """Units dealt cyclically to a lowered BANG kernel's tasks become one loop over the units (see the
+    module)."""
+
+    name: ClassVar[str] = "task-units"
+    summary: ClassVar[str] = "a BANG kernel's units dealt to its tasks in turn become one loop over the units"
+
+    def apply(self, module: ir.Module) -> ir.Module:
+        constants = module_constants(module)
+        env = TypeEnv.for_module(module)
+        macros = frozenset(name for name, var in env.names.items() if var.kind == "macro" and same_type(var.type, INT))
+
+        def item(i):
+            if isinstance(i, ir.ExternC):
+                return replace(i, items=tuple(item(x) for x in i.items))
+            if isinstance(i, ir.Function) and i.body is not None:
+                launch = _launch(module, i, constants)
+                if launch is not None:
+                    return replace(i, body=task_units(module, i, launch, constants, macros))
+            return i
+        return replace(module, items=tuple(item(i) for i in module.items))

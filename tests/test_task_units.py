@@ -1,0 +1,163 @@
+"""``task-units``: the units of work a BANG kernel deals to its tasks in turn become one loop over the
+units (on a GPU, one block per unit instead of one per task)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import xpiler
+from xpiler import api, suite
+from xpiler.passes.registry import pipeline
+
+HEADER = """
+#include <bang.h>
+#define ROWS 45
+#define COLS 64
+"""
+
+# Rows dealt to the 16 tasks of a UNION1 launch; each row staged through NRAM.
+SCALE_ROWS = HEADER + """
+__mlu_global__ void k(float *x, float *y) {
+  __nram__ float row[COLS];
+  for (int r = clusterId * 4 + coreId; r < ROWS; r += 16) {
+    __memcpy(row, x + r * COLS, COLS * sizeof(float), GDRAM2NRAM);
+    __bang_mul_scalar(row, row, 2.0f, COLS);
+    __memcpy(y + r * COLS, row, COLS * sizeof(float), NRAM2GDRAM);
+  }
+}
+"""
+
+
+def lowered(src: str, *, units: bool, runnable: bool = False) -> str:
+    """``src`` lowered to sequential C (as the BANG -> GPU pipeline does), then ``task-units``
+    (``runnable``: with the definitions of the CNRT names its host entry uses)."""
+    spec = api.default_pipeline("bang", "cuda", program=xpiler.parse(src, source="bang"))
+    spec = spec[:spec.index(",forward-copies")] + (",task-units" if units else "") + (",c-prelude" if runnable else "")
+    return xpiler.translate(src, source="bang", to="vnni", pipeline=spec)
+
+
+def test_rows_dealt_to_the_tasks_are_one_loop_over_the_rows():
+    code = lowered(SCALE_ROWS, units=True)
+    assert "taskIdZ < taskDimZ" not in code
+    assert "\n".join(line.strip() for line in code.splitlines()
+                     if "for (" in line or "taskIdX =" in line or "float row" in line) == "\n".join([
+        "for (int r = 0; r < ROWS; ++r) {",
+        "unsigned taskIdX = (unsigned)(r % 16);",
+        "float row[COLS];",                      # the task's buffer, now one per unit
+        "for (int i = 0; i < COLS; ++i)",
+        "for (int i = 0; i < COLS; ++i)",
+        "for (int i = 0; i < COLS; ++i)",
+    ])
+
+
+def run_both(src: str, args: list, outputs: list[int]) -> None:
+    results = []
+    for units in (False, True):
+        copies = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+        xpiler.run(lowered(src, units=units, runnable=True), copies, entry="k_kernel", lang="vnni")
+        results.append([copies[k] for k in outputs])
+    for before, after in zip(*results):
+        np.testing.assert_array_equal(after, before)
+    return results[1]
+
+
+def test_the_flattened_program_computes_what_the_tasks_did():
+    x = np.random.default_rng(0).standard_normal((45, 64)).astype(np.float32)
+    y, = run_both(SCALE_ROWS, [x, np.full((45, 64), np.nan, np.float32)], [1])
+    np.testing.assert_array_equal(y, 2 * x)
+
+
+# Chunks: task t starts at t * CHUNK and strides by taskDim * CHUNK; the prologue preloads a table
+# the units only read (so running it once per unit gives the same table).
+CHUNKS = HEADER + """
+#define CHUNK 128
+__mlu_global__ void k(float *x, float *w, float *y, int n) {
+  __nram__ float table[COLS];
+  __nram__ float buf[CHUNK];
+  __memcpy(table, w, COLS * sizeof(float), GDRAM2NRAM);
+  for (int i = taskId * CHUNK; i < n; i += taskDim * CHUNK) {
+    int len = n - i < CHUNK ? n - i : CHUNK;
+    __memcpy(buf, x + i, len * sizeof(float), GDRAM2NRAM);
+    for (int j = 0; j < len; ++j)
+      buf[j] = buf[j] * table[j % COLS];
+    __memcpy(y + i, buf, len * sizeof(float), NRAM2GDRAM);
+  }
+}
+"""
+
+
+def test_chunks_of_the_tasks_are_one_loop_over_the_chunks():
+    code = lowered(CHUNKS, units=True)
+    assert "for (int i = 0; i < n; i += 128) {" in code and "taskIdZ < taskDimZ" not in code
+    rng = np.random.default_rng(1)
+    n = 5000
+    x, w = rng.standard_normal(n).astype(np.float32), rng.standard_normal(64).astype(np.float32)
+    y, = run_both(CHUNKS, [x, w, np.full(n, np.nan, np.float32), n], [2])
+    np.testing.assert_array_equal(y, x * np.tile(w, n // 64 + 1)[:n])
+
+
+# What a task carries from one unit to the next, or units that are not independent: unchanged.
+KEPT = {
+    "a scalar carried from one unit to the next (a cache of what is loaded)": """
+__mlu_global__ void k(float *x, float *y) {
+  __nram__ float row[COLS];
+  int loaded = -1;
+  for (int r = clusterId * 4 + coreId; r < ROWS; r += 16) {
+    if (r / 4 != loaded) {
+      __memcpy(row, x + (r / 4) * COLS, COLS * sizeof(float), GDRAM2NRAM);
+      loaded = r / 4;
+    }
+    __memcpy(y + r * COLS, row, COLS * sizeof(float), NRAM2GDRAM);
+  }
+}""",
+    "a buffer the units read before they write it (a running sum over a task's rows)": """
+__mlu_global__ void k(float *x, float *y) {
+  __nram__ float acc[COLS];
+  __nram__ float row[COLS];
+  __bang_write_zero(acc, COLS);
+  for (int r = clusterId * 4 + coreId; r < ROWS; r += 16) {
+    __memcpy(row, x + r * COLS, COLS * sizeof(float), GDRAM2NRAM);
+    __bang_add(acc, acc, row, COLS);
+    __memcpy(y + r * COLS, acc, COLS * sizeof(float), NRAM2GDRAM);
+  }
+}""",
+    "a buffer only partly written before a read of all of it": """
+__mlu_global__ void k(float *x, float *y) {
+  __nram__ float row[COLS];
+  for (int r = clusterId * 4 + coreId; r < ROWS; r += 16) {
+    __memcpy(row, x + r * COLS, (COLS / 2) * sizeof(float), GDRAM2NRAM);
+    __memcpy(y + r * COLS, row, COLS * sizeof(float), NRAM2GDRAM);
+  }
+}""",
+    "units that are not the tasks' indices (every task starts at its core)": """
+__mlu_global__ void k(float *x, float *y) {
+  for (int r = coreId; r < ROWS; r += 16)
+    y[r] = x[r] * 2.0f;
+}""",
+    "units of one task that write the same element": """
+__mlu_global__ void k(float *x, float *y) {
+  for (int r = clusterId * 4 + coreId; r < ROWS; r += 16)
+    y[(clusterId * 4 + coreId) % 8] += x[r];
+}""",
+}
+
+
+@pytest.mark.parametrize("why", KEPT)
+def test_what_a_task_keeps_across_its_units_or_dependent_units_stay(why):
+    src = HEADER + KEPT[why]
+    assert lowered(src, units=True) == lowered(src, units=False)
+
+
+def test_bang_maxpool_to_cuda_has_a_block_per_output_row():
+    entry = [e for e in suite.entries("bang") if e.file == "maxpool.mlu"][0]
+    code = xpiler.translate(entry.source, to="cuda", source="bang", launch=entry.launch)
+    assert "__xp_b < (H / 2); __xp_b += gridDim.x" in code and "taskIdX" not in code  # 16 blocks before
+    outcome = suite.check_program(entry, "cuda", src=code)
+    assert outcome.passed, [o for o in outcome.outputs if not o.ok][:1]
+
+
+def test_the_pass_is_registered_and_in_the_default_bang_to_gpu_pipeline():
+    assert [str(p) for p in pipeline("task-units")] == ["task-units"]
+    tr = xpiler.translate_with_trace(SCALE_ROWS, source="bang", to="cuda")
+    assert tr.pipeline.split(",")[-8:-5] == ["forward-copies{larger_than=49152}", "task-units", "contract-temporaries"]
