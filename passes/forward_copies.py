@@ -499,20 +499,25 @@ def _region_safe(stmts, names: frozenset, root: str, fn: _Function, *, reads_too
             return False
         if reads_too and isinstance(n, ir.Index) and fn.root(n.base) in (None, root):
             return False
-        target = None
-        if isinstance(n, ir.Assign):
-            target = strip_parens(n.target)
-        elif isinstance(n, ir.UnOp) and n.op in ("++", "--"):
-            target = strip_parens(n.operand)
-        if isinstance(target, ir.Index):
-            base = target.base
-        elif isinstance(target, ir.UnOp) and target.op == "*":
-            base = target.operand
-        else:
-            continue
-        if fn.root(base) in (None, root):
+        base = written_address(n)
+        if base is not None and fn.root(base) in (None, root):
             return False
     return True
+
+
+def written_address(n) -> ir.Expr | None:
+    """The address node ``n`` stores through (``a`` of ``a[e] = v``, ``a[e]++``; ``p`` of ``*p = v``),
+    or None when ``n`` is not such a store."""
+    target = None
+    if isinstance(n, ir.Assign):
+        target = strip_parens(n.target)
+    elif isinstance(n, ir.UnOp) and n.op in ("++", "--"):
+        target = strip_parens(n.operand)
+    if isinstance(target, ir.Index):
+        return target.base
+    if isinstance(target, ir.UnOp) and target.op == "*":
+        return target.operand
+    return None
 
 
 def _converted(value, element, stored):

@@ -65,7 +65,7 @@ from .base import ModulePass
 from .bind import const_value, is_task_loop, module_constants
 from .block_constants import _changed, _constant_locals
 from .cleanup import assigned_outside_headers
-from .forward_copies import PROOF_RLIMIT, _Atoms, _Function, _box_chain, _digits, _in_box, _radix
+from .forward_copies import PROOF_RLIMIT, _Atoms, _Function, _box_chain, _digits, _in_box, _radix, written_address
 from .loop_split import body_statements, fresh
 from .registry import register
 
@@ -158,7 +158,7 @@ def _task_nest(stmt, launch: dict, env: dict) -> _TaskNest | None:
         return None
     units, prologue = stmts[-1], tuple(stmts[:-1])
     var, start, stop, step = units.canonical()
-    if var in assigned_scalars(units.body):
+    if ({var} | used_names(stop)) & assigned_scalars(units.body):
         return None
     dx, dy, dz = launch["taskDimX"], launch["taskDimY"], launch["taskDimZ"]
     count = dx * dy * dz
@@ -238,18 +238,10 @@ def _written_roots(node, fn: _Function) -> set[str] | None:
     """The arrays (parameters, local arrays) ``node`` writes into; None when one is not known."""
     roots = set()
     for n in ir.walk(node):
-        target = None
-        if isinstance(n, ir.Assign):
-            target = strip_parens(n.target)
-        elif isinstance(n, ir.UnOp) and n.op in ("++", "--"):
-            target = strip_parens(n.operand)
-        elif isinstance(n, ir.Call) and not is_pure_call(n):
+        if isinstance(n, ir.Call) and not is_pure_call(n):
             return None
-        if isinstance(target, ir.Index):
-            base = target.base
-        elif isinstance(target, ir.UnOp) and target.op == "*":
-            base = target.operand
-        else:
+        base = written_address(n)
+        if base is None:
             continue
         root = fn.root(base)
         if root is None:
