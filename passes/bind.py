@@ -1055,9 +1055,11 @@ class Binder:
         iteration, each with its slice of a global scratch buffer."""
         if has_thread_loops(nest.body) or self.reduces_rows(f, nest):
             return True
-        if any(is_task_loop(loop) for loop in nest.loops) and self.has_parallel_loop(nest.body):
-            # a task of a BANG program spreads its chunk over its core's vector lanes: its loops over
-            # elements are the block's threads (one thread per task would leave most of a GPU idle)
+        if any(is_task_loop(loop) or loop.kind == "blocks" for loop in nest.loops) and \
+                self.has_parallel_loop(nest.body):
+            # a task of a BANG program (or a unit of its work, task-units) spreads its chunk over its
+            # core's vector lanes: its loops over elements are the block's threads (one thread per
+            # task would leave most of a GPU idle, one per unit would walk its chunk alone)
             return True
         total = 0
         for v in body_arrays(nest.body):

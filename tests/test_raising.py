@@ -440,7 +440,8 @@ __global__ void relu_half(const __half *x, __half *y, int n) {
 def test_file_scope_nram_is_each_tasks_own_and_tasks_run_as_blocks():
     # NRAM belongs to a core: every task (a block on the GPU) gets its own buffer, so the tasks stay
     # parallel; the loops through the buffer fuse, and each element passes through a register; the
-    # chunk's elements are the block's threads (coalesced), the task's chunks run one after another
+    # chunks the tasks took in turn are one loop (task-units), a block per chunk, and the chunk's
+    # elements are the block's threads (coalesced)
     src = """#include <bang.h>
 __nram__ float buf[256];
 __mlu_global__ void twice(float *x, float *y, int n) {
@@ -453,9 +454,9 @@ __mlu_global__ void twice(float *x, float *y, int n) {
 }"""
     code = xpiler.translate(src, to="cuda", source="bang", launch=xpiler.Launch(task_dim=(4, 1, 1), func_type="UNION1"))
     kernel = code[code.index("__global__"):code.index('extern "C"')]
-    assert "__shared__" not in kernel and "__xp_b < ((taskDimZ * taskDimY) * taskDimX)" in kernel
-    assert "for (int i = taskId * 256; i < n; i += taskDim * 256) {" in kernel
-    assert "for (int i_1 = (int)threadIdx.x; i_1 < len; i_1 += blockDim.x) {\n        float buf = x[i + i_1];" in kernel
+    assert "__shared__" not in kernel and "__xp_b < (((n - 0) + (256 - 1)) / 256)" in kernel
+    assert "int i = (int)(__xp_b * 256);" in kernel
+    assert "for (int i_1 = (int)threadIdx.x; i_1 < len; i_1 += blockDim.x) {\n      float buf = x[i + i_1];" in kernel
     x, y = np.random.rand(1000).astype(np.float32), np.zeros(1000, np.float32)
     xpiler.run(code, [x, y, 1000], entry="twice", lang="cuda", backend="emulate")
     np.testing.assert_array_equal(y, 2 * x)
