@@ -695,7 +695,11 @@ class ForwardCopies(ModulePass):
     def apply(self, module: ir.Module) -> ir.Module:
         if not isinstance(self.larger_than, int) or self.larger_than < 0:
             raise PassError(f"forward-copies: larger_than must be a byte count >= 0, got {self.larger_than!r}")
-        env = TypeEnv.for_module(module)
-        macros = frozenset(name for name, var in env.names.items() if var.kind == "macro" and same_type(var.type, INT))
-        constants = module_constants(module)
+        macros, constants = int_macros(module), module_constants(module)
         return map_function_bodies(module, lambda f: forward_copies(f, macros, constants, self.larger_than))
+
+
+def int_macros(module: ir.Module) -> frozenset[str]:
+    """The module's ``int`` constant macros (index arithmetic may treat them as ``int`` names)."""
+    env = TypeEnv.for_module(module)
+    return frozenset(name for name, var in env.names.items() if var.kind == "macro" and same_type(var.type, INT))

@@ -55,18 +55,17 @@ from typing import ClassVar
 import z3
 
 from xpiler import ir
-from xpiler.ir.analysis import strip_parens
+from xpiler.ir.analysis import statements, strip_parens
 from xpiler.ir.effects import (assigned_scalars, declaration_counts, declared_names, is_array_decl, is_pure_call, touches_memory,
                                used_names)
 from xpiler.ir.transform import rename
-from xpiler.ir.types import INT, TypeEnv, same_type
 
-from .base import ModulePass
+from .base import ModulePass, map_function_bodies
 from .bind import const_value, is_task_loop, module_constants
 from .block_constants import _changed, _constant_locals
 from .cleanup import assigned_outside_headers
-from .forward_copies import PROOF_RLIMIT, _Atoms, _Function, _box_chain, _digits, _in_box, _radix, written_address
-from .loop_split import body_statements, fresh
+from .forward_copies import PROOF_RLIMIT, _Atoms, _Function, _box_chain, _digits, _in_box, _radix, int_macros, written_address
+from .loop_split import body_statements, const, fresh
 from .registry import register
 
 #: launches with more tasks than this are not enumerated (the start of each task is evaluated)
@@ -87,7 +86,7 @@ def _launch(module: ir.Module, f: ir.Function, constants: dict) -> dict | None:
         return None
     at = [names.index(n) for n in TASK_DIMS]
     seen, calls = set(), 0
-    for caller in (i for i in _functions(module) if i.body is not None):
+    for caller in (i for i in module.functions() if i.body is not None):
         known = _caller_constants(caller, constants)
         for n in ir.walk(caller.body):
             if isinstance(n, ir.Call) and n.func == ir.Name(f.name):
@@ -100,14 +99,6 @@ def _launch(module: ir.Module, f: ir.Function, constants: dict) -> dict | None:
     if None in values or any(v <= 0 for v in values[:3]):
         return None
     return dict(zip(TASK_DIMS, values))
-
-
-def _functions(module: ir.Module):
-    for i in module.items:
-        if isinstance(i, ir.ExternC):
-            yield from (x for x in i.items if isinstance(x, ir.Function))
-        elif isinstance(i, ir.Function):
-            yield i
 
 
 def _caller_constants(caller: ir.Function, constants: dict) -> dict:
@@ -280,10 +271,16 @@ class _Box:
 class _Coverage:
     """Every read ``X[e]`` of a statement list lies in an element an earlier statement wrote."""
 
-    def __init__(self, name: str, fn: _Function, ctx, stable: set[str], known: list):
-        self.name, self.fn, self.ctx, self.stable = name, fn, ctx, stable
+    def __init__(self, name: str, fn: _Function, facts: "_Facts", ctx):
+        self.name, self.fn, self.ctx, self.stable = name, fn, ctx, facts.stable
         self.atoms = _Atoms(fn.int_names)
-        self.known = known      # facts true everywhere: the values of stable integers
+        # facts true everywhere: the values of the macros and of the stable integers
+        self.known = [z3.Int(macro, ctx) == fn.constants[macro] for macro in fn.int_names - set(fn.declared)
+                      if isinstance(fn.constants.get(macro), int)]
+        for declared, init in facts.declarations:
+            value = self.term(init)
+            if value is not None:
+                self.known.append(z3.Int(declared, ctx) == value)
 
     def term(self, e):
         """``e`` as a z3 integer term (C's truncating ``/`` and ``%`` by positive constants), or None."""
@@ -380,11 +377,11 @@ class _Coverage:
             stable = not names - self.stable
             then = facts + (((names, c),) if c is not None and stable else ())
             other = facts + (((names, z3.Not(c)),) if c is not None and stable else ())
-            return self.block(body_statements_of(s.then), then, boxes) is not None and \
-                (s.other is None or self.block(body_statements_of(s.other), other, boxes) is not None)
+            return self.block(statements(s.then), then, boxes) is not None and \
+                (s.other is None or self.block(statements(s.other), other, boxes) is not None)
         if isinstance(s, ir.While):
             return self.reads_covered(s.cond, facts, boxes) and \
-                self.block(body_statements_of(s.body), facts, boxes) is not None
+                self.block(statements(s.body), facts, boxes) is not None
         return self.reads_covered(s, facts, boxes)
 
     def reads_covered(self, node, facts, boxes) -> bool:
@@ -460,10 +457,6 @@ class _Coverage:
         return None
 
 
-def body_statements_of(s) -> list:
-    return list(s.body) if isinstance(s, ir.Block) else [s]
-
-
 @dataclass(frozen=True)
 class _Facts:
     """What holds everywhere in a function: which integers keep one value wherever they are in scope
@@ -484,21 +477,8 @@ class _Facts:
                                  and used_names(d.init) <= stable))
 
 
-def _coverage(name: str, fn: _Function, facts: _Facts, ctx) -> _Coverage:
-    coverage = _Coverage(name, fn, ctx, facts.stable, [])
-    for macro in fn.int_names - set(fn.declared):
-        if isinstance(fn.constants.get(macro), int):
-            coverage.known.append(z3.Int(macro, ctx) == fn.constants[macro])
-    for declared, init in facts.declarations:
-        t = coverage.term(init)
-        if t is not None:
-            coverage.known.append(z3.Int(declared, ctx) == t)
-    return coverage
-
-
 def _reads_covered(body, name: str, fn: _Function, facts: _Facts, ctx) -> bool:
-    coverage = _coverage(name, fn, facts, ctx)
-    return coverage.block(body_statements_of(body), (), ()) is not None
+    return _Coverage(name, fn, facts, ctx).block(statements(body), (), ()) is not None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -527,31 +507,27 @@ def _flattened(nest: _TaskNest, declared_outside: set[str]) -> list | None:
     if any(isinstance(s, ir.Decl) and var in {v.name for v in s.vars} for s in kept):
         return None  # the prologue declares the unit's name for the units: another variable
     unit = ir.Name(var)
-    linear = ir.BinOp("/", unit, ir.Const(str(nest.scale), nest.scale)) if nest.scale != 1 else unit
-    linear = ir.Paren(ir.BinOp("%", linear, _const(dx * dy * dz)))
+    linear = ir.BinOp("/", unit, const(nest.scale)) if nest.scale != 1 else unit
     count = dx * dy * dz
-    ids = [("taskIdX", linear if dx == count else ir.BinOp("%", linear, _const(dx))),
-           ("taskIdY", _const(0) if dy == 1 else ir.BinOp("%", ir.BinOp("/", linear, _const(dx)), _const(dy))),
-           ("taskIdZ", _const(0) if dz == 1 else ir.BinOp("/", linear, _const(dx * dy)))]
+    linear = ir.Paren(ir.BinOp("%", linear, const(count)))
+    ids = [("taskIdX", linear if dx == count else ir.BinOp("%", linear, const(dx))),
+           ("taskIdY", const(0) if dy == 1 else ir.BinOp("%", ir.BinOp("/", linear, const(dx)), const(dy))),
+           ("taskIdZ", const(0) if dz == 1 else ir.BinOp("/", linear, const(dx * dy)))]
     ids = [ir.Decl((ir.Declarator(name, U, (), value if isinstance(value, ir.Const) else
                                   ir.Cast(U, ir.Paren(strip_parens(value)))),)) for name, value in ids]
-    init = replace(nest.units.init, vars=tuple(replace(v, init=_const(0)) for v in nest.units.init.vars))
+    init = replace(nest.units.init, vars=tuple(replace(v, init=const(0)) for v in nest.units.init.vars))
     step = ir.UnOp("++", unit, postfix=False) if nest.scale == 1 else \
-        ir.Assign(unit, "+=", _const(nest.scale))
+        ir.Assign(unit, "+=", const(nest.scale))
     # a prologue loop's own counter may be the unit's name: it gets another (the unit loop's body
     # must not assign its variable)
     taken = {n.id for n in ir.walk(ir.Block(nest.prologue + (nest.units,))) if isinstance(n, ir.Name)} | \
         {d.name for d in ir.walk(ir.Block(nest.prologue + (nest.units,))) if isinstance(d, ir.Declarator)}
     kept = [rename(s, {var: fresh(var, taken)}) if not isinstance(s, ir.Decl) and var in declared_names(s) else s
             for s in kept]
-    body = ids + kept + body_statements_of(nest.units.body)
+    body = ids + kept + statements(nest.units.body)
     # the units are independent (proved before this loop is kept): a loop of the kernel's blocks
     loop = replace(nest.units, init=init, step=step, body=ir.Block(tuple(body)), kind="blocks")
     return hoisted + [loop]
-
-
-def _const(v: int) -> ir.Const:
-    return ir.Const(str(v), v)
 
 
 def task_units(module: ir.Module, f: ir.Function, launch: dict, constants: dict, macros: frozenset) -> ir.Block:
@@ -562,29 +538,23 @@ def task_units(module: ir.Module, f: ir.Function, launch: dict, constants: dict,
     ctx = z3.Context()
     fn = _Function(f, macros, constants, 0)
     facts = _Facts.of(f, fn)
-    top = list(f.body.body)
+    top = f.body.body
     outer = {v.name for s in top if isinstance(s, ir.Decl) and is_array_decl(s) for v in s.vars}
-    declared_outside = {v.name for s in top if isinstance(s, ir.Decl) for v in s.vars}
-    changed = False
-    for k, s in enumerate(top):
+    declared_outside = {v.name for s in top if isinstance(s, ir.Decl) for v in s.vars} | {p.name for p in f.params}
+    out, changed = [], False
+    for s in top:
         nest = _task_nest(s, launch, env)
-        if nest is None or not _per_task_state_safe(nest, fn, facts, outer, ctx):
+        flat = None
+        if nest is not None and _per_task_state_safe(nest, fn, facts, outer, ctx):
+            flat = _flattened(nest, declared_outside)
+        if flat is None or not is_parallel(flat[-1], constants=env,
+                                           env=function_env(module, replace(f, body=ir.Block(tuple(flat))))):
+            out.append(s)
             continue
-        flat = _flattened(nest, declared_outside | {p.name for p in f.params})
-        if flat is None:
-            continue
-        loop = flat[-1]
-        if not is_parallel(loop, constants=env, env=function_env(module, replace(f, body=ir.Block(tuple(flat))))):
-            continue
-        top[k:k + 1] = [flat]
+        out += flat
         declared_outside |= {v.name for d in flat[:-1] for v in d.vars}
         changed = True
-    if not changed:
-        return f.body
-    out = []
-    for s in top:
-        out.extend(s if isinstance(s, list) else [s])
-    return ir.Block(tuple(out))
+    return ir.Block(tuple(out)) if changed else f.body
 
 
 @register
@@ -597,16 +567,9 @@ class TaskUnits(ModulePass):
     summary: ClassVar[str] = "a BANG kernel's units dealt to its tasks in turn become one loop over the units"
 
     def apply(self, module: ir.Module) -> ir.Module:
-        constants = module_constants(module)
-        env = TypeEnv.for_module(module)
-        macros = frozenset(name for name, var in env.names.items() if var.kind == "macro" and same_type(var.type, INT))
+        constants, macros = module_constants(module), int_macros(module)
 
-        def item(i):
-            if isinstance(i, ir.ExternC):
-                return replace(i, items=tuple(item(x) for x in i.items))
-            if isinstance(i, ir.Function) and i.body is not None:
-                launch = _launch(module, i, constants)
-                if launch is not None:
-                    return replace(i, body=task_units(module, i, launch, constants, macros))
-            return i
-        return replace(module, items=tuple(item(i) for i in module.items))
+        def body(f: ir.Function) -> ir.Block:
+            launch = _launch(module, f, constants)
+            return f.body if launch is None else task_units(module, f, launch, constants, macros)
+        return map_function_bodies(module, body)
