@@ -121,12 +121,40 @@ def _caller_constants(caller: ir.Function, constants: dict) -> dict:
 
 
 @dataclass(frozen=True)
+class _Cyclic:
+    """Task ``t`` takes the units ``c * t``, ``c * t + c * D``, ... below the bound: together the
+    units ``0, c, 2c, ...`` below it (a loop over them, the task ``(u / c) % D``)."""
+
+    scale: int
+
+
+@dataclass(frozen=True)
+class _Blocked:
+    """Task ``t`` takes the units ``L * t``, ``L * t + s``, ... of its own block of ``L``: together
+    ``0, s, 2s, ...`` below ``end`` (a loop over them, the task ``u / L``)."""
+
+    length: int
+    step: int
+    end: int
+
+
+@dataclass(frozen=True)
+class _Collapsed:
+    """Task ``t`` takes ``trips[t]`` units ``start + k * s`` (a start not proportional to the task:
+    ``m0 = taskId * 4; for (i = 0; i < 4; ++i)``): a loop over the pairs (task, k), ``k < n`` the
+    most any task takes, ``guarded`` when some task takes fewer."""
+
+    trips: int
+    guarded: bool
+
+
+@dataclass(frozen=True)
 class _TaskNest:
     prologue: tuple           # the task body's statements before the unit loop
     units: ir.For             # for (int u = s; u < n; u += T)
     var: str
     stop: ir.Expr
-    scale: int                # c: the tasks' units are 0, c, 2c, ...
+    form: _Cyclic | _Blocked | _Collapsed
     tasks: tuple              # (DX, DY, DZ)
 
 
@@ -154,9 +182,9 @@ def _task_nest(stmt, launch: dict, env: dict) -> _TaskNest | None:
     dx, dy, dz = launch["taskDimX"], launch["taskDimY"], launch["taskDimZ"]
     count = dx * dy * dz
     stride = const_value(step, env)
-    if count > TASK_LIMIT or stride is None or stride <= 0 or stride % count:
+    if count > TASK_LIMIT or stride is None or stride <= 0:
         return None
-    scale = stride // count
+    starts, stops = [], []
     for z, y, x in itertools.product(range(dz), range(dy), range(dx)):
         values = dict(env, taskIdZ=z, taskIdY=y, taskIdX=x)
         for d in prologue:
@@ -166,9 +194,36 @@ def _task_nest(stmt, launch: dict, env: dict) -> _TaskNest | None:
                         value = const_value(v.init, values)
                         if value is not None:
                             values[v.name] = value
-        if const_value(start, values) != scale * ((z * dy + y) * dx + x):
-            return None
-    return _TaskNest(prologue, units, var, stop, scale, (dx, dy, dz))
+        starts.append(const_value(start, values))
+        stops.append(const_value(stop, values))
+    form = _units_form(starts, stops, stride, count)
+    return None if form is None else _TaskNest(prologue, units, var, stop, form, (dx, dy, dz))
+
+
+def _units_form(starts: list, stops: list, stride: int, count: int):
+    """How the tasks (in linear order) share the units, from each task's start and bound (None where
+    not constant) and the unit loop's step; None when no form fits."""
+    if None in starts:
+        return None
+    if stride % count == 0 and starts == [stride // count * t for t in range(count)]:
+        return _Cyclic(stride // count)
+    if None in stops:
+        return None
+    trips = [max(0, -((start - stop) // stride)) for start, stop in zip(starts, stops)]
+    most = max(trips)
+    if most == 0:
+        return None
+    length, end, ended = most * stride, 0, False
+    for t, (first, n) in enumerate(zip(starts, trips)):
+        if n == 0:
+            ended = True
+        elif ended or first != end or first != length * t:
+            break
+        else:
+            end, ended = first + n * stride, n < most
+    else:
+        return _Blocked(length, stride, end)
+    return _Collapsed(most, any(n != most for n in trips))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -488,6 +543,8 @@ def _reads_covered(body, name: str, fn: _Function, facts: _Facts, ctx) -> bool:
 def _flattened(nest: _TaskNest, declared_outside: set[str]) -> list | None:
     """``[hoisted declarations..., for (int u = 0; u < n; u += c) {...}]``."""
     dx, dy, dz = nest.tasks
+    count = dx * dy * dz
+    form = nest.form
     task_vars = {"taskIdX", "taskIdY", "taskIdZ"}
     # prologue scalars computed from neither the task nor memory, never assigned in the task: before
     # the loop (the loop's bound may use them)
@@ -501,33 +558,58 @@ def _flattened(nest: _TaskNest, declared_outside: set[str]) -> list | None:
             kept.append(s)
             if isinstance(s, ir.Decl):
                 varying |= {v.name for v in s.vars}
-    if used_names(nest.stop) & varying:
+    if isinstance(form, _Cyclic) and used_names(nest.stop) & varying:
         return None
     var = nest.var
     if any(isinstance(s, ir.Decl) and var in {v.name for v in s.vars} for s in kept):
         return None  # the prologue declares the unit's name for the units: another variable
-    unit = ir.Name(var)
-    linear = ir.BinOp("/", unit, const(nest.scale)) if nest.scale != 1 else unit
-    count = dx * dy * dz
-    linear = ir.Paren(ir.BinOp("%", linear, const(count)))
+    taken = {n.id for n in ir.walk(ir.Block(nest.prologue + (nest.units,))) if isinstance(n, ir.Name)} | \
+        {d.name for d in ir.walk(ir.Block(nest.prologue + (nest.units,))) if isinstance(d, ir.Declarator)}
+    # the loop's variable: the unit itself, or (collapsed) the pair of task and trip
+    loop_var = fresh("unit", taken) if isinstance(form, _Collapsed) else var
+    taken.add(loop_var)
+    index = ir.Name(loop_var)
+    if isinstance(form, _Cyclic):
+        linear = ir.Paren(ir.BinOp("%", _over(index, form.scale), const(count)))
+        stop, step = nest.stop, form.scale
+    elif isinstance(form, _Blocked):
+        linear, stop, step = _over(index, form.length), const(form.end), form.step
+    else:
+        linear, stop, step = _over(index, form.trips), const(count * form.trips), 1
     ids = [("taskIdX", linear if dx == count else ir.BinOp("%", linear, const(dx))),
            ("taskIdY", const(0) if dy == 1 else ir.BinOp("%", ir.BinOp("/", linear, const(dx)), const(dy))),
            ("taskIdZ", const(0) if dz == 1 else ir.BinOp("/", linear, const(dx * dy)))]
     ids = [ir.Decl((ir.Declarator(name, U, (), value if isinstance(value, ir.Const) else
                                   ir.Cast(U, ir.Paren(strip_parens(value)))),)) for name, value in ids]
-    init = replace(nest.units.init, vars=tuple(replace(v, init=const(0)) for v in nest.units.init.vars))
-    step = ir.UnOp("++", unit, postfix=False) if nest.scale == 1 else \
-        ir.Assign(unit, "+=", const(nest.scale))
-    # a prologue loop's own counter may be the unit's name: it gets another (the unit loop's body
-    # must not assign its variable)
-    taken = {n.id for n in ir.walk(ir.Block(nest.prologue + (nest.units,))) if isinstance(n, ir.Name)} | \
-        {d.name for d in ir.walk(ir.Block(nest.prologue + (nest.units,))) if isinstance(d, ir.Declarator)}
-    kept = [rename(s, {var: fresh(var, taken)}) if not isinstance(s, ir.Decl) and var in declared_names(s) else s
-            for s in kept]
-    body = ids + kept + statements(nest.units.body)
+    # a prologue loop's own counter may be the loop's or the unit's name: it gets another (the loop's
+    # body must not assign its variable; the unit, declared in the body, is then declared once)
+    for name in dict.fromkeys((loop_var, var)):
+        kept = [rename(s, {name: fresh(name, taken)}) if not isinstance(s, ir.Decl) and
+                name in declared_names(s) else s for s in kept]
+    units = statements(nest.units.body)
+    if isinstance(form, _Collapsed):
+        # the task's k-th unit: start + k * step, run when below the task's own bound
+        _, start, _, unit_step = nest.units.canonical()
+        k = ir.BinOp("%", index, const(form.trips))
+        offset = k if const_value(unit_step, {}) == 1 else ir.BinOp("*", ir.Paren(k), ir.Paren(unit_step))
+        value = offset if const_value(start, {}) == 0 else ir.BinOp("+", ir.Paren(start), offset)
+        unit = replace(nest.units.init, vars=tuple(replace(v, init=value) for v in nest.units.init.vars))
+        if form.guarded:
+            units = [ir.If(ir.BinOp("<", ir.Name(var), ir.Paren(nest.stop)), ir.Block(tuple(units)))]
+        units = [unit] + units
+    init = ir.Decl((ir.Declarator(loop_var, nest.units.init.vars[0].type, (), const(0)),)) \
+        if isinstance(form, _Collapsed) else \
+        replace(nest.units.init, vars=tuple(replace(v, init=const(0)) for v in nest.units.init.vars))
+    body = ids + kept + units
     # the units are independent (proved before this loop is kept): a loop of the kernel's blocks
-    loop = replace(nest.units, init=init, step=step, body=ir.Block(tuple(body)), kind="blocks")
+    loop = replace(nest.units, init=init, cond=ir.BinOp("<", index, stop),
+                   step=ir.UnOp("++", index, postfix=False) if step == 1 else ir.Assign(index, "+=", const(step)),
+                   body=ir.Block(tuple(body)), kind="blocks")
     return hoisted + [loop]
+
+
+def _over(index, divisor: int):
+    return index if divisor == 1 else ir.BinOp("/", index, const(divisor))
 
 
 def task_units(module: ir.Module, f: ir.Function, launch: dict, constants: dict, macros: frozenset) -> ir.Block:

@@ -97,6 +97,52 @@ def test_chunks_of_the_tasks_are_one_loop_over_the_chunks():
     np.testing.assert_array_equal(y, x * np.tile(w, n // 64 + 1)[:n])
 
 
+# Blocks: task t takes rows 3t, 3t + 1, 3t + 2 (the last task none): the rows 0 .. 44 in order,
+# the task the row's block.
+BLOCKS = HEADER + """
+__mlu_global__ void k(float *x, float *y) {
+  int first = (clusterId * 4 + coreId) * 3;
+  int last = first + 3 < ROWS ? first + 3 : ROWS;
+  for (int r = first; r < last; ++r) {
+    for (int j = 0; j < COLS; ++j)
+      y[r * COLS + j] = x[r * COLS + j] + (float)coreId;
+  }
+}
+"""
+
+
+def test_blocks_of_the_tasks_are_one_loop_over_the_rows():
+    code = lowered(BLOCKS, units=True)
+    assert "for (int r = 0; r < 45; ++r) {" in code and "taskIdX = (unsigned)(r / 3);" in code
+    assert "taskIdZ < taskDimZ" not in code
+    x = np.random.default_rng(2).standard_normal((45, 64)).astype(np.float32)
+    y, = run_both(BLOCKS, [x, np.full((45, 64), np.nan, np.float32)], [1])
+    np.testing.assert_array_equal(y, x + (np.arange(45) // 3 % 4)[:, None].astype(np.float32))
+
+
+# Each task's rows counted from 0 (``row = m0 + i``), the last task's fewer: a loop over the pairs
+# (task, i), the rows a task does not have skipped.
+PAIRS = HEADER + """
+__mlu_global__ void k(float *x, float *y) {
+  int m0 = (clusterId * 4 + coreId) * 3;
+  int n = ROWS - m0 < 3 ? ROWS - m0 : 3;
+  for (int i = 0; i < n; ++i) {
+    for (int j = 0; j < COLS; ++j)
+      y[(m0 + i) * COLS + j] = x[(m0 + i) * COLS + j] * 2.0f;
+  }
+}
+"""
+
+
+def test_counted_units_of_every_task_are_one_loop_over_task_and_count():
+    code = lowered(PAIRS, units=True)
+    assert "for (int unit = 0; unit < 48; ++unit) {" in code and "int i = unit % 3;" in code
+    assert "if (i < (n))" in code and "taskIdZ < taskDimZ" not in code
+    x = np.random.default_rng(3).standard_normal((45, 64)).astype(np.float32)
+    y, = run_both(PAIRS, [x, np.full((45, 64), np.nan, np.float32)], [1])
+    np.testing.assert_array_equal(y, 2 * x)
+
+
 # What a task carries from one unit to the next, or units that are not independent: unchanged.
 KEPT = {
     "a scalar carried from one unit to the next (a cache of what is loaded)": """
@@ -130,9 +176,9 @@ __mlu_global__ void k(float *x, float *y) {
     __memcpy(y + r * COLS, row, COLS * sizeof(float), NRAM2GDRAM);
   }
 }""",
-    "units that are not the tasks' indices (every task starts at its core)": """
-__mlu_global__ void k(float *x, float *y) {
-  for (int r = coreId; r < ROWS; r += 16)
+    "units whose start the launch does not decide (an offset passed at run time)": """
+__mlu_global__ void k(float *x, float *y, int off) {
+  for (int r = coreId + off; r < ROWS; r += 16)
     y[r] = x[r] * 2.0f;
 }""",
     "units of one task that write the same element": """
