@@ -58,6 +58,30 @@ def test_guarded_tail_of_a_split_loop_is_parallel():
     assert loop(src, "i") is None
 
 
+def test_tiles_of_a_matrix_with_runtime_shape_are_apart_row_by_row_and_column_by_column():
+    # unit -> (batch b, column tile n0): the stores C[(b * M + m0 + s) * N + n0 + i] are the same
+    # element only when the rows b * M + m0 + s and the columns n0 + i are (0 <= n0 + i < N)
+    src = """void f(float *C, const float *A, int batch, int M, int N) {
+      int n_tiles = (N + 63) / 64;
+      for (int unit = 0; unit < batch * n_tiles; ++unit) {
+        int b = unit / n_tiles;
+        int n0 = (unit % n_tiles) * 64;
+        int nt = N - n0 < 64 ? N - n0 : 64;
+        for (int m0 = 0; m0 < M; m0 += 32) {
+          int mt = M - m0 < 32 ? M - m0 : 32;
+          for (int s = 0; s < mt; ++s)
+            for (int i = 0; i < nt; ++i)
+              C[(b * M + m0) * N + n0 + s * N + i] = A[(b * M + m0 + s) * N + n0 + i];
+        }
+      }
+    }"""
+    assert loop(src, "unit") is None
+    # a column tile one element wider than the tile step: neighbouring tiles share a column
+    wide = src.replace("N - n0 < 64 ? N - n0 : 64", "N - n0 < 65 ? N - n0 : 65")
+    assert loop(wide, "unit") == ("C[(b * M + m0) * N + n0 + s * N + i] written in one iteration and "
+                                  "written at C[(b * M + m0) * N + n0 + s * N + i] in another")
+
+
 def test_pointer_aliases_declared_in_the_body_resolve_to_their_base():
     src = """void f(const float *x, float *y, int rows) {
       for (int r = 0; r < rows; r++) {

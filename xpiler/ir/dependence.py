@@ -9,7 +9,10 @@ loops around it and the values it reads, and the *path condition* under which it
 those inner loops and the ``if`` guards). Then for every pair of accesses to one base, at least one
 a write, z3 is asked whether instance 1 and instance 2 can touch a common byte while their loop
 variables differ. ``sat`` is a dependence (reported with the two accesses), ``unsat`` none, and
-``unknown`` (the query ran out of its budget, :data:`QUERY_RLIMIT`) is treated as a dependence.
+``unknown`` (the query ran out of its budget, :data:`QUERY_RLIMIT`) is treated as a dependence. Before
+that, an undecided query is asked again *delinearized*: offsets ``R * N + c`` of elements of one size
+with ``0 <= c < N`` proved on both sides (``N`` a parameter or a constant) meet only where the ``R``
+and the ``c`` do, recursively (products of runtime sizes make the plain query nonlinear).
 
 What the model assumes and how it stays exact otherwise:
 
@@ -1033,6 +1036,14 @@ class LoopAccesses:
             solver = _limited(z3.Solver(ctx=self.shared.ctx))
             solver.add(*constraints)
             result = solver.check()
+            if result == z3.unknown:
+                # the offsets as mixed radices, compared digit by digit (a query z3 decides more often)
+                digits = _delinearized_overlap(a, b, self.shared.ctx)
+                if digits is not None:
+                    constraints = (*a.path, *b.path, relation(a.loops, b.loops), digits)
+                    solver = _limited(z3.Solver(ctx=self.shared.ctx))
+                    solver.add(*constraints)
+                    result = solver.check()
             if result == z3.sat:
                 model = _smallest(constraints, [*a.loops.values(), *b.loops.values()]) or solver.model()
                 return Conflict(a, b, _values(model, a.loops), _values(model, b.loops))
@@ -1079,6 +1090,120 @@ def _overlap(a: Access, b: Access, ctx):
     terms = [] if b.hi is None else [a.lo < b.hi]
     terms += [] if a.hi is None else [b.lo < a.hi]
     return z3.And(*terms) if terms else z3.BoolVal(True, ctx)
+
+
+# --------------------------------------------------------------------------------------------------
+# Delinearization: ``C[(b * M + m0 + s) * N + n0 + i]`` with ``0 <= n0 + i < N`` on both sides is the
+# same element only when rows and columns are: ``R1 * N + c1 == R2 * N + c2`` with both ``c`` in
+# ``[0, N)`` means ``R1 == R2`` and ``c1 == c2``. Products of parameters make the plain query
+# nonlinear, and z3 often gives up on it; the digits are simpler questions.
+
+
+def _delinearized_overlap(a: Access, b: Access, ctx):
+    """A z3 Bool equivalent (under the accesses' paths) to ``a`` and ``b`` overlapping, as equalities
+    of digits, or None when the accesses are not two elements of one size at offsets that split."""
+    if a.base is None or a.base != b.base or a.sized != b.sized or None in (a.lo, a.hi, b.lo, b.hi):
+        return None
+    size = _constant(z3.simplify(a.hi - a.lo))
+    if size is None or size <= 0 or _constant(z3.simplify(b.hi - b.lo)) != size:
+        return None
+    digits = _Digits(ctx)
+    first, second = digits.polynomial(a.lo), digits.polynomial(b.lo)
+    if any(c % size for c in (*first.values(), *second.values())):
+        return None   # not both multiples of the element size: elements may overlap partly
+    first = {m: c // size for m, c in first.items()}
+    second = {m: c // size for m, c in second.items()}
+    equalities = digits.equal(first, second, a.path, b.path)
+    return z3.And(*equalities) if len(equalities) > 1 else None
+
+
+def _factors(term) -> list:
+    """The factors of a product, nested products flattened (``20 * (N * m)``: 20, N, m)."""
+    return [f for child in term.children() for f in _factors(child)] if z3.is_mul(term) else [term]
+
+
+class _Digits:
+    """Offsets as polynomials ``{monomial: coefficient}`` (a monomial: the sorted texts of its
+    factors, which :attr:`factors` maps back to z3 terms) and their comparison digit by digit."""
+
+    MAX_DEPTH = 4
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.factors: dict[str, object] = {}
+
+    def polynomial(self, t) -> dict:
+        t = z3.simplify(t, som=True)
+        poly: dict = {}
+        for term in (t.children() if z3.is_add(t) else [t]):
+            coefficient, factors = 1, []
+            for f in _factors(term):
+                value = _constant(f)
+                if value is not None:
+                    coefficient *= value
+                else:
+                    factors.append(f)
+            texts = sorted(f.sexpr() for f in factors)
+            self.factors.update((f.sexpr(), f) for f in factors)
+            poly[tuple(texts)] = poly.get(tuple(texts), 0) + coefficient
+        return {m: c for m, c in poly.items() if c}
+
+    def equal(self, first: dict, second: dict, path1, path2, depth: int = 0) -> list:
+        """Equalities equivalent to ``first == second``: split by a stride ``S`` (a parameter, or a
+        constant coefficient) when both are ``R * S + c`` with ``0 <= c < S`` proved under their
+        paths, recursively."""
+        if depth < self.MAX_DEPTH:
+            for stride in self.strides(first, second):
+                (r1, c1), (r2, c2) = self.split(first, stride), self.split(second, stride)
+                if r1 and r2 and self.in_digit(c1, stride, path1) and self.in_digit(c2, stride, path2):
+                    return self.equal(r1, r2, path1, path2, depth + 1) + \
+                        self.equal(c1, c2, path1, path2, depth + 1)
+        return [self.term(first) == self.term(second)]
+
+    def strides(self, first: dict, second: dict) -> list:
+        """Invariant symbols that are factors (names without an iteration tag), then constant
+        coefficients above 1, largest first."""
+        symbols, numbers = [], set()
+        for poly in (first, second):
+            for monomial, coefficient in poly.items():
+                symbols += [t for t in monomial if z3.is_const(self.factors[t]) and "#" not in t
+                            and t not in symbols]
+                if monomial and abs(coefficient) > 1:
+                    numbers.add(abs(coefficient))
+        return symbols + sorted(numbers, reverse=True)
+
+    @staticmethod
+    def split(poly: dict, stride) -> tuple[dict, dict]:
+        """``(R, c)`` with ``poly == R * stride + c``: ``R`` from the monomials with the stride as
+        a factor (or a coefficient it divides)."""
+        high, low = {}, {}
+        for monomial, coefficient in poly.items():
+            if isinstance(stride, str) and stride in monomial:
+                rest = list(monomial)
+                rest.remove(stride)
+                high[tuple(rest)] = high.get(tuple(rest), 0) + coefficient
+            elif isinstance(stride, int) and coefficient % stride == 0:
+                high[monomial] = high.get(monomial, 0) + coefficient // stride
+            else:
+                low[monomial] = low.get(monomial, 0) + coefficient
+        return high, low
+
+    def in_digit(self, poly: dict, stride, path) -> bool:
+        """``0 <= poly < stride`` on every run of ``path`` (proved by z3)."""
+        bound = self.factors[stride] if isinstance(stride, str) else z3.IntVal(stride, self.ctx)
+        value = self.term(poly)
+        solver = _limited(z3.Solver(ctx=self.ctx))
+        solver.add(*path, z3.Or(value < 0, value >= bound))
+        return solver.check() == z3.unsat
+
+    def term(self, poly: dict):
+        total = z3.IntVal(0, self.ctx)
+        for monomial, coefficient in poly.items():
+            product = z3.IntVal(coefficient, self.ctx)
+            for text in monomial:
+                product = product * self.factors[text]
+            total = total + product
+        return total
 
 
 def loop_body(loop: ir.For) -> tuple:
