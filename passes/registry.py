@@ -19,7 +19,7 @@ BUILTIN_MODULES = ("xpiler.passes.simt_port", "xpiler.passes.inline", "xpiler.pa
                    "xpiler.passes.outline", "xpiler.passes.bind",
                    "xpiler.passes.loop_split", "xpiler.passes.loop_fuse", "xpiler.passes.loop_reorder",
                    "xpiler.passes.loop_expansion", "xpiler.passes.loop_contraction",
-                   "xpiler.passes.broadcast_forward", "xpiler.passes.forward_copies", "xpiler.passes.task_units", "xpiler.passes.loop_normalize", "xpiler.passes.lanes_outward", "xpiler.passes.mask_bounds",
+                   "xpiler.passes.broadcast_forward", "xpiler.passes.forward_copies", "xpiler.passes.task_units", "xpiler.passes.unique_names", "xpiler.passes.loop_normalize", "xpiler.passes.lanes_outward", "xpiler.passes.mask_bounds",
                    "xpiler.passes.contract_temporaries", "xpiler.passes.scalar_replace",
                    "xpiler.passes.elide_mirrors", "xpiler.passes.wide_subscripts",
                    "xpiler.passes.simd_unswitch", "xpiler.passes.simd_jam", "xpiler.passes.byte_flags", "xpiler.passes.lane_bounds",

@@ -21,10 +21,22 @@ many blocks (or threads) as there are units.
 
 **When.** Every call of the function passes the same constant task dimensions and function type
 (``cnrtDim3_t dim = {16, 1, 1}`` never changed, ``CNRT_FUNC_TYPE_UNION1``). The last statement of
-the task body is a loop ``for (int u = s; u < n; u += T)`` whose start, evaluated for every task,
-is ``c`` times the task's linear index ``(taskIdZ * DY + taskIdY) * DX + taskIdX`` with ``T = c * D``
-(``D`` tasks): the tasks' units are then exactly ``0, c, 2c, ...`` below ``n``, each once. ``n`` must
-not depend on the task (nor on anything the task body assigns).
+the task body is a loop ``for (int u = s; u < n; u += T)``, ``T`` a constant, whose start (and
+bound) are evaluated for every task ``t`` (its linear index ``(taskIdZ * DY + taskIdY) * DX +
+taskIdX``, ``D`` tasks). Three ways of dealing the units are recognised:
+
+* *cyclic*: the start is ``c * t`` and ``T = c * D``: the units are ``0, c, 2c, ...`` below ``n``
+  (which must not depend on the task), the task ``(u / c) % D``;
+* *blocks*: the start is ``L * t`` and every task takes ``L / T`` units, the last ones fewer or none
+  (``first = task * 128; for (r = first; r < first + 128; ++r)``, bounds constant): one loop over
+  ``0, T, 2T, ...`` below the last task's end, the task ``u / L``;
+* *pairs* (otherwise, bounds constant): task ``t`` takes ``k_t`` units ``s + j * T`` (``m0 = task *
+  4; for (i = 0; i < 4; ++i)``): one loop over the pairs ``(t, j)``, ``j`` below the most any task
+  takes, the unit declared in the body and, where some task takes fewer, run under ``u < n``.
+
+A task that returns early (``if (task >= rows) return;`` before its units, lowered to a jump to the
+end of the task) keeps its condition: the rest of the task's statements run under ``!(cond)`` in
+every unit (the condition may not touch memory).
 
 **Exact.** Tasks are independent (what the task loops mean); the new loop keeps each task's units
 in their order and interleaves those of different tasks. What a task keeps across its units is the
@@ -156,6 +168,9 @@ class _TaskNest:
     stop: ir.Expr
     form: _Cyclic | _Blocked | _Collapsed
     tasks: tuple              # (DX, DY, DZ)
+    # a task's early exits (``if (c) return;``, lowered to a jump to the end of the task): the number
+    # of prologue statements before each, and its condition
+    exits: tuple = ()
 
 
 def _task_nest(stmt, launch: dict, env: dict) -> _TaskNest | None:
@@ -172,10 +187,13 @@ def _task_nest(stmt, launch: dict, env: dict) -> _TaskNest | None:
         if const_value(start, {}) != 0 or const_value(step, {}) != 1 or strip_parens(stop) != ir.Name(dim):
             return None
     stmts = [x for x in s.body if not isinstance(x, ir.Comment)]
-    if not stmts or not isinstance(stmts[-1], ir.For) or stmts[-1].canonical() is None or \
+    stmts, exits = _early_exits(stmts)
+    if stmts is None or not stmts or not isinstance(stmts[-1], ir.For) or stmts[-1].canonical() is None or \
             not isinstance(stmts[-1].init, ir.Decl):
         return None
     units, prologue = stmts[-1], tuple(stmts[:-1])
+    if any(touches_memory(c) or assigned_scalars(ir.ExprStmt(c)) for _, c in exits):
+        return None
     var, start, stop, step = units.canonical()
     if ({var} | used_names(stop)) & assigned_scalars(units.body):
         return None
@@ -197,7 +215,40 @@ def _task_nest(stmt, launch: dict, env: dict) -> _TaskNest | None:
         starts.append(const_value(start, values))
         stops.append(const_value(stop, values))
     form = _units_form(starts, stops, stride, count)
-    return None if form is None else _TaskNest(prologue, units, var, stop, form, (dx, dy, dz))
+    return None if form is None else _TaskNest(prologue, units, var, stop, form, (dx, dy, dz), exits)
+
+
+def _early_exits(stmts: list) -> tuple[list | None, tuple]:
+    """A task body ``{ {...; if (c) goto end; ...} end:; }`` (a task's ``return`` lowered) as its
+    statements without the jumps, and ``(statements before, c)`` for each; ``(None, ())`` when the
+    end is reached another way."""
+    if not stmts or not _is_label(stmts[-1]):
+        return stmts, ()
+    label = stmts[-1].text[:-2]
+    if len(stmts) < 2 or not isinstance(stmts[-2], ir.Block):
+        return None, ()
+    outer = {d.name for x in stmts[:-2] for d in ir.walk(x) if isinstance(d, ir.Declarator)}
+    inner = [x for x in stmts[-2].body if not isinstance(x, ir.Comment)]
+    if outer & {d.name for x in inner for d in ir.walk(x) if isinstance(d, ir.Declarator)}:
+        return None, ()   # the block's names would clash with the task's once spliced
+    kept, exits = list(stmts[:-2]), []
+    for x in inner:
+        if isinstance(x, ir.If) and x.other is None and _jumps_to(x.then, label):
+            exits.append((len(kept), x.cond))
+        else:
+            kept.append(x)
+    if any(isinstance(n, ir.Verbatim) and label in n.text for x in kept for n in ir.walk(x)):
+        return None, ()   # a jump from somewhere else
+    return kept, tuple(exits)
+
+
+def _is_label(s) -> bool:
+    return isinstance(s, ir.Verbatim) and s.text.endswith(":;") and s.text[:-2].isidentifier()
+
+
+def _jumps_to(s, label: str) -> bool:
+    body = statements(s)
+    return len(body) == 1 and isinstance(body[0], ir.Verbatim) and body[0].text == f"goto {label};"
 
 
 def _units_form(starts: list, stops: list, stride: int, count: int):
@@ -548,20 +599,22 @@ def _flattened(nest: _TaskNest, declared_outside: set[str]) -> list | None:
     task_vars = {"taskIdX", "taskIdY", "taskIdZ"}
     # prologue scalars computed from neither the task nor memory, never assigned in the task: before
     # the loop (the loop's bound may use them)
+    # (before the first early exit: a later one may divide by what the exit rules out)
     hoisted, kept, varying = [], [], set(task_vars)
     assigned = assigned_scalars(ir.Block(nest.prologue + (nest.units,)))
-    for s in nest.prologue:
-        if isinstance(s, ir.Decl) and not is_array_decl(s) and not touches_memory(s) and \
+    first_exit = nest.exits[0][0] if nest.exits else len(nest.prologue)
+    for position, s in enumerate(nest.prologue):
+        if isinstance(s, ir.Decl) and not is_array_decl(s) and not touches_memory(s) and position < first_exit and \
                 not used_names(s) & varying and not {v.name for v in s.vars} & (assigned | declared_outside):
             hoisted.append(s)
         else:
-            kept.append(s)
+            kept.append((position, s))
             if isinstance(s, ir.Decl):
                 varying |= {v.name for v in s.vars}
     if isinstance(form, _Cyclic) and used_names(nest.stop) & varying:
         return None
     var = nest.var
-    if any(isinstance(s, ir.Decl) and var in {v.name for v in s.vars} for s in kept):
+    if any(isinstance(s, ir.Decl) and var in {v.name for v in s.vars} for _, s in kept):
         return None  # the prologue declares the unit's name for the units: another variable
     taken = {n.id for n in ir.walk(ir.Block(nest.prologue + (nest.units,))) if isinstance(n, ir.Name)} | \
         {d.name for d in ir.walk(ir.Block(nest.prologue + (nest.units,))) if isinstance(d, ir.Declarator)}
@@ -584,8 +637,8 @@ def _flattened(nest: _TaskNest, declared_outside: set[str]) -> list | None:
     # a prologue loop's own counter may be the loop's or the unit's name: it gets another (the loop's
     # body must not assign its variable; the unit, declared in the body, is then declared once)
     for name in dict.fromkeys((loop_var, var)):
-        kept = [rename(s, {name: fresh(name, taken)}) if not isinstance(s, ir.Decl) and
-                name in declared_names(s) else s for s in kept]
+        kept = [(p, rename(s, {name: fresh(name, taken)})) if not isinstance(s, ir.Decl) and
+                name in declared_names(s) else (p, s) for p, s in kept]
     units = statements(nest.units.body)
     if isinstance(form, _Collapsed):
         # the task's k-th unit: start + k * step, run when below the task's own bound
@@ -600,7 +653,12 @@ def _flattened(nest: _TaskNest, declared_outside: set[str]) -> list | None:
     init = ir.Decl((ir.Declarator(loop_var, nest.units.init.vars[0].type, (), const(0)),)) \
         if isinstance(form, _Collapsed) else \
         replace(nest.units.init, vars=tuple(replace(v, init=const(0)) for v in nest.units.init.vars))
-    body = ids + kept + units
+    # the rest of the task after an early exit runs when its condition is false
+    body = units
+    marks = sorted([(p, 1, s) for p, s in kept] + [(p, 0, c) for p, c in nest.exits], key=lambda m: m[:2])
+    for _, is_stmt, item in reversed(marks):
+        body = [item] + body if is_stmt else [ir.If(ir.UnOp("!", ir.Paren(item)), ir.Block(tuple(body)))]
+    body = ids + body
     # the units are independent (proved before this loop is kept): a loop of the kernel's blocks
     loop = replace(nest.units, init=init, cond=ir.BinOp("<", index, stop),
                    step=ir.UnOp("++", index, postfix=False) if step == 1 else ir.Assign(index, "+=", const(step)),

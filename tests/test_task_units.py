@@ -143,6 +143,29 @@ def test_counted_units_of_every_task_are_one_loop_over_task_and_count():
     np.testing.assert_array_equal(y, 2 * x)
 
 
+# A task that returns early (lowered: a jump to the end of the task) does none of its units: each
+# unit tests its task's condition.
+EXITS = HEADER + """
+__mlu_global__ void k(float *x, float *y, int busy) {
+  int task = clusterId * 4 + coreId;
+  if (task >= busy) return;
+  for (int r = task; r < ROWS; r += 16)
+    y[r] = x[r] * 2.0f;
+}
+"""
+
+
+def test_a_task_returning_early_skips_its_units_in_the_flattened_loop():
+    code = lowered(EXITS, units=True)
+    assert "for (int r = 0; r < ROWS; ++r) {" in code and "if (!(task >= busy)) {" in code
+    assert "goto" not in code and "taskIdZ < taskDimZ" not in code
+    x = np.random.default_rng(4).standard_normal(45).astype(np.float32)
+    y, = run_both(EXITS, [x, np.full(45, np.nan, np.float32), 10], [1])
+    done = np.arange(45) % 16 < 10
+    np.testing.assert_array_equal(y[done], 2 * x[done])
+    assert np.isnan(y[~done]).all()
+
+
 # What a task carries from one unit to the next, or units that are not independent: unchanged.
 KEPT = {
     "a scalar carried from one unit to the next (a cache of what is loaded)": """

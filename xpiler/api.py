@@ -88,7 +88,7 @@ VECTOR_TO_LANES = "inline-parallel,inline-vector,loop-normalize,constant-fold,ma
 # to the tasks in turn become one loop over the units (a block each, not one per task); the chunk loops
 # through on-chip buffers (load a tile, compute on it, store it) fuse where legal, and the buffers
 # they no longer need become scalars; the remaining buffers become shared memory in block mode.
-BUFFERS_TO_LANES = "forward-copies{larger_than=49152},task-units,contract-temporaries,dce"
+BUFFERS_TO_LANES = "unique-names,forward-copies{larger_than=49152},task-units,contract-temporaries,dce"
 
 
 def default_pipeline(source: str, target: str, *, wavefront: int = 64, program: Program | None = None,
