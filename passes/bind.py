@@ -269,7 +269,7 @@ class ParallelLoops:
         key = (id(loop), tuple(id(w) for w in within))
         guarded = self.answers.get(key)
         if guarded is None or guarded[0] is not loop:
-            checked = assuming(loop, (g for g in map(range_guard, within) if g is not None))
+            checked = assuming(loop, (g for g in (range_guard(w, self.constants) for w in within) if g is not None))
             guarded = (loop, self.independent(checked), within)  # within: kept alive
             self.answers[key] = guarded
         return guarded[1]

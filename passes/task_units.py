@@ -54,7 +54,9 @@ run once per unit:
   or ``X[w] = v`` alone), under the loop bounds and conditions around the read and the values of the
   function's integers declared once and never assigned.
 
-The loop is flattened only when the dependence analysis proves its units independent (otherwise
+The loop is flattened only when the prologue does at most the work of one unit (statements counted
+with loops' trips; it now runs once per unit: a task computing a product and storing it element by
+element stays), and when the dependence analysis proves its units independent (otherwise
 ``bind`` would have to run them one after another: one block, where the tasks gave sixteen).
 """
 
@@ -275,6 +277,41 @@ def _units_form(starts: list, stops: list, stride: int, count: int):
     else:
         return _Blocked(length, stride, end)
     return _Collapsed(most, any(n != most for n in trips))
+
+
+# --------------------------------------------------------------------------------------------------
+# Whether it pays
+
+
+#: trips assumed for a loop whose count is not a constant (in the prologue and the units alike)
+UNKNOWN_TRIPS = 64
+
+
+def _prologue_is_light(nest: _TaskNest, env: dict) -> bool:
+    """Whether the task's prologue does at most the work of one unit. Flattened, the prologue runs
+    once per unit: a task that computes a GEMM and then stores it element by element (the store
+    loop its "units") would compute it once per element."""
+    return _work(ir.Block(nest.prologue), env) <= _work(nest.units.body, env)
+
+
+def _work(node, env: dict) -> int:
+    """Statements executed, loops counted by their trips (:data:`UNKNOWN_TRIPS` where not constant)."""
+    if isinstance(node, ir.For):
+        canonical = node.canonical()
+        trips = None
+        if canonical is not None:
+            _, start, stop, step = canonical
+            a, b, c = (const_value(x, env) for x in (start, stop, step))
+            if None not in (a, b, c) and c > 0:
+                trips = max(0, -((a - b) // c))
+        return (UNKNOWN_TRIPS if trips is None else trips) * max(1, _work(node.body, env))
+    if isinstance(node, ir.Block):
+        return sum(_work(s, env) for s in node.body)
+    if isinstance(node, ir.If):
+        return max(_work(node.then, env), _work(node.other, env) if node.other is not None else 0)
+    if isinstance(node, ir.While):
+        return UNKNOWN_TRIPS * max(1, _work(node.body, env))
+    return 0 if isinstance(node, (ir.Comment, ir.Decl)) and not touches_memory(node) else 1
 
 
 # --------------------------------------------------------------------------------------------------
@@ -685,7 +722,7 @@ def task_units(module: ir.Module, f: ir.Function, launch: dict, constants: dict,
     for s in top:
         nest = _task_nest(s, launch, env)
         flat = None
-        if nest is not None and _per_task_state_safe(nest, fn, facts, outer, ctx):
+        if nest is not None and _prologue_is_light(nest, env) and _per_task_state_safe(nest, fn, facts, outer, ctx):
             flat = _flattened(nest, declared_outside)
         if flat is None or not is_parallel(flat[-1], constants=env,
                                            env=function_env(module, replace(f, body=ir.Block(tuple(flat))))):

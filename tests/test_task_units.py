@@ -199,6 +199,20 @@ __mlu_global__ void k(float *x, float *y) {
     __memcpy(y + r * COLS, row, COLS * sizeof(float), NRAM2GDRAM);
   }
 }""",
+    "a prologue heavier than a unit (column sums computed once per task, then stored element by "
+    "element: flattened, every element would compute all of them)": """
+__mlu_global__ void k(float *x, float *y) {
+  __nram__ float row[COLS];
+  int t = clusterId * 4 + coreId;
+  for (int j = 0; j < COLS; ++j) {
+    float s = 0.0f;
+    for (int r = 0; r < ROWS; ++r)
+      s += x[r * COLS + j];
+    row[j] = s;
+  }
+  for (int j = 0; j < COLS; ++j)
+    y[t * COLS + j] = row[j] * (float)t;
+}""",
     "units whose start the launch does not decide (an offset passed at run time)": """
 __mlu_global__ void k(float *x, float *y, int off) {
   for (int r = coreId + off; r < ROWS; r += 16)

@@ -132,15 +132,20 @@ def integer_value(expr, *, constants: Mapping[str, int] = {}, env: TypeEnv | Non
     return _constant(_Shared(constants, env, set()).invariants.int_term(expr))
 
 
-def range_guard(loop: ir.For):
+def range_guard(loop: ir.For, constants: Mapping[str, int] = {}):
     """``start <= v && v < stop`` for a canonical loop that declares ``v``, steps it up by a constant
-    and does not assign it in its body (what its body may assume), else None."""
+    (a literal, or a name ``constants`` gives: ``l0 += VC``) and does not assign it in its body (what
+    its body may assume), else None."""
     canonical = loop.canonical()
     if canonical is None or not isinstance(loop.init, ir.Decl) or canonical[0] in _assigned(loop.body):
         return None
     from xpiler.passes.constant_fold import int_value  # not integer_value: no z3 terms for a literal
     var, start, stop, step = canonical
-    if (int_value(step) or 0) <= 0:
+    named = strip_parens(step)
+    value = int_value(step)
+    if value is None and isinstance(named, ir.Name):
+        value = constants.get(named.id)
+    if (value or 0) <= 0:
         return None
     return ir.BinOp("&&", ir.BinOp("<=", start, ir.Name(var)), ir.BinOp("<", ir.Name(var), stop))
 
