@@ -34,6 +34,11 @@ taskIdX``, ``D`` tasks). Three ways of dealing the units are recognised:
   4; for (i = 0; i < 4; ++i)``): one loop over the pairs ``(t, j)``, ``j`` below the most any task
   takes, the unit declared in the body and, where some task takes fewer, run under ``u < n``.
 
+**Tiles of a unit.** A flattened unit whose last statement walks tiles (``for (m0 = 0; m0 < M; m0
++= 32)``, a loop with loops inside, bounds of its own) has the tiles join the units: one loop over the
+pairs (unit, tile), the count of tiles computed at run time, under the same conditions (its prologue
+light, nothing carried from one tile to the next, the pairs proved independent).
+
 A task that returns early (``if (task >= rows) return;`` before its units, lowered to a jump to the
 end of the task) keeps its condition: the rest of the task's statements run under ``!(cond)`` in
 every unit (the condition may not touch memory).
@@ -707,6 +712,52 @@ def _over(index, divisor: int):
     return index if divisor == 1 else ir.BinOp("/", index, const(divisor))
 
 
+def _inner_units(loop: ir.For, env: dict, fn: _Function, facts: _Facts, outer: set[str], ctx) -> ir.For | None:
+    """A loop over units ``for (u = 0; u < U; ++u) { prologue...; for (v = a; v < b; v += s) body }``
+    whose last loop has bounds of its own (none from the unit, its prologue or its body): one loop
+    over the pairs ``(u, k)``, ``k`` below the inner loop's trips ``T = (b - a + s - 1) / s``, under
+    the same conditions as the units of tasks (the prologue light and nothing carried from one
+    iteration of the inner loop to the next), when the inner loop is one of tiles (its body has
+    loops of its own). A unit of bmm (a batch, a column tile) walks its row tiles: the row tiles
+    become units too."""
+    canonical = loop.canonical()
+    stmts = [x for x in statements(loop.body) if not isinstance(x, ir.Comment)]
+    if canonical is None or const_value(canonical[1], {}) != 0 or const_value(canonical[3], {}) != 1 or \
+            not stmts or not isinstance(stmts[-1], ir.For) or stmts[-1].canonical() is None or \
+            not isinstance(stmts[-1].init, ir.Decl):
+        return None
+    inner, prologue = stmts[-1], tuple(stmts[:-1])
+    if not any(isinstance(n, ir.For) for n in ir.walk(inner.body)):
+        return None   # a loop over elements: they stay the unit's (on a GPU, a block's threads)
+    var, start, stop, step = inner.canonical()
+    stride = const_value(step, env)
+    header = used_names(ir.Block((ir.ExprStmt(start), ir.ExprStmt(stop))))
+    declared = {d.name for x in prologue for d in ir.walk(x) if isinstance(d, ir.Declarator)}
+    if stride is None or stride <= 0 or header & (declared | {canonical[0], var}) or \
+            header & assigned_scalars(loop.body):
+        return None
+    nest = _TaskNest(prologue, inner, var, stop, None, (1, 1, 1))
+    if not _prologue_is_light(nest, env) or not _per_task_state_safe(nest, fn, facts, outer, ctx):
+        return None
+    taken = {n.id for n in ir.walk(loop) if isinstance(n, ir.Name)} | \
+        {d.name for d in ir.walk(loop) if isinstance(d, ir.Declarator)}
+    pair = ir.Name(fresh(canonical[0], taken))
+    span = ir.BinOp("-", ir.Paren(stop), ir.Paren(start)) if const_value(start, {}) != 0 else stop
+    trips = ir.Paren(ir.BinOp("/", ir.BinOp("+", ir.Paren(span), const(stride - 1)), const(stride))) \
+        if stride != 1 else ir.Paren(span)
+    units = ir.Paren(canonical[2])
+    count = ir.Ternary(ir.BinOp(">", trips, const(0)), ir.BinOp("*", units, trips), const(0))
+    k = ir.BinOp("%", pair, trips)
+    offset = k if stride == 1 else ir.BinOp("*", ir.Paren(k), const(stride))
+    value = offset if const_value(start, {}) == 0 else ir.BinOp("+", ir.Paren(start), offset)
+    unit_decl = replace(loop.init, vars=tuple(replace(v, init=ir.BinOp("/", pair, trips)) for v in loop.init.vars))
+    inner_decl = replace(inner.init, vars=tuple(replace(v, init=value) for v in inner.init.vars))
+    body = [unit_decl] + list(prologue) + [inner_decl] + list(statements(inner.body))
+    return replace(loop, init=ir.Decl((ir.Declarator(pair.id, loop.init.vars[0].type, (), const(0)),)),
+                   cond=ir.BinOp("<", pair, ir.Paren(count)), step=ir.UnOp("++", pair, postfix=False),
+                   body=ir.Block(tuple(body)))
+
+
 def task_units(module: ir.Module, f: ir.Function, launch: dict, constants: dict, macros: frozenset) -> ir.Block:
     """``f``'s body with its task nests flattened where that is exact and the units independent."""
     from xpiler.ir.dependence import function_env, is_parallel
@@ -728,6 +779,13 @@ def task_units(module: ir.Module, f: ir.Function, launch: dict, constants: dict,
                                            env=function_env(module, replace(f, body=ir.Block(tuple(flat))))):
             out.append(s)
             continue
+        # the units' own loop of row tiles (say) joins them where that is exact and independent
+        while True:
+            pairs = _inner_units(flat[-1], env, fn, facts, outer, ctx)
+            if pairs is None or not is_parallel(pairs, constants=env,
+                                                env=function_env(module, replace(f, body=ir.Block(tuple(flat[:-1]) + (pairs,))))):
+                break
+            flat = flat[:-1] + [pairs]
         out += flat
         declared_outside |= {v.name for d in flat[:-1] for v in d.vars}
         changed = True
@@ -737,11 +795,11 @@ def task_units(module: ir.Module, f: ir.Function, launch: dict, constants: dict,
 @register
 @dataclass(frozen=True)
 class TaskUnits(ModulePass):
-    """Units dealt cyclically to a lowered BANG kernel's tasks become one loop over the units (see the
-    module)."""
+    """Units of work dealt to a lowered BANG kernel's tasks (in turn, in blocks, or counted per task)
+    become one loop over the units (see the module)."""
 
     name: ClassVar[str] = "task-units"
-    summary: ClassVar[str] = "a BANG kernel's units dealt to its tasks in turn become one loop over the units"
+    summary: ClassVar[str] = "a BANG kernel's units of work dealt to its tasks become one loop over the units"
 
     def apply(self, module: ir.Module) -> ir.Module:
         constants, macros = module_constants(module), int_macros(module)

@@ -166,6 +166,37 @@ def test_a_task_returning_early_skips_its_units_in_the_flattened_loop():
     assert np.isnan(y[~done]).all()
 
 
+# Units (column tiles, two) that walk their row tiles: the row tiles of every unit are units too,
+# however many rows there are (the count of row tiles is computed at run time).
+TILES = HEADER + """
+#define CT 32
+__mlu_global__ void k(float *x, float *y, int rows) {
+  __nram__ float blk[8 * CT];
+  for (int u = clusterId * 4 + coreId; u < COLS / CT; u += 16) {
+    int c0 = u * CT;
+    for (int r0 = 0; r0 < rows; r0 += 8) {
+      int rt = rows - r0 < 8 ? rows - r0 : 8;
+      for (int i = 0; i < rt; ++i)
+        for (int j = 0; j < CT; ++j)
+          blk[i * CT + j] = x[(r0 + i) * COLS + c0 + j] * 2.0f;
+      for (int i = 0; i < rt; ++i)
+        for (int j = 0; j < CT; ++j)
+          y[(r0 + i) * COLS + c0 + j] = blk[i * CT + j];
+    }
+  }
+}
+"""
+
+
+def test_the_row_tiles_of_every_unit_are_units_too():
+    code = lowered(TILES, units=True)
+    assert "for (int u_1 = 0; u_1 < ((((rows) + 7) / 8) > 0 ? (COLS / CT) * (((rows) + 7) / 8) : 0); ++u_1) {" in code
+    assert "int u = u_1 / (((rows) + 7) / 8);" in code and "int r0 = (u_1 % (((rows) + 7) / 8)) * 8;" in code
+    x = np.random.default_rng(5).standard_normal((45, 64)).astype(np.float32)
+    y, = run_both(TILES, [x, np.full((45, 64), np.nan, np.float32), 45], [1])
+    np.testing.assert_array_equal(y, 2 * x)
+
+
 # What a task carries from one unit to the next, or units that are not independent: unchanged.
 KEPT = {
     "a scalar carried from one unit to the next (a cache of what is loaded)": """
