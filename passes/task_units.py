@@ -292,11 +292,11 @@ def _units_form(starts: list, stops: list, stride: int, count: int):
 UNKNOWN_TRIPS = 64
 
 
-def _prologue_is_light(nest: _TaskNest, env: dict) -> bool:
+def _prologue_is_light(prologue: tuple, units: ir.For, env: dict) -> bool:
     """Whether the task's prologue does at most the work of one unit. Flattened, the prologue runs
     once per unit: a task that computes a GEMM and then stores it element by element (the store
     loop its "units") would compute it once per element."""
-    return _work(ir.Block(nest.prologue), env) <= _work(nest.units.body, env)
+    return _work(ir.Block(prologue), env) <= _work(units.body, env)
 
 
 def _work(node, env: dict) -> int:
@@ -323,22 +323,24 @@ def _work(node, env: dict) -> int:
 # What a task keeps across its units
 
 
-def _per_task_state_safe(nest: _TaskNest, fn: _Function, facts: _Facts, outer: set[str], ctx) -> bool:
-    """Whether running the prologue once per unit computes what running it once per task did."""
-    body = nest.units.body
-    prologue = ir.Block(nest.prologue)
+def _per_task_state_safe(statements_before: tuple, units: ir.For, fn: _Function, facts: _Facts, outer: set[str],
+                         ctx) -> bool:
+    """Whether running the prologue (``statements_before`` the unit loop) once per unit computes what
+    running it once per task did."""
+    body = units.body
+    prologue = ir.Block(statements_before)
     scalars, arrays = set(), set()
-    for d in nest.prologue:
+    for d in statements_before:
         if isinstance(d, ir.Decl):
             (arrays if is_array_decl(d) else scalars).update(v.name for v in d.vars)
-    if any(isinstance(n, (ir.Jump, ir.Return, ir.Verbatim, ir.Barrier)) for n in ir.walk(ir.Block(nest.prologue + (body,)))):
+    if any(isinstance(n, (ir.Jump, ir.Return, ir.Verbatim, ir.Barrier)) for n in ir.walk(ir.Block(statements_before + (body,)))):
         return False
     if (used_names(body) | used_names(prologue)) & outer:
         return False  # storage of the whole function (a cluster's SRAM): shared between tasks
     if assigned_scalars(body) & scalars:
         return False
     filled = set()
-    for s in nest.prologue:
+    for s in statements_before:
         if isinstance(s, ir.Decl) and not any(v.init is not None and touches_memory(v.init) for v in s.vars):
             continue
         if isinstance(s, ir.Comment):
@@ -353,7 +355,7 @@ def _per_task_state_safe(nest: _TaskNest, fn: _Function, facts: _Facts, outer: s
     written_in_body = _written_roots(body, fn)
     if written_in_body is None:
         return False
-    for s in nest.prologue:  # what the prologue reads, the units leave alone
+    for s in statements_before:  # what the prologue reads, the units leave alone
         for n in ir.walk(s):
             address = n.base if isinstance(n, ir.Index) and not isinstance(strip_parens(n.base), ir.Index) else \
                 n.operand if isinstance(n, ir.UnOp) and n.op == "*" else None
@@ -683,11 +685,9 @@ def _flattened(nest: _TaskNest, declared_outside: set[str]) -> list | None:
                 name in declared_names(s) else (p, s) for p, s in kept]
     units = statements(nest.units.body)
     if isinstance(form, _Collapsed):
-        # the task's k-th unit: start + k * step, run when below the task's own bound
+        # the task's k-th unit, run when below the task's own bound
         _, start, _, unit_step = nest.units.canonical()
-        k = ir.BinOp("%", index, const(form.trips))
-        offset = k if const_value(unit_step, {}) == 1 else ir.BinOp("*", ir.Paren(k), ir.Paren(unit_step))
-        value = offset if const_value(start, {}) == 0 else ir.BinOp("+", ir.Paren(start), offset)
+        value = _kth_unit(ir.BinOp("%", index, const(form.trips)), start, unit_step)
         unit = replace(nest.units.init, vars=tuple(replace(v, init=value) for v in nest.units.init.vars))
         if form.guarded:
             units = [ir.If(ir.BinOp("<", ir.Name(var), ir.Paren(nest.stop)), ir.Block(tuple(units)))]
@@ -706,6 +706,13 @@ def _flattened(nest: _TaskNest, declared_outside: set[str]) -> list | None:
                    step=ir.UnOp("++", index, postfix=False) if step == 1 else ir.Assign(index, "+=", const(step)),
                    body=ir.Block(tuple(body)), kind="blocks")
     return hoisted + [loop]
+
+
+def _kth_unit(k, start, step):
+    """``start + k * step``: the ``k``-th value of a loop's variable (no ``0 +``, no ``* 1``)."""
+    wrap = lambda e: ir.Paren(e) if isinstance(e, (ir.BinOp, ir.Ternary)) else e
+    offset = k if const_value(step, {}) == 1 else ir.BinOp("*", wrap(k), wrap(step))
+    return offset if const_value(start, {}) == 0 else ir.BinOp("+", wrap(start), offset)
 
 
 def _over(index, divisor: int):
@@ -736,8 +743,7 @@ def _inner_units(loop: ir.For, env: dict, fn: _Function, facts: _Facts, outer: s
     if stride is None or stride <= 0 or header & (declared | {canonical[0], var}) or \
             header & assigned_scalars(loop.body):
         return None
-    nest = _TaskNest(prologue, inner, var, stop, None, (1, 1, 1))
-    if not _prologue_is_light(nest, env) or not _per_task_state_safe(nest, fn, facts, outer, ctx):
+    if not _prologue_is_light(prologue, inner, env) or not _per_task_state_safe(prologue, inner, fn, facts, outer, ctx):
         return None
     taken = {n.id for n in ir.walk(loop) if isinstance(n, ir.Name)} | \
         {d.name for d in ir.walk(loop) if isinstance(d, ir.Declarator)}
@@ -747,9 +753,7 @@ def _inner_units(loop: ir.For, env: dict, fn: _Function, facts: _Facts, outer: s
         if stride != 1 else ir.Paren(span)
     units = ir.Paren(canonical[2])
     count = ir.Ternary(ir.BinOp(">", trips, const(0)), ir.BinOp("*", units, trips), const(0))
-    k = ir.BinOp("%", pair, trips)
-    offset = k if stride == 1 else ir.BinOp("*", ir.Paren(k), const(stride))
-    value = offset if const_value(start, {}) == 0 else ir.BinOp("+", ir.Paren(start), offset)
+    value = _kth_unit(ir.BinOp("%", pair, trips), start, const(stride))
     unit_decl = replace(loop.init, vars=tuple(replace(v, init=ir.BinOp("/", pair, trips)) for v in loop.init.vars))
     inner_decl = replace(inner.init, vars=tuple(replace(v, init=value) for v in inner.init.vars))
     body = [unit_decl] + list(prologue) + [inner_decl] + list(statements(inner.body))
@@ -773,7 +777,8 @@ def task_units(module: ir.Module, f: ir.Function, launch: dict, constants: dict,
     for s in top:
         nest = _task_nest(s, launch, env)
         flat = None
-        if nest is not None and _prologue_is_light(nest, env) and _per_task_state_safe(nest, fn, facts, outer, ctx):
+        if nest is not None and _prologue_is_light(nest.prologue, nest.units, env) and \
+                _per_task_state_safe(nest.prologue, nest.units, fn, facts, outer, ctx):
             flat = _flattened(nest, declared_outside)
         if flat is None or not is_parallel(flat[-1], constants=env,
                                            env=function_env(module, replace(f, body=ir.Block(tuple(flat))))):
