@@ -780,14 +780,14 @@ def task_units(module: ir.Module, f: ir.Function, launch: dict, constants: dict,
         if nest is not None and _prologue_is_light(nest.prologue, nest.units, env) and \
                 _per_task_state_safe(nest.prologue, nest.units, fn, facts, outer, ctx):
             flat = _flattened(nest, declared_outside)
-        if flat is None or not is_parallel(flat[-1], constants=env,
+        if flat is None or not is_parallel(flat[-1], constants=env, delinearize=True,
                                            env=function_env(module, replace(f, body=ir.Block(tuple(flat))))):
             out.append(s)
             continue
         # the units' own loop of row tiles (say) joins them where that is exact and independent
         while True:
             pairs = _inner_units(flat[-1], env, fn, facts, outer, ctx)
-            if pairs is None or not is_parallel(pairs, constants=env,
+            if pairs is None or not is_parallel(pairs, constants=env, delinearize=True,
                                                 env=function_env(module, replace(f, body=ir.Block(tuple(flat[:-1]) + (pairs,))))):
                 break
             flat = flat[:-1] + [pairs]

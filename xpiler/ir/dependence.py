@@ -10,7 +10,9 @@ those inner loops and the ``if`` guards). Then for every pair of accesses to one
 a write, z3 is asked whether instance 1 and instance 2 can touch a common byte while their loop
 variables differ. ``sat`` is a dependence (reported with the two accesses), ``unsat`` none, and
 ``unknown`` (the query ran out of its budget, :data:`QUERY_RLIMIT`) is treated as a dependence. Before
-that, an undecided query is asked again *delinearized*: offsets ``R * N + c`` of elements of one size
+that, when the caller asks for it (``delinearize=True``: task-units does; bind, which would then
+prefer an outer loop of a few lanes to the nest inside it, does not yet), an undecided query is
+asked again *delinearized*: offsets ``R * N + c`` of elements of one size
 with ``0 <= c < N`` proved on both sides (``N`` a parameter or a constant) meet only where the ``R``
 and the ``c`` do, recursively (products of runtime sizes make the plain query nonlinear).
 
@@ -84,21 +86,24 @@ class Obstacle(Exception):
     """Why iterations cannot be reordered (one line)."""
 
 
-def is_parallel(loop: ir.For, *, constants: Mapping[str, int] = {}, env: TypeEnv | None = None) -> bool:
+def is_parallel(loop: ir.For, *, constants: Mapping[str, int] = {}, env: TypeEnv | None = None,
+                delinearize: bool = False) -> bool:
     """True when the iterations of ``loop`` may run concurrently, in any order (see the module)."""
-    return parallel_obstacle(loop, constants=constants, env=env) is None
+    return parallel_obstacle(loop, constants=constants, env=env, delinearize=delinearize) is None
 
 
-def parallel_obstacle(loop: ir.For, *, constants: Mapping[str, int] = {}, env: TypeEnv | None = None) -> str | None:
+def parallel_obstacle(loop: ir.For, *, constants: Mapping[str, int] = {}, env: TypeEnv | None = None,
+                      delinearize: bool = False) -> str | None:
     """None when the iterations of ``loop`` may run concurrently, in any order, with the same result
     as the sequential loop; else a one-line reason. ``constants`` gives values of names (macros,
-    ``gridDim.x``); ``env`` the types of names declared outside the loop (see :func:`function_env`)."""
+    ``gridDim.x``); ``env`` the types of names declared outside the loop (see :func:`function_env`);
+    ``delinearize``: undecided queries are asked again digit by digit (see the module)."""
     try:
         accesses = LoopAccesses(loop, constants=constants, env=env)
         accesses.check_structure()
         if accesses.scalar_writes:
             return f"writes scalar `{accesses.scalar_writes[0]}` declared outside the loop"
-        found = accesses.conflict(lambda v1, v2: v1[accesses.var] != v2[accesses.var])
+        found = accesses.conflict(lambda v1, v2: v1[accesses.var] != v2[accesses.var], delinearize=delinearize)
     except Obstacle as reason:
         return str(reason)
     return None if found is None else describe(found.first, found.second)
@@ -1026,11 +1031,13 @@ class LoopAccesses:
             raise Obstacle(self.first.obstacles[0])
 
     def conflict(self, relation: Callable[[Mapping, Mapping], object],
-                 pairs: Callable[[Access, Access], bool] = lambda a, b: True) -> "Conflict | None":
+                 pairs: Callable[[Access, Access], bool] = lambda a, b: True, *,
+                 delinearize: bool = False) -> "Conflict | None":
         """The first pair (access of iteration 1, access of iteration 2), at least one a write, that
         can touch a common location while ``relation(loops1, loops2)`` holds (a z3 Bool over the loop
-        symbols of the two accesses); only pairs ``pairs`` accepts are asked. Raises
-        :class:`Obstacle` when the solver cannot decide a pair."""
+        symbols of the two accesses); only pairs ``pairs`` accepts are asked (an undecided pair again
+        digit by digit when ``delinearize``). Raises :class:`Obstacle` when the solver cannot decide
+        a pair."""
         for a, b in itertools.product(self.first.accesses, self.second.accesses):
             if not (a.write or b.write) or a.private or b.private or not pairs(a, b):
                 continue
@@ -1041,7 +1048,7 @@ class LoopAccesses:
             solver = _limited(z3.Solver(ctx=self.shared.ctx))
             solver.add(*constraints)
             result = solver.check()
-            if result == z3.unknown:
+            if result == z3.unknown and delinearize:
                 # the offsets as mixed radices, compared digit by digit (a query z3 decides more often)
                 digits = _delinearized_overlap(a, b, self.shared.ctx)
                 if digits is not None:
