@@ -267,7 +267,7 @@ def _units_form(starts: list, stops: list, stride: int, count: int):
         return _Cyclic(stride // count)
     if None in stops:
         return None
-    trips = [max(0, -((start - stop) // stride)) for start, stop in zip(starts, stops)]
+    trips = [_trips(start, stop, stride) for start, stop in zip(starts, stops)]
     most = max(trips)
     if most == 0:
         return None
@@ -292,6 +292,11 @@ def _units_form(starts: list, stops: list, stride: int, count: int):
 UNKNOWN_TRIPS = 64
 
 
+def _trips(start: int, stop: int, step: int) -> int:
+    """How many times ``for (v = start; v < stop; v += step)`` runs (``step`` > 0)."""
+    return max(0, -((start - stop) // step))
+
+
 def _prologue_is_light(prologue: tuple, units: ir.For, env: dict) -> bool:
     """Whether the task's prologue does at most the work of one unit. Flattened, the prologue runs
     once per unit: a task that computes a GEMM and then stores it element by element (the store
@@ -308,7 +313,7 @@ def _work(node, env: dict) -> int:
             _, start, stop, step = canonical
             a, b, c = (const_value(x, env) for x in (start, stop, step))
             if None not in (a, b, c) and c > 0:
-                trips = max(0, -((a - b) // c))
+                trips = _trips(a, b, c)
         return (UNKNOWN_TRIPS if trips is None else trips) * max(1, _work(node.body, env))
     if isinstance(node, ir.Block):
         return sum(_work(s, env) for s in node.body)
@@ -660,8 +665,8 @@ def _flattened(nest: _TaskNest, declared_outside: set[str]) -> list | None:
     var = nest.var
     if any(isinstance(s, ir.Decl) and var in {v.name for v in s.vars} for _, s in kept):
         return None  # the prologue declares the unit's name for the units: another variable
-    taken = {n.id for n in ir.walk(ir.Block(nest.prologue + (nest.units,))) if isinstance(n, ir.Name)} | \
-        {d.name for d in ir.walk(ir.Block(nest.prologue + (nest.units,))) if isinstance(d, ir.Declarator)}
+    task = ir.Block(nest.prologue + (nest.units,))
+    taken = used_names(task) | declared_names(task)
     # the loop's variable: the unit itself, or (collapsed) the pair of task and trip
     loop_var = fresh("unit", taken) if isinstance(form, _Collapsed) else var
     taken.add(loop_var)
@@ -745,8 +750,7 @@ def _inner_units(loop: ir.For, env: dict, fn: _Function, facts: _Facts, outer: s
         return None
     if not _prologue_is_light(prologue, inner, env) or not _per_task_state_safe(prologue, inner, fn, facts, outer, ctx):
         return None
-    taken = {n.id for n in ir.walk(loop) if isinstance(n, ir.Name)} | \
-        {d.name for d in ir.walk(loop) if isinstance(d, ir.Declarator)}
+    taken = used_names(loop) | declared_names(loop)
     pair = ir.Name(fresh(canonical[0], taken))
     span = ir.BinOp("-", ir.Paren(stop), ir.Paren(start)) if const_value(start, {}) != 0 else stop
     trips = ir.Paren(ir.BinOp("/", ir.BinOp("+", ir.Paren(span), const(stride - 1)), const(stride))) \

@@ -83,7 +83,8 @@ RAISING = {
 
 # Vector code (AVX-512 detensorized) raised to SIMT: one loop per lane, bound like any loop.
 VECTOR_TO_LANES = "inline-parallel,inline-vector,loop-normalize,constant-fold,mask-bounds,broadcast-forward,contract-temporaries,lanes-outward,scalar-replace,dce"
-# Lowered BANG (or CUDA/HIP) raised to SIMT: staging copies through buffers too large for a block's
+# Lowered BANG (or CUDA/HIP) raised to SIMT: locals declared again in other blocks get names of their
+# own (so the passes after can follow each name); staging copies through buffers too large for a block's
 # shared memory (bind's 48 KB) are read from, or stored to, the arrays they copy; units of work dealt
 # to the tasks in turn become one loop over the units (a block each, not one per task); the chunk loops
 # through on-chip buffers (load a tile, compute on it, store it) fuse where legal, and the buffers

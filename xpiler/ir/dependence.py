@@ -1116,8 +1116,8 @@ def _delinearized_overlap(a: Access, b: Access, ctx):
     of digits, or None when the accesses are not two elements of one size at offsets that split."""
     if a.base is None or a.base != b.base or a.sized != b.sized or None in (a.lo, a.hi, b.lo, b.hi):
         return None
-    size = _constant(z3.simplify(a.hi - a.lo))
-    if size is None or size <= 0 or _constant(z3.simplify(b.hi - b.lo)) != size:
+    size = _constant(a.hi - a.lo)
+    if size is None or size <= 0 or _constant(b.hi - b.lo) != size:
         return None
     digits = _Digits(ctx)
     first, second = digits.polynomial(a.lo), digits.polynomial(b.lo)
