@@ -116,7 +116,29 @@ class _Vars:
                 return a * b
             q = c_div(a, b)
             return q if e.op == "/" else a - b * q
+        if isinstance(e, ir.Ternary):
+            return z3.If(self.cond(e.cond), self.expr(e.then), self.expr(e.other))
+        if isinstance(e, (ir.BinOp, ir.UnOp)) and e.op in _CONDITIONS:
+            return z3.If(self.cond(e), z3.IntVal(1), z3.IntVal(0))
         raise BindingError(f"not an integer expression the binding proofs handle: {e!r}")
+
+    def cond(self, e) -> z3.BoolRef:
+        """A C condition: comparisons, ``&& || !``, or an integer (true when not zero)."""
+        while isinstance(e, ir.Paren):
+            e = e.inner
+        if isinstance(e, ir.UnOp) and e.op == "!":
+            return z3.Not(self.cond(e.operand))
+        if isinstance(e, ir.BinOp) and e.op in ("&&", "||"):
+            a, b = self.cond(e.left), self.cond(e.right)
+            return z3.And(a, b) if e.op == "&&" else z3.Or(a, b)
+        if isinstance(e, ir.BinOp) and e.op in _COMPARISONS:
+            return _COMPARISONS[e.op](self.expr(e.left), self.expr(e.right))
+        return self.expr(e) != 0
+
+
+_COMPARISONS = {"<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b,
+                ">=": lambda a, b: a >= b, "==": lambda a, b: a == b, "!=": lambda a, b: a != b}
+_CONDITIONS = frozenset(_COMPARISONS) | {"&&", "||", "!"}
 
 
 def c_div(a, b):
@@ -254,6 +276,35 @@ def prove_grid_stride(*, workers: int | None = None, extent: int | None = None, 
     W = workers if workers is not None else ir.Name("W")
     n = extent if extent is not None else ir.Name("n")
     return _distributed(0, n, 1, W, stride)
+
+
+# --------------------------------------------------------------------------------------------------
+# Ranges of workers
+
+
+def prove_partition(starts: Sequence, stops: Sequence) -> Proof:
+    """Worker ``t`` running ``for (v = starts[t]; v < stops[t]; ++v)`` (``t`` in order) together run
+    exactly ``for (v = starts[0]; v < stops[-1]; ++v)``, each value once. Bounds are IR expressions
+    over named ``int`` values (ternaries and comparisons allowed) computed without overflow."""
+    return _partition(tuple(starts), tuple(stops))
+
+
+@functools.lru_cache(maxsize=None)
+def _partition(starts: tuple, stops: tuple) -> Proof:
+    if not starts or len(starts) != len(stops):
+        raise BindingError("prove_partition: one start and one stop per worker")
+    vars_ = _Vars()
+    lows, highs = [vars_.expr(e) for e in starts], [vars_.expr(e) for e in stops]
+    claim = (f"the ranges [{_text(starts[0])}, {_text(stops[0])}), ..., [{_text(starts[-1])}, "
+             f"{_text(stops[-1])}) of {len(starts)} workers are [{_text(starts[0])}, {_text(stops[-1])}), "
+             f"each value once")
+    # the bounds are ints: a program computing one out of range has no defined behaviour
+    assumptions = [z3.And(x >= INT_MIN, x <= INT_MAX) for x in lows + highs]
+    v = z3.Int("v")
+    runs = z3.Sum([z3.If(z3.And(lo <= v, v < hi), 1, 0) for lo, hi in zip(lows, highs)])
+    parts = [("exactly once", runs == z3.If(z3.And(lows[0] <= v, v < highs[-1]), 1, 0))]
+    violation = _first_violation(vars_, assumptions, parts)
+    return _proof(claim, violation, {**vars_.vars, "v": v} if violation else {})
 
 
 # --------------------------------------------------------------------------------------------------

@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 
 from xpiler.frontend.lift import parse_expression
-from xpiler.synth.binding import BindingError, Proof, check, prove_collapse, prove_distributed_loop, prove_grid_stride
+from xpiler.synth.binding import (BindingError, Proof, check, prove_collapse, prove_distributed_loop, prove_grid_stride,
+                                  prove_partition)
 
 
 def test_grid_stride_visits_every_index_once():
@@ -51,6 +52,35 @@ def test_a_stride_one_too_long_misses_an_index():
     assert proof.claim == ("for (v = 0 + w*1; v < 20; v += 5) over w in [0, 4) runs every iteration of "
                            "for (v = 0; v < 20; v += 1) exactly once [coverage fails]")
     assert proof.counterexample["i"] % 5 == 4  # no worker starts at 4 (mod 5)
+
+
+def balanced(t: int, extra: str = "") -> tuple:
+    """Worker ``t``'s range of ``n`` units dealt in balanced blocks (``per = n / 16``, ``rem = n % 16``:
+    the first ``rem`` workers one more), as run-time expressions."""
+    start = f"{t} * per + ({t} < rem ? {t} : rem)"
+    return parse_expression(start), parse_expression(f"{start} + per + ({t} < rem ? 1 : 0){extra}")
+
+
+def test_balanced_ranges_of_sixteen_workers_make_up_the_units_once():
+    ranges = [balanced(t) for t in range(16)]
+    proof = prove_partition([a for a, _ in ranges], [b for _, b in ranges])
+    assert proof == Proof(
+        "the ranges [0 * per + (0 < rem ? 0 : rem), 0 * per + (0 < rem ? 0 : rem) + per + (0 < rem ? 1 : 0)), ..., "
+        "[15 * per + (15 < rem ? 15 : rem), 15 * per + (15 < rem ? 15 : rem) + per + (15 < rem ? 1 : 0)) of 16 workers "
+        "are [0 * per + (0 < rem ? 0 : rem), 15 * per + (15 < rem ? 15 : rem) + per + (15 < rem ? 1 : 0)), each value once",
+        True)
+
+
+def test_a_range_one_too_long_runs_a_unit_twice():
+    ranges = [balanced(t, " + 1" if t == 3 else "") for t in range(16)]
+    proof = prove_partition([a for a, _ in ranges], [b for _, b in ranges])
+    assert not proof.holds and proof.claim.endswith("each value once [exactly once fails]")
+    c = proof.counterexample
+    per, rem, v = c["per"], c["rem"], c["v"]
+    starts = [t * per + (t if t < rem else rem) for t in range(16)]
+    stops = [s + per + (1 if t < rem else 0) + (1 if t == 3 else 0) for t, s in enumerate(starts)]
+    # the value is run by a number of workers other than the one loop over [start 0, stop 15) runs it
+    assert sum(a <= v < b for a, b in zip(starts, stops)) != (starts[0] <= v < stops[-1])
 
 
 def test_collapse_is_a_bijection_onto_the_box():
