@@ -32,7 +32,18 @@ taskIdX``, ``D`` tasks). Three ways of dealing the units are recognised:
   ``0, T, 2T, ...`` below the last task's end, the task ``u / L``;
 * *pairs* (otherwise, bounds constant): task ``t`` takes ``k_t`` units ``s + j * T`` (``m0 = task *
   4; for (i = 0; i < 4; ++i)``): one loop over the pairs ``(t, j)``, ``j`` below the most any task
-  takes, the unit declared in the body and, where some task takes fewer, run under ``u < n``.
+  takes, the unit declared in the body and, where some task takes fewer, run under ``u < n``;
+* *ranges* (bounds sized at run time, ``T = 1``): task ``t`` takes ``[s_t, e_t)``, each an expression
+  of values the same in every task once the task's own are substituted (``per = units / taskDim``;
+  ``u0 = t * per + (t < rem ? t : rem)``), and z3 proves the ranges in order make up ``[s_0, e_15)``,
+  each unit once (:func:`xpiler.synth.binding.prove_partition`): one loop over that range. A unit's
+  task is then not known: nothing the units run may read it. An ``unsigned`` value in a bound (C
+  compares the other side as unsigned) is refused.
+
+Before the checks, a unit loop is put in the form they follow: a task's *memo* of what it loaded for
+its last unit (``if (bh != loaded) { load K of head bh; loaded = bh; }``) goes when the load is a
+function of its key (:mod:`passes.task_memos`: every unit loads), and views into arrays (``float *s =
+s_blk + i * L``) are read through the arrays (:mod:`passes.views`).
 
 **Tiles of a unit.** A flattened unit whose last statement walks tiles (``for (m0 = 0; m0 < M; m0
 += 32)``, a loop with loops inside, bounds of its own) has the tiles join the units: one loop over the
@@ -59,10 +70,21 @@ run once per unit:
   or ``X[w] = v`` alone), under the loop bounds and conditions around the read and the values of the
   function's integers declared once and never assigned.
 
+The coverage proofs also know an index chosen among a loop's counters (an argmax: ``m = 0; for (i =
+1; i < L; ++i) if (...) m = i;`` keeps ``m`` at 0 or in ``[1, L)``), a loop over tiles with the loop
+over a tile's elements (``for (l0 = 0; l0 < L; l0 += 256) { int vc = L - l0 < 256 ? L - l0 : 256;
+for (i = 0; i < vc; ++i) ... l0 + i ...}`` stores every element of ``[0, L)``), and that an extent
+the same in every unit (a parameter ``D``) may be taken positive where every store into the array
+in the task is in a loop counted from 0 below it (otherwise nothing is ever stored into it, and a
+read in the source sees an element never written: no value to keep).
+
 The loop is flattened only when the prologue does at most the work of one unit (statements counted
 with loops' trips; it now runs once per unit: a task computing a product and storing it element by
 element stays), and when the dependence analysis proves its units independent (otherwise
-``bind`` would have to run them one after another: one block, where the tasks gave sixteen).
+``bind`` would have to run them one after another: one block, where the tasks gave sixteen). Where
+the analysis cannot prove it, the units' copies through small local arrays are forwarded (as
+``forward-copies`` does for large ones) and it is asked again: mha's output block, stored row by row
+into ``O`` in place of a flat copy of ``o_blk``, is the unit's own rows.
 """
 
 from __future__ import annotations
@@ -83,9 +105,12 @@ from .base import ModulePass, map_function_bodies
 from .bind import const_value, is_task_loop, module_constants
 from .block_constants import _changed, _constant_locals
 from .cleanup import assigned_outside_headers
-from .forward_copies import PROOF_RLIMIT, _Atoms, _Function, _box_chain, _digits, _in_box, _radix, int_macros, written_address
-from .loop_split import body_statements, const, fresh
+from .forward_copies import (PROOF_RLIMIT, _Atoms, _Function, _box_chain, _digits, _in_box, _radix, forward_copies, int_macros,
+                             written_address)
+from .loop_split import body_statements, const, fresh, substitute
 from .registry import register
+from .task_memos import without_memos, written_roots
+from .views import views_as_subscripts
 
 #: launches with more tasks than this are not enumerated (the start of each task is evaluated)
 TASK_LIMIT = 4096
@@ -168,19 +193,29 @@ class _Collapsed:
 
 
 @dataclass(frozen=True)
+class _Ranges:
+    """Task ``t`` takes the units ``[s_t, e_t)``, sized at run time, ranges proved to make up ``[s_0,
+    e_last)`` each unit once (balanced ranges: ``n / 16`` units each, one more for the first ``n %
+    16``): a loop over them. A unit's task is not known: the units must not ask for it."""
+
+    low: ir.Expr
+    high: ir.Expr
+
+
+@dataclass(frozen=True)
 class _TaskNest:
     prologue: tuple           # the task body's statements before the unit loop
     units: ir.For             # for (int u = s; u < n; u += T)
     var: str
     stop: ir.Expr
-    form: _Cyclic | _Blocked | _Collapsed
+    form: _Cyclic | _Blocked | _Collapsed | _Ranges
     tasks: tuple              # (DX, DY, DZ)
     # a task's early exits (``if (c) return;``, lowered to a jump to the end of the task): the number
     # of prologue statements before each, and its condition
     exits: tuple = ()
 
 
-def _task_nest(stmt, launch: dict, env: dict) -> _TaskNest | None:
+def _task_nest(stmt, launch: dict, env: dict, int_names: set) -> _TaskNest | None:
     loops = []
     s = stmt
     for var in ("taskIdZ", "taskIdY", "taskIdX"):
@@ -222,7 +257,84 @@ def _task_nest(stmt, launch: dict, env: dict) -> _TaskNest | None:
         starts.append(const_value(start, values))
         stops.append(const_value(stop, values))
     form = _units_form(starts, stops, stride, count)
+    if form is None and stride == 1 and not exits:
+        form = _ranges_form(prologue, start, stop, launch, env, int_names)
     return None if form is None else _TaskNest(prologue, units, var, stop, form, (dx, dy, dz), exits)
+
+
+def _ranges_form(prologue: tuple, start, stop, launch: dict, env: dict, int_names: set) -> _Ranges | None:
+    """Each task's ``[start, stop)`` as an expression of what is the same for every task (the task's
+    own values substituted), when z3 proves that the tasks' ranges in order make up the first task's
+    start to the last task's stop, each unit once."""
+    from xpiler.synth.binding import BindingError, prove_partition
+    varying, decls = {"taskIdX", "taskIdY", "taskIdZ"}, []
+    for s in prologue:
+        if isinstance(s, ir.Decl) and not is_array_decl(s):
+            for v in s.vars:
+                if v.init is not None and used_names(v.init) & varying:
+                    varying.add(v.name)
+                    decls.append(v)
+    if assigned_scalars(ir.Block(tuple(s for s in prologue if not isinstance(s, ir.Decl)))) & varying:
+        return None
+    # names of the same value in every task may stay; constants only where C computes them as ints
+    shared = {k: v for k, v in env.items() if k in int_names and isinstance(v, int)}
+    lows, highs = [], []
+    for z, y, x in itertools.product(*(range(launch[d]) for d in ("taskDimZ", "taskDimY", "taskDimX"))):
+        values = dict(env, taskIdZ=z, taskIdY=y, taskIdX=x)
+        mapping = {}
+        for v in decls:
+            init = _folded(substitute(v.init, mapping), shared)
+            value = const_value(init, values)
+            if value is not None:
+                values[v.name] = value
+                mapping[v.name] = const(value) if v.name in int_names else ir.Cast(v.type, const(value))
+            elif v.name in int_names:
+                mapping[v.name] = ir.Paren(init)
+            else:
+                return None
+        low, high = (_folded(substitute(e, mapping), shared) for e in (start, stop))
+        names = used_names(ir.Block((ir.ExprStmt(low), ir.ExprStmt(high))))
+        if names & varying or not names <= int_names or any(isinstance(n, ir.Cast) for n in ir.walk(low)) or \
+                any(isinstance(n, ir.Cast) for n in ir.walk(high)) or touches_memory(ir.ExprStmt(low)) or \
+                touches_memory(ir.ExprStmt(high)):
+            return None   # a task's own value left, an unsigned one (C converts the other side) or a load
+        lows.append(low)
+        highs.append(high)
+    try:
+        proved = prove_partition(lows, highs).holds
+    except BindingError:
+        return None
+    return _Ranges(lows[0], highs[-1]) if proved else None
+
+
+def _folded(e, constants: dict):
+    """``e`` with its constant parts computed (``0 * per + (0 < rem ? 0 : rem)`` is ``rem > 0 ? 0 :
+    rem``... as far as literals go: constants, ``0 *``, ``+ 0``, a constant condition)."""
+    def fold(n):
+        if isinstance(n, ir.Expr) and not isinstance(n, ir.Const):
+            value = const_value(n, constants)
+            if value is not None and not any(isinstance(m, ir.Cast) for m in ir.walk(n)):
+                return const(value)
+        if isinstance(n, ir.Paren) and isinstance(n.inner, (ir.Const, ir.Name, ir.Paren)):
+            return n.inner
+        if isinstance(n, ir.Ternary):
+            c = const_value(n.cond, constants)
+            if c is not None and not any(isinstance(m, ir.Cast) for m in ir.walk(n.cond)):
+                return n.then if c else n.other
+        if isinstance(n, ir.BinOp) and n.op in ("+", "-", "*"):
+            a, b = const_value(n.left, {}), const_value(n.right, {})
+            if n.op == "*" and 0 in (a, b):
+                return const(0)
+            if n.op == "*" and a == 1:
+                return n.right
+            if n.op in ("*", "-") and b == (1 if n.op == "*" else 0):
+                return n.left
+            if n.op == "+" and a == 0:
+                return n.right
+            if n.op == "+" and b == 0:
+                return n.left
+        return n
+    return ir.rewrite(e, fold)
 
 
 def _early_exits(stmts: list) -> tuple[list | None, tuple]:
@@ -350,14 +462,14 @@ def _per_task_state_safe(statements_before: tuple, units: ir.For, fn: _Function,
             continue
         if isinstance(s, ir.Comment):
             continue
-        written = _written_roots(s, fn)
+        written = written_roots(s, fn)
         if written is None or not written <= arrays:
             return False
         local = {d.name for d in ir.walk(s) if isinstance(d, ir.Declarator)}
         if assigned_scalars(s) - local:
             return False
         filled |= written
-    written_in_body = _written_roots(body, fn)
+    written_in_body = written_roots(body, fn)
     if written_in_body is None:
         return False
     for s in statements_before:  # what the prologue reads, the units leave alone
@@ -375,25 +487,10 @@ def _per_task_state_safe(statements_before: tuple, units: ir.For, fn: _Function,
             if name in written_in_body or not _only_indexed(body, name):
                 return False
         elif name in written_in_body or name in used_names(body):
-            if not _only_indexed(body, name) or not _reads_covered(body, name, fn, facts, ctx):
+            if not _only_indexed(body, name) or \
+                    not _reads_covered(body, name, fn, facts, ctx, ir.Block(statements_before + (units,))):
                 return False
     return True
-
-
-def _written_roots(node, fn: _Function) -> set[str] | None:
-    """The arrays (parameters, local arrays) ``node`` writes into; None when one is not known."""
-    roots = set()
-    for n in ir.walk(node):
-        if isinstance(n, ir.Call) and not is_pure_call(n):
-            return None
-        base = written_address(n)
-        if base is None:
-            continue
-        root = fn.root(base)
-        if root is None:
-            return None
-        roots.add(root)
-    return roots
 
 
 def _only_indexed(node, name: str) -> bool:
@@ -421,14 +518,20 @@ class _Box:
     counters: tuple
     extents: tuple            # Poly per counter
     index: ir.Expr
+    # per extent: the same in every unit (parameters, the task's values)
+    invariant: tuple = ()
 
 
 class _Coverage:
     """Every read ``X[e]`` of a statement list lies in an element an earlier statement wrote."""
 
-    def __init__(self, name: str, fn: _Function, facts: "_Facts", ctx):
+    def __init__(self, name: str, fn: _Function, facts: "_Facts", ctx, per_unit: frozenset = frozenset(),
+                 task=None):
         self.name, self.fn, self.ctx, self.stable = name, fn, ctx, facts.stable
         self.atoms = _Atoms(fn.int_names)
+        # names a unit declares; the bounds every store into the array in the task is counted below
+        self.per_unit = per_unit
+        self.store_bounds = _store_bounds(task, name, fn, self.atoms, fn.constants) if task is not None else frozenset()
         # facts true everywhere: the values of the macros and of the stable integers
         self.known = [z3.Int(macro, ctx) == fn.constants[macro] for macro in fn.int_names - set(fn.declared)
                       if isinstance(fn.constants.get(macro), int)]
@@ -487,7 +590,7 @@ class _Coverage:
     def block(self, stmts, facts: tuple, boxes: tuple) -> tuple | None:
         """The boxes known after ``stmts`` (a block runs all its statements), or None when a read is
         not covered."""
-        for s in stmts:
+        for k, s in enumerate(stmts):
             if isinstance(s, ir.Block):
                 boxes = self.block(s.body, facts, boxes)
                 if boxes is None:
@@ -499,8 +602,40 @@ class _Coverage:
             if box is not None:
                 boxes = boxes + (box,)
             if isinstance(s, ir.Decl):
-                facts = self.shadowing(facts, {v.name for v in s.vars})
+                facts = self.shadowing(facts, {v.name for v in s.vars}) + self.chosen(s, stmts[k + 1:])
         return boxes
+
+    def chosen(self, decl: ir.Decl, rest) -> tuple:
+        """What is known of an index chosen among loop counters (an argmax: ``int m = 0; for (i = 1; i
+        < L; ++i) if (...) m = i;``): ``m`` is its initial value or in the range of a loop whose
+        counter it took (every assignment ``m = i`` in that loop, the bounds' names stable)."""
+        if len(decl.vars) != 1 or decl.vars[0].init is None or decl.vars[0].name not in self.fn.int_names:
+            return ()
+        name, init = decl.vars[0].name, decl.vars[0].init
+        first = self.term(init)
+        if first is None or used_names(init) - self.stable:
+            return ()
+        options, names = [z3.Int(name, self.ctx) == first], set(used_names(init)) | {name}
+        scope = ir.Block(tuple(rest))
+        taken = [n for n in ir.walk(scope) if isinstance(n, ir.Assign) and strip_parens(n.target) == ir.Name(name)]
+        if any(isinstance(n, ir.UnOp) and n.op in ("++", "--") and strip_parens(n.operand) == ir.Name(name)
+               for n in ir.walk(scope)) or name in assigned_scalars(scope) and not taken:
+            return ()
+        for assign in taken:
+            loop = next((n for n in ir.walk(scope) if isinstance(n, ir.For) and n.canonical() is not None and
+                         any(m is assign for m in ir.walk(n.body)) and
+                         strip_parens(assign.value) == ir.Name(n.canonical()[0])), None)
+            if assign.op != "=" or loop is None:
+                return ()
+            var, start, stop, step = loop.canonical()
+            low, high = self.term(start), self.term(stop)
+            if low is None or high is None or const_value(step, {}) is None or const_value(step, {}) <= 0 or \
+                    var in assigned_scalars(loop.body) or (used_names(start) | used_names(stop)) - self.stable:
+                return ()
+            value = z3.Int(name, self.ctx)
+            options.append(z3.And(low <= value, value < high))
+            names |= used_names(start) | used_names(stop)
+        return ((frozenset(names), z3.Or(*options)),)
 
     @staticmethod
     def shadowing(facts, declared):
@@ -562,12 +697,19 @@ class _Coverage:
                 return True
             if radix.offset:
                 return False
-            # a dense radix (no offset) covers [0, product of the extents) whole, when none is empty
+            # a dense radix (no offset) covers [0, product of the extents) whole, when none is empty.
+            # An extent the same in every unit may be assumed positive when every store into the
+            # array in the task is in a loop counted from 0 below it: otherwise no unit ever stores
+            # into the array, and the source, reading it, reads elements never written (an
+            # uninitialised array: no value to keep)
             size = z3.IntVal(1, self.ctx)
             for x in box.extents:
                 size = size * atoms.z3(x, self.ctx)
             value = atoms.z3(e, self.ctx)
-            claims = [value >= 0, value < size] + [atoms.z3(x, self.ctx) > 0 for x in box.extents]
+            claims, assumed = [value >= 0, value < size], []
+            for x, invariant in zip(box.extents, box.invariant or (False,) * len(box.extents)):
+                (assumed if invariant and _poly_key(x) in self.store_bounds else claims).append(atoms.z3(x, self.ctx) > 0)
+            facts = facts + tuple((frozenset(), a) for a in assumed)
         return self.proved(facts, claims)
 
     def proved(self, facts, claims) -> bool:
@@ -600,16 +742,121 @@ class _Coverage:
             if write is s:
                 counters, extents = (), ()
             else:
-                chain = _box_chain(s, write)
+                chain = _box_chain(s, write) or _tiled_chain(s, write, self.fn.constants)
                 if chain is None:
                     continue
-                counters, extents = chain
+                counters, extents, *tiled = chain
+                if tiled:
+                    self.atoms.int_names = self.atoms.int_names | set(counters)
+                    index = substitute(index, tiled[0])
+                    stored = self.atoms.poly(index)
+                    if stored is None or any(used_names(self.atoms.exprs[a]) & tiled[1] for mono in stored for a in mono):
+                        continue   # an element's counter not only in tile + element
+                    index = self.atoms.expr(stored)
             polys = tuple(self.atoms.poly(x) for x in extents)
             names = used_names(index) | {n for x in extents for n in used_names(x)}
             if None in polys or (names - set(counters)) - self.stable or touches_memory(index):
                 continue
-            return _Box(tuple(counters), polys, index)
+            extent_names = [used_names(x) for x in extents]
+            return _Box(tuple(counters), polys, index, tuple(not n & (self.per_unit | set(counters)) for n in extent_names))
         return None
+
+
+def _store_bounds(task, name: str, fn: _Function, atoms: _Atoms, constants: dict) -> frozenset:
+    """The bounds ``n`` (as polynomial keys) such that every store into ``name`` in ``task`` lies in a
+    loop ``for (v = c; v < n; v += s)``, ``c >= 0`` and ``s > 0`` constants, ``v`` left alone."""
+    common = None
+
+    def walk(node, bounds: frozenset):
+        nonlocal common
+        if isinstance(node, ir.For):
+            for part in (node.init, node.cond, node.step):
+                walk(part, bounds)
+            canon = node.canonical()
+            if canon is not None and canon[0] not in assigned_scalars(node.body):
+                start, step = const_value(canon[1], constants), const_value(canon[3], constants)
+                stop = atoms.poly(canon[2])
+                if start is not None and start >= 0 and step is not None and step > 0 and stop is not None:
+                    bounds = bounds | {_poly_key(stop)}
+            walk(node.body, bounds)
+            return
+        address = written_address(node)
+        if address is not None and fn.root(address) == name:
+            common = bounds if common is None else common & bounds
+        for child in ir.children(node):
+            walk(child, bounds)
+    walk(task, frozenset())
+    return common or frozenset()
+
+
+def _poly_key(p) -> frozenset:
+    return frozenset(p.items())
+
+
+def _tiled_chain(stmt, write, constants: dict) -> tuple[list, list, dict, set] | None:
+    """Like :func:`_box_chain`, where a loop over tiles and the loop over a tile's elements count one
+    element: ``for (t = 0; t < N; t += S) { int n = N - t < S ? N - t : S; ... for (i = 0; i < n;
+    ++i) ... }`` (``S`` a positive constant, ``N`` not changed) walks ``c = t + i`` over ``[0, N)``, each
+    once: the counters (``c`` for ``i``, none for ``t``), their extents, ``t -> c - i`` and the ``i``
+    (which must then be gone from the stored index)."""
+    counters, extents, tiles, whole, inner = [], [], {}, {}, set()
+    taken = used_names(stmt) | declared_names(stmt)
+    s = stmt
+    while True:
+        canon = s.canonical() if isinstance(s, ir.For) else None
+        if canon is None or not isinstance(s.init, ir.Decl) or canon[0] in assigned_scalars(s.body):
+            return None
+        var, start, stop, step = canon
+        body = body_statements(s)
+        size = const_value(step, constants)
+        if const_value(start, constants) != 0 or size is None or size <= 0:
+            return None
+        if size == 1 and isinstance(strip_parens(stop), ir.Name) and strip_parens(stop).id in tiles:
+            tile, extent = tiles.pop(strip_parens(stop).id)
+            element = fresh(var, taken)
+            counters.append(element)
+            extents.append(extent)
+            whole[tile] = ir.Paren(ir.BinOp("-", ir.Name(element), ir.Name(var)))
+            inner.add(var)
+        elif size == 1:
+            counters.append(var)
+            extents.append(stop)
+        else:
+            n = _tile_size(body, var, stop, size, constants)
+            if n is None or used_names(stop) & assigned_scalars(s.body):
+                return None
+            tiles[n] = (var, stop)
+        if any(b is write for b in body):
+            break
+        holding = [b for b in body if any(n is write for n in ir.walk(b))]
+        if len(holding) != 1:
+            return None
+        s = holding[0]
+    if tiles or not whole:
+        return None
+    return counters, extents, whole, inner
+
+
+def _tile_size(body, var: str, stop, size: int, constants: dict) -> str | None:
+    """``n`` of a tile loop's first statement ``int n = N - t < S ? N - t : S`` (never assigned)."""
+    first = next((b for b in body if not isinstance(b, ir.Comment)), None)
+    if not isinstance(first, ir.Decl) or len(first.vars) != 1 or first.vars[0].init is None:
+        return None
+    n, init = first.vars[0].name, strip_parens(first.vars[0].init)
+    rest = ir.Block(tuple(b for b in body if b is not first))
+    left = ir.BinOp("-", strip_parens(stop), ir.Name(var))
+    if n in assigned_scalars(rest) or not isinstance(init, ir.Ternary):
+        return None
+    cond = strip_parens(init.cond)
+    if isinstance(cond, ir.BinOp) and cond.op in ("<", "<=") and _same(cond.left, left) and \
+            const_value(cond.right, constants) == size and _same(init.then, left) and \
+            const_value(init.other, constants) == size:
+        return n
+    return None
+
+
+def _same(a, b) -> bool:
+    return ir.rewrite(a, strip_parens) == ir.rewrite(b, strip_parens)
 
 
 @dataclass(frozen=True)
@@ -632,8 +879,11 @@ class _Facts:
                                  and used_names(d.init) <= stable))
 
 
-def _reads_covered(body, name: str, fn: _Function, facts: _Facts, ctx) -> bool:
-    return _Coverage(name, fn, facts, ctx).block(statements(body), (), ()) is not None
+def _reads_covered(body, name: str, fn: _Function, facts: _Facts, ctx, task) -> bool:
+    """Whether every read of ``name`` in a unit's ``body`` lies in what the unit stored before
+    (``task``: the task's statements, where the array lives)."""
+    coverage = _Coverage(name, fn, facts, ctx, frozenset(declared_names(body)), task)
+    return coverage.block(statements(body), (), ()) is not None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -662,6 +912,12 @@ def _flattened(nest: _TaskNest, declared_outside: set[str]) -> list | None:
                 varying |= {v.name for v in s.vars}
     if isinstance(form, _Cyclic) and used_names(nest.stop) & varying:
         return None
+    if isinstance(form, _Ranges):
+        kept = _without_task(kept, nest.units)
+        bounds = used_names(ir.Block((ir.ExprStmt(form.low), ir.ExprStmt(form.high))))
+        hoisted_names = {v.name for d in hoisted for v in d.vars}
+        if kept is None or bounds & (declared_names(ir.Block(nest.prologue)) - hoisted_names):
+            return None
     var = nest.var
     if any(isinstance(s, ir.Decl) and var in {v.name for v in s.vars} for _, s in kept):
         return None  # the prologue declares the unit's name for the units: another variable
@@ -676,9 +932,11 @@ def _flattened(nest: _TaskNest, declared_outside: set[str]) -> list | None:
         stop, step = nest.stop, form.scale
     elif isinstance(form, _Blocked):
         linear, stop, step = _over(index, form.length), const(form.end), form.step
-    else:
+    elif isinstance(form, _Collapsed):
         linear, stop, step = _over(index, form.trips), const(count * form.trips), 1
-    ids = [("taskIdX", linear if dx == count else ir.BinOp("%", linear, const(dx))),
+    else:   # ranges: the unit's task is not known (and not asked for)
+        linear, stop, step = None, form.high, 1
+    ids = [] if linear is None else [("taskIdX", linear if dx == count else ir.BinOp("%", linear, const(dx))),
            ("taskIdY", const(0) if dy == 1 else ir.BinOp("%", ir.BinOp("/", linear, const(dx)), const(dy))),
            ("taskIdZ", const(0) if dz == 1 else ir.BinOp("/", linear, const(dx * dy)))]
     ids = [ir.Decl((ir.Declarator(name, U, (), value if isinstance(value, ir.Const) else
@@ -697,9 +955,10 @@ def _flattened(nest: _TaskNest, declared_outside: set[str]) -> list | None:
         if form.guarded:
             units = [ir.If(ir.BinOp("<", ir.Name(var), ir.Paren(nest.stop)), ir.Block(tuple(units)))]
         units = [unit] + units
+    first = form.low if isinstance(form, _Ranges) else const(0)
     init = ir.Decl((ir.Declarator(loop_var, nest.units.init.vars[0].type, (), const(0)),)) \
         if isinstance(form, _Collapsed) else \
-        replace(nest.units.init, vars=tuple(replace(v, init=const(0)) for v in nest.units.init.vars))
+        replace(nest.units.init, vars=tuple(replace(v, init=first) for v in nest.units.init.vars))
     # the rest of the task after an early exit runs when its condition is false
     body = units
     marks = sorted([(p, 1, s) for p, s in kept] + [(p, 0, c) for p, c in nest.exits], key=lambda m: m[:2])
@@ -711,6 +970,27 @@ def _flattened(nest: _TaskNest, declared_outside: set[str]) -> list | None:
                    step=ir.UnOp("++", index, postfix=False) if step == 1 else ir.Assign(index, "+=", const(step)),
                    body=ir.Block(tuple(body)), kind="blocks")
     return hoisted + [loop]
+
+
+def _without_task(kept: list, units: ir.For) -> list | None:
+    """The kept prologue statements without the task's own scalars (its ids, the bounds of its range)
+    where nothing else reads them; None when something does (the units' task is not known)."""
+    varying = {"taskIdX", "taskIdY", "taskIdZ"}
+    for _, s in kept:
+        if isinstance(s, ir.Decl) and not is_array_decl(s) and used_names(s) & varying:
+            varying |= {v.name for v in s.vars}
+    while True:
+        read = used_names(units.body)
+        for _, s in kept:
+            read |= {n for v in s.vars for n in used_names(v)} - {v.name for v in s.vars} \
+                if isinstance(s, ir.Decl) else used_names(s)
+        dead = [(p, s) for p, s in kept if isinstance(s, ir.Decl) and not is_array_decl(s) and
+                {v.name for v in s.vars} <= varying and not {v.name for v in s.vars} & read and
+                not touches_memory(s)]
+        if not dead:
+            break
+        kept = [m for m in kept if m not in dead]
+    return None if used_names(ir.Block(tuple(s for _, s in kept) + (units.body,))) & varying else kept
 
 
 def _kth_unit(k, start, step):
@@ -766,6 +1046,18 @@ def _inner_units(loop: ir.For, env: dict, fn: _Function, facts: _Facts, outer: s
                    body=ir.Block(tuple(body)))
 
 
+def _independent(flat: list, module: ir.Module, f: ir.Function, env: dict) -> bool:
+    from xpiler.ir.dependence import function_env, is_parallel
+    return is_parallel(flat[-1], constants=env, delinearize=True,
+                       env=function_env(module, replace(f, body=ir.Block(tuple(flat)))))
+
+
+def _forwarded(flat: list, f: ir.Function, macros: frozenset, constants: dict) -> ir.For:
+    """The loop of units with the copies through its small local arrays forwarded too."""
+    body = forward_copies(replace(f, body=ir.Block(tuple(flat))), macros, constants, larger_than=0)
+    return body.body[-1]
+
+
 def task_units(module: ir.Module, f: ir.Function, launch: dict, constants: dict, macros: frozenset) -> ir.Block:
     """``f``'s body with its task nests flattened where that is exact and the units independent."""
     from xpiler.ir.dependence import function_env, is_parallel
@@ -779,13 +1071,26 @@ def task_units(module: ir.Module, f: ir.Function, launch: dict, constants: dict,
     declared_outside = {v.name for s in top if isinstance(s, ir.Decl) for v in s.vars} | {p.name for p in f.params}
     out, changed = [], False
     for s in top:
-        nest = _task_nest(s, launch, env)
+        nest = _task_nest(s, launch, env, fn.int_names)
+        if nest is not None:
+            # what a task kept loaded for its next unit, loaded by every unit
+            reloaded = without_memos(nest.prologue, nest.units, fn)
+            if reloaded is not None:
+                nest = replace(nest, prologue=reloaded[0], units=reloaded[1])
+            # and its rows (``float *s = s_blk + i * L``) read through their arrays, whose reads the
+            # checks follow
+            nest = replace(nest, units=views_as_subscripts(nest.units, fn))
         flat = None
         if nest is not None and _prologue_is_light(nest.prologue, nest.units, env) and \
                 _per_task_state_safe(nest.prologue, nest.units, fn, facts, outer, ctx):
             flat = _flattened(nest, declared_outside)
-        if flat is None or not is_parallel(flat[-1], constants=env, delinearize=True,
-                                           env=function_env(module, replace(f, body=ir.Block(tuple(flat))))):
+        if flat is not None and not _independent(flat, module, f, env):
+            # a unit's result staged in a small buffer and then stored (mha's o_blk): stored in place,
+            # the stores are the unit's own rows, which the analysis can follow
+            flat = flat[:-1] + [_forwarded(flat, f, macros, constants)]
+            if not _independent(flat, module, f, env):
+                flat = None
+        if flat is None:
             out.append(s)
             continue
         # the units' own loop of row tiles (say) joins them where that is exact and independent

@@ -197,6 +197,70 @@ def test_the_row_tiles_of_every_unit_are_units_too():
     np.testing.assert_array_equal(y, 2 * x)
 
 
+# Balanced ranges sized at run time (mha, gemm_matmul_tiled): task t takes rows [r0, r1), the first
+# rows % 16 tasks one row more; each row's scaled copy goes through a view of an NRAM tile.
+RANGES = HEADER + """
+__mlu_global__ void k(float *x, float *y, int rows) {
+  __nram__ float tile[2 * COLS];
+  int t = clusterId * 4 + coreId;
+  int per = rows / taskDim, rem = rows % taskDim;
+  int r0 = t * per + (t < rem ? t : rem);
+  int r1 = r0 + per + (t < rem ? 1 : 0);
+  for (int r = r0; r < r1; ++r) {
+    float *half = tile + COLS;
+    __memcpy(half, x + r * COLS, COLS * sizeof(float), GDRAM2NRAM);
+    __bang_mul_scalar(half, half, 2.0f, COLS);
+    __memcpy(y + r * COLS, half, COLS * sizeof(float), NRAM2GDRAM);
+  }
+}
+"""
+
+
+def test_balanced_ranges_sized_at_run_time_are_one_loop_over_the_rows():
+    code = lowered(RANGES, units=True)
+    assert "taskIdZ < taskDimZ" not in code and "taskIdX" not in code   # the unit's task is not needed
+    # the first task's start to the last task's stop (proved to be every row once, by z3)
+    assert "for (int r = (0 < rem ? 0 : rem); r < ((15 * per + (15 < rem ? 15 : rem)) + per + (15 < rem ? 1 : 0)); ++r) {" \
+        in code
+    assert "tile[COLS + i] = x[r * COLS + i];" in code   # the view read through its tile
+    for rows in (45, 7, 0):
+        x = np.random.default_rng(rows).standard_normal((max(rows, 1), 64)).astype(np.float32)
+        y, = run_both(RANGES, [x, np.full((max(rows, 1), 64), np.nan, np.float32), rows], [1])
+        np.testing.assert_array_equal(y[:rows], 2 * x[:rows])
+
+
+# A task that reloads a buffer only when its unit's group changes (mha's K and V^T per head).
+MEMO = HEADER + """
+__mlu_global__ void k(float *x, float *y) {
+  __nram__ float row[COLS];
+  int loaded = -1;
+  for (int r = clusterId * 4 + coreId; r < ROWS; r += 16) {
+    int g = r / 4;
+    if (g != loaded) {
+      __memcpy(row, x + g * COLS, COLS * sizeof(float), GDRAM2NRAM);
+      loaded = g;
+    }
+    __memcpy(y + r * COLS, row, COLS * sizeof(float), NRAM2GDRAM);
+  }
+}
+"""
+
+
+def test_a_buffer_loaded_once_per_group_is_loaded_by_every_unit():
+    code = lowered(MEMO, units=True)
+    assert "loaded" not in code and "for (int r = 0; r < ROWS; ++r) {" in code
+    assert "\n".join(line.strip() for line in code[code.index("float row[COLS]"):].splitlines()[:5]) == "\n".join([
+        "float row[COLS];",
+        "int g = r / 4;",
+        "{",                                            # the load, now unconditional
+        "for (int i = 0; i < COLS; ++i)",
+        "row[i] = x[g * COLS + i];",
+    ])
+    x = np.random.default_rng(3).standard_normal((12, 64)).astype(np.float32)
+    y, = run_both(MEMO, [x, np.full((45, 64), np.nan, np.float32)], [1])
+    np.testing.assert_array_equal(y, np.repeat(x, 4, axis=0)[:45])
+
+
 # What a task carries from one unit to the next, or units that are not independent: unchanged.
 KEPT = {
     "a scalar carried from one unit to the next (a cache of what is loaded)": """
@@ -210,6 +274,23 @@ __mlu_global__ void k(float *x, float *y) {
     }
     __memcpy(y + r * COLS, row, COLS * sizeof(float), NRAM2GDRAM);
   }
+}""",
+    "a memo of a load that reads what the units write (a load is not a function of its key)":
+        MEMO[len(HEADER):].replace("__memcpy(row, x + g * COLS", "__memcpy(row, y + g * COLS"),
+    "balanced ranges one row too long (the tasks' ranges overlap)": """
+__mlu_global__ void k(float *x, float *y, int rows) {
+  int t = clusterId * 4 + coreId;
+  int per = rows / taskDim, rem = rows % taskDim;
+  int r0 = t * per + (t < rem ? t : rem);
+  for (int r = r0; r < r0 + per + 1; ++r)
+    y[r] = x[r] * 2.0f;
+}""",
+    "balanced ranges compared with the unsigned taskId (C compares rem as unsigned)": """
+__mlu_global__ void k(float *x, float *y, int rows) {
+  int per = rows / taskDim, rem = rows % taskDim;
+  int r0 = taskId * per + (taskId < rem ? taskId : rem);
+  for (int r = r0; r < r0 + per + (taskId < rem ? 1 : 0); ++r)
+    y[r] = x[r] * 2.0f;
 }""",
     "a buffer the units read before they write it (a running sum over a task's rows)": """
 __mlu_global__ void k(float *x, float *y) {
