@@ -28,12 +28,13 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from xpiler import ir
+from xpiler.ir.dependence import is_parallel
 from xpiler.ir.effects import used_names
 
 from .base import ModulePass, PassError, map_function_bodies
 from .cleanup import names_in
 from .loop_contraction import LoopContraction, arrays_written, local_arrays
-from .loop_fuse import LoopFuse
+from .loop_fuse import LoopFuse, next_loop
 from .loop_split import find_loop, fresh
 from .registry import register
 
@@ -66,13 +67,24 @@ def _declarations_first(function: ir.Function) -> ir.Block:
 
 def _fusions(module: ir.Module):
     """``loop-fuse{mode=siblings}`` instances whose first loop writes a local array (a temporary
-    that a later loop may consume once the two are one)."""
+    that a later loop may consume once the two are one), unless the second loop's iterations are
+    independent and the first's are not: fused, the second would run in the first's order (mha's
+    P V product, a parallel nest over rows and columns, became a part of the softmax's serial loop
+    over rows)."""
     for candidate in LoopFuse.schedule_space(module):
         if candidate.mode != "siblings":
             continue
         site = find_loop(module, "loop-fuse", candidate.loop, candidate.function, candidate.nth)
-        if arrays_written(site.loop.body) & local_arrays(site.function):
+        if arrays_written(site.loop.body) & local_arrays(site.function) and not _serialises(site):
             yield candidate
+
+
+def _serialises(first) -> bool:
+    try:
+        second = next_loop(first, "loop-fuse")
+    except PassError:
+        return False
+    return is_parallel(second.loop, env=second.env) and not is_parallel(first.loop, env=first.env)
 
 
 def _unique_arrays(function: ir.Function) -> ir.Block:

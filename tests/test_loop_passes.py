@@ -435,6 +435,33 @@ def test_contraction_refusals():
     assert refused("loop-contraction{loop=i}", SIBLINGS) == "loop-contraction: `a` is a parameter of two, used outside the loops"
 
 
+# A serial loop over rows (each row shifted by a running offset) before an independent product over
+# them (mha's softmax, then P V): fused, the product's rows would run in the serial loop's order.
+SERIAL_THEN_PARALLEL = """
+    void f(float *o, const float *x, const float *w) {
+      float s[8 * 16];
+      float m[1];
+      for (int i = 0; i < 8; i++) {
+        m[0] = i == 0 ? 0.0f : m[0] + x[i * 16];
+        for (int j = 0; j < 16; j++) s[i * 16 + j] = x[i * 16 + j] - m[0];
+      }
+      for (int i = 0; i < 8; i++)
+        for (int j = 0; j < 4; j++) {
+          float acc = 0.0f;
+          for (int p = 0; p < 16; p++) acc += s[i * 16 + p] * w[j * 16 + p];
+          o[i * 4 + j] = acc;
+        }
+    }
+"""
+
+
+def test_contract_temporaries_does_not_fuse_an_independent_loop_into_a_serial_one():
+    out = transform("contract-temporaries", SERIAL_THEN_PARALLEL)
+    assert out.count("for (int i = 0; i < 8; i++)") == 2
+    assert transform("loop-fuse{loop=i mode=siblings}", SERIAL_THEN_PARALLEL).count("for (int i = 0;") == 1  # legal
+    same_results(SERIAL_THEN_PARALLEL, out, (32,), (128,), (64,))
+
+
 # ---- every instance of every schedule space is exact ----------------------------------------------
 
 @pytest.mark.parametrize("program", ["gemm_fused.cpp", "rmsnorm_fused.cpp", "softmax_rows.c", "bmm_omp.cpp",
