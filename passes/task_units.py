@@ -618,9 +618,9 @@ class _Coverage:
         options, names = [z3.Int(name, self.ctx) == first], set(used_names(init)) | {name}
         scope = ir.Block(tuple(rest))
         taken = [n for n in ir.walk(scope) if isinstance(n, ir.Assign) and strip_parens(n.target) == ir.Name(name)]
-        if any(isinstance(n, ir.UnOp) and n.op in ("++", "--") and strip_parens(n.operand) == ir.Name(name)
+        if any(isinstance(n, ir.UnOp) and n.op in ("++", "--", "&") and strip_parens(n.operand) == ir.Name(name)
                for n in ir.walk(scope)) or name in assigned_scalars(scope) and not taken:
-            return ()
+            return ()   # changed another way (or through its address)
         for assign in taken:
             loop = next((n for n in ir.walk(scope) if isinstance(n, ir.For) and n.canonical() is not None and
                          any(m is assign for m in ir.walk(n.body)) and
@@ -764,7 +764,11 @@ class _Coverage:
 
 def _store_bounds(task, name: str, fn: _Function, atoms: _Atoms, constants: dict) -> frozenset:
     """The bounds ``n`` (as polynomial keys) such that every store into ``name`` in ``task`` lies in a
-    loop ``for (v = c; v < n; v += s)``, ``c >= 0`` and ``s > 0`` constants, ``v`` left alone."""
+    loop ``for (v = c; v < n; v += s)``, ``c >= 0`` and ``s > 0`` constants, ``v`` left alone; none
+    for an array declared with values (its elements are written without a store)."""
+    if any(isinstance(n, ir.Declarator) and n.name == name and (n.init is not None or n.ctor_args is not None)
+           for n in ir.walk(task)):
+        return frozenset()
     common = None
 
     def walk(node, bounds: frozenset):

@@ -261,6 +261,30 @@ def test_a_buffer_loaded_once_per_group_is_loaded_by_every_unit():
     np.testing.assert_array_equal(y, np.repeat(x, 4, axis=0)[:45])
 
 
+# A row's argmax read back (softmax_rows): the index is 0 or a counter of the loop it took, so the
+# read lies in the row the unit loaded.
+ARGMAX = HEADER + """
+__mlu_global__ void k(float *x, float *y) {
+  __nram__ float row[COLS];
+  for (int r = clusterId * 4 + coreId; r < ROWS; r += 16) {
+    __memcpy(row, x + r * COLS, COLS * sizeof(float), GDRAM2NRAM);
+    int m = 0;
+    for (int i = 1; i < COLS; ++i)
+      if (row[i] > row[m])
+        m = i;
+    y[r] = row[m];
+  }
+}
+"""
+
+
+def test_a_row_read_back_at_its_argmax_is_one_loop_over_the_rows():
+    assert "for (int r = 0; r < ROWS; ++r) {" in lowered(ARGMAX, units=True)
+    x = np.random.default_rng(4).standard_normal((45, 64)).astype(np.float32)
+    y, = run_both(ARGMAX, [x, np.full(45, np.nan, np.float32)], [1])
+    np.testing.assert_array_equal(y, x.max(axis=1))
+
+
 # What a task carries from one unit to the next, or units that are not independent: unchanged.
 KEPT = {
     "a scalar carried from one unit to the next (a cache of what is loaded)": """
@@ -277,6 +301,8 @@ __mlu_global__ void k(float *x, float *y) {
 }""",
     "a memo of a load that reads what the units write (a load is not a function of its key)":
         MEMO[len(HEADER):].replace("__memcpy(row, x + g * COLS", "__memcpy(row, y + g * COLS"),
+    "an argmax index changed through its address (it may leave the row)":
+        ARGMAX[len(HEADER):].replace("    y[r] = row[m];", "    ((char *)&m)[1] = 1;\n    y[r] = row[m];"),
     "balanced ranges one row too long (the tasks' ranges overlap)": """
 __mlu_global__ void k(float *x, float *y, int rows) {
   int t = clusterId * 4 + coreId;
