@@ -41,7 +41,7 @@ def without_memos(prologue: tuple, units: ir.For, fn: _Function) -> tuple[tuple,
         if memo is None:
             continue
         name, key, load = memo
-        if not _declared_in(prologue, name) or not _is_function_of_key(load, key, body[:k], body, units, prologue, fn):
+        if not _declared_in(prologue, name) or not _is_function_of_key(load, key, k, body, units, prologue, fn):
             return None
         if _uses(prologue, name) or _uses(body[:k] + body[k + 1:], name) or \
                 _uses(load, name) or name in used_names(ir.ExprStmt(units.cond)):
@@ -84,8 +84,10 @@ def _uses(stmts, name: str) -> bool:
     return any(isinstance(n, ir.Name) and n.id == name for s in stmts for n in ir.walk(s))
 
 
-def _is_function_of_key(load: tuple, key: str, before: list, body: list, units: ir.For, prologue: tuple,
+def _is_function_of_key(load: tuple, key: str, k: int, body: list, units: ir.For, prologue: tuple,
                         fn: _Function) -> bool:
+    """Whether ``load`` (of the ``k``-th statement of the unit ``body``) computes the same for the same
+    ``key`` (see the module)."""
     block = ir.Block(load)
     if any(isinstance(n, (ir.Jump, ir.Return, ir.Verbatim, ir.Barrier)) or
            (isinstance(n, ir.Call) and not is_pure_call(n)) for n in ir.walk(block)):
@@ -95,8 +97,9 @@ def _is_function_of_key(load: tuple, key: str, before: list, body: list, units: 
         return False
     # the scalars it reads: not changed by the units, or computed from the key and such scalars
     unit_var = {v.name for v in units.init.vars} if isinstance(units.init, ir.Decl) else set()
-    changing = assigned_scalars(ir.Block(tuple(body))) | unit_var
-    values = {v.name: v.init for s in before if isinstance(s, ir.Decl) for v in s.vars}
+    assigned, declared = assigned_scalars(ir.Block(tuple(body))), declared_names(ir.Block(tuple(body)))
+    changing = assigned | unit_var
+    values = {v.name: v.init for s in body[:k] if isinstance(s, ir.Decl) for v in s.vars}
     settled: set[str] = {key}
 
     def of_key(name: str, seen: frozenset) -> bool:
@@ -107,32 +110,27 @@ def _is_function_of_key(load: tuple, key: str, before: list, body: list, units: 
             ok = name not in changing and init is not None and name not in seen and \
                 all(of_key(n, seen | {name}) for n in used_names(init))
         else:
-            ok = name not in changing and name not in declared_names(ir.Block(tuple(body)))
+            ok = name not in changing and name not in declared
         if ok:
             settled.add(name)
         return ok
-    if key in assigned_scalars(ir.Block(tuple(body))):
+    if key in assigned:
         return False
     if not all(of_key(n, frozenset()) for n in used_names(block) - own):
         return False
     # memory: what it writes, only it writes (and only stores into); what it reads, nothing writes
     written = written_roots(block, fn)
-    elsewhere = written_roots(ir.Block(prologue + tuple(s for s in body if not _contains(s, load))), fn)
+    elsewhere = written_roots(ir.Block(prologue + tuple(body[:k] + body[k + 1:])), fn)
     if written is None or elsewhere is None or written & elsewhere or not written:
         return False
     for n in ir.walk(block):
-        address = n.base if isinstance(n, ir.Index) and not isinstance(strip_parens(n.base), ir.Index) else \
-            n.operand if isinstance(n, ir.UnOp) and n.op == "*" else None
+        address = accessed_address(n)
         if address is None:
             continue
         root = fn.root(address)
         if root is None or (root in written and not _is_store_target(block, n)) or root in elsewhere:
             return False
     return True
-
-
-def _contains(s, load: tuple) -> bool:
-    return any(n is load[0] for n in ir.walk(s))
 
 
 def written_roots(node, fn: _Function) -> set[str] | None:
@@ -148,6 +146,14 @@ def written_roots(node, fn: _Function) -> set[str] | None:
                 return None
             roots.add(root)
     return roots
+
+
+def accessed_address(n) -> ir.Expr | None:
+    """The address node ``n`` loads or stores through (``a`` of ``a[e]``, the row of ``a[i][j]``
+    once; ``p`` of ``*p``), or None."""
+    if isinstance(n, ir.Index) and not isinstance(strip_parens(n.base), ir.Index):
+        return n.base
+    return n.operand if isinstance(n, ir.UnOp) and n.op == "*" else None
 
 
 def _is_store_target(block, node) -> bool:

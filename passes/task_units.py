@@ -109,7 +109,7 @@ from .forward_copies import (PROOF_RLIMIT, _Atoms, _Function, _box_chain, _digit
                              written_address)
 from .loop_split import body_statements, const, fresh, substitute
 from .registry import register
-from .task_memos import without_memos, written_roots
+from .task_memos import accessed_address, without_memos, written_roots
 from .views import views_as_subscripts
 
 #: launches with more tasks than this are not enumerated (the start of each task is evaluated)
@@ -293,10 +293,10 @@ def _ranges_form(prologue: tuple, start, stop, launch: dict, env: dict, int_name
             else:
                 return None
         low, high = (_folded(substitute(e, mapping), shared) for e in (start, stop))
-        names = used_names(ir.Block((ir.ExprStmt(low), ir.ExprStmt(high))))
-        if names & varying or not names <= int_names or any(isinstance(n, ir.Cast) for n in ir.walk(low)) or \
-                any(isinstance(n, ir.Cast) for n in ir.walk(high)) or touches_memory(ir.ExprStmt(low)) or \
-                touches_memory(ir.ExprStmt(high)):
+        bounds = ir.Block((ir.ExprStmt(low), ir.ExprStmt(high)))
+        names = used_names(bounds)
+        if names & varying or not names <= int_names or any(isinstance(n, ir.Cast) for n in ir.walk(bounds)) or \
+                touches_memory(bounds):
             return None   # a task's own value left, an unsigned one (C converts the other side) or a load
         lows.append(low)
         highs.append(high)
@@ -474,8 +474,7 @@ def _per_task_state_safe(statements_before: tuple, units: ir.For, fn: _Function,
         return False
     for s in statements_before:  # what the prologue reads, the units leave alone
         for n in ir.walk(s):
-            address = n.base if isinstance(n, ir.Index) and not isinstance(strip_parens(n.base), ir.Index) else \
-                n.operand if isinstance(n, ir.UnOp) and n.op == "*" else None
+            address = accessed_address(n)
             if address is not None:
                 root = fn.root(address)
                 if root is None or root in written_in_body or (root in arrays and root not in filled):
@@ -525,13 +524,12 @@ class _Box:
 class _Coverage:
     """Every read ``X[e]`` of a statement list lies in an element an earlier statement wrote."""
 
-    def __init__(self, name: str, fn: _Function, facts: "_Facts", ctx, per_unit: frozenset = frozenset(),
-                 task=None):
+    def __init__(self, name: str, fn: _Function, facts: "_Facts", ctx, per_unit: frozenset, task):
         self.name, self.fn, self.ctx, self.stable = name, fn, ctx, facts.stable
         self.atoms = _Atoms(fn.int_names)
         # names a unit declares; the bounds every store into the array in the task is counted below
         self.per_unit = per_unit
-        self.store_bounds = _store_bounds(task, name, fn, self.atoms, fn.constants) if task is not None else frozenset()
+        self.store_bounds = _store_bounds(task, name, fn, self.atoms, fn.constants)
         # facts true everywhere: the values of the macros and of the stable integers
         self.known = [z3.Int(macro, ctx) == fn.constants[macro] for macro in fn.int_names - set(fn.declared)
                       if isinstance(fn.constants.get(macro), int)]
@@ -1064,7 +1062,6 @@ def _forwarded(flat: list, f: ir.Function, macros: frozenset, constants: dict) -
 
 def task_units(module: ir.Module, f: ir.Function, launch: dict, constants: dict, macros: frozenset) -> ir.Block:
     """``f``'s body with its task nests flattened where that is exact and the units independent."""
-    from xpiler.ir.dependence import function_env, is_parallel
     env = dict(constants, **launch)
     env.update(_constant_locals(f.body, env))
     ctx = z3.Context()
@@ -1100,8 +1097,7 @@ def task_units(module: ir.Module, f: ir.Function, launch: dict, constants: dict,
         # the units' own loop of row tiles (say) joins them where that is exact and independent
         while True:
             pairs = _inner_units(flat[-1], env, fn, facts, outer, ctx)
-            if pairs is None or not is_parallel(pairs, constants=env, delinearize=True,
-                                                env=function_env(module, replace(f, body=ir.Block(tuple(flat[:-1]) + (pairs,))))):
+            if pairs is None or not _independent(flat[:-1] + [pairs], module, f, env):
                 break
             flat = flat[:-1] + [pairs]
         out += flat
@@ -1113,8 +1109,8 @@ def task_units(module: ir.Module, f: ir.Function, launch: dict, constants: dict,
 @register
 @dataclass(frozen=True)
 class TaskUnits(ModulePass):
-    """Units of work dealt to a lowered BANG kernel's tasks (in turn, in blocks, or counted per task)
-    become one loop over the units (see the module)."""
+    """Units of work dealt to a lowered BANG kernel's tasks (in turn, in blocks, counted per task, or
+    in ranges sized at run time) become one loop over the units (see the module)."""
 
     name: ClassVar[str] = "task-units"
     summary: ClassVar[str] = "a BANG kernel's units of work dealt to its tasks become one loop over the units"
