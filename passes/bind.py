@@ -17,8 +17,9 @@ once for any number of workers (proved in :mod:`xpiler.synth.binding`):
 * ``cuda`` / ``hip``, *block*: one block per iteration, when the body keeps buffers (NRAM tiles,
   per-thread arrays of a recovered SIMT block) or has thread loops of its own. The body is raised at
   block level: its buffers become ``__shared__`` (or per-block global scratch beyond 48 KB), its
-  parallel loops are distributed over the block's threads and followed by ``__syncthreads()``,
-  statements that only compute scalars run redundantly in every thread, and the remaining
+  parallel loops are distributed over the block's threads and followed by ``__syncthreads()`` (a
+  loop over rows each reduced, too few to fill the block or counted at run time, runs its rows one
+  after another, each reduced by all the threads), statements that only compute scalars run redundantly in every thread, and the remaining
   statements run in thread 0 followed by a barrier (the scalars they write become ``__shared__``).
 * ``bang``: iterations over tasks, ``for (f = taskId; f < N; f += taskDim)``, the body sequential in
   its task (buffers up to the NRAM capacity in ``__nram__``); UNION1 over 4 clusters x 4 cores.
@@ -40,7 +41,7 @@ from xpiler import ir
 from xpiler.errors import UnsupportedError
 from xpiler.ir.analysis import is_name, strip_parens
 from xpiler.ir.transform import rename
-from xpiler.ir.effects import (assigned_scalars, call_name, declared_names, free_names, header_names, is_array_decl,
+from xpiler.ir.effects import (assigned_scalars, call_name, declaration_counts, declared_names, free_names, header_names, is_array_decl,
                                touches_memory,
                                used_names, writes_memory)
 
@@ -523,8 +524,15 @@ def has_thread_loops(node) -> bool:
 class BlockRaiser:
     """Raise a sequential body to the threads of one block (see the module docstring)."""
 
-    def __init__(self, target: str, parallel: ParallelLoops, f: ir.Function, threads: int):
+    def __init__(self, target: str, parallel: ParallelLoops, f: ir.Function, threads: int, constants: dict):
         self.target = target
+        self.constants = constants
+        # the values of the scalars declared once with a value and never assigned (for bounds)
+        counts = declaration_counts(f.body)
+        self.values = {v.name: v.init for n in ir.walk(f.body) if isinstance(n, ir.Decl) for v in n.vars
+                       if not v.dims and v.init is not None and counts[v.name] == 1}
+        for name in assigned_scalars(f.body):
+            self.values.pop(name, None)
         self.parallel = parallel
         self.threads = threads
         self.shared_arrays: list[ir.Declarator] = []
@@ -607,7 +615,7 @@ class BlockRaiser:
         if isinstance(s, ir.For) and s.canonical() is not None and s.kind != "blocks" and \
                 s.canonical()[0] not in assigned_scalars(s.body) and self.parallel(s) and \
                 not any(isinstance(n, ir.Jump) for n in ir.walk(s.body)):
-            return "recurse" if self.chunked(s) else "distribute"
+            return "recurse" if self.chunked(s) or self.few_reduced_rows(s, scalars) else "distribute"
         if isinstance(s, ir.For) and self.reduction(s, scalars) is not None:
             return "reduce"
         if isinstance(s, ir.For) and self.interchanged(s) is not None:
@@ -653,6 +661,68 @@ class BlockRaiser:
         trips = const_value(trip_count(*inner.canonical()[1:]), {})
         return (trips is None or trips >= 32) and inner.canonical()[0] not in assigned_scalars(inner.body) and \
             self.parallel(inner, (s,))
+
+    def few_reduced_rows(self, s: ir.For, scalars) -> bool:
+        """A loop over rows, each reduced by a loop the block's threads can share, whose trip count
+        is not known to fill the block (``for (i = 0; i < nr; ++i) { s = 0; for (k = 0; k < cols;
+        ++k) s += ...; ... }``, ``nr`` the rows of a tile): the rows run one after another, each
+        reduced by all the threads, rather than a few threads walking a whole row each."""
+        rows = self.upper_bound(trip_count(*s.canonical()[1:]))
+        if rows is None or rows > self.threads // 4:
+            return False
+        inner = dict(scalars)
+        if isinstance(s.init, ir.Decl):
+            inner.update({v.name: v.type for v in s.init.vars})
+        stmts = _stmts(s.body)
+        inner.update(self.block_scalars(stmts))
+        for t in stmts:
+            if isinstance(t, ir.For) and self.reduction(t, inner) is not None:
+                # a row reduced by the block costs its share of the row and the tree's barriers; a row
+                # walked by one thread costs the whole row (a length known at run time only is taken
+                # to be long: the rows of a tile are few because the rows are long)
+                length = self.upper_bound(trip_count(*t.canonical()[1:]))
+                if length is None or rows * (-(-length // self.threads) + 2 * self.threads.bit_length()) < length:
+                    return True
+        return False
+
+    def upper_bound(self, e, depth: int = 0) -> int | None:
+        """A constant no smaller than ``e`` (an ``int`` expression), where the constants, the values of
+        scalars set once and the minimums written as ternaries (``a < b ? a : b``) give one."""
+        e = strip_parens(e)
+        value = const_value(e, self.constants)
+        if value is not None or depth > 8:
+            return value
+        if isinstance(e, ir.Name) and e.id in self.values:
+            return self.upper_bound(self.values[e.id], depth + 1)
+        if isinstance(e, ir.BinOp) and e.op == "-":
+            # min(b + c, x) - b <= c (a chunk's length: e = i + 32 < N ? i + 32 : N; e - i)
+            left, right = strip_parens(e.left), strip_parens(e.right)
+            if isinstance(left, ir.Name) and left.id in self.values:
+                left = strip_parens(self.values[left.id])
+            branches = [strip_parens(b) for b in (left.then, left.other)] if isinstance(left, ir.Ternary) else [left]
+            bounds = [self.upper_bound(b.right, depth + 1) for b in branches
+                      if isinstance(b, ir.BinOp) and b.op == "+" and strip_parens(b.left) == right]
+            bounds = [b for b in bounds if b is not None]
+            if bounds and isinstance(left, ir.Ternary) and self.is_min(left):
+                return min(bounds)
+            return max(bounds) if bounds and len(bounds) == len(branches) else None
+        if isinstance(e, ir.Ternary):
+            if self.is_min(e):
+                bounds = [b for b in (self.upper_bound(e.then, depth + 1), self.upper_bound(e.other, depth + 1))
+                          if b is not None]
+                return min(bounds) if bounds else None   # the smaller of the two
+            a, b = self.upper_bound(e.then, depth + 1), self.upper_bound(e.other, depth + 1)
+            return None if a is None or b is None else max(a, b)
+        return None
+
+    @staticmethod
+    def is_min(e: ir.Ternary) -> bool:
+        """``a < b ? a : b`` (or ``a > b ? b : a``, ``<=``, ``>=``)."""
+        cond = strip_parens(e.cond)
+        if not isinstance(cond, ir.BinOp) or cond.op not in ("<", "<=", ">", ">="):
+            return False
+        low, high = (cond.left, cond.right) if cond.op in ("<", "<=") else (cond.right, cond.left)
+        return strip_parens(low) == strip_parens(e.then) and strip_parens(high) == strip_parens(e.other)
 
     def holds_reduction(self, s, scalars) -> bool:
         """A block (or if) whose statements include a loop the block's threads can reduce: raised
@@ -1013,7 +1083,7 @@ class Binder:
             params = f.params + tuple(ir.Param(name, ir.Type(typ.base, 1, typ.quals)) for name, typ, _ in scratch)
             self.plans[f.name] = Plan(self.inline_pre(grid, nest.pre), threads, scratch=scratch)
             return replace(f, quals=quals, kind="kernel", params=params, body=ir.Block(tuple(nest.pre) + (loop,)))
-        raiser = BlockRaiser(self.target, self.parallel, f, threads)
+        raiser = BlockRaiser(self.target, self.parallel, f, threads, self.constants)
         scalar_params = {p.name: p.type for p in f.params if not p.type.is_pointer and not p.dims}
         if nest is None:
             body = raiser.run(f.body.body, scalar_params)
@@ -1075,7 +1145,7 @@ class Binder:
         """The body reduces a long row and maps one (a loop the block can reduce, and a long parallel
         loop): in one thread per iteration, each thread would walk its own row (neither coalesced nor
         enough threads when rows are few); in a block, the row's elements are the threads."""
-        raiser = BlockRaiser(self.target, self.parallel, f, self.threads)
+        raiser = BlockRaiser(self.target, self.parallel, f, self.threads, self.constants)
         scalars = {**{p.name: p.type for p in f.params if not p.type.is_pointer and not p.dims},
                    **BlockRaiser.block_scalars(nest.pre), **BlockRaiser.block_scalars(nest.body.body)}
         reduces = maps = False

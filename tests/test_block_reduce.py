@@ -157,3 +157,18 @@ def test_a_serial_loop_around_an_independent_loop_is_interchanged_no_barrier_per
     want = p / p.sum(axis=1, keepdims=True)
     np.testing.assert_allclose(q, want, rtol=1e-5)
     np.testing.assert_allclose(o, want[:, 1:] @ v[1:], rtol=1e-5)
+
+
+def test_the_few_rows_of_a_tile_are_reduced_one_after_another_by_the_whole_block():
+    # BANG rmsnorm over row tiles (rmsnorm_host.mlu): a unit holds a tile of up to TILE / cols rows.
+    # One thread per row would walk 4096 columns alone; each row is reduced by all the threads instead.
+    from xpiler import suite
+    code = xpiler.translate((suite.suite_dir() / "bang" / "rmsnorm_host.mlu").read_text(), to="cuda", source="bang")
+    kernel = code.split('extern "C"')[0]
+    assert "for (int i = 0; i < nr; ++i) {" in kernel and "for (int i = (int)threadIdx.x; i < nr;" not in kernel
+    assert "__xp_part += (double)sq[i * cols + i_1];" in kernel
+    rows, cols = 37, 1000
+    x, gamma = np.random.rand(rows, cols).astype(np.float32), np.random.rand(cols).astype(np.float32)
+    y = np.zeros_like(x)
+    xpiler.run(code, [x, gamma, y, rows, cols], entry="rmsnorm", lang="cuda", backend="emulate")
+    np.testing.assert_allclose(y, rmsnorm(x) * gamma, rtol=1e-5, atol=1e-6)
