@@ -230,6 +230,7 @@ def _task_nest(stmt, launch: dict, env: dict, int_names: set) -> _TaskNest | Non
             return None
     stmts = [x for x in s.body if not isinstance(x, ir.Comment)]
     stmts, exits = _early_exits(stmts)
+    stmts = _spliced(stmts)
     if stmts is None or not stmts or not isinstance(stmts[-1], ir.For) or stmts[-1].canonical() is None or \
             not isinstance(stmts[-1].init, ir.Decl):
         return None
@@ -359,6 +360,18 @@ def _early_exits(stmts: list) -> tuple[list | None, tuple]:
     if any(isinstance(n, ir.Verbatim) and label in n.text for x in kept for n in ir.walk(x)):
         return None, ()   # a jump from somewhere else
     return kept, tuple(exits)
+
+
+def _spliced(stmts: list | None) -> list | None:
+    """The statements with a block that ends them spliced in (an inlined helper's body: ``{ int Ho =
+    ...; for (r = ...) ... }``), while its names do not clash with those declared before it."""
+    while stmts and isinstance(stmts[-1], ir.Block):
+        outer = {d.name for x in stmts[:-1] for d in ir.walk(x) if isinstance(d, ir.Declarator)}
+        inner = [x for x in stmts[-1].body if not isinstance(x, ir.Comment)]
+        if outer & {d.name for x in inner for d in ir.walk(x) if isinstance(d, ir.Declarator)}:
+            break
+        stmts = stmts[:-1] + inner
+    return stmts
 
 
 def _is_label(s) -> bool:
@@ -594,6 +607,15 @@ class _Coverage:
                 if boxes is None:
                     return None
                 continue
+            taken = self.decided(s, facts)
+            if taken is not None:   # a branch every unit takes alike (an inlined helper's mode)
+                if not self.reads_covered(s.cond, facts, boxes):
+                    return None
+                branch = s.then if taken else s.other
+                boxes = self.block(statements(branch) if branch is not None else [], facts, boxes)
+                if boxes is None:
+                    return None
+                continue
             if not self.statement(s, facts, boxes):
                 return None
             box = self.box(s)
@@ -602,6 +624,16 @@ class _Coverage:
             if isinstance(s, ir.Decl):
                 facts = self.shadowing(facts, {v.name for v in s.vars}) + self.chosen(s, stmts[k + 1:])
         return boxes
+
+    def decided(self, s, facts) -> bool | None:
+        """For an ``if`` on values the same in every unit: True when its condition always holds, False
+        when it never does; else None."""
+        if not isinstance(s, ir.If) or used_names(s.cond) - self.stable:
+            return None
+        c = self.condition(s.cond)
+        if c is None:
+            return None
+        return True if self.proved(facts, [c]) else False if self.proved(facts, [z3.Not(c)]) else None
 
     def chosen(self, decl: ir.Decl, rest) -> tuple:
         """What is known of an index chosen among loop counters (an argmax: ``int m = 0; for (i = 1; i

@@ -278,6 +278,39 @@ __mlu_global__ void k(float *x, float *y) {
 """
 
 
+# A helper inlined into the kernel (its body a block that ends the task) with the mode it is called
+# with deciding which branch stages the row in the output buffer.
+HELPER_MODE = HEADER + """
+#define MODE_SCALE 0
+#define MODE_SHIFT 1
+__nram__ float row[COLS];
+__nram__ float out[COLS];
+__mlu_func__ void rows(float *x, float *y, int mode) {
+  for (int r = clusterId * 4 + coreId; r < ROWS; r += 16) {
+    __memcpy(row, x + r * COLS, COLS * sizeof(float), GDRAM2NRAM);
+    if (mode == MODE_SCALE) {
+      __bang_mul_scalar(out, row, 2.0f, COLS);
+    } else {
+      __bang_add_scalar(out, row, 1.0f, COLS);
+    }
+    __memcpy(y + r * COLS, out, COLS * sizeof(float), NRAM2GDRAM);
+  }
+}
+__mlu_global__ void k(float *x, float *y) {
+  rows(x, y, MODE_SCALE);
+}
+"""
+
+
+def test_an_inlined_helper_whose_mode_picks_the_branch_is_one_loop_over_the_rows():
+    code = lowered(HELPER_MODE, units=True)
+    assert "taskIdZ < taskDimZ" not in code
+    assert "for (int r_rows0 = 0; r_rows0 < ROWS; ++r_rows0) {" in code
+    x = np.random.default_rng(7).standard_normal((45, 64)).astype(np.float32)
+    y, = run_both(HELPER_MODE, [x, np.full((45, 64), np.nan, np.float32)], [1])
+    np.testing.assert_array_equal(y, 2 * x)
+
+
 def test_a_row_read_back_at_its_argmax_is_one_loop_over_the_rows():
     assert "for (int r = 0; r < ROWS; ++r) {" in lowered(ARGMAX, units=True)
     x = np.random.default_rng(4).standard_normal((45, 64)).astype(np.float32)
