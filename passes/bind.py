@@ -28,8 +28,10 @@ once for any number of workers (proved in :mod:`xpiler.synth.binding`):
 A device function without a parallel nest runs in one block (cuda/hip, raised at block level) or
 one task (bang); when its last loop alone has one, the statements before it are a kernel of their
 own launched first (:func:`split_prologues`; cuda, hip, bang). Host calls become launches whose grid is computed from the call's arguments;
-scratch buffers are allocated around the launch (``malloc``/``free`` here, mapped to the target's
-runtime by ``host-raise``).
+scratch buffers (per-block buffers beyond shared memory) are kept from one call to the next
+(``__xpiler_scratch(slot, bytes)``, :mod:`xpiler.emitters.c_prelude`: grown when a call needs more,
+one per host thread and device, released when the process ends), since allocating and freeing them
+around every launch costs more than a small kernel runs.
 """
 
 from __future__ import annotations
@@ -976,6 +978,7 @@ class Binder:
                               "const" not in item.storage for v in item.vars if "const" not in v.type.quals)
         self.parallel = ParallelLoops(self.constants, variables)
         self.plans: dict[str, Plan] = {}
+        self.scratch_slots: dict[str, int] = {}   # a launch's scratch buffer -> its kept memory's slot
 
     def kernel(self, f: ir.Function) -> ir.Function:
         clashes = TARGET_BUILTINS[self.target] & (used_names(f) | declared_names(f) | {p.name for p in f.params})
@@ -1255,23 +1258,25 @@ class Binder:
                                       call.args, template_args=call.template_args)),
                 ir.ExprStmt(ir.Call(_n("cnrtQueueSync"), (_n("__xp_queue"),))),
             ]
-        out, frees = [], []
+        out = []
         args = list(call.args)
         grid = self.grid_expr(substitute(plan.grid, mapping))
         grid_name = f"__xp_grid_{kernel.name}"
         out.append(_decl(grid_name, LL, grid))
         for name, typ, count in plan.scratch:
+            # kept from one call to the next (c_prelude's __xpiler_scratch): allocating and freeing
+            # it around the launch cost more than the small kernels run
             buf = f"{name}_{kernel.name}"
+            slot = self.scratch_slots.setdefault(buf, len(self.scratch_slots))
             elems = _bin("*", _n(grid_name), substitute(count, mapping))
             pointer = ir.Type(typ.base, typ.pointer + 1, tuple(q for q in typ.quals if q != "const"))
-            out.append(_decl(buf, pointer, ir.Cast(pointer, ir.Call(_n("malloc"), (
-                _bin("*", elems, ir.SizeOf(type=ir.Type(typ.base, typ.pointer))),)))))
+            out.append(_decl(buf, pointer, ir.Cast(pointer, ir.Call(_n("__xpiler_scratch"), (
+                _c(slot), _bin("*", elems, ir.SizeOf(type=ir.Type(typ.base, typ.pointer))))))))
             args.append(_n(buf))
-            frees.append(ir.ExprStmt(ir.Call(_n("free"), (_n(buf),))))
         out.append(ir.ExprStmt(ir.Launch(_n(kernel.name), (ir.Call(_n("dim3"), (ir.Cast(ir.Type("unsigned"), _n(grid_name)),)),
                                                              ir.Call(_n("dim3"), (_c(plan.block),))), tuple(args),
                                   template_args=call.template_args)))
-        return [ir.Block(tuple(out + frees))]
+        return [ir.Block(tuple(out))]
 
     @staticmethod
     def grid_expr(count) -> ir.Expr:

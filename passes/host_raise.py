@@ -149,8 +149,8 @@ class EntryRaiser:
                     v = strip_parens(var.init) if var.init is not None else None
                     if isinstance(v, ir.Cast):
                         v = strip_parens(v.operand)
-                    if isinstance(v, ir.Call) and call_name(v) in ("malloc", "calloc"):
-                        self.device.add(var.name)
+                    if isinstance(v, ir.Call) and call_name(v) in ("malloc", "calloc", "__xpiler_scratch"):
+                        self.device.add(var.name)   # (bind's scratch memory is device memory already)
                     elif var.dims and self.passed_to_launch(var.name):
                         if len(var.dims) != 1 or any(d is None for d in var.dims):
                             raise UnsupportedError(f"host-raise: local array {var.name} of {self.entry.name} used by "
@@ -398,7 +398,7 @@ class EntryRaiser:
                         init = strip_parens(v.init) if v.init is not None else None
                         if isinstance(init, ir.Cast):
                             init = strip_parens(init.operand)
-                        if v.name in self.device and isinstance(init, ir.Call):
+                        if v.name in self.device and isinstance(init, ir.Call) and call_name(init) in ("malloc", "calloc"):
                             out.append(ir.Decl((replace(v, init=None),), s.scope, s.storage))
                             out.append(ir.ExprStmt(self.alloc(_n(v.name), init)))
                         else:

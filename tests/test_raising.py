@@ -420,6 +420,26 @@ def test_a_thread_private_buffer_of_an_openmp_region_becomes_per_iteration_scrat
         np.testing.assert_allclose(y.reshape(B, L), e / e.sum(axis=1, keepdims=True), rtol=1e-5, atol=1e-7)
 
 
+def test_scratch_memory_is_kept_from_one_call_to_the_next():
+    # the per-block scratch of a launch is not allocated and freed around every launch (that costs
+    # more than small kernels run): the same memory serves the next call, grown when a call needs more
+    code = xpiler.translate(ROW_SOFTMAX, to="cuda", source="vnni")
+    assert "float *__xp_scratch_s_" in code and "(float *)__xpiler_scratch(0, " in code
+    assert "cudaFree(__xp_scratch" not in code and "cudaMalloc((void **)&__xp_scratch" not in code
+    from xpiler.emitters.c_prelude import TARGET_ENTRIES
+    probe = "#include <cuda_runtime.h>\n#include <stdlib.h>\n" + TARGET_ENTRIES["cuda"]["__xpiler_scratch"][0] + """
+extern "C" void probe(long long *same) {
+  void *a = __xpiler_scratch(0, 100), *b = __xpiler_scratch(0, 64), *c = __xpiler_scratch(1, 100);
+  void *d = __xpiler_scratch(0, 4096), *e = __xpiler_scratch(0, 4096);
+  same[0] = a == b;                   // a call needing no more: the same memory
+  same[1] = a != c && c != 0;         // another slot: its own
+  same[2] = d != 0 && d == e;         // grown once, then kept
+}"""
+    same = np.zeros(3, np.int64)
+    xpiler.run(probe, [same], entry="probe", lang="cuda", backend="emulate")
+    assert same.tolist() == [1, 1, 1]
+
+
 def test_half_precision_on_bang_is_bangs_own_half():
     # __half is BANG's half: a ?: between a converted constant and a __half variable has one type
     src = """#include <hip/hip_runtime.h>

@@ -371,10 +371,43 @@ def _device_dot_product(a: str, b: str, target: str) -> str:
             "}")
 
 
+def _kept_scratch(api: str) -> str:
+    """C text of ``__xpiler_scratch(slot, bytes)``: the scratch memory of a launch (per-block buffers
+    too large for shared memory, :mod:`passes.bind`), kept from one call of the host entry to the next
+    and grown when a call needs more. Allocating and freeing it around every launch costs more than a
+    small kernel runs (the free waits for the device). One buffer per slot, host thread and device,
+    released when the process ends; None (a null pointer) when the allocation fails."""
+    return (
+        "// Scratch memory of a launch, kept from one call to the next (per slot, host thread and device)\n"
+        "// and grown when a call needs more; released when the process ends.\n"
+        "struct __xpiler_kept {\n  int slot, device;\n  size_t bytes;\n  void *memory;\n  struct __xpiler_kept *next;\n};\n"
+        "static void *__xpiler_scratch(int slot, size_t bytes) {\n"
+        "  static thread_local struct __xpiler_kept *kept = 0;\n"
+        "  int device = 0;\n"
+        f"  {api}GetDevice(&device);\n"
+        "  struct __xpiler_kept *k = kept;\n"
+        "  while (k && (k->slot != slot || k->device != device))\n    k = k->next;\n"
+        "  if (!k) {\n"
+        "    k = (struct __xpiler_kept *)calloc(1, sizeof *k);\n"
+        "    if (!k)\n      return 0;\n"
+        "    k->slot = slot;\n    k->device = device;\n    k->next = kept;\n    kept = k;\n"
+        "  }\n"
+        "  if (k->bytes < bytes) {\n"
+        f"    if (k->memory)\n      {api}Free(k->memory);\n"
+        "    k->memory = 0;\n    k->bytes = 0;\n"
+        f"    if ({api}Malloc(&k->memory, bytes) != {api}Success)\n      return 0;\n"
+        "    k->bytes = bytes;\n"
+        "  }\n"
+        "  return k->memory;\n"
+        "}")
+
+
 # tensorize{target=cuda|hip} (passes/tensorize.py): byte dot products by the GPUs' four-byte dot
-# product instructions (intrinsic registry: vnni.dot_*, spelled the same on every target)
-TARGET_ENTRIES = {target: {f"__xp_dot_{a}{b}": (_device_dot_product(a, b, target), ())
-                           for a, b in (("s8", "s8"), ("u8", "s8"), ("u8", "u8"))} for target in ("cuda", "hip")}
+# product instructions (intrinsic registry: vnni.dot_*, spelled the same on every target); bind's kept
+# scratch memory
+TARGET_ENTRIES = {target: {**{f"__xp_dot_{a}{b}": (_device_dot_product(a, b, target), ())
+                              for a, b in (("s8", "s8"), ("u8", "s8"), ("u8", "u8"))},
+                           "__xpiler_scratch": (_kept_scratch(target), ())} for target in ("cuda", "hip")}
 
 
 def needed(module: ir.Module, entries: dict = ENTRIES) -> list[str]:
@@ -476,7 +509,7 @@ def with_target_prelude(module: ir.Module, target: str) -> ir.Module:
     prelude = []
     own = TARGET_ENTRIES.get(target, {})
     for name in needed(module, {**ENTRIES, **own}):
-        text = own.get(name, DEVICE_ENTRIES.get(name, ENTRIES[name]))[0]
+        text = (own[name] if name in own else DEVICE_ENTRIES.get(name) or ENTRIES[name])[0]
         if name in skip or not text or (target in ("cuda", "hip") and ("half" in text or name.startswith("__h"))):
             continue  # the SIMT headers (and the emulation's) have their own half precision
         if target == "bang" and name == "__xpiler_union_job":  # the enum is bang.h's own
