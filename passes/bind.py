@@ -17,9 +17,9 @@ once for any number of workers (proved in :mod:`xpiler.synth.binding`):
 * ``cuda`` / ``hip``, *block*: one block per iteration, when the body keeps buffers (NRAM tiles,
   per-thread arrays of a recovered SIMT block) or has thread loops of its own. The body is raised at
   block level: its buffers become ``__shared__`` (or per-block global scratch beyond 48 KB), its
-  parallel loops are distributed over the block's threads and followed by ``__syncthreads()`` (a
-  loop over rows each reduced, too few to fill the block or counted at run time, runs its rows one
-  after another, each reduced by all the threads), statements that only compute scalars run redundantly in every thread, and the remaining
+  parallel loops are distributed over the block's threads and followed by ``__syncthreads()`` (but
+  a loop over a few rows, each reduced, runs its rows one after another, each reduced by all the
+  threads), statements that only compute scalars run redundantly in every thread, and the remaining
   statements run in thread 0 followed by a barrier (the scalars they write become ``__shared__``).
 * ``bang``: iterations over tasks, ``for (f = taskId; f < N; f += taskDim)``, the body sequential in
   its task (buffers up to the NRAM capacity in ``__nram__``); UNION1 over 4 clusters x 4 cores.
@@ -30,8 +30,9 @@ one task (bang); when its last loop alone has one, the statements before it are 
 own launched first (:func:`split_prologues`; cuda, hip, bang). Host calls become launches whose grid is computed from the call's arguments;
 scratch buffers (per-block buffers beyond shared memory) are kept from one call to the next
 (``__xpiler_scratch(slot, bytes)``, :mod:`xpiler.emitters.c_prelude`: grown when a call needs more,
-one per host thread and device, released when the process ends), since allocating and freeing them
-around every launch costs more than a small kernel runs.
+one per host thread and device, released when the process ends; a ``cudaDeviceReset`` between calls
+invalidates it), since allocating and freeing them around every launch costs more than a small
+kernel runs.
 """
 
 from __future__ import annotations
@@ -43,9 +44,8 @@ from xpiler import ir
 from xpiler.errors import UnsupportedError
 from xpiler.ir.analysis import is_name, strip_parens
 from xpiler.ir.transform import rename
-from xpiler.ir.effects import (assigned_scalars, call_name, declaration_counts, declared_names, free_names, header_names, is_array_decl,
-                               touches_memory,
-                               used_names, writes_memory)
+from xpiler.ir.effects import (assigned_scalars, call_name, declaration_counts, declared_names, free_names, header_names,
+                               is_array_decl, touches_memory, used_names, writes_memory)
 
 from .base import ModulePass, PassError
 from .block_reduce import (MIN_ITERATIONS, Reduction, combined, find_reduction, identity, partial_update, reads_only,
@@ -666,9 +666,9 @@ class BlockRaiser:
 
     def few_reduced_rows(self, s: ir.For, scalars) -> bool:
         """A loop over rows, each reduced by a loop the block's threads can share, whose trip count
-        is not known to fill the block (``for (i = 0; i < nr; ++i) { s = 0; for (k = 0; k < cols;
-        ++k) s += ...; ... }``, ``nr`` the rows of a tile): the rows run one after another, each
-        reduced by all the threads, rather than a few threads walking a whole row each."""
+        is bounded by a quarter of the block (``for (i = 0; i < nr; ++i) { s = 0; for (k = 0; k <
+        cols; ++k) s += ...; ... }``, ``nr`` the rows of a tile, at most 64): the rows run one after
+        another, each reduced by all the threads, rather than a few threads walking a whole row each."""
         rows = self.upper_bound(trip_count(*s.canonical()[1:]))
         if rows is None or rows > self.threads // 4:
             return False

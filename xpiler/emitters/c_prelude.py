@@ -376,7 +376,7 @@ def _kept_scratch(api: str) -> str:
     too large for shared memory, :mod:`passes.bind`), kept from one call of the host entry to the next
     and grown when a call needs more. Allocating and freeing it around every launch costs more than a
     small kernel runs (the free waits for the device). One buffer per slot, host thread and device,
-    released when the process ends; None (a null pointer) when the allocation fails."""
+    released when the process ends; a null pointer when the allocation fails."""
     return (
         "// Scratch memory of a launch, kept from one call to the next (per slot, host thread and device)\n"
         "// and grown when a call needs more; released when the process ends.\n"
