@@ -19,7 +19,8 @@ once for any number of workers (proved in :mod:`xpiler.synth.binding`):
   block level: its buffers become ``__shared__`` (or per-block global scratch beyond 48 KB), its
   parallel loops are distributed over the block's threads and followed by ``__syncthreads()`` (but
   a loop over a few rows, each reduced, runs its rows one after another, each reduced by all the
-  threads), statements that only compute scalars run redundantly in every thread, and the remaining
+  threads, where a cost model says so: at run time where the sizes are known only then),
+  statements that only compute scalars run redundantly in every thread, and the remaining
   statements run in thread 0 followed by a barrier (the scalars they write become ``__shared__``).
 * ``bang``: iterations over tasks, ``for (f = taskId; f < N; f += taskDim)``, the body sequential in
   its task (buffers up to the NRAM capacity in ``__nram__``); UNION1 over 4 clusters x 4 cores.
@@ -579,7 +580,7 @@ class BlockRaiser:
                             self.shared_scalars[v] = scalars[v]
                             changed = True
             for i, s in enumerate(stmts):
-                if modes[i] in ("redundant", "distribute") and (assigned_scalars(s) | self.decl_names(s)) & set(self.shared_scalars):
+                if modes[i] in ("redundant", "distribute", "choose") and (assigned_scalars(s) | self.decl_names(s)) & set(self.shared_scalars):
                     modes[i] = "single"
                     changed = True
         out = []
@@ -617,7 +618,10 @@ class BlockRaiser:
         if isinstance(s, ir.For) and s.canonical() is not None and s.kind != "blocks" and \
                 s.canonical()[0] not in assigned_scalars(s.body) and self.parallel(s) and \
                 not any(isinstance(n, ir.Jump) for n in ir.walk(s.body)):
-            return "recurse" if self.chunked(s) or self.few_reduced_rows(s, scalars) else "distribute"
+            if self.chunked(s):
+                return "recurse"
+            rows = self.few_reduced_rows(s, scalars)
+            return "recurse" if rows is True else "distribute" if rows is False else "choose"
         if isinstance(s, ir.For) and self.reduction(s, scalars) is not None:
             return "reduce"
         if isinstance(s, ir.For) and self.interchanged(s) is not None:
@@ -664,27 +668,37 @@ class BlockRaiser:
         return (trips is None or trips >= 32) and inner.canonical()[0] not in assigned_scalars(inner.body) and \
             self.parallel(inner, (s,))
 
-    def few_reduced_rows(self, s: ir.For, scalars) -> bool:
-        """A loop over rows, each reduced by a loop the block's threads can share, whose trip count
-        is bounded by a quarter of the block (``for (i = 0; i < nr; ++i) { s = 0; for (k = 0; k <
-        cols; ++k) s += ...; ... }``, ``nr`` the rows of a tile, at most 64): the rows run one after
-        another, each reduced by all the threads, rather than a few threads walking a whole row each."""
-        rows = self.upper_bound(trip_count(*s.canonical()[1:]))
-        if rows is None or rows > self.threads // 4:
-            return False
+    def few_reduced_rows(self, s: ir.For, scalars):
+        """A loop over rows, each reduced by a loop the block's threads can share (``for (i = 0; i <
+        nr; ++i) { s = 0; for (k = 0; k < cols; ++k) s += ...; ... }``, ``nr`` the rows of a tile):
+        True when its rows should run one after another, each reduced by all the threads, rather
+        than a few threads walking a whole row each; False when not; or the condition that decides
+        it at run time. A row reduced by the block costs its share of the row and the tree's
+        barriers, a row walked by one thread the whole row: with at most a quarter of the block of
+        rows, the rows run in turn unless the row length is a constant too short to pay for the
+        barriers; with more rows, or a count known at run time only, and a row length known at run
+        time only, ``rows * (length / threads + 2 log2(threads)) < length`` decides."""
+        rows_expr = trip_count(*s.canonical()[1:])
+        rows = self.upper_bound(rows_expr)
         inner = dict(scalars)
         if isinstance(s.init, ir.Decl):
             inner.update({v.name: v.type for v in s.init.vars})
         stmts = _stmts(s.body)
         inner.update(self.block_scalars(stmts))
+        barriers = 2 * self.threads.bit_length()
         for t in stmts:
-            if isinstance(t, ir.For) and self.reduction(t, inner) is not None:
-                # a row reduced by the block costs its share of the row and the tree's barriers; a row
-                # walked by one thread costs the whole row (a length known at run time only is taken
-                # to be long: the rows of a tile are few because the rows are long)
-                length = self.upper_bound(trip_count(*t.canonical()[1:]))
-                if length is None or rows * (-(-length // self.threads) + 2 * self.threads.bit_length()) < length:
+            if not isinstance(t, ir.For) or self.reduction(t, inner) is None:
+                continue
+            length_expr = trip_count(*t.canonical()[1:])
+            length = self.upper_bound(length_expr)
+            if rows is not None and rows <= self.threads // 4:
+                if length is None or rows * (-(-length // self.threads) + barriers) < length:
                     return True
+                continue
+            if length is None and not used_names(length_expr) & (declared_names(s) | assigned_scalars(s)) \
+                    and not touches_memory(length_expr):
+                per_row = _bin("+", _bin("/", length_expr, _c(self.threads)), _c(barriers))
+                return _bin("<", _bin("*", ir.Cast(LL, _p(rows_expr)), per_row), length_expr)
         return False
 
     def upper_bound(self, e, depth: int = 0) -> int | None:
@@ -796,6 +810,9 @@ class BlockRaiser:
             return [self.distribute(s), sync]
         if mode == "reduce":
             return [self.reduce(self.reduction(s, scalars))]
+        if mode == "choose":   # rows in turn or rows over the threads, decided at run time
+            return [ir.If(self.few_reduced_rows(s, scalars), ir.Block(tuple(self.emit(s, "recurse", scalars))),
+                          ir.Block(tuple(self.emit(s, "distribute", scalars))))]
         if mode == "interchange":
             return [self.distribute(self.interchanged(s)), sync]
         if mode == "recurse":

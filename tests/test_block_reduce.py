@@ -172,3 +172,19 @@ def test_the_few_rows_of_a_tile_are_reduced_one_after_another_by_the_whole_block
     y = np.zeros_like(x)
     xpiler.run(code, [x, gamma, y, rows, cols], entry="rmsnorm", lang="cuda", backend="emulate")
     np.testing.assert_allclose(y, rmsnorm(x) * gamma, rtol=1e-5, atol=1e-6)
+
+
+def test_rows_of_a_tile_counted_at_run_time_choose_in_turn_or_over_the_threads_at_run_time():
+    # BANG GEMV over row tiles of W_FLOATS / K rows (gemv_mlp_tiled.mlu): neither the rows of a tile
+    # nor the row length K are known before the call; long rows run in turn, each reduced by the
+    # block, and many short ones run one per thread
+    from xpiler import suite
+    code = xpiler.translate((suite.suite_dir() / "bang" / "gemv_mlp_tiled.mlu").read_text(), to="cuda", source="bang")
+    kernel = code.split('extern "C"')[0]
+    assert "if (((long long)nr * ((K / 256) + 18)) < K) {\n          for (int h = 0; h < nr; ++h) {" in kernel
+    assert "} else {\n          for (int h = (int)threadIdx.x; h < nr; h += blockDim.x) {" in kernel
+    for M, K in ((512, 4096), (4000, 16)):     # 16 rows of 4096 in turn; 250 rows of 16 over the threads
+        A, x = np.random.rand(M, K).astype(np.float32), np.random.rand(K).astype(np.float32)
+        y = np.zeros(M, np.float32)
+        xpiler.run(code, [A, x, y, M, K], entry="gemv_tiled_kernel", lang="cuda", backend="emulate")
+        np.testing.assert_allclose(y, A.astype(np.float64) @ x.astype(np.float64), rtol=1e-5)
