@@ -45,8 +45,8 @@ from xpiler import ir
 from xpiler.errors import UnsupportedError
 from xpiler.ir.analysis import is_name, strip_parens
 from xpiler.ir.transform import rename
-from xpiler.ir.effects import (assigned_scalars, call_name, declaration_counts, declared_names, free_names, header_names,
-                               is_array_decl, touches_memory, used_names, writes_memory)
+from xpiler.ir.effects import (assigned_scalars, call_name, declared_names, free_names, header_names, is_array_decl,
+                               touches_memory, used_names, writes_memory)
 
 from .base import ModulePass, PassError
 from .block_reduce import (MIN_ITERATIONS, Reduction, combined, find_reduction, identity, partial_update, reads_only,
@@ -527,15 +527,8 @@ def has_thread_loops(node) -> bool:
 class BlockRaiser:
     """Raise a sequential body to the threads of one block (see the module docstring)."""
 
-    def __init__(self, target: str, parallel: ParallelLoops, f: ir.Function, threads: int, constants: dict):
+    def __init__(self, target: str, parallel: ParallelLoops, f: ir.Function, threads: int):
         self.target = target
-        self.constants = constants
-        # the values of the scalars declared once with a value and never assigned (for bounds)
-        counts = declaration_counts(f.body)
-        self.values = {v.name: v.init for n in ir.walk(f.body) if isinstance(n, ir.Decl) for v in n.vars
-                       if not v.dims and v.init is not None and counts[v.name] == 1}
-        for name in assigned_scalars(f.body):
-            self.values.pop(name, None)
         self.parallel = parallel
         self.threads = threads
         self.shared_arrays: list[ir.Declarator] = []
@@ -703,18 +696,20 @@ class BlockRaiser:
 
     def upper_bound(self, e, depth: int = 0) -> int | None:
         """A constant no smaller than ``e`` (an ``int`` expression), where the constants, the values of
-        scalars set once and the minimums written as ternaries (``a < b ? a : b``) give one."""
+        the function's invariant integers (the dependence analysis's: declared once, never assigned)
+        and the minimums written as ternaries (``a < b ? a : b``) give one."""
         e = strip_parens(e)
-        value = const_value(e, self.constants)
+        value = const_value(e, self.parallel.constants)
         if value is not None or depth > 8:
             return value
-        if isinstance(e, ir.Name) and e.id in self.values:
-            return self.upper_bound(self.values[e.id], depth + 1)
+        values = self.parallel.env.invariants if self.parallel.env is not None else {}
+        if isinstance(e, ir.Name) and e.id in values:
+            return self.upper_bound(values[e.id], depth + 1)
         if isinstance(e, ir.BinOp) and e.op == "-":
             # min(b + c, x) - b <= c (a chunk's length: e = i + 32 < N ? i + 32 : N; e - i)
             left, right = strip_parens(e.left), strip_parens(e.right)
-            if isinstance(left, ir.Name) and left.id in self.values:
-                left = strip_parens(self.values[left.id])
+            if isinstance(left, ir.Name) and left.id in values:
+                left = strip_parens(values[left.id])
             branches = [strip_parens(b) for b in (left.then, left.other)] if isinstance(left, ir.Ternary) else [left]
             bounds = [self.upper_bound(b.right, depth + 1) for b in branches
                       if isinstance(b, ir.BinOp) and b.op == "+" and strip_parens(b.left) == right]
@@ -1103,7 +1098,7 @@ class Binder:
             params = f.params + tuple(ir.Param(name, ir.Type(typ.base, 1, typ.quals)) for name, typ, _ in scratch)
             self.plans[f.name] = Plan(self.inline_pre(grid, nest.pre), threads, scratch=scratch)
             return replace(f, quals=quals, kind="kernel", params=params, body=ir.Block(tuple(nest.pre) + (loop,)))
-        raiser = BlockRaiser(self.target, self.parallel, f, threads, self.constants)
+        raiser = BlockRaiser(self.target, self.parallel, f, threads)
         scalar_params = {p.name: p.type for p in f.params if not p.type.is_pointer and not p.dims}
         if nest is None:
             body = raiser.run(f.body.body, scalar_params)
@@ -1165,7 +1160,7 @@ class Binder:
         """The body reduces a long row and maps one (a loop the block can reduce, and a long parallel
         loop): in one thread per iteration, each thread would walk its own row (neither coalesced nor
         enough threads when rows are few); in a block, the row's elements are the threads."""
-        raiser = BlockRaiser(self.target, self.parallel, f, self.threads, self.constants)
+        raiser = BlockRaiser(self.target, self.parallel, f, self.threads)
         scalars = {**{p.name: p.type for p in f.params if not p.type.is_pointer and not p.dims},
                    **BlockRaiser.block_scalars(nest.pre), **BlockRaiser.block_scalars(nest.body.body)}
         reduces = maps = False

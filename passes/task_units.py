@@ -345,12 +345,9 @@ def _early_exits(stmts: list) -> tuple[list | None, tuple]:
     if not stmts or not _is_label(stmts[-1]):
         return stmts, ()
     label = stmts[-1].text[:-2]
-    if len(stmts) < 2 or not isinstance(stmts[-2], ir.Block):
+    inner = _spliceable(stmts[:-2], stmts[-2]) if len(stmts) >= 2 else None
+    if inner is None:
         return None, ()
-    outer = {d.name for x in stmts[:-2] for d in ir.walk(x) if isinstance(d, ir.Declarator)}
-    inner = [x for x in stmts[-2].body if not isinstance(x, ir.Comment)]
-    if outer & {d.name for x in inner for d in ir.walk(x) if isinstance(d, ir.Declarator)}:
-        return None, ()   # the block's names would clash with the task's once spliced
     kept, exits = list(stmts[:-2]), []
     for x in inner:
         if isinstance(x, ir.If) and x.other is None and _jumps_to(x.then, label):
@@ -365,13 +362,24 @@ def _early_exits(stmts: list) -> tuple[list | None, tuple]:
 def _spliced(stmts: list | None) -> list | None:
     """The statements with a block that ends them spliced in (an inlined helper's body: ``{ int Ho =
     ...; for (r = ...) ... }``), while its names do not clash with those declared before it."""
-    while stmts and isinstance(stmts[-1], ir.Block):
-        outer = {d.name for x in stmts[:-1] for d in ir.walk(x) if isinstance(d, ir.Declarator)}
-        inner = [x for x in stmts[-1].body if not isinstance(x, ir.Comment)]
-        if outer & {d.name for x in inner for d in ir.walk(x) if isinstance(d, ir.Declarator)}:
+    while stmts:
+        inner = _spliceable(stmts[:-1], stmts[-1])
+        if inner is None:
             break
         stmts = stmts[:-1] + inner
     return stmts
+
+
+def _spliceable(before: list, block) -> list | None:
+    """The statements of ``block`` (comments dropped) when it is a block that may be spliced after
+    ``before``: None when it is not a block or declares a name ``before`` declares."""
+    if not isinstance(block, ir.Block):
+        return None
+    outer = {d.name for x in before for d in ir.walk(x) if isinstance(d, ir.Declarator)}
+    inner = [x for x in block.body if not isinstance(x, ir.Comment)]
+    if outer & {d.name for x in inner for d in ir.walk(x) if isinstance(d, ir.Declarator)}:
+        return None
+    return inner
 
 
 def _is_label(s) -> bool:
