@@ -22,6 +22,9 @@ once for any number of workers (proved in :mod:`xpiler.synth.binding`):
   threads, where a cost model says so: at run time where the sizes are known only then),
   statements that only compute scalars run redundantly in every thread, and the remaining
   statements run in thread 0 followed by a barrier (the scalars they write become ``__shared__``).
+  Also block mode: a body that reduces a row lying along memory which neighbouring iterations would
+  read rows apart (a GEMV), where a cost model says so; where the sizes are the call's, both
+  versions under a test the kernel and its grid make at run time (``Binder.reduces_strided_rows``).
 * ``bang``: iterations over tasks, ``for (f = taskId; f < N; f += taskDim)``, the body sequential in
   its task (buffers up to the NRAM capacity in ``__nram__``); UNION1 over 4 clusters x 4 cores.
 * ``vnni``: ``#pragma omp parallel for collapse(k)`` on the chain, in place.
@@ -485,6 +488,66 @@ def decode(nest: Nest, index: ir.Expr) -> list:
 
 
 # ---- arrays -----------------------------------------------------------------------------------------
+RESIDENT_BLOCKS = 1024   # blocks of 256 threads a GPU of the H100's size runs at once (132 SMs x 8)
+
+
+def blocks_pay(rows: int, length: int, threads: int) -> bool:
+    """Whether ``rows`` reductions of ``length`` elements run sooner one per block (each thread
+    ``length / threads`` elements, then a tree of barriers: about 16 steps more) than one per thread
+    (``length`` steps, each thread alone, a wave of threads at a time): a cost model in steps of
+    one load, for a GPU that runs :data:`RESIDENT_BLOCKS` blocks at once."""
+    waves_of_blocks = rows / RESIDENT_BLOCKS
+    waves_of_threads = max(1.0, rows / (RESIDENT_BLOCKS * threads))
+    return waves_of_blocks * (length / threads + 16) < waves_of_threads * length
+
+
+def blocks_pay_expr(rows: ir.Expr, length: ir.Expr, threads: int) -> ir.Expr:
+    """:func:`blocks_pay` as a condition the kernel evaluates: ``rows * (length / threads + 16) <
+    RESIDENT_BLOCKS * length`` in ``long long`` (it holds only for fewer rows than a wave of threads,
+    so the wave count of one thread per row is 1 wherever it holds)."""
+    rows, length = ir.Cast(LL, _p(rows)), ir.Cast(LL, _p(length))
+    return _bin("<", _bin("*", rows, _bin("+", _bin("/", length, _c(threads)), _c(16))),
+                _bin("*", _c(RESIDENT_BLOCKS), length))
+
+
+SYMBOLIC = "symbolic"   # a stride that is a multiple of a value known only at run time
+
+
+def _address(e: ir.Index, values: dict, local: set, depth: int = 8):
+    """The element offset ``e`` reads from the start of its array, as an expression, with the
+    pointers and scalars the body defines once (``values``) written out; None for arrays in
+    ``local`` (private to the iteration) or a base that is not a pointer plus offsets."""
+    base, offset = strip_parens(e.base), e.index
+    while depth > 0:
+        depth -= 1
+        if isinstance(base, ir.Cast) and base.type.is_pointer:
+            base = strip_parens(base.operand)
+        elif isinstance(base, ir.BinOp) and base.op == "+":
+            base, offset = strip_parens(base.left), _bin("+", base.right, offset)
+        elif isinstance(base, ir.Name) and base.id in values and base.id not in local:
+            base = strip_parens(values[base.id])
+        else:
+            break
+    if not isinstance(base, ir.Name) or base.id in local:
+        return None
+    return substitute(offset, values)
+
+
+def _stride(offset, var: str, constants: dict):
+    """How far ``offset`` moves when ``var`` grows by one: an int, :data:`SYMBOLIC` (a multiple of
+    names: ``i * K``), or None (not linear in ``var``)."""
+    from .tensorize import _polynomial
+    poly = _polynomial(offset, constants, var)
+    if poly is None:
+        return None
+    terms = {m: k for m, k in poly.items() if var in m}
+    if any(m.count(var) > 1 for m in terms):
+        return None
+    if any(m != (var,) for m in terms):
+        return SYMBOLIC
+    return terms.get((var,), 0)
+
+
 def array_bytes(decl_var: ir.Declarator, env: dict) -> int | None:
     size = type_bytes(decl_var.type)
     if size is None:
@@ -1081,23 +1144,58 @@ class Binder:
 
     # -- cuda / hip ------------------------------------------------------------------------------------
     def simt(self, f: ir.Function, nest: Nest | None) -> ir.Function:
+        if nest is None:
+            return self.simt_block(f, nest)
+        mode = self.block_mode(f, nest)
+        if mode is True:
+            return self.simt_block(f, nest)
+        if mode is False:
+            return self.simt_flat(f, nest)
+        return self.simt_choice(f, nest, mode)
+
+    def simt_choice(self, f: ir.Function, nest: Nest, condition: ir.Expr) -> ir.Function:
+        """Both kernels in one, ``if (condition) {one block per iteration} else {one thread per
+        iteration}`` after the prologue (the condition reads only parameters and the prologue's
+        scalars: every thread takes the same branch, so the block's barriers stay whole), and a grid
+        for each under the same condition. Where the two differ in more than their loop (scratch
+        buffers, parameters the block version copies to shared memory), one block per iteration."""
+        flat = self.simt_flat(f, nest)
+        flat_plan = self.plans[f.name]
+        block = self.simt_block(f, nest)
+        block_plan = self.plans[f.name]
+        pre = tuple(flat.body.body[:-1])
+        blocks_pre = block.body.body[len(block.body.body) - 1 - len(pre):-1]
+        if flat_plan.scratch or block_plan.scratch or flat.params != block.params or blocks_pre != pre:
+            return block
+        chosen = ir.If(condition, ir.Block((block.body.body[-1],)), ir.Block((flat.body.body[-1],)))
+        grid = ir.Ternary(self.inline_pre(condition, nest.pre), block_plan.grid, flat_plan.grid)
+        self.plans[f.name] = replace(block_plan, grid=grid)
+        return replace(block, body=ir.Block(block.body.body[:-1] + (chosen,)))
+
+    def simt_flat(self, f: ir.Function, nest: Nest) -> ir.Function:
+        """One thread per iteration of the nest (the kernel and its plan)."""
         quals = ("__global__",)
         threads = self.threads
-        if nest is not None and not self.block_mode(f, nest):
-            index = "__xp_f"
-            gid = _bin("+", _bin("*", ir.Cast(LL, _builtin("blockIdx", "x")), _builtin("blockDim", "x")),
-                       _builtin("threadIdx", "x"))
-            stride = _bin("*", ir.Cast(LL, _builtin("gridDim", "x")), _builtin("blockDim", "x"))
-            inner, scratch = self.thread_scratch(nest.body, gid, threads, nest.pre)
-            body = ir.Block(tuple(decode(nest, _n(index))) + inner.body)
-            loop = ir.For(_decl(index, LL, gid), _bin("<", _n(index), nest.count),
-                          ir.Assign(_n(index), "+=", stride), body, "parallel:thread")
-            grid = _bin("/", _bin("+", nest.count, _c(threads - 1)), _c(threads))
-            if scratch:  # every thread of the grid has its scratch: a grid of at most FLAT_SCRATCH_BLOCKS
-                grid = ir.Ternary(_bin(">", grid, _c(FLAT_SCRATCH_BLOCKS)), _c(FLAT_SCRATCH_BLOCKS), grid)
-            params = f.params + tuple(ir.Param(name, ir.Type(typ.base, 1, typ.quals)) for name, typ, _ in scratch)
-            self.plans[f.name] = Plan(self.inline_pre(grid, nest.pre), threads, scratch=scratch)
-            return replace(f, quals=quals, kind="kernel", params=params, body=ir.Block(tuple(nest.pre) + (loop,)))
+        index = "__xp_f"
+        gid = _bin("+", _bin("*", ir.Cast(LL, _builtin("blockIdx", "x")), _builtin("blockDim", "x")),
+                   _builtin("threadIdx", "x"))
+        stride = _bin("*", ir.Cast(LL, _builtin("gridDim", "x")), _builtin("blockDim", "x"))
+        inner, scratch = self.thread_scratch(nest.body, gid, threads, nest.pre)
+        body = ir.Block(tuple(decode(nest, _n(index))) + inner.body)
+        loop = ir.For(_decl(index, LL, gid), _bin("<", _n(index), nest.count),
+                      ir.Assign(_n(index), "+=", stride), body, "parallel:thread")
+        grid = _bin("/", _bin("+", nest.count, _c(threads - 1)), _c(threads))
+        if scratch:  # every thread of the grid has its scratch: a grid of at most FLAT_SCRATCH_BLOCKS
+            grid = ir.Ternary(_bin(">", grid, _c(FLAT_SCRATCH_BLOCKS)), _c(FLAT_SCRATCH_BLOCKS), grid)
+        params = f.params + tuple(ir.Param(name, ir.Type(typ.base, 1, typ.quals)) for name, typ, _ in scratch)
+        self.plans[f.name] = Plan(self.inline_pre(grid, nest.pre), threads, scratch=scratch)
+        return replace(f, quals=quals, kind="kernel", params=params, body=ir.Block(tuple(nest.pre) + (loop,)))
+
+    def simt_block(self, f: ir.Function, nest: Nest | None) -> ir.Function:
+        """One block per iteration of the nest, or the whole function in one block (the kernel and
+        its plan)."""
+        quals = ("__global__",)
+        threads = self.threads
         raiser = BlockRaiser(self.target, self.parallel, f, threads)
         scalar_params = {p.name: p.type for p in f.params if not p.type.is_pointer and not p.dims}
         if nest is None:
@@ -1133,11 +1231,13 @@ class Binder:
             (name, typ, count) for name, typ, count in scratch])
         return replace(f, quals=quals, kind="kernel", params=params, body=ir.Block(tuple(decls) + tuple(body)))
 
-    def block_mode(self, f: ir.Function, nest: Nest) -> bool:
+    def block_mode(self, f: ir.Function, nest: Nest):
         """Block mode for bodies with thread loops or large constant buffers, and for rows that are
         reduced and mapped (normalisations, softmax); a body whose only large buffers have a size
         known at run time (a per-iteration scratch row ``float s[L]``) runs one thread per
-        iteration, each with its slice of a global scratch buffer."""
+        iteration, each with its slice of a global scratch buffer. Rows reduced along memory that one
+        thread per iteration would read apart: :meth:`reduces_strided_rows` (True, False or the
+        condition under which a block per iteration pays)."""
         if has_thread_loops(nest.body) or self.reduces_rows(f, nest):
             return True
         if any(is_task_loop(loop) or loop.kind == "blocks" for loop in nest.loops) and \
@@ -1154,7 +1254,7 @@ class Binder:
                     return True
                 continue
             total += size
-        return total > FLAT_ARRAY_LIMIT
+        return total > FLAT_ARRAY_LIMIT or self.reduces_strided_rows(f, nest)
 
     def reduces_rows(self, f: ir.Function, nest: Nest) -> bool:
         """The body reduces a long row and maps one (a loop the block can reduce, and a long parallel
@@ -1176,6 +1276,60 @@ class Binder:
             elif raiser.reduction(s, scalars) is not None:
                 reduces = True
         return reduces and maps
+
+    def reduces_strided_rows(self, f: ir.Function, nest: Nest):
+        """The body reduces a row that lies along memory, and neighbouring iterations of the nest read
+        rows apart (a GEMV, ``y[i] = sum_k A[i * K + k] * x[k]``, or a norm's sum of squares): in one
+        thread per iteration, the threads of a warp would each walk their own row, every load a
+        separate transaction, and rows are often too few to fill the GPU; in a block, the row's
+        elements are the threads, read together. A GEMM's ``sum_k A[i * K + k] * B[k * N + j]``, whose
+        neighbouring iterations (``j``, ``j + 1``) read neighbouring elements, stays one thread per
+        iteration (coalesced, and reductions per element would multiply the barriers). Whether the
+        block pays is :func:`blocks_pay`'s model: True or False where the row count and the row length
+        are known before the call, else the condition (an expression over the kernel's parameters and
+        its prologue's scalars) under which it does, for :meth:`simt` to test when the kernel runs."""
+        last = nest.loops[-1].canonical()
+        if last is None:
+            return False
+        step = const_value(last[3], self.constants)
+        if step is None or step == 0:
+            return False
+        var = last[0]
+        raiser = BlockRaiser(self.target, self.parallel, f, self.threads)
+        scalars = {**{p.name: p.type for p in f.params if not p.type.is_pointer and not p.dims},
+                   **BlockRaiser.block_scalars(nest.pre), **BlockRaiser.block_scalars(nest.body.body)}
+        values = initializer_values((s for s in nest.body.body if isinstance(s, ir.Decl)),
+                                    exclude=assigned_scalars(nest.body))
+        local = {v.name for v in body_arrays(nest.body)}
+        rows = const_value(nest.count, self.constants)
+        for s in nest.body.body:
+            red = raiser.reduction(s, scalars) if isinstance(s, ir.For) and s.canonical() is not None and \
+                isinstance(s.init, ir.Decl) else None
+            if red is None:
+                continue
+            length = _bin("*", substitute(trip_count(*s.canonical()[1:]), values), _c(red.length))
+            trips = const_value(length, self.constants)
+            if rows is not None and trips is not None:
+                if not blocks_pay(rows, trips, self.threads):
+                    continue
+                choice = True
+            else:   # decided when the kernel runs, where the sizes are its parameters or the prologue's
+                choice = blocks_pay_expr(nest.count, length, self.threads)
+                known = {p.name for p in f.params} | {v.name for d in nest.pre if isinstance(d, ir.Decl)
+                                                      for v in d.vars}
+                if not free_names(choice) <= known:
+                    choice = True
+            along = [s.canonical()[0]] + [n.canonical()[0] for n in ir.walk(s.body)
+                                          if isinstance(n, ir.For) and n.canonical() is not None]
+            for n in ir.walk(s.body):
+                address = _address(n, values, local) if isinstance(n, ir.Index) else None
+                if address is None:
+                    continue
+                across = _stride(address, var, self.constants)
+                if across is not None and (across == SYMBOLIC or abs(across * step) > 1) and \
+                        any(_stride(address, v, self.constants) in (1, -1) for v in along):
+                    return choice
+        return False
 
     def has_parallel_loop(self, body: ir.Block) -> bool:
         return any(isinstance(n, ir.For) and n.canonical() is not None and isinstance(n.init, ir.Decl)

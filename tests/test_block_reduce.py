@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import xpiler
+from xpiler.suite import suite_dir
 
 RMSNORM = """#include <cmath>
 extern "C" void rmsnorm(const float *x, float *y, int rows, int cols) {
@@ -119,6 +120,53 @@ def test_a_running_sum_read_in_the_loop_is_not_a_reduction():
 def test_a_gemm_keeps_one_thread_per_output():
     # its reduction is the whole body (no row to map): one thread per output reads B coalesced
     code = xpiler.translate(GEMM, to="cuda", source="vnni")
+    assert "__xp_red" not in code and "blockIdx.x * blockDim.x" in code
+
+
+GEMV = """extern "C" void gemv(const float *A, const float *x, float *y, int M, int K) {
+  #pragma omp parallel for
+  for (int i = 0; i < M; ++i) {
+    float acc = 0.0f;
+    for (int k = 0; k < K; ++k) acc += A[i * K + k] * x[k];
+    y[i] = acc;
+  }
+}"""
+
+# AVX-512, the row through a pointer, two accumulators and a masked tail
+GEMV_LANES = (suite_dir() / "vnni" / "gemv_avx512_tail.cpp").read_text()
+
+
+def gemv(code, M, K, entry="gemv"):
+    A = np.random.rand(M, K).astype(np.float32) - 0.5
+    x = np.random.rand(K).astype(np.float32) - 0.5
+    y = np.zeros(M, np.float32)
+    xpiler.run(code, [A.ravel(), x, y, M, K], entry=entry, lang="cuda", backend="emulate")
+    return y, A.astype(np.float64) @ x.astype(np.float64)
+
+
+@pytest.mark.parametrize("source, entry", [(GEMV, "gemv"), (GEMV_LANES, "sgemv")], ids=["scalar", "lanes"])
+def test_a_gemv_of_few_long_rows_reduces_each_row_in_a_block_chosen_when_the_kernel_runs(source, entry):
+    # one thread per row: the warp's 32 threads read 32 rows K floats apart and rows are often too few
+    # to fill the GPU; a block per row pays while rows * (K / 256 + 16) < 1024 * K (sizes known only
+    # at the call: both versions, the same test in the kernel and for its grid)
+    code = xpiler.translate(source, to="cuda", source="vnni")
+    kernel, host = code.split('extern "C"')
+    block = "for (long long __xp_b = (long long)blockIdx.x; __xp_b < M; __xp_b += gridDim.x)"
+    flat = "for (long long __xp_f = ((long long)blockIdx.x * blockDim.x) + threadIdx.x; __xp_f < M;"
+    assert "if (((long long)M * (((long long)" in kernel and "< (1024 * (long long)" in kernel
+    assert kernel.index(block) < kernel.index("} else {") < kernel.index(flat) and "__xp_red" in kernel
+    assert "? M : (M + 255) / 256" in host
+    for M, K in ((5, 1000), (3, 37), (2, 4096), (1100, 37), (600, 8)):   # the last two: a thread per row
+        y, expected = gemv(code, M, K, entry)
+        np.testing.assert_allclose(y, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_a_gemv_of_known_sizes_is_decided_before_the_call():
+    few_long = GEMV.replace("int M, int K) {", "int M_, int K_) {\n  const int M = 112, K = 128;")
+    code = xpiler.translate(few_long, to="cuda", source="vnni").split('extern "C"')[0]
+    assert "__xp_b < 112" in code and "blockIdx.x * blockDim.x" not in code
+    many_short = GEMV.replace("int M, int K) {", "int M_, int K_) {\n  const int M = 100000, K = 64;")
+    code = xpiler.translate(many_short, to="cuda", source="vnni").split('extern "C"')[0]
     assert "__xp_red" not in code and "blockIdx.x * blockDim.x" in code
 
 
