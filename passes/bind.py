@@ -489,25 +489,34 @@ def decode(nest: Nest, index: ir.Expr) -> list:
 
 # ---- arrays -----------------------------------------------------------------------------------------
 RESIDENT_BLOCKS = 1024   # blocks of 256 threads a GPU of the H100's size runs at once (132 SMs x 8)
+TREE_STEPS = 16          # steps of a block's reduction tree, its barriers included, in the models below
+
+
+def reductions_test(rows: ir.Expr, length: ir.Expr, threads: int, tree: int, blocks: int = 1) -> ir.Expr:
+    """``(long long)rows * (length / threads + tree) < blocks * length``: the cost test, made when the
+    kernel runs, of reducing ``rows`` rows of ``length`` elements each by a block's threads (a share
+    of the row, then a tree of ``tree`` steps), ``blocks`` blocks at once, against walking each row
+    in one thread."""
+    per_row = _bin("+", _bin("/", length, _c(threads)), _c(tree))
+    budget = length if blocks == 1 else _bin("*", _c(blocks), length)
+    return _bin("<", _bin("*", ir.Cast(LL, _p(rows)), per_row), budget)
 
 
 def blocks_pay(rows: int, length: int, threads: int) -> bool:
     """Whether ``rows`` reductions of ``length`` elements run sooner one per block (each thread
-    ``length / threads`` elements, then a tree of barriers: about 16 steps more) than one per thread
+    ``length / threads`` elements, then a tree of barriers: :data:`TREE_STEPS` more) than one per thread
     (``length`` steps, each thread alone, a wave of threads at a time): a cost model in steps of
     one load, for a GPU that runs :data:`RESIDENT_BLOCKS` blocks at once."""
     waves_of_blocks = rows / RESIDENT_BLOCKS
     waves_of_threads = max(1.0, rows / (RESIDENT_BLOCKS * threads))
-    return waves_of_blocks * (length / threads + 16) < waves_of_threads * length
+    return waves_of_blocks * (length / threads + TREE_STEPS) < waves_of_threads * length
 
 
 def blocks_pay_expr(rows: ir.Expr, length: ir.Expr, threads: int) -> ir.Expr:
     """:func:`blocks_pay` as a condition the kernel evaluates: ``rows * (length / threads + 16) <
     RESIDENT_BLOCKS * length`` in ``long long`` (it holds only for fewer rows than a wave of threads,
     so the wave count of one thread per row is 1 wherever it holds)."""
-    rows, length = ir.Cast(LL, _p(rows)), ir.Cast(LL, _p(length))
-    return _bin("<", _bin("*", rows, _bin("+", _bin("/", length, _c(threads)), _c(16))),
-                _bin("*", _c(RESIDENT_BLOCKS), length))
+    return reductions_test(rows, ir.Cast(LL, _p(length)), threads, TREE_STEPS, RESIDENT_BLOCKS)
 
 
 SYMBOLIC = "symbolic"   # a stride that is a multiple of a value known only at run time
@@ -753,8 +762,7 @@ class BlockRaiser:
                 continue
             if length is None and not used_names(length_expr) & (declared_names(s) | assigned_scalars(s)) \
                     and not touches_memory(length_expr):
-                per_row = _bin("+", _bin("/", length_expr, _c(self.threads)), _c(barriers))
-                return _bin("<", _bin("*", ir.Cast(LL, _p(rows_expr)), per_row), length_expr)
+                return reductions_test(rows_expr, length_expr, self.threads, barriers)
         return False
 
     def upper_bound(self, e, depth: int = 0) -> int | None:
@@ -1238,7 +1246,13 @@ class Binder:
         iteration, each with its slice of a global scratch buffer. Rows reduced along memory that one
         thread per iteration would read apart: :meth:`reduces_strided_rows` (True, False or the
         condition under which a block per iteration pays)."""
-        if has_thread_loops(nest.body) or self.reduces_rows(f, nest):
+        if has_thread_loops(nest.body):
+            return True
+        # one raiser for both row checks: it remembers the reductions it has found
+        raiser = BlockRaiser(self.target, self.parallel, f, self.threads)
+        scalars = {**{p.name: p.type for p in f.params if not p.type.is_pointer and not p.dims},
+                   **BlockRaiser.block_scalars(nest.pre), **BlockRaiser.block_scalars(nest.body.body)}
+        if self.reduces_rows(nest, raiser, scalars):
             return True
         if any(is_task_loop(loop) or loop.kind == "blocks" for loop in nest.loops) and \
                 self.has_parallel_loop(nest.body):
@@ -1254,15 +1268,13 @@ class Binder:
                     return True
                 continue
             total += size
-        return total > FLAT_ARRAY_LIMIT or self.reduces_strided_rows(f, nest)
+        return total > FLAT_ARRAY_LIMIT or self.reduces_strided_rows(f, nest, raiser, scalars)
 
-    def reduces_rows(self, f: ir.Function, nest: Nest) -> bool:
+    def reduces_rows(self, nest: Nest, raiser: "BlockRaiser", scalars: dict) -> bool:
         """The body reduces a long row and maps one (a loop the block can reduce, and a long parallel
         loop): in one thread per iteration, each thread would walk its own row (neither coalesced nor
-        enough threads when rows are few); in a block, the row's elements are the threads."""
-        raiser = BlockRaiser(self.target, self.parallel, f, self.threads)
-        scalars = {**{p.name: p.type for p in f.params if not p.type.is_pointer and not p.dims},
-                   **BlockRaiser.block_scalars(nest.pre), **BlockRaiser.block_scalars(nest.body.body)}
+        enough threads when rows are few); in a block, the row's elements are the threads. ``raiser``
+        and ``scalars``: a block raiser of the function and the scalars of the nest's body."""
         reduces = maps = False
         for s in nest.body.body:
             canon = s.canonical() if isinstance(s, ir.For) else None
@@ -1277,7 +1289,7 @@ class Binder:
                 reduces = True
         return reduces and maps
 
-    def reduces_strided_rows(self, f: ir.Function, nest: Nest):
+    def reduces_strided_rows(self, f: ir.Function, nest: Nest, raiser: "BlockRaiser", scalars: dict):
         """The body reduces a row that lies along memory, and neighbouring iterations of the nest read
         rows apart (a GEMV, ``y[i] = sum_k A[i * K + k] * x[k]``, or a norm's sum of squares): in one
         thread per iteration, the threads of a warp would each walk their own row, every load a
@@ -1295,9 +1307,6 @@ class Binder:
         if step is None or step == 0:
             return False
         var = last[0]
-        raiser = BlockRaiser(self.target, self.parallel, f, self.threads)
-        scalars = {**{p.name: p.type for p in f.params if not p.type.is_pointer and not p.dims},
-                   **BlockRaiser.block_scalars(nest.pre), **BlockRaiser.block_scalars(nest.body.body)}
         values = initializer_values((s for s in nest.body.body if isinstance(s, ir.Decl)),
                                     exclude=assigned_scalars(nest.body))
         local = {v.name for v in body_arrays(nest.body)}
@@ -1305,30 +1314,33 @@ class Binder:
         for s in nest.body.body:
             red = raiser.reduction(s, scalars) if isinstance(s, ir.For) and s.canonical() is not None and \
                 isinstance(s.init, ir.Decl) else None
-            if red is None:
+            if red is None or not self.read_apart(s, var, step, values, local):
                 continue
             length = _bin("*", substitute(trip_count(*s.canonical()[1:]), values), _c(red.length))
             trips = const_value(length, self.constants)
             if rows is not None and trips is not None:
-                if not blocks_pay(rows, trips, self.threads):
-                    continue
-                choice = True
-            else:   # decided when the kernel runs, where the sizes are its parameters or the prologue's
-                choice = blocks_pay_expr(nest.count, length, self.threads)
-                known = {p.name for p in f.params} | {v.name for d in nest.pre if isinstance(d, ir.Decl)
-                                                      for v in d.vars}
-                if not free_names(choice) <= known:
-                    choice = True
-            along = [s.canonical()[0]] + [n.canonical()[0] for n in ir.walk(s.body)
-                                          if isinstance(n, ir.For) and n.canonical() is not None]
-            for n in ir.walk(s.body):
-                address = _address(n, values, local) if isinstance(n, ir.Index) else None
-                if address is None:
-                    continue
-                across = _stride(address, var, self.constants)
-                if across is not None and (across == SYMBOLIC or abs(across * step) > 1) and \
-                        any(_stride(address, v, self.constants) in (1, -1) for v in along):
-                    return choice
+                if blocks_pay(rows, trips, self.threads):
+                    return True
+                continue
+            # decided when the kernel runs, where the sizes are its parameters or the prologue's
+            choice = blocks_pay_expr(nest.count, length, self.threads)
+            known = {p.name for p in f.params} | {v.name for d in nest.pre if isinstance(d, ir.Decl) for v in d.vars}
+            return choice if free_names(choice) <= known else True
+        return False
+
+    def read_apart(self, loop: ir.For, var: str, step: int, values: dict, local: set) -> bool:
+        """Some read of ``loop`` walks memory at a unit stride along ``loop`` or a loop inside it, and
+        steps more than one element (or a run-time multiple) when ``var`` steps by ``step``."""
+        along = [loop.canonical()[0]] + [n.canonical()[0] for n in ir.walk(loop.body)
+                                         if isinstance(n, ir.For) and n.canonical() is not None]
+        for n in ir.walk(loop.body):
+            address = _address(n, values, local) if isinstance(n, ir.Index) else None
+            if address is None:
+                continue
+            across = _stride(address, var, self.constants)
+            if across is not None and (across == SYMBOLIC or abs(across * step) > 1) and \
+                    any(_stride(address, v, self.constants) in (1, -1) for v in along):
+                return True
         return False
 
     def has_parallel_loop(self, body: ir.Block) -> bool:
